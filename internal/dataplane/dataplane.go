@@ -1,0 +1,107 @@
+// Package dataplane is the contract between the operator, which builds the
+// gateway pods, and the sidecar, which runs inside them: mount paths,
+// annotation keys and the config hash both sides compute.
+package dataplane
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+)
+
+const (
+	// ConfigMountPath is where the Gateway's ConfigMap (rendered nginx
+	// config files) is mounted in both containers.
+	ConfigMountPath = "/etc/nginx-gateway/config"
+	// SecretMountPath is where the Gateway's Secret (TLS certificates and
+	// keys) is mounted in both containers.
+	SecretMountPath = "/etc/nginx-gateway/secrets"
+	// RunPath is an emptyDir shared by nginx and the sidecar: the validated
+	// live config that nginx reads, nginx's pid file, temp folders.
+	RunPath = "/var/run/nginx-gateway"
+
+	// LivePath is a symlink in RunPath to the folder of the last config
+	// that passed `nginx -t`; nginx runs with prefix LivePath + "/" and
+	// -c nginx.conf, so a reload reads the new tree through the symlink.
+	// Only the sidecar writes it, so it never points at an unvalidated config.
+	LivePath = RunPath + "/live"
+	// PidFile is nginx's pid file. The rendered nginx.conf sets no pid,
+	// daemon or user directive: the launcher passes them with -g.
+	PidFile = RunPath + "/nginx.pid"
+
+	// SidecarBinary is the sidecar's path in the gateway image. The nginx
+	// container runs `SidecarBinary exec-nginx`, which waits for LivePath
+	// and then execs nginx in the foreground; the sidecar container runs
+	// `SidecarBinary` (watch, validate, reload, report).
+	SidecarBinary = "/usr/local/bin/nginx-gateway-sidecar"
+
+	// HealthPort serves the sidecar's /healthz and /readyz (the pod's
+	// probes; ready once the first valid config is live) and MetricsPort
+	// its Prometheus /metrics.
+	HealthPort  = 8081
+	MetricsPort = 9113
+
+	// Environment variables the operator gives the sidecar (from the
+	// downward API and the Gateway).
+	EnvPodName          = "POD_NAME"
+	EnvPodNamespace     = "POD_NAMESPACE"
+	EnvGatewayName      = "GATEWAY_NAME"
+	EnvGatewayNamespace = "GATEWAY_NAMESPACE"
+	EnvServiceName      = "SERVICE_NAME"
+
+	// NginxContainerName and SidecarContainerName name the two containers.
+	NginxContainerName   = "nginx"
+	SidecarContainerName = "sidecar"
+
+	// AnnotationConfigHash is written by the operator on every gateway pod:
+	// the hash of the config the pod should serve. Changing it makes the
+	// kubelet re-sync the pod's ConfigMap and Secret volumes at once.
+	AnnotationConfigHash = "gateway.nginx-operator.dev/config-hash"
+	// AnnotationAppliedHash is written by the sidecar on its own pod: the
+	// hash of the config nginx serves now.
+	AnnotationAppliedHash = "gateway.nginx-operator.dev/applied-hash"
+	// AnnotationRejectedHash and AnnotationRejectedMessage are written by
+	// the sidecar on its own pod when a config failed validation or reload:
+	// that config's hash and nginx's error text. Both are removed once a
+	// config is applied.
+	AnnotationRejectedHash    = "gateway.nginx-operator.dev/rejected-hash"
+	AnnotationRejectedMessage = "gateway.nginx-operator.dev/rejected-message"
+
+	// LabelGatewayName and LabelGatewayNamespace are on every object the
+	// operator creates for a Gateway, and on its pods.
+	LabelGatewayName      = "gateway.networking.k8s.io/gateway-name"
+	LabelGatewayNamespace = "gateway.nginx-operator.dev/gateway-namespace"
+	// LabelManagedBy marks the operator's objects.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy.
+	ManagedByValue = "nginx-gateway-operator"
+)
+
+// Hash is the hash of a rendered config tree: the ConfigMap's files and the
+// Secret's files merged into one flat folder (their names never collide).
+// The operator hashes what it renders; the sidecar hashes what it reads from
+// its mounts; equal hashes mean the pod serves what the operator rendered.
+func Hash(files map[string][]byte) string {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		// Length-prefix both parts so no two trees hash alike by accident.
+		writeLenPrefixed(h, []byte(name))
+		writeLenPrefixed(h, files[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {
+	n := uint64(len(b))
+	var lenBuf [8]byte
+	for i := range lenBuf {
+		lenBuf[i] = byte(n >> (8 * i))
+	}
+	_, _ = h.Write(lenBuf[:])
+	_, _ = h.Write(b)
+}

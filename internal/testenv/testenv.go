@@ -1,0 +1,155 @@
+// Package testenv gives tests the real things this project tests against: a
+// kube-apiserver with etcd (through controller-runtime's envtest) with the
+// Gateway API and our CRDs installed, and nginx from the test root
+// filesystem. Binaries are built once by the hack/ scripts and cached
+// outside git; `make test` builds them before `go test` runs.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// RepoRoot is the repository's root folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	scriptOnce sync.Map // script name → *scriptResult
+)
+
+type scriptResult struct {
+	once sync.Once
+	out  string
+	err  error
+}
+
+// runScript runs a hack/ script once per process and returns its last line.
+func runScript(name string) (string, error) {
+	v, _ := scriptOnce.LoadOrStore(name, &scriptResult{})
+	r := v.(*scriptResult)
+	r.once.Do(func() {
+		cmd := exec.Command(filepath.Join(RepoRoot(), "hack", name))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			r.err = fmt.Errorf("hack/%s: %v: %s", name, err, stderr.String())
+			return
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		r.out = lines[len(lines)-1]
+	})
+	return r.out, r.err
+}
+
+// KubeAssets is the folder with etcd, kube-apiserver, kube-controller-manager
+// and kubectl (KUBEBUILDER_ASSETS wins when set).
+func KubeAssets() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	return runScript("build-kube.sh")
+}
+
+// NginxRootfs is the folder of the Debian unstable root filesystem that has
+// nginx >= 1.27.3 (NGINX_ROOTFS wins when set).
+func NginxRootfs() (string, error) {
+	if dir := os.Getenv("NGINX_ROOTFS"); dir != "" {
+		return dir, nil
+	}
+	return runScript("nginx-rootfs.sh")
+}
+
+// GatewayAPICRDDir is the Gateway API module's own CRD folder for a channel
+// ("standard" or "experimental").
+func GatewayAPICRDDir(channel string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		return "", fmt.Errorf("locating sigs.k8s.io/gateway-api: %w", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "config", "crd", channel), nil
+}
+
+// StartAPIServer starts etcd and kube-apiserver with the Gateway API CRDs of
+// the experimental channel (a superset of standard) and our own CRDs, and
+// stops them when the test binary's cleanup runs. Use it from TestMain or
+// a test; the scheme must know every type the caller uses.
+func StartAPIServer(scheme *k8sruntime.Scheme) (*envtest.Environment, *rest.Config, client.Client, error) {
+	assets, err := KubeAssets()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	gatewayCRDs, err := GatewayAPICRDDir("experimental")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths: []string{
+			gatewayCRDs,
+			filepath.Join(RepoRoot(), "config", "crd", "bases"),
+		},
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, nil, err
+	}
+	return env, cfg, c, nil
+}
+
+// NginxTest runs `nginx -t -p DIR/ -c nginx.conf` on a config tree with the
+// nginx of the test root filesystem: the tree is copied into the root
+// filesystem, checked there, and removed. It returns nginx's output on failure.
+func NginxTest(dir string) error {
+	rootfs, err := NginxRootfs()
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("nginx -t runs nginx with chroot, which needs root")
+	}
+	stage, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "nginx-t-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	if err := os.CopyFS(stage, os.DirFS(dir)); err != nil {
+		return err
+	}
+	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
+	out, err := exec.Command("chroot", rootfs, "nginx", "-t", "-q", "-p", inside, "-c", "nginx.conf").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("nginx -t: %v: %s", err, strings.ReplaceAll(string(out), inside, "<prefix>/"))
+	}
+	return nil
+}
+
+// RequireNginxTest fails the test when NginxTest fails.
+func RequireNginxTest(t testing.TB, dir string) {
+	t.Helper()
+	if err := NginxTest(dir); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,4 @@
+// Command operator is the nginx-gateway-operator manager.
+package main
+
+func main() {}

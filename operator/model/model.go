@@ -1,0 +1,314 @@
+package model
+
+// Gateway is everything the data plane of one Gateway serves. It is produced
+// by the build step (already validated, already ordered) and consumed by the
+// render step. Every slice is sorted deterministically by the build step so
+// that rendering the same Gateway twice gives byte-identical files.
+type Gateway struct {
+	// Namespace and Name of the Gateway object.
+	Namespace string
+	Name      string
+
+	// Settings are the data-plane settings from the GatewayClass parameters.
+	Settings Settings
+
+	// HTTPServers are the HTTP and HTTPS virtual servers, sorted by
+	// (Port, Hostname). For each port that has at least one listener there is
+	// exactly one server with Default true that catches hostnames no other
+	// server on that port claims (it answers 404).
+	HTTPServers []HTTPServer
+
+	// Upstreams are the backend groups referenced by any action, sorted by Name.
+	Upstreams []Upstream
+
+	// Certificates are the TLS key pairs used by HTTPS servers, sorted by Name.
+	// The render step writes them into the Secret, never the ConfigMap.
+	Certificates []Certificate
+}
+
+// Settings are the data-plane settings that come from the GatewayClass
+// parametersRef (api/v1alpha1 GatewayParameters) or their defaults.
+type Settings struct {
+	// WorkerProcesses is "auto" or a positive number.
+	WorkerProcesses string
+	// WorkerConnections per worker.
+	WorkerConnections int32
+	// AccessLogFormat is "default", "json" or "off".
+	AccessLogFormat string
+	// WorkerShutdownTimeout bounds how long old workers keep connections
+	// after a reload, in seconds.
+	WorkerShutdownTimeoutSeconds int32
+}
+
+// HTTPServer is one nginx `server` block: one port and one hostname.
+type HTTPServer struct {
+	// Port is the listener port.
+	Port int32
+	// Hostname is an exact hostname ("foo.example.com"), a wildcard
+	// ("*.example.com") or "" for a listener without hostname (matches all).
+	// Default servers have Hostname "".
+	Hostname string
+	// Default marks the catch-all server of a port (nginx default_server).
+	Default bool
+	// TLS is set for HTTPS listeners.
+	TLS *ServerTLS
+	// Locations are sorted: the render step writes them in this order.
+	Locations []Location
+	// Listeners names the Gateway listeners (sectionName) served here; used
+	// for comments and access logs.
+	Listeners []string
+}
+
+// ServerTLS says which certificates an HTTPS server presents.
+type ServerTLS struct {
+	// CertificateNames refer to Gateway.Certificates[].Name, in order.
+	CertificateNames []string
+}
+
+// PathMatchKind is how a Location matches the request path.
+type PathMatchKind string
+
+const (
+	// PathExact matches the path exactly (`location = /p`).
+	PathExact PathMatchKind = "Exact"
+	// PathPrefix matches the path and every path below it, element-wise:
+	// "/foo" matches "/foo" and "/foo/bar" but not "/foobar". The render step
+	// writes `location = /foo` and `location /foo/` (or only `location /` for "/").
+	PathPrefix PathMatchKind = "PathPrefix"
+)
+
+// Location is a set of request paths. Its Candidates are the route matches
+// that can apply to a request whose path falls into this location, already
+// in Gateway API precedence order: the first candidate whose Conditions all
+// hold wins. Candidates inherited from less specific paths are included, so
+// that a request falls through to them when more specific matches fail.
+// If no candidate matches, the answer is 404.
+type Location struct {
+	Path       string
+	Match      PathMatchKind
+	Candidates []Candidate
+}
+
+// Candidate is one HTTPRoute match (or a rule without matches) together with
+// the rule it selects.
+type Candidate struct {
+	// Conditions that must all hold; empty means "always".
+	Conditions []Condition
+	// Rule is the rule this match selects.
+	Rule *Rule
+}
+
+// ConditionKind is what a Condition inspects.
+type ConditionKind string
+
+const (
+	// ConditionHeader inspects request header Name.
+	ConditionHeader ConditionKind = "Header"
+	// ConditionQueryParam inspects query parameter Name (case-sensitive name).
+	ConditionQueryParam ConditionKind = "QueryParam"
+	// ConditionMethod compares the request method with Value.
+	ConditionMethod ConditionKind = "Method"
+	// ConditionPathRegex matches the normalized request path against the
+	// regular expression Value (from a RegularExpression path match).
+	ConditionPathRegex ConditionKind = "PathRegex"
+)
+
+// Condition is one test on the request.
+type Condition struct {
+	Kind ConditionKind
+	// Name is the header (lower-cased canonical) or query parameter name.
+	Name string
+	// Value is the exact value, or a PCRE regular expression when Regex.
+	Value string
+	// Regex is true for RegularExpression matches.
+	Regex bool
+}
+
+// RouteRef names the route rule a Rule comes from, for comments, access
+// logs and inspection.
+type RouteRef struct {
+	Kind      string // "HTTPRoute"
+	Namespace string
+	Name      string
+	// RuleIndex is the index of the rule in spec.rules.
+	RuleIndex int
+	// RuleName is the rule's optional name.
+	RuleName string
+}
+
+// Rule is what happens to a request once a Candidate selected it: request
+// filters, then exactly one action (Redirect, a fixed Return, or Backends).
+type Rule struct {
+	// ID is unique within the Gateway and safe to use in nginx names
+	// ([a-z0-9_]), e.g. "r12". Several Candidates may share one Rule.
+	ID    string
+	Route RouteRef
+
+	// RequestHeaders are applied to the proxied request.
+	RequestHeaders HeaderModifier
+	// ResponseHeaders are applied to the response.
+	ResponseHeaders HeaderModifier
+	// Rewrite changes host and path of the proxied request.
+	Rewrite *Rewrite
+	// Mirrors send a copy of each request (fire and forget).
+	Mirrors []Mirror
+	// CORS, when set, answers preflight requests and decorates responses.
+	CORS *CORS
+	// Timeouts; zero means "nginx default".
+	Timeouts Timeouts
+
+	// Redirect, when set, answers with a redirect; Backends are ignored.
+	Redirect *Redirect
+	// Return, when set, answers with a fixed status (e.g. 500 when the rule
+	// has no valid backend at all); Backends are ignored.
+	Return *Return
+	// Backends share traffic by Weight. A backend with Invalid set answers
+	// 500 for its share (spec: an invalid backendRef gets 500s); a backend
+	// whose upstream has no endpoints answers 503.
+	Backends []Backend
+}
+
+// HeaderModifier sets, adds and removes headers. Names are validated header
+// tokens; values are arbitrary strings that the render step quotes.
+type HeaderModifier struct {
+	Set    []Header
+	Add    []Header
+	Remove []string
+}
+
+// Header is a name/value pair.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// IsZero reports whether the modifier does nothing.
+func (h HeaderModifier) IsZero() bool {
+	return len(h.Set) == 0 && len(h.Add) == 0 && len(h.Remove) == 0
+}
+
+// RewritePathKind is how a Rewrite or Redirect changes the path.
+type RewritePathKind string
+
+const (
+	// RewriteFullPath replaces the whole path with Value.
+	RewriteFullPath RewritePathKind = "ReplaceFullPath"
+	// RewritePrefix replaces the matched prefix (MatchedPrefix) with Value.
+	RewritePrefix RewritePathKind = "ReplacePrefixMatch"
+)
+
+// PathRewrite changes the request path.
+type PathRewrite struct {
+	Kind  RewritePathKind
+	Value string
+	// MatchedPrefix is the PathPrefix of the match that selected the rule,
+	// needed for ReplacePrefixMatch. The build step refuses
+	// ReplacePrefixMatch unless the match is a PathPrefix, and when a rule
+	// has several PathPrefix matches it emits one Rule per prefix, so one
+	// value per Rule is enough.
+	MatchedPrefix string
+}
+
+// Rewrite is an URLRewrite filter.
+type Rewrite struct {
+	// Hostname replaces the Host header when not empty.
+	Hostname string
+	Path     *PathRewrite
+}
+
+// Redirect is a RequestRedirect filter. Empty fields keep the request's value.
+type Redirect struct {
+	Scheme     string
+	Hostname   string
+	Port       *int32
+	Path       *PathRewrite
+	StatusCode int
+}
+
+// Return answers with a fixed status code and no body.
+type Return struct {
+	StatusCode int
+}
+
+// Mirror sends a copy of the request to an upstream.
+type Mirror struct {
+	// Upstream is Gateway.Upstreams[].Name.
+	Upstream string
+	// Percent of requests mirrored, 0 < Percent <= 100 (fractions are
+	// converted by the build step to a rational Numerator/Denominator).
+	Numerator   int32
+	Denominator int32
+}
+
+// CORS is an HTTPRoute CORS filter, validated.
+type CORS struct {
+	// AllowOrigins are exact origins or patterns with "*" wildcards; "*" alone
+	// allows any origin.
+	AllowOrigins     []string
+	AllowCredentials bool
+	AllowMethods     []string
+	AllowHeaders     []string
+	ExposeHeaders    []string
+	MaxAgeSeconds    int32
+}
+
+// Timeouts of a rule, in milliseconds; 0 means unset.
+type Timeouts struct {
+	RequestMillis        int64
+	BackendRequestMillis int64
+}
+
+// AppProtocol is how nginx talks to a backend.
+type AppProtocol string
+
+const (
+	// ProtocolHTTP1 is plain HTTP/1.1 (keepalive on).
+	ProtocolHTTP1 AppProtocol = "http"
+	// ProtocolH2C is HTTP/2 over cleartext (appProtocol kubernetes.io/h2c).
+	ProtocolH2C AppProtocol = "h2c"
+	// ProtocolWebSocket is HTTP/1.1 with Upgrade passed through
+	// (appProtocol kubernetes.io/ws).
+	ProtocolWebSocket AppProtocol = "ws"
+)
+
+// Backend is one weighted backendRef of a rule.
+type Backend struct {
+	// Upstream is Gateway.Upstreams[].Name; empty when Invalid.
+	Upstream string
+	Weight   int32
+	// Invalid backends answer 500 for their share of traffic.
+	Invalid bool
+	// RequestHeaders and ResponseHeaders are the backendRef's own filters.
+	RequestHeaders  HeaderModifier
+	ResponseHeaders HeaderModifier
+}
+
+// Upstream is a group of endpoints of one Service port.
+type Upstream struct {
+	// Name is unique within the Gateway and safe in nginx names
+	// ([a-z0-9_]), derived from namespace, service and port.
+	Name string
+	// Service that the endpoints belong to, for comments and inspection.
+	ServiceNamespace string
+	ServiceName      string
+	ServicePort      int32
+	Protocol         AppProtocol
+	// Endpoints are the ready addresses, sorted. Empty means 503.
+	Endpoints []Endpoint
+}
+
+// Endpoint is one address of an upstream.
+type Endpoint struct {
+	// Address is an IPv4 or IPv6 address (no brackets).
+	Address string
+	Port    int32
+}
+
+// Certificate is a TLS key pair from a listener's certificateRefs.
+type Certificate struct {
+	// Name is unique within the Gateway and safe as a file name, e.g.
+	// "default_my-cert"; the render step writes <Name>.crt and <Name>.key.
+	Name    string
+	CertPEM []byte
+	KeyPEM  []byte
+}

@@ -1,0 +1,4 @@
+// Command sidecar runs beside nginx in every gateway pod.
+package main
+
+func main() {}

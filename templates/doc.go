@@ -1,0 +1,3 @@
+// Package templates embeds the nginx configuration templates that
+// operator/render executes.
+package templates
