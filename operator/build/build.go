@@ -1,6 +1,10 @@
 package build
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +31,12 @@ type Input struct {
 	EndpointSlices  []discoveryv1.EndpointSlice
 	Secrets         []corev1.Secret
 	Parameters      []v1alpha1.GatewayParameters
+	// GatewayAPICRDVersions maps the name of each installed Gateway API
+	// CRD (e.g. "httproutes.gateway.networking.k8s.io") to its
+	// gateway.networking.k8s.io/bundle-version annotation ("" when the
+	// annotation is missing). The GatewayClass SupportedVersion condition
+	// is computed from it; when nil (unknown), that condition is left out.
+	GatewayAPICRDVersions map[string]string
 }
 
 // Output is the result of one build: a model per Gateway and every status.
@@ -84,4 +94,137 @@ type ServicePort struct {
 	Name     string
 	Port     int32
 	Protocol corev1.Protocol
+}
+
+// builder holds what one Build call resolves once and shares between
+// Gateways.
+type builder struct {
+	ix *index
+	// upstreams are the Service ports resolved so far.
+	upstreams map[upstreamKey]*resolvedUpstream
+}
+
+// Build resolves and validates every input object and returns the model of
+// each Gateway of ours and every status this controller owns. It is pure:
+// no I/O, no clock, no randomness; the same Input (in any order) gives the
+// same Output.
+func Build(in Input) Output {
+	b := &builder{ix: newIndex(&in), upstreams: map[upstreamKey]*resolvedUpstream{}}
+	out := Output{
+		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
+		HTTPRoutes:     map[types.NamespacedName][]gatewayv1.RouteParentStatus{},
+	}
+
+	classes := map[string]classResult{}
+	for i := range in.GatewayClasses {
+		gc := &in.GatewayClasses[i]
+		if gc.Spec.ControllerName != ControllerName {
+			continue
+		}
+		status, res := buildGatewayClass(b.ix, gc, in.GatewayAPICRDVersions)
+		out.GatewayClasses[gc.Name] = status
+		classes[gc.Name] = res
+	}
+
+	gateways := sortedGateways(in.Gateways)
+	states := map[types.NamespacedName]*gatewayState{}
+	var ordered []*gatewayState
+	for _, gw := range gateways {
+		class, ok := classes[string(gw.Spec.GatewayClassName)]
+		if !ok {
+			continue
+		}
+		gs := b.newGatewayState(gw, class)
+		states[gs.key] = gs
+		ordered = append(ordered, gs)
+	}
+
+	for _, r := range sortedRoutes(in.HTTPRoutes) {
+		var rs *routeState
+		var parents []gatewayv1.RouteParentStatus
+		for _, ref := range r.Spec.ParentRefs {
+			if (ref.Group != nil && string(*ref.Group) != gatewayGroup) || (ref.Kind != nil && string(*ref.Kind) != kindGateway) {
+				continue
+			}
+			ns := r.Namespace
+			if ref.Namespace != nil && *ref.Namespace != "" {
+				ns = string(*ref.Namespace)
+			}
+			gs, ok := states[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
+			if !ok {
+				continue
+			}
+			if rs == nil {
+				rs = b.compileRoute(r)
+			}
+			parents = append(parents, b.attachRoute(rs, ref, gs))
+		}
+		if len(parents) > 0 {
+			sortParentStatuses(parents)
+			out.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = parents
+		}
+	}
+
+	for _, gs := range ordered {
+		res := GatewayResult{
+			NamespacedName: gs.key,
+			Generation:     gs.gw.Generation,
+			Status:         gs.status(),
+			Infrastructure: gs.infra,
+		}
+		if gs.accepted {
+			_, settings := resolveSettings(gs.params...)
+			res.Model = b.assembleModel(gs, settings)
+			res.Infrastructure.Ports = servicePorts(gs.listeners)
+		}
+		out.Gateways = append(out.Gateways, res)
+	}
+	return out
+}
+
+func sortedGateways(in []gatewayv1.Gateway) []*gatewayv1.Gateway {
+	out := make([]*gatewayv1.Gateway, len(in))
+	for i := range in {
+		out[i] = &in[i]
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+func sortedRoutes(in []gatewayv1.HTTPRoute) []*gatewayv1.HTTPRoute {
+	out := make([]*gatewayv1.HTTPRoute, len(in))
+	for i := range in {
+		out[i] = &in[i]
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// servicePorts lists the distinct ports of the programmed listeners.
+func servicePorts(ls []*listenerState) []ServicePort {
+	seen := map[int32]bool{}
+	var out []ServicePort
+	for _, l := range ls {
+		if !l.programmed() || seen[l.port] {
+			continue
+		}
+		seen[l.port] = true
+		out = append(out, ServicePort{
+			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(l.protocol)), l.port),
+			Port:     l.port,
+			Protocol: corev1.ProtocolTCP,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
+	return out
 }

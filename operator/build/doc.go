@@ -5,7 +5,28 @@
 // each Gateway (operator/model) and every status the operator writes.
 //
 // It does no I/O and reads no clock: the same Input always gives the same
-// Output. This is where a Gateway API field is checked, and where it is
-// turned into a model field; operator/render then turns model fields into
-// nginx directives.
+// Output, whatever the order of its slices. This is where a Gateway API
+// field is checked, and where it is turned into a model field;
+// operator/render then turns model fields into nginx directives.
+//
+// Decisions worth knowing:
+//   - A route is taken whole or not at all: any rule, match or filter that
+//     fails validation makes the route Accepted False (UnsupportedValue, or
+//     IncompatibleFilters) on every parent, with a message naming the field
+//     (e.g. spec.rules[0].filters[1].requestHeaderModifier.set[0].value).
+//     Unresolved backend references do not: they give ResolvedRefs False
+//     and their share of traffic answers 500.
+//   - Regular expressions (path, header and query matches) use RE2 syntax,
+//     checked with Go's regexp: for what RE2 accepts, nginx's PCRE means
+//     the same thing. Backreferences and lookaround are refused.
+//   - Precedence across the routes of one server: hostname specificity,
+//     then exact path, regular expression, longest prefix, method, most
+//     header matches, most query matches, oldest route, namespace/name,
+//     rule order, match order (see entryLess).
+//   - Conditions carry no LastTransitionTime (no clock here): the
+//     reconciler merges them with meta.SetStatusCondition. Gateway
+//     Programmed assumes the data plane applies the config; the reconciler
+//     lowers it from what the gateway pods report.
+//   - Retry and sessionPersistence of a rule are not implemented and are
+//     ignored (their features are not in SupportedFeatures).
 package build

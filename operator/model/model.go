@@ -16,6 +16,9 @@ type Gateway struct {
 	// (Port, Hostname). For each port that has at least one listener there is
 	// exactly one server with Default true that catches hostnames no other
 	// server on that port claims (it answers 404).
+	// Routes that serve every hostname of a port (listener and route
+	// without hostname) put their locations on that Default server itself,
+	// so it answers 404 only for paths none of its locations take.
 	HTTPServers []HTTPServer
 
 	// Upstreams are the backend groups referenced by any action, sorted by Name.
@@ -83,6 +86,12 @@ const (
 // hold wins. Candidates inherited from less specific paths are included, so
 // that a request falls through to them when more specific matches fail.
 // If no candidate matches, the answer is 404.
+//
+// There is never both an Exact and a PathPrefix location for one path: an
+// exact match of a path that is also a prefix location is a candidate of
+// that prefix location with an anchored ConditionPathRegex ("^/p$").
+// Regular-expression path matches are ConditionPathRegex candidates of
+// every location of their server, and a "/" location then always exists.
 type Location struct {
 	Path       string
 	Match      PathMatchKind
@@ -218,8 +227,12 @@ type Rewrite struct {
 
 // Redirect is a RequestRedirect filter. Empty fields keep the request's value.
 type Redirect struct {
-	Scheme     string
-	Hostname   string
+	Scheme   string
+	Hostname string
+	// Port is the filter's port; when only Scheme is given it is the
+	// scheme's well-known port (80, 443). Nil means the listener's port.
+	// A port that is the default of the redirect's scheme is left out of
+	// the Location header.
 	Port       *int32
 	Path       *PathRewrite
 	StatusCode int

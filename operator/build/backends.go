@@ -1,0 +1,226 @@
+package build
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// upstreamKey identifies one Service port: one model.Upstream.
+type upstreamKey struct {
+	Namespace string
+	Name      string
+	Port      int32
+}
+
+func (k upstreamKey) less(o upstreamKey) bool {
+	if k.Namespace != o.Namespace {
+		return k.Namespace < o.Namespace
+	}
+	if k.Name != o.Name {
+		return k.Name < o.Name
+	}
+	return k.Port < o.Port
+}
+
+// baseName is the upstream's safe name before uniqueness is enforced.
+func (k upstreamKey) baseName() string {
+	return safeName(k.Namespace) + "_" + safeName(k.Name) + "_" + strconv.Itoa(int(k.Port))
+}
+
+// refError is a backend reference that does not resolve: the route gets
+// ResolvedRefs False with this reason, and the backend answers 500.
+type refError struct {
+	reason  gatewayv1.RouteConditionReason
+	message string
+}
+
+// backendState is a validated backendRef of a rule.
+type backendState struct {
+	weight          int32
+	key             upstreamKey
+	invalid         bool
+	requestHeaders  model.HeaderModifier
+	responseHeaders model.HeaderModifier
+}
+
+// resolvedUpstream is a Service port the build step resolved once and
+// shares between every Gateway that uses it.
+type resolvedUpstream struct {
+	protocol  model.AppProtocol
+	endpoints []model.Endpoint
+}
+
+// resolveBackendRef checks a backend reference of a route in routeNS: kind
+// Service, same namespace or a ReferenceGrant, the Service and its port
+// exist, and the port's appProtocol is one we speak.
+func (b *builder) resolveBackendRef(routeNS string, ref gatewayv1.BackendObjectReference, field string) (upstreamKey, *refError) {
+	group, kind := "", kindService
+	if ref.Group != nil {
+		group = string(*ref.Group)
+	}
+	if ref.Kind != nil {
+		kind = string(*ref.Kind)
+	}
+	ns := routeNS
+	if ref.Namespace != nil && *ref.Namespace != "" {
+		ns = string(*ref.Namespace)
+	}
+	key := upstreamKey{Namespace: ns, Name: string(ref.Name)}
+	if group != "" || kind != kindService {
+		return key, &refError{gatewayv1.RouteReasonInvalidKind, fmt.Sprintf("%s: %s/%s is not supported (core Service is)", field, group, kind)}
+	}
+	if !b.ix.referenceAllowed(
+		grantRef{Group: gatewayGroup, Kind: kindHTTPRoute, Namespace: routeNS},
+		grantRef{Group: "", Kind: kindService, Namespace: ns, Name: string(ref.Name)},
+	) {
+		return key, &refError{gatewayv1.RouteReasonRefNotPermitted, fmt.Sprintf("%s: Service %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name)}
+	}
+	if ref.Port == nil {
+		return key, &refError{gatewayv1.RouteReasonBackendNotFound, field + ".port: required for a Service"}
+	}
+	key.Port = *ref.Port
+	svc, ok := b.ix.services[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
+	if !ok {
+		return key, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s not found", field, ns, ref.Name)}
+	}
+	sp := servicePort(svc, key.Port)
+	if sp == nil {
+		return key, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s has no port %d", field, ns, ref.Name, key.Port)}
+	}
+	proto, ok := appProtocol(sp.AppProtocol)
+	if !ok {
+		return key, &refError{gatewayv1.RouteReasonUnsupportedProtocol, fmt.Sprintf("%s: appProtocol %q of Service %s/%s port %d is not supported", field, *sp.AppProtocol, ns, ref.Name, key.Port)}
+	}
+	if _, done := b.upstreams[key]; !done {
+		b.upstreams[key] = &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp)}
+	}
+	return key, nil
+}
+
+// servicePort finds the TCP port of a Service by number.
+func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if p.Port == port && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+			return p
+		}
+	}
+	return nil
+}
+
+// appProtocol maps a Service port's appProtocol to how nginx talks to it.
+func appProtocol(ap *string) (model.AppProtocol, bool) {
+	if ap == nil {
+		return model.ProtocolHTTP1, true
+	}
+	switch *ap {
+	case "", "http", "HTTP", "kubernetes.io/http":
+		return model.ProtocolHTTP1, true
+	case "kubernetes.io/h2c":
+		return model.ProtocolH2C, true
+	case "kubernetes.io/ws":
+		return model.ProtocolWebSocket, true
+	}
+	return "", false
+}
+
+// endpoints collects the ready addresses of a Service port from its
+// EndpointSlices (matched by port name), deduplicated and sorted. A nil
+// ready condition counts as ready, as the EndpointSlice API says.
+func (b *builder) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []model.Endpoint {
+	seen := map[model.Endpoint]bool{}
+	for _, es := range b.ix.slices[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] {
+		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		var port int32
+		found := false
+		for _, p := range es.Ports {
+			name := ""
+			if p.Name != nil {
+				name = *p.Name
+			}
+			if name == sp.Name && p.Port != nil && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+				port, found = *p.Port, true
+				break
+			}
+		}
+		if !found || port < 1 || port > 65535 {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				addr, err := netip.ParseAddr(a)
+				if err != nil || addr.Zone() != "" {
+					continue
+				}
+				if (es.AddressType == discoveryv1.AddressTypeIPv4) != addr.Is4() {
+					continue
+				}
+				seen[model.Endpoint{Address: addr.String(), Port: port}] = true
+			}
+		}
+	}
+	out := make([]model.Endpoint, 0, len(seen))
+	for e := range seen {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Address != out[j].Address {
+			return out[i].Address < out[j].Address
+		}
+		return out[i].Port < out[j].Port
+	})
+	return out
+}
+
+// compileBackends validates a rule's backendRefs. Invalid references stay
+// in the list, marked invalid, so that their share of traffic answers 500;
+// the first failure is returned for the route's ResolvedRefs condition.
+func (b *builder) compileBackends(routeNS string, refs []gatewayv1.HTTPBackendRef, field string) ([]backendState, *refError, *routeError) {
+	var out []backendState
+	var firstRefErr *refError
+	for i := range refs {
+		r := &refs[i]
+		bf := fmt.Sprintf("%s.backendRefs[%d]", field, i)
+		weight := int32(1)
+		if r.Weight != nil {
+			weight = *r.Weight
+		}
+		if weight < 0 || weight > 1000000 {
+			return nil, nil, unsupported(fmt.Errorf("%s.weight: %d is not within 0..1000000", bf, weight))
+		}
+		req, resp, rerr := compileBackendFilters(r.Filters, bf)
+		if rerr != nil {
+			return nil, nil, rerr
+		}
+		key, refErr := b.resolveBackendRef(routeNS, r.BackendObjectReference, bf)
+		if refErr != nil && firstRefErr == nil {
+			firstRefErr = refErr
+		}
+		if weight == 0 {
+			// Weight 0 gets no traffic; it is still checked for status.
+			continue
+		}
+		out = append(out, backendState{
+			weight:          weight,
+			key:             key,
+			invalid:         refErr != nil,
+			requestHeaders:  req,
+			responseHeaders: resp,
+		})
+	}
+	return out, firstRefErr, nil
+}

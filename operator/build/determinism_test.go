@@ -1,0 +1,168 @@
+package build
+
+import (
+	"fmt"
+	"math/rand"
+	"reflect"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+)
+
+// richInput has several Gateways, namespaces, listeners, routes sharing
+// paths and hostnames, weighted and cross-namespace backends, mirrors and
+// several EndpointSlices per Service.
+func richInput(t testing.TB) Input {
+	in := baseInput()
+	in.Namespaces = append(in.Namespaces, namespace("apps", map[string]string{"gw": "yes"}), namespace("web", nil))
+	in.Secrets = []corev1.Secret{tlsSecret(t, testNS, "cert"), tlsSecret(t, "apps", "cert")}
+	in.ReferenceGrants = []gatewayv1beta1.ReferenceGrant{
+		grant("apps", "Gateway", testNS, "Secret", ""),
+		grant("web", "HTTPRoute", "apps", "Service", ""),
+	}
+	in.Gateways = []gatewayv1.Gateway{
+		gateway(testNS, "gw",
+			allNamespaces(httpListener("http", 80, "")),
+			allNamespaces(httpListener("http-example", 80, "*.example.com")),
+			allNamespaces(httpsListener("https", 443, "", secretRef("", "cert"), secretRef("apps", "cert"))),
+		),
+		gateway(testNS, "gw2", httpListener("http", 8080, "b.example.com")),
+	}
+	in.Services, in.EndpointSlices = nil, nil
+	for i := 0; i < 6; i++ {
+		ns := []string{testNS, "apps", "web"}[i%3]
+		name := fmt.Sprintf("svc%d", i)
+		in.Services = append(in.Services, service(ns, name, servicePortSpec{name: "http", port: 80}, servicePortSpec{name: "ws", port: 81, appProtocol: "kubernetes.io/ws"}))
+		for j := 0; j < 3; j++ {
+			in.EndpointSlices = append(in.EndpointSlices,
+				slice(ns, name, fmt.Sprintf("%s-%d", name, j), "http", 8080, fmt.Sprintf("10.%d.%d.1", i, j), fmt.Sprintf("10.%d.%d.2", i, j)),
+				slice(ns, name, fmt.Sprintf("%s-ws-%d", name, j), "ws", 9090, fmt.Sprintf("10.%d.%d.3", i, j)))
+		}
+	}
+	w := func(v int32) *int32 { return &v }
+	for i := 0; i < 12; i++ {
+		ns := []string{testNS, "apps"}[i%2]
+		svcNS := ns
+		if i%5 == 0 {
+			svcNS = "web"
+		}
+		opts := []routeOpt{
+			parent(testNS, "gw", ""),
+			created(t0.Add(time.Duration(i%3) * time.Minute)),
+			rule(gatewayv1.HTTPRouteRule{
+				Matches: []gatewayv1.HTTPRouteMatch{prefix(fmt.Sprintf("/p%d", i%4)), withHeader(exact("/shared"), "x", fmt.Sprint(i)), regex(fmt.Sprintf("^/re%d", i%2))},
+				BackendRefs: []gatewayv1.HTTPBackendRef{
+					backend(svcNS, fmt.Sprintf("svc%d", i%6), 80, w(int32(i%3))),
+					backend(svcNS, fmt.Sprintf("svc%d", (i+1)%6), 81, w(1)),
+				},
+				Filters: []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterRequestMirror, RequestMirror: &gatewayv1.HTTPRequestMirrorFilter{
+					BackendRef: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(fmt.Sprintf("svc%d", (i+2)%6)), Port: ptr(int32(80))}}}},
+			}),
+			simpleRule(fmt.Sprintf("svc%d", i%6), prefix("/")),
+		}
+		if i%3 == 0 {
+			opts = append(opts, hostnames("a.example.com", "*.example.com"), parent(testNS, "gw2", ""))
+		}
+		in.HTTPRoutes = append(in.HTTPRoutes, route(ns, fmt.Sprintf("route%d", i), opts...))
+	}
+	return in
+}
+
+func shuffled[T any](r *rand.Rand, in []T) []T {
+	out := append([]T(nil), in...)
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	in := richInput(t)
+	before := deepCopyInput(in)
+	want := Build(in)
+	if !reflect.DeepEqual(in, before) {
+		t.Fatal("Build changed its input")
+	}
+	if len(want.Gateways) != 2 || want.Gateways[0].Model == nil || len(want.Gateways[0].Model.HTTPServers) < 4 {
+		t.Fatalf("rich input builds too little: %+v", want.Gateways)
+	}
+	for seed := int64(1); seed <= 20; seed++ {
+		r := rand.New(rand.NewSource(seed))
+		s := Input{
+			GatewayClasses:  shuffled(r, in.GatewayClasses),
+			Gateways:        shuffled(r, in.Gateways),
+			HTTPRoutes:      shuffled(r, in.HTTPRoutes),
+			ReferenceGrants: shuffled(r, in.ReferenceGrants),
+			Namespaces:      shuffled(r, in.Namespaces),
+			Services:        shuffled(r, in.Services),
+			EndpointSlices:  shuffled(r, in.EndpointSlices),
+			Secrets:         shuffled(r, in.Secrets),
+			Parameters:      shuffled(r, in.Parameters),
+		}
+		for i := range s.EndpointSlices {
+			es := s.EndpointSlices[i].DeepCopy()
+			es.Endpoints = shuffled(r, es.Endpoints)
+			s.EndpointSlices[i] = *es
+		}
+		if got := Build(s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: output differs from the unshuffled build", seed)
+		}
+	}
+}
+
+// BenchmarkBuild3000Routes: 3,000 HTTPRoutes, one Service each, on one
+// Gateway; the size of the published route-propagation benchmarks.
+func BenchmarkBuild3000Routes(b *testing.B) {
+	in := baseInput()
+	in.Services, in.EndpointSlices = nil, nil
+	for i := 0; i < 3000; i++ {
+		name := fmt.Sprintf("svc-%d", i)
+		in.Services = append(in.Services, service(testNS, name))
+		in.EndpointSlices = append(in.EndpointSlices, slice(testNS, name, name+"-1", "http", 8080,
+			fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("10.%d.%d.2", i/250, i%250)))
+		in.HTTPRoutes = append(in.HTTPRoutes, route(testNS, fmt.Sprintf("route-%d", i),
+			parent("", "gw", ""), hostnames(fmt.Sprintf("app%d.example.com", i%100)),
+			simpleRule(name, prefix(fmt.Sprintf("/svc/%d", i)), withHeader(prefix("/api"), "x-tenant", fmt.Sprint(i)))))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out := Build(in)
+		if len(out.Gateways[0].Model.Upstreams) != 3000 {
+			b.Fatalf("upstreams = %d", len(out.Gateways[0].Model.Upstreams))
+		}
+	}
+}
+
+func deepCopyInput(in Input) Input {
+	var out Input
+	for _, x := range in.GatewayClasses {
+		out.GatewayClasses = append(out.GatewayClasses, *x.DeepCopy())
+	}
+	for _, x := range in.Gateways {
+		out.Gateways = append(out.Gateways, *x.DeepCopy())
+	}
+	for _, x := range in.HTTPRoutes {
+		out.HTTPRoutes = append(out.HTTPRoutes, *x.DeepCopy())
+	}
+	for _, x := range in.ReferenceGrants {
+		out.ReferenceGrants = append(out.ReferenceGrants, *x.DeepCopy())
+	}
+	for _, x := range in.Namespaces {
+		out.Namespaces = append(out.Namespaces, *x.DeepCopy())
+	}
+	for _, x := range in.Services {
+		out.Services = append(out.Services, *x.DeepCopy())
+	}
+	for _, x := range in.EndpointSlices {
+		out.EndpointSlices = append(out.EndpointSlices, *x.DeepCopy())
+	}
+	for _, x := range in.Secrets {
+		out.Secrets = append(out.Secrets, *x.DeepCopy())
+	}
+	for _, x := range in.Parameters {
+		out.Parameters = append(out.Parameters, *x.DeepCopy())
+	}
+	return out
+}

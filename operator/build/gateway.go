@@ -1,0 +1,162 @@
+package build
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
+)
+
+// gatewayState is a Gateway of ours while the build runs.
+type gatewayState struct {
+	gw  *gatewayv1.Gateway
+	key types.NamespacedName
+	// accepted is the Gateway's Accepted condition; routes attach only to
+	// accepted Gateways.
+	accepted        bool
+	acceptedReason  string
+	acceptedMessage string
+	listeners       []*listenerState
+	attachments     []attachment
+	infra           Infrastructure
+	params          []*v1alpha1.GatewayParameters
+}
+
+// newGatewayState validates a Gateway whose class is ours.
+func (b *builder) newGatewayState(gw *gatewayv1.Gateway, class classResult) *gatewayState {
+	gs := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, accepted: true}
+	reject := func(reason gatewayv1.GatewayConditionReason, msg string) {
+		if gs.accepted {
+			gs.accepted, gs.acceptedReason, gs.acceptedMessage = false, string(reason), msg
+		}
+	}
+	if !class.accepted {
+		reject(gatewayv1.GatewayReasonInvalidParameters, "GatewayClass is not accepted: "+class.message)
+	}
+	gs.params = []*v1alpha1.GatewayParameters{class.params}
+	if infra := gw.Spec.Infrastructure; infra != nil {
+		if ref := infra.ParametersRef; ref != nil {
+			p, err := b.gatewayParameters(gw, ref)
+			if err != nil {
+				reject(gatewayv1.GatewayReasonInvalidParameters, err.Error())
+			} else {
+				gs.params = append(gs.params, p)
+			}
+		}
+		if err := checkInfrastructureMetadata(infra); err != nil {
+			reject(gatewayv1.GatewayReasonInvalidParameters, err.Error())
+		}
+	}
+	if len(gw.Spec.Addresses) > 0 {
+		reject(gatewayv1.GatewayReasonUnsupportedAddress, "spec.addresses is not supported: the address comes from the Gateway's Service")
+	}
+	gs.listeners = buildListeners(b.ix, gw)
+	usable := 0
+	for _, l := range gs.listeners {
+		if l.accepted && l.conflictReason == "" {
+			usable++
+		}
+	}
+	if usable == 0 {
+		reject(gatewayv1.GatewayReasonListenersNotValid, "no listener is valid")
+	}
+	if gs.accepted {
+		gs.infra, _ = resolveSettings(gs.params...)
+	} else {
+		gs.infra, _ = resolveSettings(class.params)
+	}
+	if infra := gw.Spec.Infrastructure; infra != nil {
+		gs.infra.Labels = copyMap(infra.Labels)
+		gs.infra.Annotations = copyMap(infra.Annotations)
+	}
+	return gs
+}
+
+func (b *builder) gatewayParameters(gw *gatewayv1.Gateway, ref *gatewayv1.LocalParametersReference) (*v1alpha1.GatewayParameters, error) {
+	if string(ref.Group) != v1alpha1.GroupVersion.Group || string(ref.Kind) != v1alpha1.Kind {
+		return nil, fmt.Errorf("spec.infrastructure.parametersRef: must name group %s kind %s, not %s/%s",
+			v1alpha1.GroupVersion.Group, v1alpha1.Kind, ref.Group, ref.Kind)
+	}
+	p, ok := b.ix.params[types.NamespacedName{Namespace: gw.Namespace, Name: ref.Name}]
+	if !ok {
+		return nil, fmt.Errorf("spec.infrastructure.parametersRef: %s %s/%s not found", v1alpha1.Kind, gw.Namespace, ref.Name)
+	}
+	if err := validateParameters(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkInfrastructureMetadata refuses labels and annotations the API server
+// would refuse on the owned objects.
+func checkInfrastructureMetadata(infra *gatewayv1.GatewayInfrastructure) error {
+	for k, v := range infra.Labels {
+		if errs := validation.IsQualifiedName(string(k)); len(errs) > 0 {
+			return fmt.Errorf("spec.infrastructure.labels: key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(string(v)); len(errs) > 0 {
+			return fmt.Errorf("spec.infrastructure.labels[%s]: %s", k, strings.Join(errs, "; "))
+		}
+	}
+	for k := range infra.Annotations {
+		if errs := validation.IsQualifiedName(string(k)); len(errs) > 0 {
+			return fmt.Errorf("spec.infrastructure.annotations: key %q: %s", k, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+func copyMap[K, V ~string](m map[K]V) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[string(k)] = string(v)
+	}
+	return out
+}
+
+// status renders the Gateway's status. Programmed is True when the Gateway
+// is accepted and at least one listener is programmed, as if the data plane
+// already served the config: the build step cannot see pods, so the
+// reconciler lowers Programmed afterwards from what the gateway pods report
+// (applied-hash / rejected-hash annotations, see internal/dataplane).
+func (gs *gatewayState) status() gatewayv1.GatewayStatus {
+	gen := gs.gw.Generation
+	var st gatewayv1.GatewayStatus
+	invalid := []string{}
+	programmed := 0
+	for _, l := range gs.listeners {
+		st.Listeners = append(st.Listeners, listenerStatus(l, gs.accepted, gen))
+		if l.programmed() {
+			programmed++
+		} else {
+			invalid = append(invalid, l.name)
+		}
+	}
+	var accepted metav1.Condition
+	switch {
+	case !gs.accepted:
+		accepted = condition(string(gatewayv1.GatewayConditionAccepted), false, gs.acceptedReason, gs.acceptedMessage, gen)
+	case len(invalid) > 0:
+		accepted = condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonListenersNotValid),
+			"Gateway is accepted; listeners not served: "+strings.Join(invalid, ", "), gen)
+	default:
+		accepted = condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway is accepted", gen)
+	}
+	var prog metav1.Condition
+	if gs.accepted && programmed > 0 {
+		prog = condition(string(gatewayv1.GatewayConditionProgrammed), true, string(gatewayv1.GatewayReasonProgrammed), "Gateway is programmed", gen)
+	} else {
+		prog = condition(string(gatewayv1.GatewayConditionProgrammed), false, string(gatewayv1.GatewayReasonInvalid), "Gateway has no listener to serve", gen)
+	}
+	st.Conditions = []metav1.Condition{accepted, prog}
+	sortConditions(st.Conditions)
+	return st
+}

@@ -1,0 +1,109 @@
+package build
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
+)
+
+// index gives keyed access to the Input. Maps are only ever used for
+// look-ups; anything that produces output iterates sorted slices.
+type index struct {
+	classes    map[string]*gatewayv1.GatewayClass
+	params     map[types.NamespacedName]*v1alpha1.GatewayParameters
+	namespaces map[string]*corev1.Namespace
+	services   map[types.NamespacedName]*corev1.Service
+	// slices are the EndpointSlices of each Service (label
+	// kubernetes.io/service-name), in input order; endpoints are sorted
+	// after merging, so the order here never shows.
+	slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	secrets map[types.NamespacedName]*corev1.Secret
+	// grants are the ReferenceGrants of each namespace (the "to" side).
+	grants map[string][]*gatewayv1beta1.ReferenceGrant
+}
+
+func newIndex(in *Input) *index {
+	ix := &index{
+		classes:    make(map[string]*gatewayv1.GatewayClass, len(in.GatewayClasses)),
+		params:     make(map[types.NamespacedName]*v1alpha1.GatewayParameters, len(in.Parameters)),
+		namespaces: make(map[string]*corev1.Namespace, len(in.Namespaces)),
+		services:   make(map[types.NamespacedName]*corev1.Service, len(in.Services)),
+		slices:     make(map[types.NamespacedName][]*discoveryv1.EndpointSlice, len(in.EndpointSlices)),
+		secrets:    make(map[types.NamespacedName]*corev1.Secret, len(in.Secrets)),
+		grants:     map[string][]*gatewayv1beta1.ReferenceGrant{},
+	}
+	for i := range in.GatewayClasses {
+		c := &in.GatewayClasses[i]
+		ix.classes[c.Name] = c
+	}
+	for i := range in.Parameters {
+		p := &in.Parameters[i]
+		ix.params[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
+	}
+	for i := range in.Namespaces {
+		n := &in.Namespaces[i]
+		ix.namespaces[n.Name] = n
+	}
+	for i := range in.Services {
+		s := &in.Services[i]
+		ix.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
+	for i := range in.EndpointSlices {
+		es := &in.EndpointSlices[i]
+		svc, ok := es.Labels[discoveryv1.LabelServiceName]
+		if !ok {
+			continue
+		}
+		key := types.NamespacedName{Namespace: es.Namespace, Name: svc}
+		ix.slices[key] = append(ix.slices[key], es)
+	}
+	for i := range in.Secrets {
+		s := &in.Secrets[i]
+		ix.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
+	for i := range in.ReferenceGrants {
+		g := &in.ReferenceGrants[i]
+		ix.grants[g.Namespace] = append(ix.grants[g.Namespace], g)
+	}
+	return ix
+}
+
+// grantRef is one side of a cross-namespace reference.
+type grantRef struct {
+	Group     string
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// referenceAllowed reports whether from may reference to. Same-namespace
+// references are always allowed; otherwise a ReferenceGrant in the target
+// namespace must list from's (group, kind, namespace) and to's (group,
+// kind, optional name).
+func (ix *index) referenceAllowed(from, to grantRef) bool {
+	if from.Namespace == to.Namespace {
+		return true
+	}
+	for _, g := range ix.grants[to.Namespace] {
+		fromOK := false
+		for _, f := range g.Spec.From {
+			if string(f.Group) == from.Group && string(f.Kind) == from.Kind && string(f.Namespace) == from.Namespace {
+				fromOK = true
+				break
+			}
+		}
+		if !fromOK {
+			continue
+		}
+		for _, t := range g.Spec.To {
+			if string(t.Group) == to.Group && string(t.Kind) == to.Kind && (t.Name == nil || *t.Name == "" || string(*t.Name) == to.Name) {
+				return true
+			}
+		}
+	}
+	return false
+}

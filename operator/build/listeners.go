@@ -1,0 +1,374 @@
+package build
+
+import (
+	"crypto/tls"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+const (
+	gatewayGroup  = gatewayv1.GroupName
+	kindHTTPRoute = "HTTPRoute"
+	kindGateway   = "Gateway"
+	kindService   = "Service"
+	kindSecret    = "Secret"
+)
+
+// listenerState is a listener after validation, plus what routes add to it.
+type listenerState struct {
+	name     string
+	hostname string // "" when the listener has no hostname (all hostnames)
+	port     int32
+	protocol gatewayv1.ProtocolType
+
+	// accepted is false when the listener is unusable (unsupported protocol
+	// or value, conflict); acceptedReason/Message explain it.
+	accepted        bool
+	acceptedReason  string
+	acceptedMessage string
+	// conflictReason is set when the listener conflicts with another.
+	conflictReason string
+	// refsReason is set when ResolvedRefs is False; certsOK is false when
+	// the TLS certificates could not be resolved (the listener then serves
+	// nothing), while InvalidRouteKinds alone leaves it serving.
+	refsReason  string
+	refsMessage string
+	certsOK     bool
+
+	supportedKinds  []gatewayv1.RouteGroupKind
+	allowsHTTPRoute bool
+
+	nsFrom     gatewayv1.FromNamespaces
+	nsSelector labels.Selector
+
+	// certs are the resolved certificate Secrets, in certificateRefs order.
+	certs []*corev1.Secret
+
+	// attached are the routes attached with Accepted True.
+	attached map[types.NamespacedName]bool
+}
+
+// programmed reports whether the listener is served by the data plane.
+func (l *listenerState) programmed() bool {
+	return l.accepted && l.conflictReason == "" && l.certsOK
+}
+
+// allowsNamespace reports whether a route in ns may attach (allowedRoutes.namespaces).
+func (l *listenerState) allowsNamespace(ix *index, gatewayNS, ns string) bool {
+	switch l.nsFrom {
+	case gatewayv1.NamespacesFromAll:
+		return true
+	case gatewayv1.NamespacesFromSame:
+		return ns == gatewayNS
+	case gatewayv1.NamespacesFromSelector:
+		n, ok := ix.namespaces[ns]
+		return ok && l.nsSelector != nil && l.nsSelector.Matches(labels.Set(n.Labels))
+	}
+	return false
+}
+
+// buildListeners validates the listeners of a Gateway, resolves their
+// certificates and finds conflicts.
+func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
+	out := make([]*listenerState, 0, len(gw.Spec.Listeners))
+	seenNames := map[string]bool{}
+	for i := range gw.Spec.Listeners {
+		l := &gw.Spec.Listeners[i]
+		field := fmt.Sprintf("spec.listeners[%d]", i)
+		st := &listenerState{
+			name:     string(l.Name),
+			port:     l.Port,
+			protocol: l.Protocol,
+			accepted: true,
+			certsOK:  true,
+			attached: map[types.NamespacedName]bool{},
+		}
+		if l.Hostname != nil {
+			st.hostname = string(*l.Hostname)
+		}
+		out = append(out, st)
+		reject := func(reason, msg string) {
+			if st.accepted {
+				st.accepted, st.acceptedReason, st.acceptedMessage = false, reason, msg
+			}
+		}
+		if err := checkSectionName(field+".name", st.name); err != nil {
+			reject(string(gatewayv1.ListenerReasonUnsupportedValue), err.Error())
+		} else if seenNames[st.name] {
+			reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.name: %q is used by an earlier listener", field, st.name))
+		}
+		seenNames[st.name] = true
+		if l.Port < 1 || l.Port > 65535 {
+			reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.port: %d is not a valid port", field, l.Port))
+		}
+		switch l.Protocol {
+		case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType:
+		default:
+			reject(string(gatewayv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("%s.protocol: %q is not supported (HTTP and HTTPS are)", field, l.Protocol))
+			st.supportedKinds = []gatewayv1.RouteGroupKind{}
+			continue
+		}
+		if st.hostname != "" {
+			if err := checkHostname(field+".hostname", st.hostname, true); err != nil {
+				reject(string(gatewayv1.ListenerReasonUnsupportedValue), err.Error())
+			}
+		}
+		resolveRouteKinds(st, l, field)
+		resolveRouteNamespaces(st, l, field, reject)
+		if l.Protocol == gatewayv1.HTTPSProtocolType {
+			resolveListenerTLS(ix, gw, st, l, field, reject)
+		}
+	}
+	markConflicts(out)
+	return out
+}
+
+// resolveRouteKinds checks allowedRoutes.kinds: only HTTPRoute is served.
+func resolveRouteKinds(st *listenerState, l *gatewayv1.Listener, field string) {
+	st.supportedKinds = []gatewayv1.RouteGroupKind{}
+	httpRoute := gatewayv1.RouteGroupKind{Group: ptrTo(gatewayv1.Group(gatewayGroup)), Kind: kindHTTPRoute}
+	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
+		st.supportedKinds = append(st.supportedKinds, httpRoute)
+		st.allowsHTTPRoute = true
+		return
+	}
+	var invalid []string
+	for _, k := range l.AllowedRoutes.Kinds {
+		group := gatewayGroup
+		if k.Group != nil {
+			group = string(*k.Group)
+		}
+		if group == gatewayGroup && k.Kind == kindHTTPRoute {
+			if !st.allowsHTTPRoute {
+				st.supportedKinds = append(st.supportedKinds, httpRoute)
+				st.allowsHTTPRoute = true
+			}
+			continue
+		}
+		invalid = append(invalid, fmt.Sprintf("%s/%s", group, k.Kind))
+	}
+	if len(invalid) > 0 {
+		st.refsReason = string(gatewayv1.ListenerReasonInvalidRouteKinds)
+		st.refsMessage = fmt.Sprintf("%s.allowedRoutes.kinds: unsupported kinds %s (only HTTPRoute is supported)", field, strings.Join(invalid, ", "))
+	}
+}
+
+// resolveRouteNamespaces checks allowedRoutes.namespaces (default Same).
+func resolveRouteNamespaces(st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
+	st.nsFrom = gatewayv1.NamespacesFromSame
+	if l.AllowedRoutes == nil || l.AllowedRoutes.Namespaces == nil {
+		return
+	}
+	ns := l.AllowedRoutes.Namespaces
+	if ns.From != nil {
+		st.nsFrom = *ns.From
+	}
+	switch st.nsFrom {
+	case gatewayv1.NamespacesFromAll, gatewayv1.NamespacesFromSame, gatewayv1.NamespacesFromNone:
+	case gatewayv1.NamespacesFromSelector:
+		if ns.Selector == nil {
+			reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".allowedRoutes.namespaces.selector: required when from is Selector")
+			return
+		}
+		sel, err := metav1.LabelSelectorAsSelector(ns.Selector)
+		if err != nil {
+			reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.allowedRoutes.namespaces.selector: %v", field, err))
+			return
+		}
+		st.nsSelector = sel
+	default:
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.allowedRoutes.namespaces.from: %q is not supported", field, st.nsFrom))
+	}
+}
+
+// resolveListenerTLS checks an HTTPS listener's tls: mode Terminate and
+// certificateRefs to kubernetes.io/tls Secrets holding a valid key pair.
+func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
+	if l.TLS == nil {
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".tls: required for HTTPS")
+		st.certsOK = false
+		return
+	}
+	if l.TLS.Mode != nil && *l.TLS.Mode != gatewayv1.TLSModeTerminate {
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.tls.mode: %q is not supported for HTTPS (Terminate is)", field, *l.TLS.Mode))
+		st.certsOK = false
+		return
+	}
+	if len(l.TLS.CertificateRefs) == 0 {
+		st.certsOK = false
+		st.refsReason = string(gatewayv1.ListenerReasonInvalidCertificateRef)
+		st.refsMessage = field + ".tls.certificateRefs: at least one certificate is required"
+		return
+	}
+	for j, ref := range l.TLS.CertificateRefs {
+		refField := fmt.Sprintf("%s.tls.certificateRefs[%d]", field, j)
+		secret, reason, err := resolveCertificate(ix, gw, ref, refField)
+		if err != nil {
+			st.certsOK = false
+			st.certs = nil
+			// RefNotPermitted is more specific: keep the first failure.
+			if st.refsReason == "" || st.refsReason == string(gatewayv1.ListenerReasonInvalidRouteKinds) {
+				st.refsReason, st.refsMessage = reason, err.Error()
+			}
+			continue
+		}
+		if st.certsOK {
+			st.certs = append(st.certs, secret)
+		}
+	}
+}
+
+func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretObjectReference, field string) (*corev1.Secret, string, error) {
+	invalid := string(gatewayv1.ListenerReasonInvalidCertificateRef)
+	group, kind := "", kindSecret
+	if ref.Group != nil {
+		group = string(*ref.Group)
+	}
+	if ref.Kind != nil {
+		kind = string(*ref.Kind)
+	}
+	if group != "" || kind != kindSecret {
+		return nil, invalid, fmt.Errorf("%s: %s/%s is not supported (core Secret is)", field, group, kind)
+	}
+	ns := gw.Namespace
+	if ref.Namespace != nil && *ref.Namespace != "" {
+		ns = string(*ref.Namespace)
+	}
+	key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+	if !ix.referenceAllowed(
+		grantRef{Group: gatewayGroup, Kind: kindGateway, Namespace: gw.Namespace},
+		grantRef{Group: "", Kind: kindSecret, Namespace: ns, Name: string(ref.Name)},
+	) {
+		return nil, string(gatewayv1.ListenerReasonRefNotPermitted),
+			fmt.Errorf("%s: Secret %s is in another namespace and no ReferenceGrant allows it", field, key)
+	}
+	secret, ok := ix.secrets[key]
+	if !ok {
+		return nil, invalid, fmt.Errorf("%s: Secret %s not found", field, key)
+	}
+	if secret.Type != corev1.SecretTypeTLS {
+		return nil, invalid, fmt.Errorf("%s: Secret %s is of type %q, not %q", field, key, secret.Type, corev1.SecretTypeTLS)
+	}
+	if _, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]); err != nil {
+		return nil, invalid, fmt.Errorf("%s: Secret %s does not hold a valid certificate and key: %v", field, key, err)
+	}
+	return secret, "", nil
+}
+
+// markConflicts finds listeners that are not distinct: on one port, HTTP
+// and HTTPS mixed (ProtocolConflict), or the same hostname twice
+// (HostnameConflict). All of them are rejected; none wins.
+func markConflicts(ls []*listenerState) {
+	byPort := map[int32][]*listenerState{}
+	var ports []int32
+	for _, l := range ls {
+		if !l.accepted {
+			continue
+		}
+		if _, ok := byPort[l.port]; !ok {
+			ports = append(ports, l.port)
+		}
+		byPort[l.port] = append(byPort[l.port], l)
+	}
+	for _, port := range ports {
+		group := byPort[port]
+		protocols := map[gatewayv1.ProtocolType]bool{}
+		for _, l := range group {
+			protocols[l.protocol] = true
+		}
+		if len(protocols) > 1 {
+			for _, l := range group {
+				l.conflictReason = string(gatewayv1.ListenerReasonProtocolConflict)
+			}
+			continue
+		}
+		hosts := map[string]int{}
+		for _, l := range group {
+			hosts[l.hostname]++
+		}
+		for _, l := range group {
+			if hosts[l.hostname] > 1 {
+				l.conflictReason = string(gatewayv1.ListenerReasonHostnameConflict)
+			}
+		}
+	}
+}
+
+// listenerStatus renders a listener's status.
+// A listener of a Gateway that is not accepted is never programmed.
+func listenerStatus(l *listenerState, gatewayAccepted bool, generation int64) gatewayv1.ListenerStatus {
+	conds := make([]metav1.Condition, 0, 4)
+	switch {
+	case !l.accepted:
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), false, l.acceptedReason, l.acceptedMessage, generation))
+	case l.conflictReason != "":
+		// The conformance suite expects reason Invalid on Accepted for
+		// conflicted listeners; Conflicted carries the precise reason.
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonInvalid), "listener conflicts with another listener on the same port", generation))
+	default:
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener is accepted", generation))
+	}
+	if l.conflictReason != "" {
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionConflicted), true, l.conflictReason, conflictMessage(l), generation))
+	} else {
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionConflicted), false, string(gatewayv1.ListenerReasonNoConflicts), "no conflicts", generation))
+	}
+	if l.refsReason != "" {
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionResolvedRefs), false, l.refsReason, l.refsMessage, generation))
+	} else {
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionResolvedRefs), true, string(gatewayv1.ListenerReasonResolvedRefs), "all references are resolved", generation))
+	}
+	if l.programmed() && gatewayAccepted {
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionProgrammed), true, string(gatewayv1.ListenerReasonProgrammed), "listener is programmed", generation))
+	} else {
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionProgrammed), false, string(gatewayv1.ListenerReasonInvalid), "listener is not served: see the other conditions", generation))
+	}
+	sortConditions(conds)
+	return gatewayv1.ListenerStatus{
+		Name:           gatewayv1.SectionName(l.name),
+		SupportedKinds: l.supportedKinds,
+		AttachedRoutes: int32(len(l.attached)),
+		Conditions:     conds,
+	}
+}
+
+func conflictMessage(l *listenerState) string {
+	if l.conflictReason == string(gatewayv1.ListenerReasonProtocolConflict) {
+		return fmt.Sprintf("port %d is used by listeners of different protocols", l.port)
+	}
+	return fmt.Sprintf("port %d has another listener with hostname %q", l.port, l.hostname)
+}
+
+// sortedSecrets returns the distinct certificate Secrets of the programmed
+// listeners, sorted by namespace/name.
+func sortedSecrets(ls []*listenerState) []*corev1.Secret {
+	seen := map[types.NamespacedName]*corev1.Secret{}
+	for _, l := range ls {
+		if !l.programmed() {
+			continue
+		}
+		for _, s := range l.certs {
+			seen[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	out := make([]*corev1.Secret, 0, len(seen))
+	for _, s := range seen {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,183 @@
+package build
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// pathKind is how a compiled match tests the path, in precedence order:
+// exact paths rank first, then regular expressions, then prefixes.
+type pathKind int
+
+const (
+	pathExact pathKind = iota
+	pathRegex
+	pathPrefix
+)
+
+// matchState is one validated HTTPRouteMatch (or the implicit "/" prefix
+// of a rule without matches).
+type matchState struct {
+	index int
+	kind  pathKind
+	// path is the exact path, the prefix (without trailing "/", except
+	// "/" itself) or the regular expression.
+	path       string
+	hasMethod  bool
+	numHeaders int
+	numQuery   int
+	// conditions are the header, query and method tests (the path test
+	// is expressed by the location, or added for regex paths).
+	conditions []model.Condition
+}
+
+var httpMethods = map[gatewayv1.HTTPMethod]bool{
+	gatewayv1.HTTPMethodGet: true, gatewayv1.HTTPMethodHead: true, gatewayv1.HTTPMethodPost: true,
+	gatewayv1.HTTPMethodPut: true, gatewayv1.HTTPMethodDelete: true, gatewayv1.HTTPMethodConnect: true,
+	gatewayv1.HTTPMethodOptions: true, gatewayv1.HTTPMethodTrace: true, gatewayv1.HTTPMethodPatch: true,
+}
+
+// compileMatches validates the matches of a rule. A rule without matches
+// matches every request (PathPrefix "/").
+func compileMatches(rule *gatewayv1.HTTPRouteRule, field string) ([]matchState, error) {
+	if len(rule.Matches) == 0 {
+		return []matchState{{kind: pathPrefix, path: "/"}}, nil
+	}
+	out := make([]matchState, 0, len(rule.Matches))
+	for i := range rule.Matches {
+		m, err := compileMatch(&rule.Matches[i], fmt.Sprintf("%s.matches[%d]", field, i))
+		if err != nil {
+			return nil, err
+		}
+		m.index = i
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error) {
+	ms := matchState{kind: pathPrefix, path: "/"}
+	if p := m.Path; p != nil {
+		typ := gatewayv1.PathMatchPathPrefix
+		if p.Type != nil {
+			typ = *p.Type
+		}
+		value := "/"
+		if p.Value != nil {
+			value = *p.Value
+		}
+		pf := field + ".path.value"
+		switch typ {
+		case gatewayv1.PathMatchExact:
+			if err := checkPath(pf, value); err != nil {
+				return ms, err
+			}
+			ms.kind, ms.path = pathExact, value
+		case gatewayv1.PathMatchPathPrefix:
+			if err := checkPath(pf, value); err != nil {
+				return ms, err
+			}
+			// "/foo/" and "/foo" are the same element-wise prefix.
+			if value != "/" {
+				value = strings.TrimRight(value, "/")
+				if value == "" {
+					value = "/"
+				}
+			}
+			ms.kind, ms.path = pathPrefix, value
+		case gatewayv1.PathMatchRegularExpression:
+			if err := checkRegex(pf, value); err != nil {
+				return ms, err
+			}
+			ms.kind, ms.path = pathRegex, value
+		default:
+			return ms, fmt.Errorf("%s.path.type: %q is not supported", field, typ)
+		}
+	}
+	seen := map[string]bool{}
+	for i, h := range m.Headers {
+		hf := fmt.Sprintf("%s.headers[%d]", field, i)
+		if err := checkHeaderName(hf+".name", string(h.Name)); err != nil {
+			return ms, err
+		}
+		name := strings.ToLower(string(h.Name))
+		if seen[name] {
+			return ms, fmt.Errorf("%s.name: header %q is matched twice", hf, h.Name)
+		}
+		seen[name] = true
+		regex, err := matchValue(hf, h.Type, h.Value)
+		if err != nil {
+			return ms, err
+		}
+		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionHeader, Name: name, Value: h.Value, Regex: regex})
+	}
+	ms.numHeaders = len(m.Headers)
+	seenQuery := map[string]bool{}
+	for i, q := range m.QueryParams {
+		qf := fmt.Sprintf("%s.queryParams[%d]", field, i)
+		if err := checkHeaderName(qf+".name", string(q.Name)); err != nil {
+			return ms, err
+		}
+		if seenQuery[string(q.Name)] {
+			return ms, fmt.Errorf("%s.name: query parameter %q is matched twice", qf, q.Name)
+		}
+		seenQuery[string(q.Name)] = true
+		var typ *gatewayv1.HeaderMatchType
+		if q.Type != nil {
+			typ = ptrTo(gatewayv1.HeaderMatchType(*q.Type))
+		}
+		regex, err := matchValue(qf, typ, q.Value)
+		if err != nil {
+			return ms, err
+		}
+		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionQueryParam, Name: string(q.Name), Value: q.Value, Regex: regex})
+	}
+	ms.numQuery = len(m.QueryParams)
+	if m.Method != nil {
+		if !httpMethods[*m.Method] {
+			return ms, fmt.Errorf("%s.method: %q is not a supported method", field, *m.Method)
+		}
+		ms.hasMethod = true
+		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionMethod, Value: string(*m.Method)})
+	}
+	return ms, nil
+}
+
+// matchValue validates a header or query parameter value; it reports
+// whether the value is a regular expression.
+func matchValue(field string, typ *gatewayv1.HeaderMatchType, value string) (bool, error) {
+	t := gatewayv1.HeaderMatchExact
+	if typ != nil {
+		t = *typ
+	}
+	switch t {
+	case gatewayv1.HeaderMatchExact:
+		if value == "" {
+			return false, fmt.Errorf("%s.value: must not be empty", field)
+		}
+		return false, checkNoControl(field+".value", value)
+	case gatewayv1.HeaderMatchRegularExpression:
+		return true, checkRegex(field+".value", value)
+	}
+	return false, fmt.Errorf("%s.type: %q is not supported", field, t)
+}
+
+// exactPathCondition expresses an exact path match as an anchored regular
+// expression, used when an exact path shares its nginx location with a
+// prefix of the same path.
+func exactPathCondition(path string) model.Condition {
+	return model.Condition{Kind: model.ConditionPathRegex, Value: "^" + regexp.QuoteMeta(path) + "$", Regex: true}
+}
+
+// prefixCovers reports whether the element-wise prefix covers path.
+func prefixCovers(prefix, path string) bool {
+	if prefix == "/" {
+		return true
+	}
+	return path == prefix || (strings.HasPrefix(path, prefix) && path[len(prefix)] == '/')
+}
