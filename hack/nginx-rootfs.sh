@@ -5,10 +5,15 @@
 set -euo pipefail
 out=${NGINX_ROOTFS:-${XDG_CACHE_HOME:-$HOME/.cache}/nginx-gateway-operator/nginx-rootfs}
 if [ ! -x "$out/usr/sbin/nginx" ]; then
+  mkdir -p "$(dirname "$out")"
+  exec 9>"$out.lock"
+  flock 9 # one build at a time; re-check after waiting
+fi
+if [ ! -x "$out/usr/sbin/nginx" ]; then
   if ! command -v debootstrap >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   fi
-  rm -rf "$out.tmp"; mkdir -p "$(dirname "$out")"
+  rm -rf "$out.tmp"
   echo "building nginx root filesystem into $out (~30 s)" >&2
   debootstrap --variant=minbase --include=nginx,libnginx-mod-stream sid "$out.tmp" >&2
   # Debian's package starts nothing in a chroot; drop its default site so only our configs load.

@@ -105,3 +105,27 @@ func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {
 	_, _ = h.Write(lenBuf[:])
 	_, _ = h.Write(b)
 }
+
+// The sidecar's side of the contract, for the operator's Deployment, Role
+// and status writes.
+const (
+	// ExecNginxCommand is the nginx container's argument to SidecarBinary.
+	ExecNginxCommand = "exec-nginx"
+	// HealthzPath (liveness) and ReadyzPath (readiness: a validated config
+	// is live and the nginx master runs) are served on HealthPort;
+	// MetricsPath on MetricsPort.
+	HealthzPath = "/healthz"
+	ReadyzPath  = "/readyz"
+	MetricsPath = "/metrics"
+	// SidecarFieldManager is the server-side-apply field manager that owns
+	// Gateway status.addresses; the operator must not write that field.
+	SidecarFieldManager = "nginx-gateway-sidecar"
+	// AddressesLeaseSuffix: the Lease named Gateway name + this suffix, in
+	// the Gateway's namespace, elects the replica that writes the addresses
+	// (names over 253 characters are shortened with a hash).
+	AddressesLeaseSuffix = "-nginx-gateway-addresses"
+	// EventReasonConfigApplied and EventReasonConfigRejected are the
+	// reasons of the Events the sidecar records on its Gateway.
+	EventReasonConfigApplied  = "ConfigApplied"
+	EventReasonConfigRejected = "ConfigRejected"
+)

@@ -1,0 +1,335 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/metrics"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/mount"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
+)
+
+// Config says where things are and how long steps may take.
+type Config struct {
+	ConfigDir, SecretDir string // the mounts
+	// StagingDir holds one folder per config hash; LivePath is the symlink
+	// nginx serves through; PidFile is nginx's pid file.
+	StagingDir, LivePath, PidFile string
+	Nginx                         string // nginx binary
+	EmergLog                      *nginxproc.EmergLog
+	ValidateTimeout               time.Duration
+	ReloadTimeout                 time.Duration
+	Metrics                       *metrics.Metrics
+	Log                           logr.Logger
+}
+
+// Result is what one Apply did.
+type Result struct {
+	Hash string
+	// Changed is false when the mounts held the applied (or the last
+	// refused) config: nothing was done and nothing needs reporting.
+	Changed bool
+	// Err is set when the config was refused; Message is then nginx's text
+	// (or the reason when nginx was not the one refusing).
+	Err     error
+	Message string
+	// Transient marks a failure that may pass (a reload that failed or
+	// timed out, an I/O error): the same config is tried again by the next
+	// Apply. Configs nginx -t refused are not tried again until they change.
+	Transient bool
+	// Validation and Reload are the durations of nginx -t and of the
+	// reload (zero when nginx was not running: it reads the tree at start).
+	Validation, Reload time.Duration
+}
+
+// Applier applies configs one at a time; it is not safe for concurrent use.
+type Applier struct {
+	cfg      Config
+	applied  string // hash nginx serves
+	rejected string // hash last refused, not retried until the mounts change
+}
+
+// New returns an Applier that knows the tree LivePath already points at
+// (after a container restart nginx keeps serving it).
+func New(cfg Config) (*Applier, error) {
+	if err := os.MkdirAll(cfg.StagingDir, 0o755); err != nil {
+		return nil, err
+	}
+	a := &Applier{cfg: cfg}
+	if target, err := filepath.EvalSymlinks(cfg.LivePath); err == nil {
+		files, err := mount.Read(target)
+		if err != nil {
+			return nil, fmt.Errorf("reading live config %s: %w", target, err)
+		}
+		a.applied = dataplane.Hash(contents(files))
+		cfg.Metrics.SetApplied(a.applied)
+	}
+	a.cleanup("")
+	return a, nil
+}
+
+// Applied is the hash of the config nginx serves ("" before the first).
+func (a *Applier) Applied() string { return a.applied }
+
+// Apply reads both mounts and applies them unless they hold the applied config.
+func (a *Applier) Apply(ctx context.Context) Result {
+	files, conflict, err := a.read()
+	if err != nil {
+		// An unreadable mount is not a config to refuse: report nothing, retry on the next event.
+		a.cfg.Log.Error(err, "reading mounts")
+		return Result{}
+	}
+	hash := dataplane.Hash(contents(files))
+	if hash == a.applied || hash == a.rejected {
+		return Result{Hash: hash}
+	}
+	var res Result
+	if conflict != nil {
+		res = Result{Hash: hash, Changed: true, Err: conflict, Message: conflict.Error()}
+	} else {
+		res = a.apply(ctx, hash, files)
+	}
+	if res.Err != nil {
+		a.rejected = hash
+		if res.Transient {
+			a.rejected = ""
+		}
+		a.cfg.Log.Error(res.Err, "config refused", "hash", hash, "message", res.Message)
+	} else {
+		a.rejected = ""
+		a.applied = hash
+		a.cfg.Metrics.SetApplied(hash)
+		a.cfg.Log.Info("config applied", "hash", hash, "validation", res.Validation, "reload", res.Reload)
+	}
+	return res
+}
+
+func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount.File) Result {
+	res := Result{Hash: hash, Changed: true}
+	fail := func(err error, msg string, transient bool) Result {
+		res.Err, res.Message, res.Transient = err, msg, transient
+		a.cleanup("")
+		return res
+	}
+	stage, err := a.stage(hash, files)
+	if err != nil {
+		return fail(err, err.Error(), true)
+	}
+
+	vctx, cancel := context.WithTimeout(ctx, a.cfg.ValidateTimeout)
+	start := time.Now()
+	msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage, a.cfg.PidFile)
+	interrupted := vctx.Err() != nil // timed out or shutting down: not nginx's verdict
+	cancel()
+	res.Validation = time.Since(start)
+	a.cfg.Metrics.ObserveValidation(res.Validation, err != nil && !interrupted)
+	if err != nil {
+		// "in /var/run/nginx-gateway/configs/<hash>/routes.conf:3" → "in routes.conf:3":
+		// the names the operator rendered.
+		msg = strings.ReplaceAll(msg, stage+"/", "")
+		return fail(err, msg, interrupted)
+	}
+
+	previous, _ := os.Readlink(a.cfg.LivePath)
+	if err := a.pointLive(stage); err != nil {
+		return fail(err, err.Error(), true)
+	}
+	reloadStart := time.Now()
+	reloaded, err := a.reload(ctx)
+	if reloaded {
+		res.Reload = time.Since(reloadStart)
+		a.cfg.Metrics.ObserveReload(res.Reload, err != nil)
+	}
+	if err != nil && ctx.Err() != nil {
+		// Shutting down mid-reload: nginx has the signal and the live tree
+		// passed nginx -t, so leave both; the next start compares hashes.
+		res.Err, res.Message, res.Transient = err, "interrupted by shutdown", true
+		return res
+	}
+	if err != nil {
+		a.restore(previous, err)
+		return fail(err, reloadMessage(err), true)
+	}
+	a.cleanup(previous)
+	return res
+}
+
+// read merges both mounts. A name in both is a config to refuse rather
+// than guess at (conflict), not a read error.
+func (a *Applier) read() (files map[string]mount.File, conflict, err error) {
+	config, err := mount.Read(a.cfg.ConfigDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets, err := mount.Read(a.cfg.SecretDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for name, f := range secrets {
+		if _, dup := config[name]; dup {
+			conflict = fmt.Errorf("file %q is in both the ConfigMap and the Secret", name)
+			continue
+		}
+		config[name] = f
+	}
+	return config, conflict, nil
+}
+
+// stage writes the tree into StagingDir/<hash>, complete or not at all: it
+// is written under a temporary name and renamed.
+func (a *Applier) stage(hash string, files map[string]mount.File) (string, error) {
+	dir := filepath.Join(a.cfg.StagingDir, hash)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil // same hash, same content: an earlier config coming back
+	}
+	tmp, err := os.MkdirTemp(a.cfg.StagingDir, ".stage-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	for name, f := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), f.Data, f.Mode); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(filepath.Join(tmp, name), f.Mode); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// pointLive swaps LivePath to dir with a rename, so nginx (a start or a
+// reload) sees either the old tree or the new one, never none. The link is
+// relative when it can be, so it resolves the same inside and outside a chroot.
+func (a *Applier) pointLive(dir string) error {
+	target := dir
+	if rel, err := filepath.Rel(filepath.Dir(a.cfg.LivePath), dir); err == nil {
+		target = rel
+	}
+	return swapSymlink(a.cfg.LivePath, target)
+}
+
+func swapSymlink(link, target string) error {
+	tmp := fmt.Sprintf("%s.tmp-%d", link, time.Now().UnixNano())
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// reload signals the nginx master and waits for its new workers. When no
+// nginx runs yet, there is nothing to reload: it starts from LivePath.
+func (a *Applier) reload(ctx context.Context) (bool, error) {
+	master, ok := nginxproc.Master(a.cfg.PidFile)
+	if !ok {
+		if master, ok = a.waitStartingMaster(ctx); !ok {
+			a.cfg.Log.Info("nginx is not running; it will start with the live config")
+			return false, nil
+		}
+	}
+	before, err := nginxproc.Children(master)
+	if err != nil {
+		return true, fmt.Errorf("listing nginx workers: %w", err)
+	}
+	offset := a.cfg.EmergLog.Offset()
+	if err := nginxproc.Signal(master, syscall.SIGHUP); err != nil {
+		return true, fmt.Errorf("signalling nginx master %d: %w", master, err)
+	}
+	return true, nginxproc.WaitNewGeneration(ctx, master, before, a.cfg.EmergLog, offset, a.cfg.ReloadTimeout)
+}
+
+// waitStartingMaster handles an nginx that started before the swap but has
+// not written its pid file: it may be serving the previous tree, so it is
+// reloaded too, once its pid file shows that it handles signals.
+func (a *Applier) waitStartingMaster(ctx context.Context) (int, bool) {
+	deadline := time.Now().Add(a.cfg.ReloadTimeout)
+	for len(nginxproc.StartingMasters(a.cfg.LivePath)) > 0 && time.Now().Before(deadline) {
+		if master, ok := nginxproc.Master(a.cfg.PidFile); ok {
+			return master, true
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return 0, false
+}
+
+// restore points LivePath back at the previous tree. When nginx's state is
+// unknown (no answer in time), it also asks nginx to load that tree again.
+func (a *Applier) restore(previous string, cause error) {
+	var err error
+	if previous == "" {
+		err = os.Remove(a.cfg.LivePath)
+	} else {
+		err = swapSymlink(a.cfg.LivePath, previous)
+	}
+	if err != nil {
+		a.cfg.Log.Error(err, "restoring the previous live config")
+		return
+	}
+	var re *nginxproc.ReloadError
+	if errors.As(cause, &re) && re.Timeout {
+		if master, ok := nginxproc.Master(a.cfg.PidFile); ok {
+			_ = nginxproc.Signal(master, syscall.SIGHUP)
+		}
+	}
+}
+
+// cleanup removes staging folders other than the live one and previous.
+func (a *Applier) cleanup(previous string) {
+	keep := map[string]bool{}
+	if target, err := filepath.EvalSymlinks(a.cfg.LivePath); err == nil {
+		keep[filepath.Base(target)] = true
+	}
+	if previous != "" {
+		keep[filepath.Base(previous)] = true
+	}
+	entries, err := os.ReadDir(a.cfg.StagingDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(a.cfg.StagingDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				a.cfg.Log.Error(err, "removing old staging folder", "name", e.Name())
+			}
+		}
+	}
+}
+
+func reloadMessage(err error) string {
+	var re *nginxproc.ReloadError
+	if errors.As(err, &re) {
+		return re.Message
+	}
+	return err.Error()
+}
+
+func contents(files map[string]mount.File) map[string][]byte {
+	out := make(map[string][]byte, len(files))
+	for name, f := range files {
+		out[name] = f.Data
+	}
+	return out
+}

@@ -1,0 +1,3 @@
+// Package metrics holds the sidecar's Prometheus metrics on their own
+// registry, served on the pod's metrics port.
+package metrics

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestAtomicUpdateReloadsOnce: a kubelet-style update of both mounts is
+// validated and reloaded exactly once, and nginx serves the new routing and
+// the new certificate.
+func TestAtomicUpdateReloadsOnce(t *testing.T) {
+	p := newPod(t)
+	backend := okBackend(t)
+	v1 := httpConfig(p.ip, backend, 1, newCert(t), "")
+	p.write(v1)
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", "v=1")
+	p.waitServed("/proxy", "backend")
+	p.waitApplied(v1.hash())
+
+	validations, reloads := p.metric("validations_total"), p.metric("reloads_total")
+	cert2 := newCert(t)
+	v2 := httpConfig(p.ip, backend, 2, cert2, `    location = /new { return 200 "new route"; }`)
+	p.write(v2) // ConfigMap, then Secret: two kubelet updates, one burst
+	p.waitServed("/new", "new route")
+	p.waitServed("/", "v=2")
+	serial, err := p.servedCertSerial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serial.Cmp(cert2.serial) != 0 {
+		t.Errorf("https serves certificate %v, want the new one %v", serial, cert2.serial)
+	}
+	// Later events of the same update (the kubelet removing the old
+	// version) must not cause more work.
+	time.Sleep(500 * time.Millisecond)
+	if got := p.metric("validations_total") - validations; got != 1 {
+		t.Errorf("validations for one update: %v, want 1", got)
+	}
+	if got := p.metric("reloads_total") - reloads; got != 1 {
+		t.Errorf("reloads for one update: %v, want 1", got)
+	}
+	if got := p.metric("reload_failures_total") + p.metric("validation_failures_total"); got != 0 {
+		t.Errorf("failures: %v, want 0", got)
+	}
+	if got, _ := p.appliedHash(); got != v2.hash() {
+		t.Errorf("applied hash %q, want %q", got, v2.hash())
+	}
+	// Only the live and the previous staging folders are kept.
+	entries, err := os.ReadDir(filepath.Join(p.run, "configs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	slices.Sort(names)
+	want := []string{v1.hash(), v2.hash()}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("staging folders %v, want %v", names, want)
+	}
+	live, err := os.Readlink(filepath.Join(p.run, "live"))
+	if err != nil || filepath.Base(live) != v2.hash() {
+		t.Errorf("live -> %q (%v), want the folder of %s", live, err, v2.hash())
+	}
+}
+
+// TestNginxRestartServesLastGoodConfig: after nginx is killed outright
+// (master and workers), a new exec-nginx starts from the last config that
+// passed validation, not from a later refused one, and the sidecar keeps
+// reloading the new master.
+func TestNginxRestartServesLastGoodConfig(t *testing.T) {
+	p := newPod(t)
+	backend := okBackend(t)
+	cert := newCert(t)
+	p.write(httpConfig(p.ip, backend, 1, cert, ""))
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", "v=1")
+	p.write(httpConfig(p.ip, backend, 2, cert, ""))
+	p.waitServed("/", "v=2")
+	bad := httpConfig(p.ip, backend, 3, cert, "    retrun 200;")
+	p.write(bad)
+	eventually(t, 20*time.Second, func() error {
+		if p.metric("validation_failures_total") != 1 {
+			return fmt.Errorf("bad config not refused yet")
+		}
+		return nil
+	})
+
+	master, workers := p.nginxPids()
+	for _, pid := range append(workers, master) {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-p.nginx.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("exec-nginx did not exit after its nginx was killed")
+	}
+	if code := p.nginx.cmd.ProcessState.ExitCode(); code == 0 {
+		t.Errorf("exec-nginx exit code %d after nginx was killed, want non-zero", code)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if _, _, err := p.get("http", "/"); err == nil {
+			return fmt.Errorf("something still answers after nginx was killed")
+		}
+		return nil
+	})
+	p.startNginx() // the container restart
+	p.waitServed("/", "v=2")
+	newMaster, _ := p.nginxPids()
+	if newMaster == master {
+		t.Fatalf("nginx master pid %d unchanged", master)
+	}
+	p.write(httpConfig(p.ip, backend, 4, cert, ""))
+	p.waitServed("/", "v=4")
+}
+
+// TestRapidUpdatesCoalesce: a burst of updates is applied as few times, and
+// the final state is the last update.
+func TestRapidUpdatesCoalesce(t *testing.T) {
+	const updates = 20
+	p := newPod(t)
+	backend := okBackend(t)
+	cert := newCert(t)
+	p.write(httpConfig(p.ip, backend, 0, cert, ""))
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", "v=0")
+	validations := p.metric("validations_total")
+	var last config
+	for v := 1; v <= updates; v++ {
+		last = httpConfig(p.ip, backend, v, cert, "")
+		p.write(last)
+	}
+	p.waitApplied(last.hash())
+	p.waitServed("/", fmt.Sprintf("v=%d", updates))
+	time.Sleep(300 * time.Millisecond)
+	got := p.metric("validations_total") - validations
+	t.Logf("%d updates → %v validations", updates, got)
+	if got > 3 {
+		t.Errorf("%d rapid updates caused %v validations, want them coalesced (≤ 3)", updates, got)
+	}
+}
+
+// TestNoDroppedRequestsDuringReloads: under a steady request loop, 50
+// successive config changes drop no request and answer no 5xx.
+func TestNoDroppedRequestsDuringReloads(t *testing.T) {
+	const (
+		changes     = 50
+		maxRequests = 200000
+		maxDuration = 3 * time.Minute
+	)
+	p := newPod(t)
+	backend := okBackend(t)
+	cert := newCert(t)
+	p.write(httpConfig(p.ip, backend, 0, cert, ""))
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", "v=0")
+	p.waitServed("/proxy", "backend")
+
+	type result struct {
+		requests, failures, serverErrors int
+		firstError                       string
+	}
+	stop := make(chan struct{})
+	done := make(chan result)
+	go func() {
+		var r result
+		deadline := time.Now().Add(maxDuration)
+		paths := []string{"/", "/proxy"}
+		for r.requests < maxRequests && time.Now().Before(deadline) {
+			select {
+			case <-stop:
+				done <- r
+				return
+			default:
+			}
+			code, _, err := p.get("http", paths[r.requests%2])
+			r.requests++
+			switch {
+			case err != nil:
+				r.failures++
+				if r.firstError == "" {
+					r.firstError = err.Error()
+				}
+			case code >= 500:
+				r.serverErrors++
+				if r.firstError == "" {
+					r.firstError = fmt.Sprintf("status %d", code)
+				}
+			}
+		}
+		<-stop
+		done <- r
+	}()
+
+	reloads := p.metric("reloads_total")
+	for v := 1; v <= changes; v++ {
+		c := httpConfig(p.ip, backend, v, cert, fmt.Sprintf("    location = /v%d { return 200 \"route %d\"; }", v, v))
+		p.write(c)
+		p.waitApplied(c.hash())
+	}
+	close(stop)
+	r := <-done
+	gotReloads := p.metric("reloads_total") - reloads
+	t.Logf("%d requests during %v reloads: %d failed, %d 5xx", r.requests, gotReloads, r.failures, r.serverErrors)
+	if gotReloads != changes {
+		t.Errorf("reloads: %v, want %d", gotReloads, changes)
+	}
+	if r.requests < changes {
+		t.Errorf("only %d requests ran: the loop did not overlap the reloads", r.requests)
+	}
+	if r.failures+r.serverErrors > 0 {
+		t.Errorf("%d requests failed and %d answered 5xx (first: %s)", r.failures, r.serverErrors, r.firstError)
+	}
+	p.waitServed(fmt.Sprintf("/v%d", changes), fmt.Sprintf("route %d", changes))
+}
+
+// TestSidecarRestartKeepsServing: a restarted sidecar takes the live tree
+// as applied (no validation or reload when the mounts still match) and
+// applies what changed while it was down. /readyz follows nginx.
+func TestSidecarRestartKeepsServing(t *testing.T) {
+	p := newPod(t)
+	backend := okBackend(t)
+	cert := newCert(t)
+	v1 := httpConfig(p.ip, backend, 1, cert, "")
+	p.write(v1)
+	p.startSidecar()
+	eventually(t, 10*time.Second, func() error { return p.ready(http.StatusServiceUnavailable) })
+	p.startNginx()
+	p.waitServed("/", "v=1")
+	eventually(t, 10*time.Second, func() error { return p.ready(http.StatusOK) })
+
+	p.sidecar.stop(10 * time.Second)
+	p.startSidecar()
+	p.waitApplied(v1.hash())
+	if v, r := p.metric("validations_total"), p.metric("reloads_total"); v != 0 || r != 0 {
+		t.Errorf("restarted sidecar validated %v and reloaded %v times for an unchanged config, want 0", v, r)
+	}
+
+	p.sidecar.stop(10 * time.Second)
+	p.write(httpConfig(p.ip, backend, 2, cert, ""))
+	p.startSidecar()
+	p.waitServed("/", "v=2")
+	if r := p.metric("reloads_total"); r != 1 {
+		t.Errorf("reloads after a change made while the sidecar was down: %v, want 1", r)
+	}
+	eventually(t, 10*time.Second, func() error { return p.ready(http.StatusOK) })
+}

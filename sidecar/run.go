@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/addresses"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/apply"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/metrics"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/mount"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/report"
+)
+
+type runFlags struct {
+	pathFlags
+	configDir, secretDir      string
+	healthAddr, metricsAddr   string
+	kubeconfig                string
+	noKube                    bool
+	debounce, debounceMax     time.Duration
+	validateTimeout, reloadTO time.Duration
+	resync                    time.Duration
+}
+
+func parseRunFlags(args []string) (*runFlags, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("nginx-gateway-sidecar", flag.ContinueOnError)
+	f.register(fs)
+	fs.StringVar(&f.configDir, "config-dir", dataplane.ConfigMountPath, "ConfigMap mount (rendered nginx config)")
+	fs.StringVar(&f.secretDir, "secret-dir", dataplane.SecretMountPath, "Secret mount (TLS certificates and keys)")
+	fs.StringVar(&f.healthAddr, "health-addr", fmt.Sprintf(":%d", dataplane.HealthPort), "address of /healthz and /readyz")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", fmt.Sprintf(":%d", dataplane.MetricsPort), "address of /metrics")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config)")
+	fs.BoolVar(&f.noKube, "no-kube", false, "run without the API server: no pod annotations, events or Gateway addresses")
+	fs.DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time that ends a burst of mount changes")
+	fs.DurationVar(&f.debounceMax, "debounce-max", time.Second, "longest delay from a burst's first change to its apply")
+	fs.DurationVar(&f.validateTimeout, "validate-timeout", 30*time.Second, "bound on nginx -t")
+	fs.DurationVar(&f.reloadTO, "reload-timeout", 10*time.Second, "bound on waiting for nginx's new workers after a reload")
+	fs.DurationVar(&f.resync, "resync", time.Minute, "re-read the mounts this often even without file events")
+	return f, fs.Parse(args)
+}
+
+// run is the sidecar container's command.
+func run(args []string) int {
+	f, err := parseRunFlags(args)
+	if err != nil {
+		return 2
+	}
+	log := newLogger("sidecar", f.verbosity)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runSidecar(ctx, f, log); err != nil {
+		log.Error(err, "sidecar failed")
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
+	m := metrics.New()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	err := serve(ctx, &wg, log, []route{
+		{f.healthAddr, dataplane.HealthzPath, http.HandlerFunc(healthz)},
+		{f.healthAddr, dataplane.ReadyzPath, readyz(f)},
+		{f.metricsAddr, dataplane.MetricsPath, m.Handler()},
+	})
+	if err != nil {
+		return err
+	}
+
+	reporter, err := startKube(ctx, &wg, f, log)
+	if err != nil {
+		return err
+	}
+
+	applier, err := apply.New(apply.Config{
+		ConfigDir: f.configDir, SecretDir: f.secretDir,
+		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile,
+		Nginx: f.nginx, EmergLog: f.emergLog(),
+		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO,
+		Metrics: m, Log: log.WithName("apply"),
+	})
+	if err != nil {
+		return err
+	}
+	if h := applier.Applied(); h != "" {
+		log.Info("serving the live config found at start", "hash", h)
+		reporter.Report(report.Outcome{Hash: h})
+	}
+
+	dirs := []string{f.configDir, f.secretDir}
+	if err := waitForDirs(ctx, dirs, log); err != nil {
+		return nil // stopped while waiting
+	}
+	changes, err := mount.Watch(ctx, dirs, mount.Debounce{Quiet: f.debounce, Max: f.debounceMax}, log.WithName("watch"))
+	if err != nil {
+		return err
+	}
+	resync := time.NewTicker(f.resync)
+	defer resync.Stop()
+	for {
+		res := applier.Apply(ctx)
+		if res.Changed && ctx.Err() == nil {
+			reporter.Report(report.Outcome{Hash: res.Hash, Rejected: res.Err != nil, Message: res.Message, Event: true})
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changes:
+		case <-resync.C:
+		}
+	}
+}
+
+// reporter is what the apply loop reports to; without API access it only logs.
+type reporter interface{ Report(report.Outcome) }
+
+type logReporter struct{ log logr.Logger }
+
+func (l logReporter) Report(o report.Outcome) {
+	l.log.V(1).Info("not reporting (no API access)", "hash", o.Hash, "rejected", o.Rejected)
+}
+
+// startKube connects to the API server unless --no-kube, starts the
+// reporter and, when the env names a Service, the addresses writer.
+func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Logger) (reporter, error) {
+	if f.noKube {
+		log.Info("no API access (--no-kube): outcomes are only logged")
+		return logReporter{log}, nil
+	}
+	cfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("API server config (use --no-kube to run without): %w", err)
+	}
+	cfg.UserAgent = dataplane.SidecarFieldManager
+	// client-go (leader election) and controller-runtime (the cache) log
+	// through the same zap logger.
+	klog.SetLogger(log.WithName("client-go"))
+	ctrllog.SetLogger(log.WithName("controller-runtime"))
+	scheme := k8sruntime.NewScheme()
+	for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, gatewayv1.Install} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	gwNamespace := envOr(dataplane.EnvGatewayNamespace, os.Getenv(dataplane.EnvPodNamespace))
+	target := report.Target{
+		PodName: os.Getenv(dataplane.EnvPodName), PodNamespace: os.Getenv(dataplane.EnvPodNamespace),
+		GatewayName: os.Getenv(dataplane.EnvGatewayName), GatewayNamespace: gwNamespace,
+	}
+	if target.PodName == "" || target.PodNamespace == "" {
+		log.Info("POD_NAME or POD_NAMESPACE unset: the pod is not annotated")
+		target.PodName = ""
+	}
+	r := report.New(c, target, log.WithName("report"))
+	wg.Add(1)
+	go func() { defer wg.Done(); r.Run(ctx) }()
+
+	if svc := os.Getenv(dataplane.EnvServiceName); svc != "" && target.GatewayName != "" {
+		identity := target.PodName
+		if identity == "" {
+			identity, _ = os.Hostname()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := addresses.Run(ctx, addresses.Options{
+				Config: cfg, Scheme: scheme,
+				GatewayName: target.GatewayName, GatewayNamespace: gwNamespace, ServiceName: svc,
+				Identity:      identity,
+				LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+				Resync: 5 * time.Minute, Log: log.WithName("addresses"),
+			})
+			if err != nil {
+				log.Error(err, "gateway addresses")
+			}
+		}()
+	}
+	return r, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return rest.InClusterConfig()
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// waitForDirs waits until the mount folders exist (the kubelet creates them
+// before the container starts; a local run may create them later).
+func waitForDirs(ctx context.Context, dirs []string, log logr.Logger) error {
+	for {
+		missing := ""
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err != nil {
+				missing = d
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		log.Info("waiting for mount folder", "path", missing)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// healthz answers while the process runs.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz answers once a validated config is live and the nginx master runs.
+func readyz(f *runFlags) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if _, err := os.Stat(filepath.Join(f.livePath, nginxproc.ConfigFile)); err != nil {
+			http.Error(w, "no validated config is live yet", http.StatusServiceUnavailable)
+			return
+		}
+		if _, ok := nginxproc.Master(f.pidFile); !ok {
+			http.Error(w, "nginx is not running", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+type route struct {
+	addr, pattern string
+	handler       http.Handler
+}
+
+// serve starts one HTTP server per distinct address (health and metrics
+// may share one) and shuts them down when ctx ends.
+func serve(ctx context.Context, wg *sync.WaitGroup, log logr.Logger, routes []route) error {
+	muxes := map[string]*http.ServeMux{}
+	var addrs []string
+	for _, r := range routes {
+		if muxes[r.addr] == nil {
+			muxes[r.addr] = http.NewServeMux()
+			addrs = append(addrs, r.addr)
+		}
+		muxes[r.addr].Handle(r.pattern, r.handler)
+	}
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: muxes[addr], ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error(err, "http server", "addr", addr)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	return nil
+}
