@@ -1,5 +1,18 @@
 package render
 
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/templates"
+)
+
 // Files is a rendered nginx configuration tree for one Gateway. Names are
 // flat file names (no folders): nginx.conf includes the others by relative
 // name, so the tree works from any prefix (`nginx -t -p DIR/ -c nginx.conf`).
@@ -9,3 +22,177 @@ type Files struct {
 	// Secret files (TLS certificates and keys) go into the Gateway's Secret.
 	Secret map[string][]byte
 }
+
+// The config files, in the order nginx.conf includes them.
+const (
+	FileMain      = "nginx.conf"
+	FileHTTP      = "http.conf"
+	FileMaps      = "maps.conf"
+	FileUpstreams = "upstreams.conf"
+	FileServers   = "servers.conf"
+)
+
+// configFiles maps each config file to the template that renders it.
+var configFiles = []struct{ file, tmpl string }{
+	{FileMain, "nginx.conf.tmpl"},
+	{FileHTTP, "http.conf.tmpl"},
+	{FileMaps, "maps.conf.tmpl"},
+	{FileUpstreams, "upstreams.conf.tmpl"},
+	{FileServers, "servers.conf.tmpl"},
+}
+
+var parsedTemplates = template.Must(template.New("").
+	Funcs(sprig.TxtFuncMap()).
+	Funcs(template.FuncMap{"q": quote, "qv": quoteValue, "comment": comment}).
+	ParseFS(templates.FS, "*.tmpl"))
+
+// Names the model promises to keep safe for nginx identifiers; checked
+// anyway because they are written unquoted into variable and zone names.
+var (
+	safeIdent       = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	safeFileName    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	workerProcesses = regexp.MustCompile(`^(auto|[1-9][0-9]{0,3})$`)
+	// serverHostname is a DNS name with an optional leading "*." label:
+	// nginx reads a server_name starting with "~" as a regex and other
+	// "*" positions as its own wildcards, whatever the quoting.
+	serverHostname = regexp.MustCompile(`^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
+)
+
+// Render turns one Gateway's model into nginx files. It is pure: the same
+// model gives byte-identical files. It fails only when the model breaks
+// its own contract (a reference to an unknown upstream or certificate, an
+// unsafe identifier), which is a bug in the build step.
+func Render(gw *model.Gateway) (Files, error) {
+	if gw == nil {
+		return Files{}, fmt.Errorf("render: nil gateway")
+	}
+	r, err := newRenderer(gw)
+	if err != nil {
+		return Files{}, err
+	}
+	v, err := r.view()
+	if err != nil {
+		return Files{}, err
+	}
+	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}}
+	for _, f := range configFiles {
+		var buf bytes.Buffer
+		buf.Grow(v.sizeHint(f.file))
+		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
+			return Files{}, fmt.Errorf("render %s: %w", f.file, err)
+		}
+		files.Config[f.file] = buf.Bytes()
+	}
+	for _, c := range gw.Certificates {
+		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
+		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
+	}
+	return files, nil
+}
+
+// view is what the templates see. Every string in it is already quoted or
+// made of safe identifiers; the templates only lay it out.
+type view struct {
+	Namespace, Name string
+	Main            mainView
+	HTTP            httpView
+	Maps            []*nginxMap
+	Splits          []*splitClients
+	Upstreams       []upstreamView
+	UpstreamZoneKB  int
+	Servers         []*serverView
+}
+
+type mainView struct {
+	WorkerProcesses          string
+	WorkerConnections        int32
+	WorkerShutdownTimeoutSec int32
+}
+
+type httpView struct {
+	// ProxyHeaders are the default proxy_set_header directives.
+	ProxyHeaders []kv
+	// AccessLog is "default", "json" or "off".
+	AccessLog              string
+	ServerNamesHashMaxSize int
+	ServerNamesHashBucket  int
+	VariablesHashMaxSize   int
+	MapHashMaxSize         int
+}
+
+// nginxMap is one `map SOURCE $VAR { KEY VALUE; … default VALUE; }`.
+type nginxMap struct {
+	Comment string
+	Source  string // quoted complex value
+	Var     string // without "$"
+	Entries []kv   // Key quoted literal, Value quoted complex value
+	Default string // quoted complex value
+}
+
+// splitClients is one `split_clients "$request_id" $VAR { P% VALUE; … }`.
+type splitClients struct {
+	Comment string
+	Var     string
+	Entries []kv // Key "12.34%" or "*", Value quoted literal
+}
+
+type kv struct{ Key, Value string }
+
+type upstreamView struct {
+	Comment  string
+	Name     string
+	Servers  []string // "ADDRESS:PORT", IPv6 in brackets
+	Protocol string
+}
+
+type serverView struct {
+	Comment         string
+	Listen          string // "80 ssl default_server"
+	ServerName      string // quoted, or "" for none
+	HTTP2           bool
+	Certs           []kv // Key cert file, Value key file, both quoted
+	RejectHandshake bool
+	Locations       []*locationView
+}
+
+// locationView is one `location`. Script holds rewrite-module directives
+// (set, if, rewrite, return), which nginx runs in the order written; the
+// other fields are declarative.
+type locationView struct {
+	Comment     string
+	Match       string // "= " for exact, "" for prefix
+	Path        string // quoted
+	Internal    bool
+	Script      []string
+	HideHeaders []string // quoted names
+	AddHeaders  []kv     // quoted name, quoted value
+	Mirrors     []string // quoted internal URIs
+	Timeouts    []kv     // directive, value
+	Proxy       *proxyView
+}
+
+type proxyView struct {
+	Comment string
+	Headers []kv // quoted name, quoted value
+	Pass    string
+}
+
+// sizeHint guesses a file's size, to grow its buffer once.
+func (v *view) sizeHint(file string) int {
+	switch file {
+	case FileServers:
+		n := 0
+		for _, s := range v.Servers {
+			n += 512 + 640*len(s.Locations)
+		}
+		return n
+	case FileMaps:
+		return 256 + 160*(len(v.Maps)+len(v.Splits))
+	case FileUpstreams:
+		return 256 + 160*len(v.Upstreams)
+	}
+	return 4096
+}
+
+// itoa is strconv.Itoa for int32 values.
+func itoa(n int32) string { return strconv.Itoa(int(n)) }

@@ -1,0 +1,57 @@
+package render
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// largeModel has n hostnames, each a server with an inline location and a
+// location dispatching on a header and a query parameter, and n upstreams.
+func largeModel(n int) *model.Gateway {
+	gw := &model.Gateway{Namespace: "default", Name: "large", Settings: testSettings()}
+	gw.HTTPServers = append(gw.HTTPServers, model.HTTPServer{Port: 80, Default: true})
+	for i := range n {
+		up := upstream(fmt.Sprintf("default_svc%d_80", i), ep(fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256), 8080))
+		gw.Upstreams = append(gw.Upstreams, up)
+		main := &model.Rule{ID: fmt.Sprintf("r%d", 2*i), Route: route(fmt.Sprintf("route-%d", i), 0), Backends: []model.Backend{backend(up.Name, 1)}}
+		canary := &model.Rule{ID: fmt.Sprintf("r%d", 2*i+1), Route: route(fmt.Sprintf("route-%d", i), 1), Backends: []model.Backend{backend(up.Name, 1)},
+			RequestHeaders: model.HeaderModifier{Set: []model.Header{{Name: "X-Canary", Value: "1"}}}}
+		gw.HTTPServers = append(gw.HTTPServers, model.HTTPServer{
+			Port: 80, Hostname: fmt.Sprintf("app-%d.a-rather-long-domain-name-for-testing.example.com", i),
+			Locations: []model.Location{
+				prefix("/api", when(canary, header("x-canary", "yes"), query("v", fmt.Sprint(i))), always(main)),
+				prefix("/", always(main)),
+			},
+		})
+	}
+	return gw
+}
+
+func BenchmarkRender3000Routes(b *testing.B) {
+	gw := largeModel(3000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(gw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestLargeConfigAccepted checks that nginx accepts a config of 3,000
+// routes: hash sizes for server names, variables and maps must fit.
+func TestLargeConfigAccepted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("nginx -t on a large config")
+	}
+	files, err := Render(largeModel(3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, merged(files))
+	testenv.RequireNginxTest(t, dir)
+}

@@ -1,0 +1,367 @@
+package render
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// internalPrefix starts the URIs of our internal locations. nginx merges
+// slashes in request paths before matching locations, so no client request
+// can ever have a path starting with "//": internal locations never shadow
+// a user's path, and `internal` keeps them unreachable anyway.
+const internalPrefix = "//ngo/"
+
+type renderer struct {
+	gw        *model.Gateway
+	upstreams map[string]*model.Upstream
+	certs     map[string]bool
+	rendered  map[string]bool // upstreams with endpoints
+	comments  map[*model.Rule]string
+
+	maps     []*nginxMap
+	mapByKey map[string]string
+	splits   []*splitClients
+	splitFor map[string]bool // rule or mirror variables already split
+	counter  int
+}
+
+func newRenderer(gw *model.Gateway) (*renderer, error) {
+	r := &renderer{
+		gw:        gw,
+		upstreams: map[string]*model.Upstream{},
+		certs:     map[string]bool{},
+		rendered:  map[string]bool{},
+		comments:  map[*model.Rule]string{},
+		mapByKey:  map[string]string{},
+		splitFor:  map[string]bool{},
+	}
+	for i := range gw.Upstreams {
+		u := &gw.Upstreams[i]
+		if !safeIdent.MatchString(u.Name) {
+			return nil, fmt.Errorf("render: upstream name %q is not [A-Za-z0-9_]+", u.Name)
+		}
+		if _, dup := r.upstreams[u.Name]; dup {
+			return nil, fmt.Errorf("render: duplicate upstream %q", u.Name)
+		}
+		r.upstreams[u.Name] = u
+		_, r.rendered[u.Name] = upstreamFor(u)
+	}
+	for _, c := range gw.Certificates {
+		if !safeFileName.MatchString(c.Name) {
+			return nil, fmt.Errorf("render: certificate name %q is not a safe file name", c.Name)
+		}
+		r.certs[c.Name] = true
+	}
+	return r, nil
+}
+
+func (r *renderer) view() (*view, error) {
+	s := r.gw.Settings
+	v := &view{
+		Namespace: comment(r.gw.Namespace),
+		Name:      comment(r.gw.Name),
+		Main: mainView{
+			WorkerProcesses:          quote(orDefault(s.WorkerProcesses, "auto")),
+			WorkerConnections:        positiveOr(s.WorkerConnections, 1024),
+			WorkerShutdownTimeoutSec: positiveOr(s.WorkerShutdownTimeoutSeconds, 30),
+		},
+		HTTP: httpView{AccessLog: orDefault(s.AccessLogFormat, "default")},
+	}
+	for _, h := range defaultRequestHeaders {
+		v.HTTP.ProxyHeaders = append(v.HTTP.ProxyHeaders, kv{quote(h.Key), h.Value})
+	}
+	if wp := orDefault(s.WorkerProcesses, "auto"); !workerProcesses.MatchString(wp) {
+		return nil, fmt.Errorf("render: worker processes %q is neither \"auto\" nor a number", wp)
+	}
+	switch v.HTTP.AccessLog {
+	case "default", "json", "off":
+	default:
+		return nil, fmt.Errorf("render: unknown access log format %q", s.AccessLogFormat)
+	}
+
+	tlsPorts := map[int32]bool{}
+	for _, srv := range r.gw.HTTPServers {
+		if srv.TLS != nil {
+			tlsPorts[srv.Port] = true
+		}
+	}
+	longestName := 0
+	for i := range r.gw.HTTPServers {
+		srv := &r.gw.HTTPServers[i]
+		sv, err := r.server(srv, tlsPorts[srv.Port])
+		if err != nil {
+			return nil, err
+		}
+		v.Servers = append(v.Servers, sv)
+		longestName = max(longestName, len(srv.Hostname))
+	}
+	peers := 0
+	for i := range r.gw.Upstreams {
+		if uv, ok := upstreamFor(&r.gw.Upstreams[i]); ok {
+			v.Upstreams = append(v.Upstreams, uv)
+			peers += 1 + len(uv.Servers)
+		}
+	}
+	// One shared memory zone for all upstreams (nginx allows groups to
+	// share a zone): a zone each would map 64 KiB per Service port. About
+	// 1 KiB per group and per server is generous.
+	v.UpstreamZoneKB = roundUp(2*peers, 1024, 1024)
+	v.Maps, v.Splits = r.maps, r.splits
+
+	// Hash sizes that always fit: nginx refuses to start when a hash cannot
+	// be built, and a bucket must hold the longest name.
+	v.HTTP.ServerNamesHashBucket = roundUp(4*(longestName+16), 64, 128)
+	v.HTTP.ServerNamesHashMaxSize = roundUp(8*len(r.gw.HTTPServers), 1024, 1024)
+	v.HTTP.VariablesHashMaxSize = roundUp(4*(len(r.maps)+len(r.splits)+64), 1024, 1024)
+	v.HTTP.MapHashMaxSize = 2048
+	return v, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func positiveOr(n, def int32) int32 {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// roundUp returns n rounded up to a multiple of step, at least minimum.
+func roundUp(n, step, minimum int) int {
+	n = (n + step - 1) / step * step
+	return max(n, minimum)
+}
+
+func upstreamFor(u *model.Upstream) (upstreamView, bool) {
+	if len(u.Endpoints) == 0 {
+		return upstreamView{}, false // its backends answer 503 instead
+	}
+	uv := upstreamView{
+		Comment:  comment(fmt.Sprintf("Service %s/%s port %d", u.ServiceNamespace, u.ServiceName, u.ServicePort)),
+		Name:     u.Name,
+		Protocol: string(u.Protocol),
+	}
+	for _, e := range u.Endpoints {
+		addr, err := netip.ParseAddr(e.Address)
+		if err != nil || e.Port <= 0 || e.Port > 65535 {
+			continue // never an nginx syntax error: the build step only gives IPs
+		}
+		uv.Servers = append(uv.Servers, netip.AddrPortFrom(addr.Unmap(), uint16(e.Port)).String())
+	}
+	return uv, len(uv.Servers) > 0
+}
+
+// hasEndpoints reports whether upstream name is rendered (has endpoints).
+func (r *renderer) hasEndpoints(name string) bool { return r.rendered[name] }
+
+// serverCtx collects the internal locations of one server block.
+type serverCtx struct {
+	srv       *model.HTTPServer
+	tls       bool
+	internals []*locationView
+	seen      map[string]bool
+}
+
+func (sc *serverCtx) addInternal(lv *locationView) bool {
+	if sc.seen[lv.Path] {
+		return false
+	}
+	sc.seen[lv.Path] = true
+	lv.Match, lv.Internal = "= ", true
+	sc.internals = append(sc.internals, lv)
+	return true
+}
+
+func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, error) {
+	sc := &serverCtx{srv: srv, tls: tlsPort, seen: map[string]bool{}}
+	listen := itoa(srv.Port)
+	if tlsPort {
+		listen += " ssl"
+	}
+	if srv.Default {
+		listen += " default_server"
+	}
+	sv := &serverView{
+		Comment: comment(serverComment(srv)),
+		Listen:  listen,
+		HTTP2:   tlsPort,
+	}
+	if !srv.Default || srv.Hostname != "" {
+		if srv.Hostname != "" && !serverHostname.MatchString(srv.Hostname) {
+			return nil, fmt.Errorf("render: server hostname %q is not a DNS name", srv.Hostname)
+		}
+		sv.ServerName = quote(srv.Hostname)
+	}
+	if tlsPort {
+		if srv.TLS == nil || len(srv.TLS.CertificateNames) == 0 {
+			sv.RejectHandshake = true
+		} else {
+			for _, name := range srv.TLS.CertificateNames {
+				if !r.certs[name] {
+					return nil, fmt.Errorf("render: server %s:%d uses unknown certificate %q", srv.Hostname, srv.Port, name)
+				}
+				sv.Certs = append(sv.Certs, kv{Key: quote(name + ".crt"), Value: quote(name + ".key")})
+			}
+		}
+	}
+
+	exact := map[string]bool{}
+	for _, loc := range srv.Locations {
+		if loc.Match == model.PathExact {
+			exact[unescapePath(loc.Path)] = true
+		}
+	}
+	hasRoot := false
+	seenBlock := map[string]bool{}
+	for i := range srv.Locations {
+		loc := &srv.Locations[i]
+		blocks, err := r.location(sc, loc, exact)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range blocks {
+			id := b.Match + b.Path
+			if seenBlock[id] {
+				continue // the build step gave the same nginx location twice
+			}
+			seenBlock[id] = true
+			if id == `"/"` {
+				hasRoot = true
+			}
+			sv.Locations = append(sv.Locations, b)
+		}
+	}
+	if !hasRoot {
+		// Without it nginx would serve files from its html folder.
+		sv.Locations = append(sv.Locations, &locationView{Comment: "no route matches", Path: `"/"`, Script: []string{"return 404;"}})
+	}
+	sv.Locations = append(sv.Locations, sc.internals...)
+	return sv, nil
+}
+
+func serverComment(srv *model.HTTPServer) string {
+	c := fmt.Sprintf("port %d host %q", srv.Port, srv.Hostname)
+	if srv.Default {
+		c += " (default)"
+	}
+	if len(srv.Listeners) > 0 {
+		c += " listeners " + strings.Join(srv.Listeners, ",")
+	}
+	return c
+}
+
+// location renders the nginx location blocks of one model.Location.
+func (r *renderer) location(sc *serverCtx, loc *model.Location, exact map[string]bool) ([]*locationView, error) {
+	path := unescapePath(loc.Path)
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	var blocks []*locationView
+	switch loc.Match {
+	case model.PathExact:
+		blocks = append(blocks, &locationView{Match: "= ", Path: quote(path)})
+	case model.PathPrefix:
+		trimmed := strings.TrimRight(path, "/")
+		if trimmed == "" {
+			blocks = append(blocks, &locationView{Path: quote("/")})
+			break
+		}
+		if !exact[trimmed] {
+			blocks = append(blocks, &locationView{Match: "= ", Path: quote(trimmed)})
+		}
+		blocks = append(blocks, &locationView{Path: quote(trimmed + "/")})
+	default:
+		return nil, fmt.Errorf("render: location %q has unknown match %q", loc.Path, loc.Match)
+	}
+	for _, b := range blocks {
+		b.Comment = comment(fmt.Sprintf("%s %s", loc.Match, loc.Path))
+		if err := r.dispatch(sc, b, loc.Candidates); err != nil {
+			return nil, err
+		}
+	}
+	return blocks, nil
+}
+
+// dispatch fills a user-facing location. Candidates with conditions
+// come first: a map turns their variables into the internal URI of the
+// first one that holds, and a single `if` jumps there (each `if` costs
+// nginx as much memory as a location, so there is one per location, not
+// one per candidate). The first candidate without conditions is served
+// inline; without one, nothing matching answers 404.
+func (r *renderer) dispatch(sc *serverCtx, lv *locationView, cands []model.Candidate) error {
+	var vars, targets []string
+	var fallback *model.Rule
+	for _, c := range cands {
+		if c.Rule == nil {
+			return fmt.Errorf("render: candidate without rule")
+		}
+		if !safeIdent.MatchString(c.Rule.ID) {
+			return fmt.Errorf("render: rule id %q is not [A-Za-z0-9_]+", c.Rule.ID)
+		}
+		if len(c.Conditions) == 0 {
+			fallback = c.Rule // later candidates are unreachable
+			break
+		}
+		v, ok := r.candidateVar(c.Conditions)
+		if !ok {
+			continue // a condition nginx can never see, e.g. a header it drops
+		}
+		entry := internalPrefix + c.Rule.ID
+		vars, targets = append(vars, v), append(targets, entry)
+		in := &locationView{Comment: r.ruleComment(c.Rule), Path: quote(entry)}
+		if sc.addInternal(in) {
+			if err := r.ruleEntry(sc, in, c.Rule, false); err != nil {
+				return err
+			}
+		}
+	}
+	switch len(vars) {
+	case 0:
+	case 1:
+		lv.Script = append(lv.Script, fmt.Sprintf("if ($%s) { rewrite ^ %s last; }", vars[0], quote(targets[0])))
+	default:
+		v := r.dispatchVar(vars, targets)
+		lv.Script = append(lv.Script, fmt.Sprintf("if ($%s) { rewrite ^ \"${%s}\" last; }", v, v))
+	}
+	if fallback != nil {
+		return r.ruleEntry(sc, lv, fallback, true)
+	}
+	lv.Script = append(lv.Script, "return 404;")
+	return nil
+}
+
+// dispatchVar returns a variable holding the target of the first
+// candidate variable that is "1", or "" when none is.
+func (r *renderer) dispatchVar(vars, targets []string) string {
+	var src strings.Builder
+	for _, v := range vars {
+		src.WriteString("${" + v + "}")
+	}
+	m := &nginxMap{Comment: "first matching candidate", Source: quote(src.String()), Var: "dispatch", Default: `""`}
+	for i, t := range targets {
+		m.Entries = append(m.Entries, kv{quote("~^" + strings.Repeat("0", i) + "1"), quote(t)})
+	}
+	return r.addMap("dispatch\x00"+src.String()+"\x00"+strings.Join(targets, "\x00"), m)
+}
+
+// ruleComment names a rule for comments (cached: every location of the
+// rule repeats it).
+func (r *renderer) ruleComment(rule *model.Rule) string {
+	if c, ok := r.comments[rule]; ok {
+		return c
+	}
+	name := fmt.Sprintf("%s %s/%s rule %d", rule.Route.Kind, rule.Route.Namespace, rule.Route.Name, rule.Route.RuleIndex)
+	if rule.Route.RuleName != "" {
+		name += " (" + rule.Route.RuleName + ")"
+	}
+	r.comments[rule] = comment(name)
+	return r.comments[rule]
+}

@@ -1,0 +1,194 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// Variables and maps. nginx evaluates maps lazily, only when a directive
+// reads their variable, so a map costs nothing for requests that never
+// reach the location using it.
+
+// Fixed variables defined in http.conf.
+const (
+	varURI        = "ngo_uri"        // the request's $uri before any rewrite of ours (set per server)
+	varHost       = "ngo_host"       // Host to pass upstream: $http_host, or $host when absent
+	varConnection = "ngo_connection" // Connection to pass upstream for WebSocket backends
+	varRoute      = "ngo_route"      // access log: namespace/name of the route
+	varRule       = "ngo_rule"       // access log: the rule's name or index
+	varBackend    = "ngo_backend"    // access log: upstream name, "invalid" or "no-endpoints"
+	varPath       = "ngo_path"       // the path of a ReplaceFullPath rewrite
+)
+
+// addMap registers a map under a content key and returns its variable.
+// Equal maps (same key) are emitted once.
+// A map whose Var is a kind ("cond") gets a numbered variable.
+func (r *renderer) addMap(key string, m *nginxMap) string {
+	if v, ok := r.mapByKey[key]; ok {
+		return v
+	}
+	if !strings.HasPrefix(m.Var, "ngo_") {
+		m.Var = r.newVar(m.Var)
+	}
+	r.mapByKey[key] = m.Var
+	r.maps = append(r.maps, m)
+	return m.Var
+}
+
+func (r *renderer) newVar(kind string) string {
+	r.counter++
+	return fmt.Sprintf("ngo_%s_%d", kind, r.counter)
+}
+
+// conditionVar returns a variable that is "1" when c holds and "0"
+// otherwise, and false when c can never hold in nginx.
+func (r *renderer) conditionVar(c model.Condition) (string, bool) {
+	var source string
+	switch c.Kind {
+	case model.ConditionHeader:
+		hv, ok := headerVar(c.Name)
+		if !ok {
+			return "", false
+		}
+		source = "${" + hv + "}"
+	case model.ConditionQueryParam:
+		source = "${" + r.queryParamVar(c.Name) + "}"
+	case model.ConditionMethod:
+		source = "${request_method}"
+	case model.ConditionPathRegex:
+		source = "${uri}"
+	default:
+		return "", false
+	}
+	pattern := "^" + regexLiteral(c.Value) + "$"
+	if c.Regex {
+		pattern = userRegex(c.Value)
+	}
+	key := fmt.Sprintf("cond\x00%s\x00%s", source, pattern)
+	if v, ok := r.mapByKey[key]; ok {
+		return v, true
+	}
+	m := &nginxMap{
+		Comment: comment(fmt.Sprintf("%s %s %s", c.Kind, c.Name, truncate(c.Value, 60))),
+		Source:  quote(source),
+		Var:     "cond",
+		// An absent (or empty) header or parameter never matches, even a
+		// regex that accepts the empty string: exact keys win over regexes.
+		Entries: []kv{{Key: `""`, Value: `"0"`}, {Key: quote("~" + pattern), Value: `"1"`}},
+		Default: `"0"`,
+	}
+	if c.Kind == model.ConditionMethod || c.Kind == model.ConditionPathRegex {
+		m.Entries = m.Entries[1:]
+	}
+	return r.addMap(key, m), true
+}
+
+// queryParamVar returns a variable holding the raw value of the first
+// query parameter called name. nginx's $arg_NAME compares names without
+// case; Gateway API names are case-sensitive, hence a regex on $args.
+func (r *renderer) queryParamVar(name string) string {
+	key := "arg\x00" + name
+	if v, ok := r.mapByKey[key]; ok {
+		return v
+	}
+	return r.addMap(key, &nginxMap{
+		Comment: comment("query parameter " + name),
+		Source:  quote("${args}"),
+		Var:     "arg",
+		Entries: []kv{{Key: quote("~(?:^|&)" + regexLiteral(name) + "=([^&]*)"), Value: `"$1"`}},
+		Default: `""`,
+	})
+}
+
+// candidateVar returns a variable that is "1" when every condition holds,
+// and false when the candidate can never match.
+func (r *renderer) candidateVar(conds []model.Condition) (string, bool) {
+	vars := make([]string, 0, len(conds))
+	for _, c := range conds {
+		v, ok := r.conditionVar(c)
+		if !ok {
+			return "", false
+		}
+		vars = append(vars, v)
+	}
+	if len(vars) == 1 {
+		return vars[0], true
+	}
+	var src strings.Builder
+	for _, v := range vars {
+		src.WriteString("${" + v + "}")
+	}
+	key := "cand\x00" + src.String()
+	return r.addMap(key, &nginxMap{
+		Comment: "all of " + strings.Join(vars, " "),
+		Source:  quote(src.String()),
+		Var:     "cand",
+		Entries: []kv{{Key: quote(strings.Repeat("1", len(vars))), Value: `"1"`}},
+		Default: `"0"`,
+	}), true
+}
+
+// addHeaderVar returns a variable with the request header name's value
+// followed by ",value", or value alone when the header is absent (Gateway
+// API "add" semantics).
+func (r *renderer) addHeaderVar(name, value string) string {
+	hv, ok := headerVar(name)
+	if !ok {
+		return ""
+	}
+	key := "add\x00" + hv + "\x00" + value
+	var withValue valueBuilder
+	withValue.variable(hv).lit("," + value)
+	return r.addMap(key, &nginxMap{
+		Comment: comment("add request header " + name),
+		Source:  quote("${" + hv + "}"),
+		Var:     "add",
+		Entries: []kv{{Key: `""`, Value: quoteValue(value)}},
+		Default: withValue.String(),
+	})
+}
+
+// split registers a split_clients block on $request_id that yields each
+// value for its share (basis points out of 10000, summing to 10000).
+func (r *renderer) split(varName, cmt string, shares []int, values []string) {
+	s := &splitClients{Comment: comment(cmt), Var: varName}
+	for i, bp := range shares {
+		if bp == 0 {
+			continue
+		}
+		key := fmt.Sprintf("%d.%02d%%", bp/100, bp%100)
+		if i == len(shares)-1 {
+			key = "*"
+		}
+		s.Entries = append(s.Entries, kv{Key: key, Value: quote(values[i])})
+	}
+	r.splits = append(r.splits, s)
+}
+
+// basisPoints divides 10000 among weights, proportionally, summing to
+// exactly 10000 (cumulative rounding keeps the error below one point).
+func basisPoints(weights []int64) []int {
+	var total int64
+	for _, w := range weights {
+		total += w
+	}
+	out := make([]int, len(weights))
+	var cum int64
+	prev := 0
+	for i, w := range weights {
+		cum += w
+		at := int(cum * 10000 / total)
+		out[i] = at - prev
+		prev = at
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

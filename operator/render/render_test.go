@@ -1,0 +1,52 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// TestRenderRefusesBrokenModels: a model that breaks the contract with
+// the build step is an error, never a config nginx might misread.
+func TestRenderRefusesBrokenModels(t *testing.T) {
+	up := upstream("default_echo_80", ep("127.0.0.1", 8080))
+	for _, tc := range []struct {
+		name   string
+		mutate func(gw *model.Gateway)
+		want   string
+	}{
+		{"unknown upstream", func(gw *model.Gateway) { gw.Upstreams = nil }, "unknown upstream"},
+		{"unsafe upstream name", func(gw *model.Gateway) { gw.Upstreams[0].Name = "a b" }, "upstream name"},
+		{"unsafe rule id", func(gw *model.Gateway) {
+			gw.HTTPServers[1].Locations[0].Candidates[0].Rule.ID = "r;"
+		}, "rule id"},
+		{"unknown certificate", func(gw *model.Gateway) {
+			gw.HTTPServers[1].TLS = &model.ServerTLS{CertificateNames: []string{"nope"}}
+		}, "unknown certificate"},
+		{"unsafe certificate name", func(gw *model.Gateway) {
+			gw.Certificates = []model.Certificate{{Name: "../x"}}
+		}, "certificate name"},
+		{"regex hostname", func(gw *model.Gateway) { gw.HTTPServers[1].Hostname = "~.*" }, "not a DNS name"},
+		{"worker processes", func(gw *model.Gateway) { gw.Settings.WorkerProcesses = "2; user root" }, "worker processes"},
+		{"access log format", func(gw *model.Gateway) { gw.Settings.AccessLogFormat = "xml" }, "access log"},
+		{"unknown mirror upstream", func(gw *model.Gateway) {
+			gw.HTTPServers[1].Locations[0].Candidates[0].Rule.Mirrors = []model.Mirror{{Upstream: "nope"}}
+		}, "mirrors to unknown upstream"},
+		{"nil rule", func(gw *model.Gateway) {
+			gw.HTTPServers[1].Locations[0].Candidates = []model.Candidate{{Conditions: []model.Condition{method("GET")}}}
+		}, "without rule"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gw := gateway(80, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "web", up.Name)))}}, up)
+			tc.mutate(gw)
+			_, err := Render(gw)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one about %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Render(nil); err == nil {
+		t.Error("Render(nil) succeeded")
+	}
+}
