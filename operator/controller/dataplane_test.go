@@ -1,0 +1,228 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+)
+
+// newGatewayPod creates a pod labelled like the gateway's Deployment
+// labels its pods (no kubelet runs: the test plays the sidecar by writing
+// the pod's status and annotations).
+func newGatewayPod(t *testing.T, ns, gateway, name string) *corev1.Pod {
+	t.Helper()
+	labels := resources.SelectorLabels(ns, gateway)
+	labels[dataplane.LabelManagedBy] = dataplane.ManagedByValue
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: ptr.To(false),
+			Containers:                   []corev1.Container{{Name: "nginx", Image: testImage}},
+		},
+	}
+	if err := k8s.Create(ctxFor(t), pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
+// configHash waits until the operator annotated the pod with a config hash
+// other than previous, and returns it.
+func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
+	t.Helper()
+	var hash string
+	eventually(t, "config-hash annotation on "+pod.Name, func() error {
+		got := &corev1.Pod{}
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pod), got); err != nil {
+			return err
+		}
+		hash = got.Annotations[dataplane.AnnotationConfigHash]
+		if hash == "" || hash == previous {
+			return fmt.Errorf("config-hash is %q", hash)
+		}
+		return nil
+	})
+	return hash
+}
+
+// playSidecar sets the pod's readiness and the annotations the sidecar writes.
+func playSidecar(t *testing.T, pod *corev1.Pod, ready bool, annotations map[string]string) {
+	t.Helper()
+	ctx := ctxFor(t)
+	got := pod.DeepCopy()
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	updateStatus(t, got, func() {
+		got.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.Now()}}
+	})
+	// A merge patch of annotations cannot conflict with the operator's.
+	patch := client.MergeFrom(got.DeepCopy())
+	for k, v := range annotations {
+		if v == "" {
+			delete(got.Annotations, k)
+		} else {
+			got.Annotations[k] = v
+		}
+	}
+	if err := k8s.Patch(ctx, got, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDataPlaneProgrammed(t *testing.T) {
+	ctx := ctxFor(t)
+	ns := newNamespace(t, nil)
+	gc := newClass(t, nil)
+	gw := newGateway(t, ns, gc.Name, "gw", httpListener("http", 80, ""))
+
+	t.Run("no pod: Pending", func(t *testing.T) {
+		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonPending))
+		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionFalse, string(gatewayv1.ListenerReasonPending))
+	})
+
+	pod := newGatewayPod(t, ns, "gw", "gw-pod-1")
+	hash := configHash(t, pod, "")
+
+	t.Run("the hash is that of the ConfigMap and Secret files merged", func(t *testing.T) {
+		key := client.ObjectKey{Namespace: ns, Name: resources.Name("gw")}
+		cm := &corev1.ConfigMap{}
+		secret := &corev1.Secret{}
+		if err := k8s.Get(ctx, key, cm); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Get(ctx, key, secret); err != nil {
+			t.Fatal(err)
+		}
+		// What the sidecar sees: every key of both volumes in one folder.
+		files := map[string][]byte{}
+		for k, v := range cm.Data {
+			files[k] = []byte(v)
+		}
+		for k, v := range cm.BinaryData {
+			files[k] = v
+		}
+		for k, v := range secret.Data {
+			files[k] = v
+		}
+		if got := dataplane.Hash(files); got != hash {
+			t.Errorf("pod annotation %s, hash of the mounted files %s", hash, got)
+		}
+	})
+
+	t.Run("ready pod serving an older hash: Pending", func(t *testing.T) {
+		playSidecar(t, pod, true, map[string]string{dataplane.AnnotationAppliedHash: "0000000000000000"})
+		eventually(t, "Pending with replica counts", func() error {
+			got, err := getGateway(t, ns, "gw")
+			if err != nil {
+				return err
+			}
+			if err := hasCondition(got.Status.Conditions, "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonPending)); err != nil {
+				return err
+			}
+			if c := got.Status.Conditions; !strings.Contains(fmt.Sprint(c), "0 of 1") {
+				return fmt.Errorf("conditions %+v", c)
+			}
+			return nil
+		})
+	})
+
+	t.Run("ready pod serving the hash: Programmed", func(t *testing.T) {
+		playSidecar(t, pod, true, map[string]string{dataplane.AnnotationAppliedHash: hash})
+		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionTrue, string(gatewayv1.GatewayReasonProgrammed))
+		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionTrue, string(gatewayv1.ListenerReasonProgrammed))
+	})
+
+	var newHash string
+	t.Run("a config change gives a new hash", func(t *testing.T) {
+		update(t, gw, func() { gw.Spec.Listeners = append(gw.Spec.Listeners, httpListener("extra", 8080, "")) })
+		newHash = configHash(t, pod, hash)
+		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonPending))
+	})
+
+	t.Run("rejected config: Invalid with nginx's message, and an event", func(t *testing.T) {
+		const nginxSays = `nginx: [emerg] unknown directive "bogus" in nginx.conf:12`
+		playSidecar(t, pod, true, map[string]string{
+			dataplane.AnnotationRejectedHash:    newHash,
+			dataplane.AnnotationRejectedMessage: nginxSays,
+		})
+		gwNow := waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonInvalid))
+		if c := gwNow.Status.Conditions; !strings.Contains(fmt.Sprint(c), nginxSays) {
+			t.Errorf("message lacks nginx's error: %+v", c)
+		}
+		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionFalse, string(gatewayv1.ListenerReasonInvalid))
+		eventually(t, "ConfigRejected event", func() error {
+			var events eventsv1.EventList
+			if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
+				return err
+			}
+			for _, e := range events.Items {
+				if e.Reason == "ConfigRejected" && e.Regarding.Name == "gw" && strings.Contains(e.Note, "bogus") {
+					return nil
+				}
+			}
+			return fmt.Errorf("%d events, none ConfigRejected", len(events.Items))
+		})
+	})
+
+	t.Run("the fixed config applies: Programmed again", func(t *testing.T) {
+		playSidecar(t, pod, true, map[string]string{
+			dataplane.AnnotationAppliedHash:     newHash,
+			dataplane.AnnotationRejectedHash:    "",
+			dataplane.AnnotationRejectedMessage: "",
+		})
+		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionTrue, string(gatewayv1.GatewayReasonProgrammed))
+	})
+
+	t.Run("a new replica gets the hash at once", func(t *testing.T) {
+		second := newGatewayPod(t, ns, "gw", "gw-pod-2")
+		if got := configHash(t, second, ""); got != newHash {
+			t.Errorf("second pod got %s, want %s", got, newHash)
+		}
+	})
+}
+
+func TestApplyFailureEvent(t *testing.T) {
+	ctx := ctxFor(t)
+	ns := newNamespace(t, nil)
+	gc := newClass(t, nil)
+	// A ConfigMap of the same name made by someone else must not be taken over.
+	foreign := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.Name("gw")},
+		Data:       map[string]string{"mine": "yes"},
+	}
+	if err := k8s.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	newGateway(t, ns, gc.Name, "gw", httpListener("http", 80, ""))
+	eventually(t, "ApplyFailed event", func() error {
+		var events eventsv1.EventList
+		if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "ApplyFailed" && e.Regarding.Name == "gw" && strings.Contains(e.Note, "not owned") {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none ApplyFailed", len(events.Items))
+	})
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(foreign), foreign); err != nil {
+		t.Fatal(err)
+	}
+	if foreign.Data["mine"] != "yes" || len(foreign.OwnerReferences) != 0 || len(foreign.Data) != 1 {
+		t.Errorf("foreign ConfigMap was taken over: %+v", foreign)
+	}
+}

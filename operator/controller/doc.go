@@ -1,0 +1,13 @@
+// Package controller holds the operator's reconciler: a thin loop that
+// reads every input from the manager's cache, calls operator/build once for
+// the whole cluster, renders each accepted Gateway (operator/render), applies
+// the owned objects (operator/resources) with server-side apply, points the
+// gateway pods at the new config hash, and writes GatewayClass, Gateway and
+// HTTPRoute statuses only when they change. Gateway Programmed is lowered
+// from what the sidecars report on their pods (ProgrammedFromDataPlane).
+//
+// The operator does not install the Gateway API CRDs: CRDWaiter
+// (SetupWhenCRDsInstalled) registers the reconciler in the running manager
+// once they and the operator's own CRDs are served, and keeps the operator
+// not ready, with one error log line and one Event, while any is missing.
+package controller

@@ -1,0 +1,298 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	"sigs.k8s.io/gateway-api/pkg/consts"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+)
+
+// FieldManager is the server-side apply field manager of the operator.
+const FieldManager = "nginx-gateway-operator"
+
+// globalKey is the only request the reconciler ever sees: the build step
+// looks at the whole cluster at once, so every event means "rebuild".
+var globalKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "cluster"}}
+
+// Options configure the reconciler.
+type Options struct {
+	// Resources are the operator-wide settings of owned objects.
+	Resources resources.Options
+}
+
+// Reconciler rebuilds every Gateway of our GatewayClasses on any change.
+type Reconciler struct {
+	client   client.Client
+	reader   client.Reader // uncached, to see objects the cache filters out
+	recorder events.EventRecorder
+	opts     Options
+}
+
+// CacheOptions restrict the manager's cache for the objects the operator
+// owns to those it labelled, so it does not hold every ConfigMap, pod or
+// Deployment of the cluster. Services and Secrets stay unfiltered: routes
+// and listeners reference any of them.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
+	gatewayPods := labels.NewSelector()
+	if req, err := labels.NewRequirement(dataplane.LabelGatewayNamespace, selection.Exists, nil); err == nil {
+		gatewayPods = gatewayPods.Add(*req)
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}:      {Label: managed},
+		&corev1.ServiceAccount{}: {Label: managed},
+		&rbacv1.Role{}:           {Label: managed},
+		&rbacv1.RoleBinding{}:    {Label: managed},
+		&appsv1.Deployment{}:     {Label: managed},
+		&corev1.Pod{}:            {Label: gatewayPods},
+	}}
+}
+
+// SetupWithManager registers the reconciler and its watches. The manager
+// must be created with CacheOptions.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	r := &Reconciler{
+		client:   mgr.GetClient(),
+		reader:   mgr.GetAPIReader(),
+		recorder: mgr.GetEventRecorder(FieldManager),
+		opts:     opts,
+	}
+	toGlobal := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{globalKey}
+	})
+	b := ctrl.NewControllerManagedBy(mgr).Named("gateway")
+	for _, obj := range []client.Object{
+		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{},
+		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &corev1.Service{},
+		&discoveryv1.EndpointSlice{}, &corev1.Secret{}, &v1alpha1.GatewayParameters{},
+		// Owned objects, so hand edits and deletions are put back, and the
+		// gateway pods, whose annotations say what nginx serves.
+		&corev1.ConfigMap{}, &appsv1.Deployment{}, &corev1.ServiceAccount{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Pod{},
+	} {
+		b = b.Watches(obj, toGlobal)
+	}
+	// Only the metadata of CRDs: their bundle-version annotations feed the
+	// GatewayClass SupportedVersion condition, their schemas are large.
+	b = b.WatchesMetadata(crdMetadata(), toGlobal)
+	return b.Complete(r)
+}
+
+var crdListGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinitionList"}
+
+func crdMetadata() *metav1.PartialObjectMetadata {
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	return crd
+}
+
+// gatewayAPICRDVersions maps each installed Gateway API CRD to its
+// bundle-version annotation.
+func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (map[string]string, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(crdListGVK)
+	if err := r.client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing CustomResourceDefinitions: %w", err)
+	}
+	versions := map[string]string{}
+	for _, crd := range list.Items {
+		if strings.HasSuffix(crd.Name, "."+gatewayv1.GroupName) {
+			versions[crd.Name] = crd.Annotations[consts.BundleVersionAnnotation]
+		}
+	}
+	return versions, nil
+}
+
+// Reconcile runs one build over the whole cluster and applies its result.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	in, err := r.readInputs(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	out := build.Build(in)
+	now := metav1.Now()
+
+	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
+	for i := range in.Gateways {
+		gw := &in.Gateways[i]
+		gateways[client.ObjectKeyFromObject(gw)] = gw
+	}
+
+	var errs []error
+	served := map[types.NamespacedName]bool{}
+	for _, result := range out.Gateways {
+		gw := gateways[result.NamespacedName]
+		if gw == nil {
+			continue
+		}
+		status := *result.Status.DeepCopy()
+		// A Gateway being deleted is not served: applying would recreate
+		// objects that the garbage collector is removing.
+		if result.Model != nil && gw.DeletionTimestamp == nil {
+			served[result.NamespacedName] = true
+			programmed, err := r.syncDataPlane(ctx, gw, result)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			lowerProgrammed(&status, programmed)
+		}
+		if err := r.writeGatewayStatus(ctx, gw, status, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.deleteUnserved(ctx, gateways, served); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.writeGatewayClassStatuses(ctx, in.GatewayClasses, out.GatewayClasses, now); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.writeRouteStatuses(ctx, in.HTTPRoutes, out.HTTPRoutes, now); err != nil {
+		errs = append(errs, err)
+	}
+	err = errors.Join(errs...)
+	if err != nil && onlyConflicts(err) {
+		// Our cache had not yet seen our own last write: nothing is wrong,
+		// the next run reads fresh objects.
+		log.FromContext(ctx).V(1).Info("write conflict, retrying", "error", err.Error())
+		return reconcile.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return reconcile.Result{}, err
+}
+
+// conflictRetry is how soon a reconcile that lost an optimistic-lock race
+// runs again.
+const conflictRetry = 200 * time.Millisecond
+
+// onlyConflicts reports whether err, and every error joined in it, is a
+// resourceVersion conflict.
+func onlyConflicts(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !onlyConflicts(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return apierrors.IsConflict(err)
+}
+
+// syncDataPlane renders one accepted Gateway, applies its owned objects,
+// points its pods at the new config and says whether they serve it.
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result build.GatewayResult) (metav1.Condition, error) {
+	built := programmedCondition(result.Status.Conditions, result.Generation)
+	files, err := render.Render(result.Model)
+	if err != nil {
+		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
+		return metav1.Condition{
+			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
+			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
+			ObservedGeneration: result.Generation,
+		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
+	}
+	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
+	set := resources.Build(owner, result, files, r.opts.Resources)
+	if err := r.applyOwned(ctx, owner, set); err != nil {
+		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
+		return metav1.Condition{
+			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
+			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
+			ObservedGeneration: result.Generation,
+		}, err
+	}
+	hash := resources.ConfigHash(files)
+	var pods corev1.PodList
+	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
+		client.MatchingLabels(resources.SelectorLabels(gw.Namespace, gw.Name))); err != nil {
+		return built, err
+	}
+	err = r.patchConfigHash(ctx, pods.Items, hash)
+	return ProgrammedFromDataPlane(built, hash, pods.Items), err
+}
+
+// patchConfigHash writes the wanted config hash on every running gateway
+// pod that does not carry it yet; the pod update makes the kubelet re-sync
+// the pod's ConfigMap and Secret volumes at once.
+func (r *Reconciler) patchConfigHash(ctx context.Context, pods []corev1.Pod, hash string) error {
+	var errs []error
+	for i := range pods {
+		pod := &pods[i]
+		if pod.DeletionTimestamp != nil || pod.Annotations[dataplane.AnnotationConfigHash] == hash {
+			continue
+		}
+		patch := client.MergeFrom(pod.DeepCopy())
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[dataplane.AnnotationConfigHash] = hash
+		if err := r.client.Patch(ctx, pod, patch); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("annotating pod %s/%s: %w", pod.Namespace, pod.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readInputs lists every object the build step looks at from the cache.
+func (r *Reconciler) readInputs(ctx context.Context) (build.Input, error) {
+	var (
+		in         build.Input
+		classes    gatewayv1.GatewayClassList
+		gateways   gatewayv1.GatewayList
+		routes     gatewayv1.HTTPRouteList
+		grants     gatewayv1beta1.ReferenceGrantList
+		namespaces corev1.NamespaceList
+		services   corev1.ServiceList
+		slices     discoveryv1.EndpointSliceList
+		secrets    corev1.SecretList
+		parameters v1alpha1.GatewayParametersList
+	)
+	for _, list := range []client.ObjectList{&classes, &gateways, &routes, &grants, &namespaces, &services, &slices, &secrets, &parameters} {
+		if err := r.client.List(ctx, list); err != nil {
+			return in, fmt.Errorf("listing %T: %w", list, err)
+		}
+	}
+	in.GatewayClasses = classes.Items
+	in.Gateways = gateways.Items
+	in.HTTPRoutes = routes.Items
+	in.ReferenceGrants = grants.Items
+	in.Namespaces = namespaces.Items
+	in.Services = services.Items
+	in.EndpointSlices = slices.Items
+	in.Secrets = secrets.Items
+	in.Parameters = parameters.Items
+	versions, err := r.gatewayAPICRDVersions(ctx)
+	if err != nil {
+		return in, err
+	}
+	in.GatewayAPICRDVersions = versions
+	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(routes.Items))
+	return in, nil
+}

@@ -1,0 +1,195 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+)
+
+// withTransitionTimes returns conditions with lastTransitionTime kept from
+// the previous condition of the same type when its status did not change,
+// and set to now otherwise. The build step is clock-free; time enters here.
+func withTransitionTimes(conditions, previous []metav1.Condition, now metav1.Time) []metav1.Condition {
+	if conditions == nil {
+		return nil
+	}
+	out := make([]metav1.Condition, len(conditions))
+	for i, c := range conditions {
+		c.LastTransitionTime = now
+		if old := meta.FindStatusCondition(previous, c.Type); old != nil && old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// writeGatewayStatus writes conditions and listeners when they changed. It
+// never touches status.addresses: the sidecar owns them.
+func (r *Reconciler) writeGatewayStatus(ctx context.Context, gw *gatewayv1.Gateway, status gatewayv1.GatewayStatus, now metav1.Time) error {
+	conditions := withTransitionTimes(status.Conditions, gw.Status.Conditions, now)
+	listeners := make([]gatewayv1.ListenerStatus, len(status.Listeners))
+	for i, l := range status.Listeners {
+		var previous []metav1.Condition
+		for _, old := range gw.Status.Listeners {
+			if old.Name == l.Name {
+				previous = old.Conditions
+			}
+		}
+		l.Conditions = withTransitionTimes(l.Conditions, previous, now)
+		listeners[i] = l
+	}
+	if equality.Semantic.DeepEqual(conditions, gw.Status.Conditions) &&
+		equality.Semantic.DeepEqual(normalizeListeners(listeners), normalizeListeners(gw.Status.Listeners)) {
+		return nil
+	}
+	r.eventOnRejection(gw, conditions)
+	orig := gw.DeepCopy()
+	gw.Status.Conditions = conditions
+	gw.Status.Listeners = listeners
+	if err := r.client.Status().Patch(ctx, gw, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing status of Gateway %s/%s: %w", gw.Namespace, gw.Name, err)
+	}
+	return nil
+}
+
+// eventOnRejection records an event when the Gateway becomes Invalid
+// because nginx rejected its config (called only when the status changes,
+// so one rejection gives one event).
+func (r *Reconciler) eventOnRejection(gw *gatewayv1.Gateway, conditions []metav1.Condition) {
+	now := meta.FindStatusCondition(conditions, string(gatewayv1.GatewayConditionProgrammed))
+	if now == nil || now.Reason != string(gatewayv1.GatewayReasonInvalid) {
+		return
+	}
+	before := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))
+	if before != nil && before.Reason == now.Reason && before.Message == now.Message {
+		return
+	}
+	r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, dataplane.EventReasonConfigRejected, "Program", "%s", now.Message)
+}
+
+// normalizeListeners fills the defaults the CRD schema gives supportedKinds
+// so that a status read back compares equal to the one written.
+func normalizeListeners(in []gatewayv1.ListenerStatus) []gatewayv1.ListenerStatus {
+	out := make([]gatewayv1.ListenerStatus, len(in))
+	for i, l := range in {
+		l = *l.DeepCopy()
+		for j := range l.SupportedKinds {
+			if l.SupportedKinds[j].Group == nil {
+				g := gatewayv1.Group(gatewayv1.GroupName)
+				l.SupportedKinds[j].Group = &g
+			}
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// writeGatewayClassStatuses writes the status of each of our classes when
+// it changed.
+func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []gatewayv1.GatewayClass, statuses map[string]gatewayv1.GatewayClassStatus, now metav1.Time) error {
+	var errs []error
+	for i := range classes {
+		gc := &classes[i]
+		status, ok := statuses[gc.Name]
+		if !ok {
+			continue
+		}
+		conditions := withTransitionTimes(status.Conditions, gc.Status.Conditions, now)
+		if equality.Semantic.DeepEqual(conditions, gc.Status.Conditions) &&
+			equality.Semantic.DeepEqual(status.SupportedFeatures, gc.Status.SupportedFeatures) {
+			continue
+		}
+		orig := gc.DeepCopy()
+		gc.Status.Conditions = conditions
+		gc.Status.SupportedFeatures = status.SupportedFeatures
+		if err := r.client.Status().Patch(ctx, gc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			errs = append(errs, fmt.Errorf("writing status of GatewayClass %s: %w", gc.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeRouteStatuses replaces, in each HTTPRoute's status.parents, the
+// entries of our controller with the build's, keeping other controllers'
+// entries. A route that no longer names our Gateways loses our entries.
+func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []gatewayv1.HTTPRoute, ours map[types.NamespacedName][]gatewayv1.RouteParentStatus, now metav1.Time) error {
+	var errs []error
+	for i := range routes {
+		route := &routes[i]
+		parents := mergeRouteParents(route.Status.Parents, ours[client.ObjectKeyFromObject(route)], now)
+		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(route.Status.Parents)) {
+			continue
+		}
+		orig := route.DeepCopy()
+		route.Status.Parents = parents
+		if err := r.client.Status().Patch(ctx, route, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			errs = append(errs, fmt.Errorf("writing status of HTTPRoute %s/%s: %w", route.Namespace, route.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// mergeRouteParents keeps other controllers' entries in place and puts ours
+// after them, each keeping its conditions' transition times.
+func mergeRouteParents(current, ours []gatewayv1.RouteParentStatus, now metav1.Time) []gatewayv1.RouteParentStatus {
+	// Never nil: status.parents is a required field.
+	out := []gatewayv1.RouteParentStatus{}
+	for _, p := range current {
+		if p.ControllerName != build.ControllerName {
+			out = append(out, p)
+		}
+	}
+	for _, p := range ours {
+		p = *p.DeepCopy()
+		var previous []metav1.Condition
+		for _, old := range current {
+			if old.ControllerName == p.ControllerName && sameParentRef(old.ParentRef, p.ParentRef) {
+				previous = old.Conditions
+			}
+		}
+		p.Conditions = withTransitionTimes(p.Conditions, previous, now)
+		out = append(out, p)
+	}
+	return out
+}
+
+func sameParentRef(a, b gatewayv1.ParentReference) bool {
+	return reflect.DeepEqual(normalizeParentRef(a), normalizeParentRef(b))
+}
+
+// normalizeParentRef fills the defaults the CRD schema gives a parentRef.
+func normalizeParentRef(ref gatewayv1.ParentReference) gatewayv1.ParentReference {
+	ref = *ref.DeepCopy()
+	if ref.Group == nil {
+		g := gatewayv1.Group(gatewayv1.GroupName)
+		ref.Group = &g
+	}
+	if ref.Kind == nil {
+		k := gatewayv1.Kind("Gateway")
+		ref.Kind = &k
+	}
+	return ref
+}
+
+func normalizeParents(in []gatewayv1.RouteParentStatus) []gatewayv1.RouteParentStatus {
+	out := make([]gatewayv1.RouteParentStatus, len(in))
+	for i, p := range in {
+		p = *p.DeepCopy()
+		p.ParentRef = normalizeParentRef(p.ParentRef)
+		out[i] = p
+	}
+	return out
+}

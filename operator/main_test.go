@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+)
+
+// The test binary doubles as the operator binary: with runMainEnv set it
+// runs main() with the arguments in argsEnv, so the tests exercise the real
+// flag parsing and wiring in a separate process.
+const (
+	runMainEnv = "OPERATOR_TEST_RUN_MAIN"
+	argsEnv    = "OPERATOR_TEST_ARGS"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Args = append([]string{"operator"}, strings.Split(os.Getenv(argsEnv), "\n")...)
+		main()
+		return
+	}
+	// envtest logs through controller-runtime's logger; the operator's own
+	// output is what the tests read.
+	ctrllog.SetLogger(logr.Discard())
+	os.Exit(m.Run())
+}
+
+func operatorCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", argsEnv+"="+strings.Join(args, "\n"))
+	return cmd
+}
+
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestRenderSubcommandUsage(t *testing.T) {
+	var stderr bytes.Buffer
+	cmd := operatorCommand("render")
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	exit, ok := err.(*exec.ExitError)
+	if !ok || exit.ExitCode() != 2 || !strings.Contains(stderr.String(), "usage: operator render") {
+		t.Errorf("operator render without -f: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// TestManagerBinary runs the manager process against a real API server,
+// with only its generated RBAC, and checks that it reconciles, serves its
+// probes, and guards its metrics.
+func TestManagerBinary(t *testing.T) {
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _, k8s, err := testenv.StartAPIServer(scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	// The operator runs with exactly the ClusterRole `make manifests`
+	// generates from the +kubebuilder:rbac markers: a missing verb fails
+	// this test (including the ones the per-Gateway Role needs, which
+	// Kubernetes lets the operator grant only if it holds them itself).
+	const userName = "nginx-gateway-operator"
+	bindGeneratedRole(t, k8s, userName)
+	user, err := env.AddUser(envtest.User{Name: userName}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	probes, metrics := freeAddress(t), freeAddress(t)
+	var logs bytes.Buffer
+	cmd := operatorCommand("--kubeconfig="+path, "--health-probe-bind-address="+probes,
+		"--metrics-bind-address="+metrics, "--gateway-image=example/gateway:1")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("operator output:\n%s", logs.String())
+		}
+	})
+
+	gc := &gatewayv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "binary-test"},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName},
+	}
+	if err := k8s.Create(context.Background(), gc); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "GatewayClass accepted by the operator process", func() error {
+		got := &gatewayv1.GatewayClass{}
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gc), got); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionTrue(got.Status.Conditions, string(gatewayv1.GatewayClassConditionStatusAccepted)) {
+			return fmt.Errorf("conditions %+v", got.Status.Conditions)
+		}
+		return nil
+	})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "binary-test"}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	gw := &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "gw"},
+		Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: gatewayv1.ObjectName(gc.Name),
+			Listeners:        []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}},
+		},
+	}
+	if err := k8s.Create(context.Background(), gw); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKey{Namespace: ns.Name, Name: resources.Name("gw")}
+	for _, obj := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.Secret{}} {
+		poll(t, fmt.Sprintf("%T created by the operator process", obj), func() error { return k8s.Get(context.Background(), key, obj) })
+	}
+	dep := &appsv1.Deployment{}
+	if err := k8s.Get(context.Background(), key, dep); err != nil {
+		t.Fatal(err)
+	}
+	if image := dep.Spec.Template.Spec.Containers[0].Image; image != "example/gateway:1" {
+		t.Errorf("image %q, want the --gateway-image", image)
+	}
+	poll(t, "Gateway status written", func() error {
+		got := &gatewayv1.Gateway{}
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gw), got); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))
+		if c == nil || c.Reason != string(gatewayv1.GatewayReasonPending) {
+			return fmt.Errorf("conditions %+v", got.Status.Conditions)
+		}
+		return nil
+	})
+
+	poll(t, "readyz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/readyz", http.StatusOK) })
+	poll(t, "healthz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/healthz", http.StatusOK) })
+	// Metrics are served over HTTPS to authenticated, authorized clients only.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	poll(t, "metrics refuse anonymous clients", func() error {
+		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
+	})
+}
+
+// bindGeneratedRole creates config/rbac/role.yaml's ClusterRole and binds
+// it to user.
+func bindGeneratedRole(t *testing.T, c client.Client, user string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(raw, role); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := c.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func expectStatus(c *http.Client, url string, want int) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s: %d, want %d", url, resp.StatusCode, want)
+	}
+	return nil
+}
+
+func poll(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

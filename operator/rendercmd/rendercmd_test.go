@@ -1,0 +1,189 @@
+package rendercmd
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func TestRenderGolden(t *testing.T) {
+	tests := []struct {
+		name    string
+		inputs  []string
+		golden  string
+		gateway string // ns/name whose tree must pass nginx -t
+		skipped []string
+	}{
+		{
+			name:    "folder",
+			inputs:  []string{"testdata/basic"},
+			golden:  "testdata/basic.golden.yaml",
+			gateway: "apps/web",
+			skipped: []string{"ConfigMap"},
+		},
+		{
+			name:    "files",
+			inputs:  []string{"testdata/basic/gateway.yaml", "testdata/basic/backends.yaml", "testdata/basic/routes.yml"},
+			golden:  "testdata/basic.golden.yaml",
+			gateway: "apps/web",
+			skipped: []string{"ConfigMap"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			if err := Run(tt.inputs, out, &stdout, &stderr); err != nil {
+				t.Fatalf("Run: %v\nstderr: %s", err, stderr.String())
+			}
+			for _, kind := range tt.skipped {
+				if !strings.Contains(stderr.String(), kind) {
+					t.Errorf("stderr does not mention the skipped %s: %q", kind, stderr.String())
+				}
+			}
+			compareGolden(t, tt.golden, stdout.Bytes())
+
+			tree := filepath.Join(out, filepath.FromSlash(tt.gateway))
+			if _, err := os.Stat(filepath.Join(tree, "nginx.conf")); err != nil {
+				t.Fatalf("no nginx.conf in %s: %v", tree, err)
+			}
+			keys, _ := filepath.Glob(filepath.Join(tree, "*.key"))
+			if len(keys) == 0 {
+				t.Errorf("no TLS key written next to nginx.conf in %s", tree)
+			}
+			testenv.RequireNginxTest(t, tree)
+
+			// Same input, same bytes: statuses and files.
+			again := t.TempDir()
+			var stdout2 bytes.Buffer
+			if err := Run(tt.inputs, again, &stdout2, &bytes.Buffer{}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(stdout.Bytes(), stdout2.Bytes()) {
+				t.Error("two runs printed different statuses")
+			}
+			requireSameTree(t, tree, filepath.Join(again, filepath.FromSlash(tt.gateway)))
+		})
+	}
+}
+
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run with -update to accept):\n--- got\n%s", path, got)
+	}
+}
+
+func requireSameTree(t *testing.T, a, b string) {
+	t.Helper()
+	entries, err := os.ReadDir(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadDir(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(other) {
+		t.Fatalf("%d files vs %d", len(entries), len(other))
+	}
+	for _, e := range entries {
+		x, err := os.ReadFile(filepath.Join(a, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(b, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs between two runs", e.Name())
+		}
+	}
+}
+
+func TestMainExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{name: "no input", args: nil, want: 2},
+		{name: "unknown flag", args: []string{"-x"}, want: 2},
+		{name: "stray argument", args: []string{"-f", "testdata/basic", "extra"}, want: 2},
+		{name: "missing file", args: []string{"-f", "testdata/does-not-exist.yaml"}, want: 1},
+		{name: "broken YAML", args: []string{"-f", "testdata/broken.yaml"}, want: 1},
+		{name: "statuses only", args: []string{"-f", "testdata/basic"}, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if got := Main(tt.args, &stdout, &stderr); got != tt.want {
+				t.Errorf("exit code %d, want %d; stderr: %s", got, tt.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestReadInputDefaults(t *testing.T) {
+	dir := t.TempDir()
+	doc := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: r
+spec: {}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: given
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: s
+  namespace: given
+stringData:
+  a: b
+`
+	if err := os.WriteFile(filepath.Join(dir, "in.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, skipped, err := ReadInput([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 0 {
+		t.Errorf("skipped %v", skipped)
+	}
+	if len(in.HTTPRoutes) != 1 || in.HTTPRoutes[0].Namespace != "default" {
+		t.Errorf("route without namespace: %+v", in.HTTPRoutes)
+	}
+	if len(in.Secrets) != 1 || string(in.Secrets[0].Data["a"]) != "b" {
+		t.Errorf("stringData not moved to data: %+v", in.Secrets)
+	}
+	names := map[string]string{}
+	for _, ns := range in.Namespaces {
+		names[ns.Name] = ns.Labels["kubernetes.io/metadata.name"]
+	}
+	if names["default"] != "default" || names["given"] != "given" || len(names) != 2 {
+		t.Errorf("namespaces %v", names)
+	}
+}

@@ -1,0 +1,92 @@
+package rendercmd
+
+import (
+	"encoding/json"
+	"sort"
+
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+)
+
+// report is what the command prints: every status the operator would
+// write, sorted. Conditions carry no lastTransitionTime (the build step has
+// no clock).
+type report struct {
+	GatewayClasses []classStatus   `json:"gatewayClasses,omitempty"`
+	Gateways       []gatewayStatus `json:"gateways,omitempty"`
+	HTTPRoutes     []routeStatus   `json:"httpRoutes,omitempty"`
+}
+
+type classStatus struct {
+	Name   string                       `json:"name"`
+	Status gatewayv1.GatewayClassStatus `json:"status"`
+}
+
+type gatewayStatus struct {
+	Namespace string                  `json:"namespace"`
+	Name      string                  `json:"name"`
+	Status    gatewayv1.GatewayStatus `json:"status"`
+}
+
+type routeStatus struct {
+	Namespace string                        `json:"namespace"`
+	Name      string                        `json:"name"`
+	Parents   []gatewayv1.RouteParentStatus `json:"parents"`
+}
+
+// marshalReport writes the report as YAML without null fields (the
+// conditions' unset lastTransitionTime).
+func marshalReport(r report) ([]byte, error) {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(dropNulls(tree))
+}
+
+func dropNulls(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, item := range v {
+			if item == nil {
+				delete(v, k)
+			} else {
+				v[k] = dropNulls(item)
+			}
+		}
+	case []any:
+		for i := range v {
+			v[i] = dropNulls(v[i])
+		}
+	}
+	return v
+}
+
+func newReport(out build.Output) report {
+	var r report
+	for name, status := range out.GatewayClasses {
+		r.GatewayClasses = append(r.GatewayClasses, classStatus{Name: name, Status: status})
+	}
+	sort.Slice(r.GatewayClasses, func(i, j int) bool { return r.GatewayClasses[i].Name < r.GatewayClasses[j].Name })
+	for _, gw := range out.Gateways {
+		r.Gateways = append(r.Gateways, gatewayStatus{Namespace: gw.Namespace, Name: gw.Name, Status: gw.Status})
+	}
+	sort.Slice(r.Gateways, func(i, j int) bool {
+		a, b := r.Gateways[i], r.Gateways[j]
+		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	})
+	for key, parents := range out.HTTPRoutes {
+		r.HTTPRoutes = append(r.HTTPRoutes, routeStatus{Namespace: key.Namespace, Name: key.Name, Parents: parents})
+	}
+	sort.Slice(r.HTTPRoutes, func(i, j int) bool {
+		a, b := r.HTTPRoutes[i], r.HTTPRoutes[j]
+		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	})
+	return r
+}

@@ -1,0 +1,83 @@
+package resources
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+)
+
+// maxNameLength is the longest DNS-1035 label (Service names) and label value.
+const maxNameLength = 63
+
+// Name is the name of every object owned by the Gateway gatewayName:
+// "<gateway>-nginx". Gateway names are DNS subdomains (up to 253 characters,
+// dots allowed, may start with a digit) while a Service name must be a
+// DNS-1035 label, so a name that does not fit is cleaned, cut, and suffixed
+// with a hash of the Gateway name to stay unique.
+func Name(gatewayName string) string {
+	base := gatewayName + "-nginx"
+	if isDNS1035Label(base) {
+		return base
+	}
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(gatewayName))
+	if clean == "" || clean[0] < 'a' || clean[0] > 'z' {
+		clean = "gw-" + clean
+	}
+	suffix := "-nginx-" + shortHash(gatewayName)
+	if len(clean)+len(suffix) > maxNameLength {
+		clean = clean[:maxNameLength-len(suffix)]
+	}
+	return strings.TrimRight(clean, "-") + suffix
+}
+
+// LabelValue makes s usable as a label value (at most 63 characters): a
+// longer value is cut and suffixed with its hash, so two long Gateway names
+// never share a label value by accident.
+func LabelValue(s string) string {
+	if len(s) <= maxNameLength {
+		return s
+	}
+	suffix := "-" + shortHash(s)
+	cut := strings.TrimRight(s[:maxNameLength-len(suffix)], "-._")
+	return cut + suffix
+}
+
+// SelectorLabels select the pods of one Gateway. They are the Deployment's
+// immutable selector, so they hold only the Gateway's identity.
+func SelectorLabels(gatewayNamespace, gatewayName string) map[string]string {
+	return map[string]string{
+		dataplane.LabelGatewayName:      LabelValue(gatewayName),
+		dataplane.LabelGatewayNamespace: gatewayNamespace,
+	}
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:8]
+}
+
+func isDNS1035Label(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case c >= '0' && c <= '9' || c == '-':
+			if i == 0 || (c == '-' && i == len(s)-1) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,190 @@
+package resources
+
+import (
+	"maps"
+	"unicode/utf8"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+)
+
+// Paths nginx writes to besides RunPath. Debian's nginx has its temp paths
+// (client bodies, proxy buffers) compiled in under /var/lib/nginx and opens
+// /var/log/nginx/error.log before reading its config; with a read-only root
+// filesystem they need writable volumes.
+const (
+	nginxLibPath = "/var/lib/nginx"
+	nginxLogPath = "/var/log/nginx"
+	tmpPath      = "/tmp"
+)
+
+// preStopSeconds is how long nginx keeps serving after the pod is marked
+// for deletion, before it is asked to stop.
+const preStopSeconds = 3
+
+func deploymentSpec(owner Owner, name string, infra build.Infrastructure, opts Options) appsv1.DeploymentSpec {
+	image := infra.Image
+	if image == "" {
+		image = opts.DefaultImage
+	}
+	podLabels := objectLabels(owner, infra)
+	mounts := []corev1.VolumeMount{
+		{Name: volumeConfig, MountPath: dataplane.ConfigMountPath, ReadOnly: true},
+		{Name: volumeSecrets, MountPath: dataplane.SecretMountPath, ReadOnly: true},
+		{Name: volumeRun, MountPath: dataplane.RunPath},
+		{Name: volumeNginxLib, MountPath: nginxLibPath},
+		{Name: volumeNginxLog, MountPath: nginxLogPath},
+		{Name: volumeTmp, MountPath: tmpPath},
+	}
+
+	var nginxPorts []corev1.ContainerPort
+	for _, p := range infra.Ports {
+		nginxPorts = append(nginxPorts, corev1.ContainerPort{ContainerPort: p.Port, Protocol: protocolOrTCP(p.Protocol)})
+	}
+
+	nginx := corev1.Container{
+		Name:            dataplane.NginxContainerName,
+		Image:           image,
+		Command:         []string{dataplane.SidecarBinary, dataplane.ExecNginxCommand},
+		Ports:           nginxPorts,
+		Resources:       infra.Resources,
+		VolumeMounts:    mounts,
+		SecurityContext: containerSecurityContext(),
+		// Keep serving while the pod's endpoints are withdrawn from the
+		// Service, so that its deletion drops no request.
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: preStopSeconds}}},
+	}
+	sidecar := corev1.Container{
+		Name:    dataplane.SidecarContainerName,
+		Image:   image,
+		Command: []string{dataplane.SidecarBinary},
+		Env: []corev1.EnvVar{
+			{Name: dataplane.EnvPodName, ValueFrom: fieldRef("metadata.name")},
+			{Name: dataplane.EnvPodNamespace, ValueFrom: fieldRef("metadata.namespace")},
+			{Name: dataplane.EnvGatewayName, Value: owner.Name},
+			{Name: dataplane.EnvGatewayNamespace, Value: owner.Namespace},
+			{Name: dataplane.EnvServiceName, Value: name},
+		},
+		Ports: []corev1.ContainerPort{
+			{Name: "health", ContainerPort: dataplane.HealthPort, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: dataplane.MetricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:     httpGet(dataplane.ReadyzPath),
+			PeriodSeconds:    2,
+			FailureThreshold: 3,
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:     httpGet(dataplane.HealthzPath),
+			PeriodSeconds:    10,
+			FailureThreshold: 3,
+		},
+		VolumeMounts:    mounts,
+		SecurityContext: containerSecurityContext(),
+	}
+
+	return appsv1.DeploymentSpec{
+		Replicas: ptr.To(infra.Replicas),
+		Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(owner.Namespace, owner.Name)},
+		Template: corev1.PodTemplateSpec{
+			// Only stable things: the config hash is patched onto running
+			// pods by the controller, so a new config never rolls the pods.
+			ObjectMeta: metav1.ObjectMeta{
+				Labels:      podLabels,
+				Annotations: nonEmpty(maps.Clone(infra.Annotations)),
+			},
+			Spec: corev1.PodSpec{
+				ServiceAccountName:    name,
+				ShareProcessNamespace: ptr.To(true),
+				SecurityContext: &corev1.PodSecurityContext{
+					RunAsNonRoot:   ptr.To(true),
+					RunAsUser:      ptr.To[int64](nginxUID),
+					RunAsGroup:     ptr.To[int64](nginxUID),
+					FSGroup:        ptr.To[int64](nginxUID),
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					// Lets nginx bind ports below 1024 without any capability.
+					Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}},
+				},
+				Containers: []corev1.Container{nginx, sidecar},
+				Volumes: []corev1.Volume{
+					{Name: volumeConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: name},
+					}}},
+					{Name: volumeSecrets, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
+					emptyDir(volumeRun),
+					emptyDir(volumeNginxLib),
+					emptyDir(volumeNginxLog),
+					emptyDir(volumeTmp),
+				},
+			},
+		},
+	}
+}
+
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		RunAsUser:                ptr.To[int64](nginxUID),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func httpGet(path string) corev1.ProbeHandler {
+	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(dataplane.HealthPort)}}
+}
+
+func fieldRef(path string) *corev1.EnvVarSource {
+	return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}
+}
+
+func emptyDir(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+}
+
+func intOrPort(port int32) intstr.IntOrString { return intstr.FromInt32(port) }
+
+func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
+}
+
+// nonEmpty returns nil for an empty map so that objects carry no "{}".
+func nonEmpty[M ~map[K]V, K comparable, V any](m M) M {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// textFiles and binaryFiles split rendered files between a ConfigMap's data
+// (UTF-8, readable with kubectl) and binaryData (anything else).
+func textFiles(files map[string][]byte) map[string]string {
+	out := map[string]string{}
+	for name, content := range files {
+		if utf8.Valid(content) {
+			out[name] = string(content)
+		}
+	}
+	return nonEmpty(out)
+}
+
+func binaryFiles(files map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for name, content := range files {
+		if !utf8.Valid(content) {
+			out[name] = content
+		}
+	}
+	return nonEmpty(out)
+}

@@ -1,0 +1,200 @@
+package resources
+
+import (
+	"maps"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+)
+
+// Options are the operator-wide settings of owned objects.
+type Options struct {
+	// DefaultImage is the gateway image (nginx + sidecar) used when the
+	// GatewayParameters set none.
+	DefaultImage string
+}
+
+// Owner identifies the Gateway that owns the objects.
+type Owner struct {
+	Namespace string
+	Name      string
+	UID       types.UID
+}
+
+// Set is every object owned by one Gateway.
+type Set struct {
+	ServiceAccount *corev1.ServiceAccount
+	Role           *rbacv1.Role
+	RoleBinding    *rbacv1.RoleBinding
+	ConfigMap      *corev1.ConfigMap
+	Secret         *corev1.Secret
+	Service        *corev1.Service
+	Deployment     *appsv1.Deployment
+}
+
+// Objects lists the set in the order it should be applied: the pod's
+// identity and permissions and its mounted files exist before the
+// Deployment that needs them.
+func (s Set) Objects() []client.Object {
+	return []client.Object{s.ServiceAccount, s.Role, s.RoleBinding, s.ConfigMap, s.Secret, s.Service, s.Deployment}
+}
+
+// ConfigHash is the hash the gateway pods must report as applied: the
+// ConfigMap and Secret files merged into one flat tree, as the sidecar sees it.
+func ConfigHash(files render.Files) string {
+	merged := make(map[string][]byte, len(files.Config)+len(files.Secret))
+	maps.Copy(merged, files.Config)
+	maps.Copy(merged, files.Secret)
+	return dataplane.Hash(merged)
+}
+
+// Volume names in the gateway pod.
+const (
+	volumeConfig   = "config"
+	volumeSecrets  = "secrets"
+	volumeRun      = "run"
+	volumeNginxLib = "nginx-lib"
+	volumeNginxLog = "nginx-log"
+	volumeTmp      = "tmp"
+)
+
+// nginxUID is the nginx user of the Debian image; both containers run as it
+// so the sidecar may signal the nginx master it shares a PID namespace with.
+const nginxUID = 101
+
+// Build returns the objects owned by the Gateway described by owner and
+// result, carrying the rendered files.
+func Build(owner Owner, result build.GatewayResult, files render.Files, opts Options) Set {
+	infra := result.Infrastructure
+	name := Name(owner.Name)
+	meta := func(annotations map[string]string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{
+			Name:            name,
+			Namespace:       owner.Namespace,
+			Labels:          objectLabels(owner, infra),
+			Annotations:     nonEmpty(annotations),
+			OwnerReferences: []metav1.OwnerReference{ownerReference(owner)},
+		}
+	}
+	infraAnnotations := maps.Clone(infra.Annotations)
+
+	serviceAnnotations := maps.Clone(infra.ServiceAnnotations)
+	if serviceAnnotations == nil {
+		serviceAnnotations = map[string]string{}
+	}
+	// The Gateway's own spec.infrastructure is more specific than the
+	// class-wide parameters, so it wins.
+	maps.Copy(serviceAnnotations, infra.Annotations)
+
+	return Set{
+		ServiceAccount: &corev1.ServiceAccount{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			ObjectMeta: meta(infraAnnotations),
+		},
+		Role: &rbacv1.Role{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+			ObjectMeta: meta(infraAnnotations),
+			Rules:      sidecarRules(owner.Name, name),
+		},
+		RoleBinding: &rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: meta(infraAnnotations),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: owner.Namespace}},
+		},
+		ConfigMap: &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: meta(infraAnnotations),
+			Data:       textFiles(files.Config),
+			BinaryData: binaryFiles(files.Config),
+		},
+		Secret: &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: meta(infraAnnotations),
+			Type:       corev1.SecretTypeOpaque,
+			Data:       nonEmpty(files.Secret),
+		},
+		Service: &corev1.Service{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: meta(serviceAnnotations),
+			Spec:       serviceSpec(owner, infra),
+		},
+		Deployment: &appsv1.Deployment{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: meta(infraAnnotations),
+			Spec:       deploymentSpec(owner, name, infra, opts),
+		},
+	}
+}
+
+func ownerReference(owner Owner) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion:         gatewayv1.GroupVersion.String(),
+		Kind:               "Gateway",
+		Name:               owner.Name,
+		UID:                owner.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}
+}
+
+// objectLabels are spec.infrastructure labels plus ours; ours win so that
+// a user cannot detach an object from its Gateway.
+func objectLabels(owner Owner, infra build.Infrastructure) map[string]string {
+	labels := maps.Clone(infra.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, SelectorLabels(owner.Namespace, owner.Name))
+	labels[dataplane.LabelManagedBy] = dataplane.ManagedByValue
+	return labels
+}
+
+// sidecarRules is what the sidecar of one Gateway may do: read its Service
+// and pods, annotate its pod (RBAC cannot name a pod that does not exist
+// yet, so this is every pod of the namespace), write the status of its own
+// Gateway only, emit events and hold its leader-election lease.
+func sidecarRules(gatewayName, serviceName string) []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services"}, ResourceNames: []string{serviceName}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/status"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+	}
+}
+
+func serviceSpec(owner Owner, infra build.Infrastructure) corev1.ServiceSpec {
+	spec := corev1.ServiceSpec{
+		Type:     infra.ServiceType,
+		Selector: SelectorLabels(owner.Namespace, owner.Name),
+	}
+	if spec.Type == "" {
+		spec.Type = corev1.ServiceTypeLoadBalancer
+	}
+	// The API server refuses externalTrafficPolicy on ClusterIP Services.
+	if spec.Type != corev1.ServiceTypeClusterIP {
+		spec.ExternalTrafficPolicy = infra.ExternalTrafficPolicy
+	}
+	for _, p := range infra.Ports {
+		spec.Ports = append(spec.Ports, corev1.ServicePort{
+			Name:       p.Name,
+			Port:       p.Port,
+			Protocol:   protocolOrTCP(p.Protocol),
+			TargetPort: intOrPort(p.Port),
+		})
+	}
+	return spec
+}

@@ -1,0 +1,312 @@
+package resources
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+)
+
+func TestName(t *testing.T) {
+	long := strings.Repeat("a", 100)
+	tests := []struct {
+		gateway string
+		want    string // empty: only check validity and uniqueness
+	}{
+		{gateway: "gw", want: "gw-nginx"},
+		{gateway: "my-gateway", want: "my-gateway-nginx"},
+		{gateway: strings.Repeat("a", 57), want: strings.Repeat("a", 57) + "-nginx"},
+		{gateway: strings.Repeat("a", 58)},
+		{gateway: long},
+		{gateway: long + "b"},
+		{gateway: "gw.example.com"},
+		{gateway: "1gw"},
+		{gateway: "a.b"},
+		{gateway: "a-b"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		got := Name(tt.gateway)
+		if tt.want != "" && got != tt.want {
+			t.Errorf("Name(%q) = %q, want %q", tt.gateway, got, tt.want)
+		}
+		if errs := validation.IsDNS1035Label(got); len(errs) > 0 {
+			t.Errorf("Name(%q) = %q is no DNS-1035 label: %v", tt.gateway, got, errs)
+		}
+		if other, dup := seen[got]; dup {
+			t.Errorf("Name(%q) = Name(%q) = %q", tt.gateway, other, got)
+		}
+		seen[got] = tt.gateway
+		if Name(tt.gateway) != got {
+			t.Errorf("Name(%q) is not deterministic", tt.gateway)
+		}
+	}
+}
+
+func TestLabelValue(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{in: "gw", want: "gw"},
+		{in: strings.Repeat("x", 63), want: strings.Repeat("x", 63)},
+		{in: strings.Repeat("x", 64)},
+		{in: strings.Repeat("x", 61) + "..xyz"},
+	}
+	for _, tt := range tests {
+		got := LabelValue(tt.in)
+		if tt.want != "" && got != tt.want {
+			t.Errorf("LabelValue(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if errs := validation.IsValidLabelValue(got); len(errs) > 0 {
+			t.Errorf("LabelValue(%q) = %q is invalid: %v", tt.in, got, errs)
+		}
+	}
+	if LabelValue(strings.Repeat("x", 64)) == LabelValue(strings.Repeat("x", 65)) {
+		t.Error("distinct long values share a label value")
+	}
+}
+
+func testResult() build.GatewayResult {
+	return build.GatewayResult{
+		Infrastructure: build.Infrastructure{
+			Replicas:              2,
+			ServiceType:           corev1.ServiceTypeLoadBalancer,
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+			ServiceAnnotations:    map[string]string{"lb": "class", "shared": "params"},
+			Labels:                map[string]string{"team": "a", dataplane.LabelManagedBy: "someone-else"},
+			Annotations:           map[string]string{"note": "x", "shared": "gateway"},
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
+			},
+			Ports: []build.ServicePort{
+				{Name: "http-80", Port: 80, Protocol: corev1.ProtocolTCP},
+				{Name: "https-443", Port: 443, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+}
+
+var testOwner = Owner{Namespace: "ns", Name: "gw", UID: "uid-1"}
+
+func TestBuildMetadata(t *testing.T) {
+	set := Build(testOwner, testResult(), render.Files{}, Options{DefaultImage: "img:1"})
+	for _, obj := range set.Objects() {
+		kind := obj.GetObjectKind().GroupVersionKind().Kind
+		if obj.GetName() != "gw-nginx" || obj.GetNamespace() != "ns" {
+			t.Errorf("%s is %s/%s", kind, obj.GetNamespace(), obj.GetName())
+		}
+		wantLabels := map[string]string{
+			"team":                          "a",
+			dataplane.LabelManagedBy:        dataplane.ManagedByValue,
+			dataplane.LabelGatewayName:      "gw",
+			dataplane.LabelGatewayNamespace: "ns",
+		}
+		if !reflect.DeepEqual(obj.GetLabels(), wantLabels) {
+			t.Errorf("%s labels = %v, want %v", kind, obj.GetLabels(), wantLabels)
+		}
+		refs := obj.GetOwnerReferences()
+		if len(refs) != 1 || refs[0].Kind != "Gateway" || refs[0].Name != "gw" || refs[0].UID != "uid-1" ||
+			refs[0].APIVersion != "gateway.networking.k8s.io/v1" || refs[0].Controller == nil || !*refs[0].Controller {
+			t.Errorf("%s owner references = %+v", kind, refs)
+		}
+		wantAnnotations := map[string]string{"note": "x", "shared": "gateway"}
+		if kind == "Service" {
+			wantAnnotations["lb"] = "class"
+		}
+		if !reflect.DeepEqual(obj.GetAnnotations(), wantAnnotations) {
+			t.Errorf("%s annotations = %v, want %v", kind, obj.GetAnnotations(), wantAnnotations)
+		}
+	}
+}
+
+func TestBuildFiles(t *testing.T) {
+	files := render.Files{
+		Config: map[string][]byte{"nginx.conf": []byte("events {}\n"), "blob": {0xff, 0xfe}},
+		Secret: map[string][]byte{"default_cert.crt": []byte("C"), "default_cert.key": []byte("K")},
+	}
+	set := Build(testOwner, testResult(), files, Options{})
+	if got := set.ConfigMap.Data; !reflect.DeepEqual(got, map[string]string{"nginx.conf": "events {}\n"}) {
+		t.Errorf("ConfigMap data = %v", got)
+	}
+	if got := set.ConfigMap.BinaryData; !reflect.DeepEqual(got, map[string][]byte{"blob": {0xff, 0xfe}}) {
+		t.Errorf("ConfigMap binaryData = %v", got)
+	}
+	if set.Secret.Type != corev1.SecretTypeOpaque || !reflect.DeepEqual(set.Secret.Data, files.Secret) {
+		t.Errorf("Secret = %v %v", set.Secret.Type, set.Secret.Data)
+	}
+	merged := map[string][]byte{"nginx.conf": []byte("events {}\n"), "blob": {0xff, 0xfe}, "default_cert.crt": []byte("C"), "default_cert.key": []byte("K")}
+	if got, want := ConfigHash(files), dataplane.Hash(merged); got != want {
+		t.Errorf("ConfigHash = %s, want %s", got, want)
+	}
+	if ConfigHash(files) == ConfigHash(render.Files{Config: files.Config}) {
+		t.Error("the Secret's files do not change the hash")
+	}
+}
+
+func TestBuildService(t *testing.T) {
+	tests := []struct {
+		name       string
+		infra      func(*build.Infrastructure)
+		wantType   corev1.ServiceType
+		wantPolicy corev1.ServiceExternalTrafficPolicy
+	}{
+		{name: "load balancer", infra: func(*build.Infrastructure) {}, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
+		{name: "cluster IP drops the traffic policy", infra: func(i *build.Infrastructure) { i.ServiceType = corev1.ServiceTypeClusterIP }, wantType: corev1.ServiceTypeClusterIP},
+		{name: "empty type defaults to load balancer", infra: func(i *build.Infrastructure) { i.ServiceType = "" }, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			result := testResult()
+			tt.infra(&result.Infrastructure)
+			svc := Build(testOwner, result, render.Files{}, Options{}).Service
+			if svc.Spec.Type != tt.wantType || svc.Spec.ExternalTrafficPolicy != tt.wantPolicy {
+				t.Errorf("type %s policy %s, want %s %s", svc.Spec.Type, svc.Spec.ExternalTrafficPolicy, tt.wantType, tt.wantPolicy)
+			}
+			if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntVal != 80 ||
+				svc.Spec.Ports[1].Name != "https-443" || svc.Spec.Ports[1].Protocol != corev1.ProtocolTCP {
+				t.Errorf("ports = %+v", svc.Spec.Ports)
+			}
+			if !reflect.DeepEqual(svc.Spec.Selector, SelectorLabels("ns", "gw")) {
+				t.Errorf("selector = %v", svc.Spec.Selector)
+			}
+		})
+	}
+}
+
+func TestBuildDeployment(t *testing.T) {
+	tests := []struct {
+		name      string
+		image     string
+		wantImage string
+	}{
+		{name: "default image", wantImage: "default:1"},
+		{name: "parameters image", image: "custom:2", wantImage: "custom:2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			result := testResult()
+			result.Infrastructure.Image = tt.image
+			dep := Build(testOwner, result, render.Files{}, Options{DefaultImage: "default:1"}).Deployment
+			if *dep.Spec.Replicas != 2 {
+				t.Errorf("replicas = %d", *dep.Spec.Replicas)
+			}
+			if !reflect.DeepEqual(dep.Spec.Selector.MatchLabels, SelectorLabels("ns", "gw")) {
+				t.Errorf("selector = %v", dep.Spec.Selector.MatchLabels)
+			}
+			tpl := dep.Spec.Template
+			for k, v := range dep.Spec.Selector.MatchLabels {
+				if tpl.Labels[k] != v {
+					t.Errorf("pod label %s = %q, selector wants %q", k, tpl.Labels[k], v)
+				}
+			}
+			if _, ok := tpl.Annotations[dataplane.AnnotationConfigHash]; ok {
+				t.Error("the pod template carries the config hash: every config change would roll the pods")
+			}
+			pod := tpl.Spec
+			if pod.ShareProcessNamespace == nil || !*pod.ShareProcessNamespace || pod.ServiceAccountName != "gw-nginx" {
+				t.Errorf("shareProcessNamespace %v serviceAccount %q", pod.ShareProcessNamespace, pod.ServiceAccountName)
+			}
+			if len(pod.SecurityContext.Sysctls) != 1 || pod.SecurityContext.Sysctls[0].Name != "net.ipv4.ip_unprivileged_port_start" {
+				t.Errorf("sysctls = %v", pod.SecurityContext.Sysctls)
+			}
+			if len(pod.Containers) != 2 {
+				t.Fatalf("%d containers", len(pod.Containers))
+			}
+			nginx, sidecar := pod.Containers[0], pod.Containers[1]
+			if nginx.Name != "nginx" || !reflect.DeepEqual(nginx.Command, []string{dataplane.SidecarBinary, "exec-nginx"}) {
+				t.Errorf("nginx container %s %v", nginx.Name, nginx.Command)
+			}
+			if sidecar.Name != "sidecar" || !reflect.DeepEqual(sidecar.Command, []string{dataplane.SidecarBinary}) {
+				t.Errorf("sidecar container %s %v", sidecar.Name, sidecar.Command)
+			}
+			if len(nginx.Ports) != 2 || nginx.Ports[1].ContainerPort != 443 {
+				t.Errorf("nginx ports = %v", nginx.Ports)
+			}
+			if nginx.Resources.Requests.Cpu().String() != "100m" {
+				t.Errorf("nginx resources = %v", nginx.Resources)
+			}
+			for _, c := range pod.Containers {
+				if c.Image != tt.wantImage {
+					t.Errorf("%s image = %q", c.Name, c.Image)
+				}
+				sc := c.SecurityContext
+				if !*sc.RunAsNonRoot || *sc.RunAsUser != 101 || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem ||
+					!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+					t.Errorf("%s security context = %+v", c.Name, sc)
+				}
+				mounts := map[string]string{}
+				for _, m := range c.VolumeMounts {
+					mounts[m.MountPath] = m.Name
+				}
+				for _, path := range []string{dataplane.ConfigMountPath, dataplane.SecretMountPath, dataplane.RunPath} {
+					if mounts[path] == "" {
+						t.Errorf("%s has no mount at %s", c.Name, path)
+					}
+				}
+			}
+			env := map[string]corev1.EnvVar{}
+			for _, e := range sidecar.Env {
+				env[e.Name] = e
+			}
+			if env[dataplane.EnvPodName].ValueFrom.FieldRef.FieldPath != "metadata.name" ||
+				env[dataplane.EnvPodNamespace].ValueFrom.FieldRef.FieldPath != "metadata.namespace" ||
+				env[dataplane.EnvGatewayName].Value != "gw" || env[dataplane.EnvGatewayNamespace].Value != "ns" ||
+				env[dataplane.EnvServiceName].Value != "gw-nginx" {
+				t.Errorf("sidecar env = %+v", sidecar.Env)
+			}
+			if p := sidecar.ReadinessProbe.HTTPGet; p.Path != "/readyz" || p.Port.IntVal != dataplane.HealthPort {
+				t.Errorf("readiness = %+v", p)
+			}
+			if p := sidecar.LivenessProbe.HTTPGet; p.Path != "/healthz" || p.Port.IntVal != dataplane.HealthPort {
+				t.Errorf("liveness = %+v", p)
+			}
+			volumes := map[string]corev1.VolumeSource{}
+			for _, v := range pod.Volumes {
+				volumes[v.Name] = v.VolumeSource
+			}
+			if volumes[volumeConfig].ConfigMap.Name != "gw-nginx" || volumes[volumeSecrets].Secret.SecretName != "gw-nginx" || volumes[volumeRun].EmptyDir == nil {
+				t.Errorf("volumes = %+v", pod.Volumes)
+			}
+		})
+	}
+}
+
+func TestBuildRole(t *testing.T) {
+	role := Build(testOwner, testResult(), render.Files{}, Options{}).Role
+	var statusRule bool
+	for _, rule := range role.Rules {
+		for _, verb := range rule.Verbs {
+			if verb == "*" {
+				t.Errorf("rule %+v grants every verb", rule)
+			}
+		}
+		for _, res := range rule.Resources {
+			switch res {
+			case "gateways/status":
+				statusRule = true
+				if !reflect.DeepEqual(rule.ResourceNames, []string{"gw"}) || !reflect.DeepEqual(rule.Verbs, []string{"get", "patch"}) {
+					t.Errorf("gateways/status rule = %+v", rule)
+				}
+			case "gateways", "services":
+				if len(rule.ResourceNames) != 1 {
+					t.Errorf("%s rule is not limited to one object: %+v", res, rule)
+				}
+			}
+		}
+	}
+	if !statusRule {
+		t.Error("no gateways/status rule")
+	}
+	binding := Build(testOwner, testResult(), render.Files{}, Options{}).RoleBinding
+	if binding.RoleRef.Name != "gw-nginx" || binding.Subjects[0].Name != "gw-nginx" || binding.Subjects[0].Namespace != "ns" {
+		t.Errorf("binding = %+v", binding)
+	}
+}
