@@ -56,3 +56,142 @@ build: ## Build bin/operator and bin/sidecar.
 .PHONY: run
 run: build ## Run the operator against the cluster in KUBECONFIG (until the local cluster lands).
 	bin/operator
+
+##@ Deployment
+
+# Version of the operator, its images, bundle and catalog (semver, no leading v).
+VERSION ?= 0.1.0
+# Registry and organisation of the images; each image can also be set alone.
+IMAGE_TAG_BASE ?= ghcr.io/nginx-gateway-operator
+# The operator image (Dockerfile) and the gateway image, nginx 1.30 + the sidecar (Dockerfile.gateway).
+IMG ?= $(IMAGE_TAG_BASE)/nginx-gateway-operator:v$(VERSION)
+GATEWAY_IMG ?= $(IMAGE_TAG_BASE)/nginx-gateway:v$(VERSION)
+# OLM: the bundle image (bundle.Dockerfile), the catalog image (catalog/Dockerfile), channels.
+BUNDLE_IMG ?= $(IMAGE_TAG_BASE)/nginx-gateway-operator-bundle:v$(VERSION)
+CATALOG_IMG ?= $(IMAGE_TAG_BASE)/nginx-gateway-operator-catalog:v$(VERSION)
+CHANNELS ?= candidate
+DEFAULT_CHANNEL ?= candidate
+CONTAINER_TOOL ?= docker
+KUBECTL ?= kubectl
+# `make undeploy ignore-not-found=true` tolerates objects already gone.
+ignore-not-found ?= false
+
+# Tools, pinned and built with `go install` into bin/.
+LOCALBIN ?= $(CURDIR)/bin
+KUSTOMIZE_VERSION ?= v5.8.1
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+
+# What `make bundle` and `make catalog` generate from; the packaging tests read it with `make print-bundle-flags`.
+BUNDLE_GEN_FLAGS = -config config -package nginx-gateway-operator -version $(VERSION) \
+	-img $(IMG) -gateway-img $(GATEWAY_IMG) -bundle-img $(BUNDLE_IMG) \
+	-channels $(CHANNELS) -default-channel $(DEFAULT_CHANNEL)
+
+# kustomize-build prints `kustomize build config/$(1)` with IMG and GATEWAY_IMG set, working on a
+# copy of config/ so the committed kustomizations keep their defaults.
+define kustomize-build
+tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -R config "$$tmp/" && \
+	(cd "$$tmp/config/manager" && "$(KUSTOMIZE)" edit set image controller=$(IMG) gateway=$(GATEWAY_IMG)) && \
+	"$(KUSTOMIZE)" build "$$tmp/config/$(1)"
+endef
+
+.PHONY: gateway-api-install
+gateway-api-install: ## Install the Gateway API CRDs (standard channel, the version in go.mod): a prerequisite of deploy.
+	$(KUBECTL) apply --server-side -k "$$($(GO) list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd"
+
+.PHONY: install
+install: manifests kustomize ## Install our CRDs (GatewayParameters) into the cluster in KUBECONFIG.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove our CRDs (and every GatewayParameters) from the cluster.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator (IMG, GATEWAY_IMG) into the cluster in KUBECONFIG.
+	$(call kustomize-build,default) | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator and our CRDs from the cluster.
+	$(call kustomize-build,default) | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write dist/install.yaml: the whole install (CRDs, RBAC, Deployment) in one file.
+	mkdir -p dist
+	$(call kustomize-build,default) > dist/install.yaml
+
+.PHONY: docker-build
+docker-build: build ## Build the operator (IMG) and gateway (GATEWAY_IMG) images from bin/.
+	$(CONTAINER_TOOL) build -t $(IMG) -f Dockerfile .
+	$(CONTAINER_TOOL) build -t $(GATEWAY_IMG) -f Dockerfile.gateway .
+
+.PHONY: docker-push
+docker-push: ## Push the operator and gateway images.
+	$(CONTAINER_TOOL) push $(IMG)
+	$(CONTAINER_TOOL) push $(GATEWAY_IMG)
+
+.PHONY: bundle
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
+	$(GO) run ./hack/bundle bundle $(BUNDLE_GEN_FLAGS)
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image (BUNDLE_IMG).
+	$(CONTAINER_TOOL) build -t $(BUNDLE_IMG) -f bundle.Dockerfile .
+
+.PHONY: bundle-push
+bundle-push: ## Push the bundle image.
+	$(CONTAINER_TOOL) push $(BUNDLE_IMG)
+
+.PHONY: catalog
+catalog: bundle ## Generate the file-based catalog (catalog/) of the bundle.
+	$(GO) run ./hack/bundle catalog $(BUNDLE_GEN_FLAGS)
+
+.PHONY: catalog-build
+catalog-build: ## Build the catalog image (CATALOG_IMG).
+	$(CONTAINER_TOOL) build -t $(CATALOG_IMG) -f catalog/Dockerfile .
+
+.PHONY: catalog-push
+catalog-push: ## Push the catalog image.
+	$(CONTAINER_TOOL) push $(CATALOG_IMG)
+
+.PHONY: print-bundle-flags
+print-bundle-flags:
+	@echo $(BUNDLE_GEN_FLAGS)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Build kustomize (KUSTOMIZE_VERSION) into bin/.
+$(KUSTOMIZE): $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+	ln -sf kustomize-$(KUSTOMIZE_VERSION) $(KUSTOMIZE)
+$(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION):
+	mkdir -p $(LOCALBIN)
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		GOBIN="$$tmp" $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION) && \
+		mv "$$tmp/kustomize" $@
+
+##@ Local cluster
+
+# A real Kubernetes cluster without Docker (e2e/cluster, e2e/nodeagent): etcd, kube-apiserver and
+# kube-controller-manager as processes, pods as processes in network namespaces on a private bridge
+# (198.18.0.0/24). Needs root. One at a time; Ctrl-C removes everything it started.
+
+.PHONY: localcluster
+localcluster: ## Build bin/localcluster.
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/localcluster ./e2e/cmd/localcluster
+
+.PHONY: kubectl
+kubectl: ## Link bin/kubectl to the kubectl of the cached Kubernetes build.
+	@mkdir -p bin && ln -sf "$$(hack/build-kube.sh)/kubectl" bin/kubectl && echo "bin/kubectl -> $$(readlink bin/kubectl)"
+
+.PHONY: local-cluster
+local-cluster: test-deps localcluster kubectl ## Run a local cluster until Ctrl-C (prints KUBECONFIG).
+	@hack/build-echo.sh >/dev/null
+	bin/localcluster
+
+.PHONY: run-local
+run-local: test-deps build localcluster kubectl ## Local cluster + CRDs + operator (config/default) + config/samples; prints a working curl; Ctrl-C stops.
+	@hack/build-echo.sh >/dev/null
+	bin/localcluster -deploy
+
+.PHONY: test-e2e
+test-e2e: test-deps ## Run the end-to-end tests on a local cluster (root).
+	@hack/build-echo.sh >/dev/null
+	$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./e2e/...
