@@ -1,0 +1,94 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
+)
+
+// TestProductOnLocalCluster installs the operator the way users do
+// (config/default) on a local cluster, applies config/samples and checks
+// that the sample Gateway serves the echo backend, follows a route change,
+// and logs the request.
+func TestProductOnLocalCluster(t *testing.T) {
+	requireRoot(t)
+	if testing.Short() {
+		t.Skip("builds the operator and runs the whole product (-short)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	for _, prog := range []string{"operator", "sidecar"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, prog), "./"+prog)
+		cmd.Dir = cluster.RepoRoot()
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", prog, err, out)
+		}
+	}
+	images, err := cluster.ImagesFrom(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, images)
+	p, err := c.DeployProduct(ctx, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	get := func(path string) (int, string, error) {
+		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := client.Get(strings.TrimSuffix(p.URL, "/") + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), nil
+	}
+	code, body, err := get("/product/check")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /product/check: %d %v %s", code, err, body)
+	}
+	var echo struct{ Path, Pod string }
+	if err := json.Unmarshal([]byte(body), &echo); err != nil || echo.Path != "/product/check" || !strings.HasPrefix(echo.Pod, "echo-") {
+		t.Fatalf("not the echo backend's answer (%v): %s", err, body)
+	}
+
+	// A route change reaches nginx: config ConfigMap → pod annotation →
+	// volume re-sync → sidecar validates and reloads.
+	patch := `{"spec":{"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/v2"}}],"backendRefs":[{"name":"echo","port":80}]}]}}`
+	if _, err := kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the route change served", func() error {
+		old, _, err := get("/product/check")
+		if err != nil {
+			return err
+		}
+		moved, _, err := get("/v2/check")
+		if err != nil {
+			return err
+		}
+		if old != http.StatusNotFound || moved != http.StatusOK {
+			return fmt.Errorf("/product/check %d (want 404), /v2/check %d (want 200)", old, moved)
+		}
+		return nil
+	})
+	out, err := kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"GET /v2/check HTTP/1.1" 200`) {
+		t.Errorf("nginx's access log lacks the request:\n%s", out)
+	}
+}
