@@ -54,7 +54,10 @@ build: ## Build bin/operator and bin/sidecar.
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sidecar ./sidecar
 
 .PHONY: run
-run: build ## Run the operator against the cluster in KUBECONFIG (until the local cluster lands).
+run: run-local ## Start a local cluster (no Docker) with the operator and a sample Gateway; prints a working curl. Ctrl-C stops it.
+
+.PHONY: run-operator
+run-operator: build ## Run the operator on this machine against the cluster in KUBECONFIG.
 	bin/operator
 
 ##@ Deployment
