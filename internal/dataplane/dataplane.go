@@ -129,3 +129,21 @@ const (
 	EventReasonConfigApplied  = "ConfigApplied"
 	EventReasonConfigRejected = "ConfigRejected"
 )
+
+// Compressed ConfigMap keys. A rendered config of thousands of routes is
+// several MB, over a ConfigMap's 1 MiB, and gzips well; the operator stores
+// such files as binaryData "<name>" + GzipSuffix and the sidecar writes them
+// decompressed under <name>. The config hash is over the decompressed files
+// on both sides, so the encoding never changes it.
+const (
+	// GzipSuffix marks a ConfigMap key holding the gzip of the file named
+	// by the key without it.
+	GzipSuffix = ".gz"
+	// MaxDecompressedFileSize bounds one decompressed file and
+	// MaxDecompressedConfigSize all of a ConfigMap's decompressed files: a
+	// corrupt or hostile archive (1 MiB of gzip may expand to 1 GiB) is
+	// refused rather than allowed to fill the sidecar's memory and disk.
+	// Rendered configs stay far below: 5,000 routes are about 10 MB.
+	MaxDecompressedFileSize   = 64 << 20
+	MaxDecompressedConfigSize = 256 << 20
+)

@@ -2,7 +2,6 @@ package resources
 
 import (
 	"maps"
-	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -165,26 +164,4 @@ func nonEmpty[M ~map[K]V, K comparable, V any](m M) M {
 		return nil
 	}
 	return m
-}
-
-// textFiles and binaryFiles split rendered files between a ConfigMap's data
-// (UTF-8, readable with kubectl) and binaryData (anything else).
-func textFiles(files map[string][]byte) map[string]string {
-	out := map[string]string{}
-	for name, content := range files {
-		if utf8.Valid(content) {
-			out[name] = string(content)
-		}
-	}
-	return nonEmpty(out)
-}
-
-func binaryFiles(files map[string][]byte) map[string][]byte {
-	out := map[string][]byte{}
-	for name, content := range files {
-		if !utf8.Valid(content) {
-			out[name] = content
-		}
-	}
-	return nonEmpty(out)
 }

@@ -87,6 +87,7 @@ func Build(owner Owner, result build.GatewayResult, files render.Files, opts Opt
 		}
 	}
 	infraAnnotations := maps.Clone(infra.Annotations)
+	configData, configBinary := configMapContent(files.Config)
 
 	serviceAnnotations := maps.Clone(infra.ServiceAnnotations)
 	if serviceAnnotations == nil {
@@ -115,8 +116,8 @@ func Build(owner Owner, result build.GatewayResult, files render.Files, opts Opt
 		ConfigMap: &corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			ObjectMeta: meta(infraAnnotations),
-			Data:       textFiles(files.Config),
-			BinaryData: binaryFiles(files.Config),
+			Data:       configData,
+			BinaryData: configBinary,
 		},
 		Secret: &corev1.Secret{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},

@@ -31,6 +31,16 @@ type Config struct {
 	ReloadTimeout                 time.Duration
 	Metrics                       *metrics.Metrics
 	Log                           logr.Logger
+	// Decompression bounds the ConfigMap's compressed keys; zero means
+	// mount.DefaultLimits.
+	Decompression mount.Limits
+}
+
+func (c Config) limits() mount.Limits {
+	if c.Decompression == (mount.Limits{}) {
+		return mount.DefaultLimits
+	}
+	return c.Decompression
 }
 
 // Result is what one Apply did.
@@ -83,7 +93,7 @@ func (a *Applier) Applied() string { return a.applied }
 
 // Apply reads both mounts and applies them unless they hold the applied config.
 func (a *Applier) Apply(ctx context.Context) Result {
-	files, conflict, err := a.read()
+	files, refusal, err := a.read()
 	if err != nil {
 		// An unreadable mount is not a config to refuse: report nothing, retry on the next event.
 		a.cfg.Log.Error(err, "reading mounts")
@@ -94,8 +104,8 @@ func (a *Applier) Apply(ctx context.Context) Result {
 		return Result{Hash: hash}
 	}
 	var res Result
-	if conflict != nil {
-		res = Result{Hash: hash, Changed: true, Err: conflict, Message: conflict.Error()}
+	if refusal != nil {
+		res = Result{Hash: hash, Changed: true, Err: refusal, Message: refusal.Error()}
 	} else {
 		res = a.apply(ctx, hash, files)
 	}
@@ -164,9 +174,13 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 	return res
 }
 
-// read merges both mounts. A name in both is a config to refuse rather
-// than guess at (conflict), not a read error.
-func (a *Applier) read() (files map[string]mount.File, conflict, err error) {
+// read merges both mounts, the ConfigMap's compressed keys decompressed
+// (mount.Expand). A config to refuse rather than guess at (refusal) is not
+// a read error: a name in both mounts, or a compressed key that is corrupt,
+// too large or shadows a plain one. An archive that cannot be decompressed
+// has no decompressed hash, so such a refusal carries the hash of the files
+// as mounted, which no operator-rendered config has.
+func (a *Applier) read() (files map[string]mount.File, refusal, err error) {
 	config, err := mount.Read(a.cfg.ConfigDir)
 	if err != nil {
 		return nil, nil, err
@@ -175,14 +189,21 @@ func (a *Applier) read() (files map[string]mount.File, conflict, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if expanded, err := mount.Expand(config, a.cfg.limits()); err != nil {
+		refusal = err
+	} else {
+		config = expanded
+	}
 	for name, f := range secrets {
 		if _, dup := config[name]; dup {
-			conflict = fmt.Errorf("file %q is in both the ConfigMap and the Secret", name)
+			if refusal == nil {
+				refusal = fmt.Errorf("file %q is in both the ConfigMap and the Secret", name)
+			}
 			continue
 		}
 		config[name] = f
 	}
-	return config, conflict, nil
+	return config, refusal, nil
 }
 
 // stage writes the tree into StagingDir/<hash>, complete or not at all: it

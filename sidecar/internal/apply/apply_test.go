@@ -22,6 +22,11 @@ import (
 
 func newApplier(t *testing.T, run string) (*Applier, Config) {
 	t.Helper()
+	return newApplierWith(t, run, func(*Config) {})
+}
+
+func newApplierWith(t *testing.T, run string, change func(*Config)) (*Applier, Config) {
+	t.Helper()
 	root := t.TempDir()
 	cfg := Config{
 		ConfigDir: filepath.Join(root, "config"), SecretDir: filepath.Join(root, "secrets"),
@@ -30,6 +35,7 @@ func newApplier(t *testing.T, run string) (*Applier, Config) {
 		ValidateTimeout: time.Second, ReloadTimeout: time.Second,
 		Metrics: metrics.New(), Log: logr.Discard(),
 	}
+	change(&cfg)
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

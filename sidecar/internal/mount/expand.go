@@ -1,0 +1,81 @@
+package mount
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+)
+
+// Limits bound what Expand may decompress.
+type Limits struct {
+	File  int64 // one decompressed file
+	Total int64 // all decompressed files of one folder
+}
+
+// DefaultLimits are the bounds of internal/dataplane.
+var DefaultLimits = Limits{File: dataplane.MaxDecompressedFileSize, Total: dataplane.MaxDecompressedConfigSize}
+
+// Expand returns files with every key ending in dataplane.GzipSuffix
+// replaced by its decompressed content under the name without the suffix,
+// keeping the key's mode. The operator stores large configs that way (a
+// ConfigMap holds at most 1 MiB). An error means the folder holds a config
+// to refuse, not one to read again: an archive that is corrupt or would
+// decompress beyond limits, or a name present both plain and compressed.
+func Expand(files map[string]File, limits Limits) (map[string]File, error) {
+	out := make(map[string]File, len(files))
+	var total int64
+	// Sorted, so that the same folder always gives the same error.
+	for _, key := range slices.Sorted(maps.Keys(files)) {
+		f := files[key]
+		name, compressed := strings.CutSuffix(key, dataplane.GzipSuffix)
+		if !compressed {
+			out[key] = f
+			continue
+		}
+		if _, dup := files[name]; dup {
+			return nil, fmt.Errorf("file %q is in the ConfigMap both plain and compressed (%q)", name, key)
+		}
+		remaining := min(limits.File, limits.Total-total)
+		data, err := gunzip(f.Data, remaining)
+		if err != nil {
+			return nil, fmt.Errorf("ConfigMap key %q: %w", key, err)
+		}
+		if int64(len(data)) > remaining {
+			if remaining < limits.File {
+				return nil, fmt.Errorf("ConfigMap key %q: the decompressed files exceed %s in total", key, byteSize(limits.Total))
+			}
+			return nil, fmt.Errorf("ConfigMap key %q: decompresses to more than %s", key, byteSize(limits.File))
+		}
+		total += int64(len(data))
+		out[name] = File{Data: data, Mode: f.Mode}
+	}
+	return out, nil
+}
+
+// gunzip decompresses gz, stopping after limit+1 bytes: a result longer
+// than limit means the archive is too large, whatever its real size. A
+// shorter one was read to its end, where gzip checks its CRC and length.
+func gunzip(gz []byte, limit int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("not a gzip archive: %w", err)
+	}
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(zr, max(limit, 0)+1)); err != nil {
+		return nil, fmt.Errorf("corrupt gzip archive: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
