@@ -56,10 +56,11 @@ func (b *builder) assembleModel(gs *gatewayState, settings model.Settings) *mode
 		servers[serverKey{l.port, ""}] = true
 		servers[serverKey{l.port, l.hostname}] = true
 	}
-	// Entries indexed by (port, route hostname).
+	// Entries indexed by (listener, route hostname): a server takes only
+	// the routes of the listener its requests belong to.
 	type hostKey struct {
-		port int32
-		host string
+		listener *listenerState
+		host     string
 	}
 	entriesByHost := map[hostKey][]*entry{}
 	rules := map[ruleKey]*model.Rule{}
@@ -71,7 +72,7 @@ func (b *builder) assembleModel(gs *gatewayState, settings model.Settings) *mode
 		}
 		for _, h := range a.hostnames {
 			servers[serverKey{a.listener.port, h}] = true
-			hk := hostKey{a.listener.port, h}
+			hk := hostKey{a.listener, h}
 			for ri := range a.route.rules {
 				rule := &a.route.rules[ri]
 				for mi := range rule.matches {
@@ -138,23 +139,27 @@ func (b *builder) assembleModel(gs *gatewayState, settings model.Settings) *mode
 	})
 	for _, k := range keys {
 		srv := model.HTTPServer{Port: k.port, Hostname: k.hostname, Default: k.hostname == ""}
-		// Entries of every route hostname that covers this server's.
+		// Listener isolation: the requests of this server belong to the most
+		// specific listener whose hostname covers the server's (the spec
+		// matches a request to the most specific listener), so only that
+		// listener's routes serve here, through every route hostname that
+		// covers the server's. The default server belongs to the listener
+		// without hostname, when there is one.
+		owner := owningListener(byPort[k.port], k.hostname)
 		var es []*entry
-		for _, h := range coveringHostnames(k.hostname) {
-			es = append(es, entriesByHost[hostKey{k.port, h}]...)
+		if owner != nil {
+			for _, h := range coveringHostnames(k.hostname) {
+				es = append(es, entriesByHost[hostKey{owner, h}]...)
+			}
+			srv.Listeners = []string{owner.name}
 		}
 		srv.Locations = buildLocations(dedupEntries(es))
 		var tlsFrom *listenerState
 		for _, l := range byPort[k.port] {
-			if !listenerServes(l.hostname, k.hostname) {
-				continue
-			}
-			srv.Listeners = append(srv.Listeners, l.name)
-			if len(l.certs) > 0 && (tlsFrom == nil || moreSpecific(l.hostname, tlsFrom.hostname)) {
+			if listenerServes(l.hostname, k.hostname) && len(l.certs) > 0 && (tlsFrom == nil || moreSpecific(l.hostname, tlsFrom.hostname)) {
 				tlsFrom = l
 			}
 		}
-		sort.Strings(srv.Listeners)
 		if tlsFrom != nil {
 			srv.TLS = &model.ServerTLS{}
 			for _, s := range tlsFrom.certs {
@@ -197,6 +202,18 @@ func listenerServes(lh, sh string) bool {
 		return lh == ""
 	}
 	return hostnameCovers(lh, sh)
+}
+
+// owningListener returns the most specific listener of a port that takes
+// requests for server hostname sh, or nil.
+func owningListener(ls []*listenerState, sh string) *listenerState {
+	var owner *listenerState
+	for _, l := range ls {
+		if listenerServes(l.hostname, sh) && (owner == nil || moreSpecific(l.hostname, owner.hostname)) {
+			owner = l
+		}
+	}
+	return owner
 }
 
 // moreSpecific reports whether listener hostname a is more specific than b.

@@ -23,6 +23,14 @@
 //     then exact path, regular expression, longest prefix, method, most
 //     header matches, most query matches, oldest route, namespace/name,
 //     rule order, match order (see entryLess).
+//   - Listener isolation: a request belongs to the most specific listener
+//     whose hostname matches it, so a server takes only the routes of that
+//     listener; routes of a listener without hostname serve on the port's
+//     default server (and on servers of route hostnames no more specific
+//     listener claims), never on another listener's hostname.
+//   - Exact and PathPrefix values are decoded into the model ("/caf%C3%A9"
+//     is "/café"): nginx matches the decoded, normalized path. Escapes of
+//     control characters, non-UTF-8 bytes and "." segments are refused.
 //   - Conditions carry no LastTransitionTime (no clock here): the
 //     reconciler merges them with meta.SetStatusCondition. Gateway
 //     Programmed assumes the data plane applies the config; the reconciler

@@ -2,8 +2,10 @@ package build
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -74,14 +76,17 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 		pf := field + ".path.value"
 		switch typ {
 		case gatewayv1.PathMatchExact:
-			if err := checkPath(pf, value); err != nil {
+			decoded, err := matchPath(pf, value)
+			if err != nil {
 				return ms, err
 			}
-			ms.kind, ms.path = pathExact, value
+			ms.kind, ms.path = pathExact, decoded
 		case gatewayv1.PathMatchPathPrefix:
-			if err := checkPath(pf, value); err != nil {
+			decoded, err := matchPath(pf, value)
+			if err != nil {
 				return ms, err
 			}
+			value = decoded
 			// "/foo/" and "/foo" are the same element-wise prefix.
 			if value != "/" {
 				value = strings.TrimRight(value, "/")
@@ -146,6 +151,44 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionMethod, Value: string(*m.Method)})
 	}
 	return ms, nil
+}
+
+// matchPath validates an Exact or PathPrefix value and returns the path
+// nginx compares requests against: nginx matches locations (and $uri) on
+// the decoded, normalized request path, so "/caf%C3%A9" must become
+// "/café" to ever match. The Gateway API matches paths after
+// normalization, which decodes escapes the same way. Escapes that cannot
+// survive normalization are refused: control characters (nginx answers
+// 400), bytes that are not UTF-8, and "." segments or "//" that nginx
+// would merge away.
+func matchPath(field, p string) (string, error) {
+	if err := checkPath(field, p); err != nil {
+		return "", err
+	}
+	if !strings.Contains(p, "%") {
+		return p, nil
+	}
+	decoded, err := url.PathUnescape(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %q: %v", field, p, err)
+	}
+	for i := 0; i < len(decoded); i++ {
+		if c := decoded[i]; c < 0x20 || c == 0x7f {
+			return "", fmt.Errorf("%s: %q decodes to control character %q", field, p, c)
+		}
+	}
+	if !utf8.ValidString(decoded) {
+		return "", fmt.Errorf("%s: %q does not decode to UTF-8", field, p)
+	}
+	for _, bad := range []string{"//", "/./", "/../"} {
+		if strings.Contains(decoded, bad) {
+			return "", fmt.Errorf("%s: %q decodes to a path with %q, which nginx normalizes away", field, p, bad)
+		}
+	}
+	if strings.HasSuffix(decoded, "/.") || strings.HasSuffix(decoded, "/..") {
+		return "", fmt.Errorf("%s: %q decodes to a path ending with \"/.\" or \"/..\", which nginx normalizes away", field, p)
+	}
+	return decoded, nil
 }
 
 // matchValue validates a header or query parameter value; it reports

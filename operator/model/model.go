@@ -49,7 +49,8 @@ type HTTPServer struct {
 	Port int32
 	// Hostname is an exact hostname ("foo.example.com"), a wildcard
 	// ("*.example.com") or "" for a listener without hostname (matches all).
-	// Default servers have Hostname "".
+	// Default servers have Hostname "", and only they: the locations of
+	// listeners without hostname go on the port's default server.
 	Hostname string
 	// Default marks the catch-all server of a port (nginx default_server).
 	Default bool
@@ -57,8 +58,9 @@ type HTTPServer struct {
 	TLS *ServerTLS
 	// Locations are sorted: the render step writes them in this order.
 	Locations []Location
-	// Listeners names the Gateway listeners (sectionName) served here; used
-	// for comments and access logs.
+	// Listeners names the Gateway listener (sectionName) whose requests
+	// this server takes: the most specific one whose hostname covers the
+	// server's (listener isolation); used for comments and access logs.
 	Listeners []string
 }
 
@@ -93,6 +95,9 @@ const (
 // Regular-expression path matches are ConditionPathRegex candidates of
 // every location of their server, and a "/" location then always exists.
 type Location struct {
+	// Path is decoded: percent-escapes of the HTTPRoute value are resolved
+	// ("/caf%C3%A9" is "/café"), because nginx matches locations on the
+	// decoded, normalized request path. It holds no control characters.
 	Path       string
 	Match      PathMatchKind
 	Candidates []Candidate
@@ -214,7 +219,8 @@ type PathRewrite struct {
 	// needed for ReplacePrefixMatch. The build step refuses
 	// ReplacePrefixMatch unless the match is a PathPrefix, and when a rule
 	// has several PathPrefix matches it emits one Rule per prefix, so one
-	// value per Rule is enough.
+	// value per Rule is enough. Decoded, like Location.Path; Value is
+	// the filter's value as written (escapes kept).
 	MatchedPrefix string
 }
 

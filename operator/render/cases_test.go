@@ -132,6 +132,7 @@ func goldenCases() []testCase {
 				"example.com": {prefix("/", always(proxyRule("r0", "web", up1.Name)))},
 			}, up1)
 		}},
+		{"shared-port", sharedPortGateway},
 		{"no-routes", func(testing.TB) *model.Gateway {
 			gw := gateway(8080, nil)
 			gw.Settings = model.Settings{}

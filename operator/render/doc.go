@@ -17,4 +17,13 @@
 // has merged slashes. Weighted backends jump once more, through a
 // split_clients variable, to one internal location per backend, so that a
 // backend's own filters apply only to its share.
+//
+// Paths: Location.Path and PathRewrite.MatchedPrefix come decoded from the
+// build step (nginx matches the decoded path); redirects match the raw
+// $request_uri with any %-spelling of the prefix (rawURIRegex).
+//
+// Tests: golden files (testdata/<case>, checked by `nginx -t` that must not
+// even warn), real traffic through nginx, a fuzz test of the render step
+// on hostile model values (FuzzRender), and one of build + render together
+// on hostile HTTPRoute fields (FuzzPipeline, pipeline_fuzz_test.go).
 package render

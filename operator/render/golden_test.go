@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"testing"
-
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -95,7 +93,10 @@ func TestGolden(t *testing.T) {
 			}
 			tmp := t.TempDir()
 			writeTree(t, tmp, tree)
-			testenv.RequireNginxTest(t, tmp)
+			// Strict: nginx warnings (e.g. a conflicting server name) fail too.
+			if err := NginxTestStrict(tmp); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }

@@ -194,8 +194,13 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 		Listen:  listen,
 		HTTP2:   tlsPort,
 	}
-	if !srv.Default || srv.Hostname != "" {
-		if srv.Hostname != "" && !serverHostname.MatchString(srv.Hostname) {
+	switch {
+	case srv.Hostname == "" && !srv.Default:
+		// `server_name ""` would clash with the default server ("conflicting
+		// server name"): routes for every hostname belong on the default one.
+		return nil, fmt.Errorf("render: server on port %d has no hostname but is not the default server", srv.Port)
+	case srv.Hostname != "":
+		if !serverHostname.MatchString(srv.Hostname) {
 			return nil, fmt.Errorf("render: server hostname %q is not a DNS name", srv.Hostname)
 		}
 		sv.ServerName = quote(srv.Hostname)
@@ -216,7 +221,7 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 	exact := map[string]bool{}
 	for _, loc := range srv.Locations {
 		if loc.Match == model.PathExact {
-			exact[unescapePath(loc.Path)] = true
+			exact[loc.Path] = true
 		}
 	}
 	hasRoot := false
@@ -260,7 +265,7 @@ func serverComment(srv *model.HTTPServer) string {
 
 // location renders the nginx location blocks of one model.Location.
 func (r *renderer) location(sc *serverCtx, loc *model.Location, exact map[string]bool) ([]*locationView, error) {
-	path := unescapePath(loc.Path)
+	path := loc.Path // decoded by the build step, as nginx compares it
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}

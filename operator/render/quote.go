@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // The quoting layer. Every string that comes from the model reaches a file
@@ -123,6 +124,35 @@ func regexLiteral(s string) string {
 		default:
 			b.WriteByte('\\')
 			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// rawURIRegex matches, in a raw request URI ($request_uri), any spelling
+// of the decoded path p: each byte other than a letter, digit or "/" may
+// come literally or as a %-escape in either case. The build step gives
+// decoded paths (what locations match), while redirects take the rest of
+// the path from the raw URI, which the client may have escaped.
+func rawURIRegex(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '/':
+			b.WriteByte(c)
+			continue
+		}
+		const hex = "0123456789ABCDEF"
+		escaped := fmt.Sprintf(`%%[%c%c][%c%c]`, hex[c>>4], unicode.ToLower(rune(hex[c>>4])), hex[c&15], unicode.ToLower(rune(hex[c&15])))
+		switch {
+		case c == '%' || c < 0x20 || c == 0x7f:
+			// Never literal in a valid request line ("%" starts an escape).
+			b.WriteString("(?:" + escaped + ")")
+		case c >= 0x80:
+			fmt.Fprintf(&b, `(?:\x%02x|%s)`, c, escaped)
+		default:
+			b.WriteString("(?:" + regexLiteral(string(c)) + "|" + escaped + ")")
 		}
 	}
 	return b.String()

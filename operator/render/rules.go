@@ -393,7 +393,7 @@ func prefixReplacement(value string) (trimmed, whole string) {
 // %0D%0A cannot split the response.
 func (r *renderer) redirectPrefixVar(rule *model.Rule) string {
 	p := rule.Redirect.Path
-	prefix := regexLiteral(strings.TrimRight(p.MatchedPrefix, "/"))
+	prefix := rawURIRegex(strings.TrimRight(p.MatchedPrefix, "/"))
 	trimmed, whole := prefixReplacement(escapePath(p.Value))
 	var exact, below, fallback valueBuilder
 	exact.lit(whole).capture(1)
@@ -422,7 +422,7 @@ func (r *renderer) proxyPathRewrite(rule *model.Rule) []string {
 			fmt.Sprintf("rewrite ^ \"${%s}\" break;", varPath),
 		}
 	}
-	prefix := regexLiteral(unescapePath(strings.TrimRight(p.MatchedPrefix, "/")))
+	prefix := regexLiteral(strings.TrimRight(p.MatchedPrefix, "/"))
 	trimmed, whole := prefixReplacement(unescapePath(p.Value))
 	var below valueBuilder
 	below.lit(trimmed).capture(1)

@@ -101,6 +101,10 @@ func trafficModel(port int32, a, b, c, mirror *echoBackend) *model.Gateway {
 	noEndpoints := &model.Rule{ID: "re", Route: route("empty", 0), Backends: []model.Backend{backend(empty.Name, 1)}}
 	redirect := &model.Rule{ID: "rr", Route: route("redirect", 0), Redirect: &model.Redirect{Scheme: "https", Hostname: "secure.example", StatusCode: 301,
 		Path: &model.PathRewrite{Kind: model.RewritePrefix, Value: "/new", MatchedPrefix: "/old"}}}
+	// Locations and matched prefixes are decoded paths (the build step
+	// decodes "/caf%C3%A9%20d"); clients may escape them either way.
+	redirectDecoded := &model.Rule{ID: "rd", Route: route("redirect", 2), Redirect: &model.Redirect{Scheme: "https", Hostname: "secure.example", StatusCode: 301,
+		Path: &model.PathRewrite{Kind: model.RewritePrefix, Value: "/neu", MatchedPrefix: "/café d"}}}
 	redirectPort := &model.Rule{ID: "rp", Route: route("redirect", 1), Redirect: &model.Redirect{StatusCode: 302}}
 	rewritePrefix := &model.Rule{ID: "rw", Route: route("rewrite", 0), Backends: []model.Backend{backend(ua.Name, 1)},
 		Rewrite: &model.Rewrite{Hostname: "rewritten.example", Path: &model.PathRewrite{Kind: model.RewritePrefix, Value: "/", MatchedPrefix: "/strip"}}}
@@ -141,6 +145,8 @@ func trafficModel(port int32, a, b, c, mirror *echoBackend) *model.Gateway {
 			prefix("/empty", always(noEndpoints)),
 			prefix("/old", always(redirect)),
 			prefix("/port", always(redirectPort)),
+			prefix("/café d", always(redirectDecoded)),
+			exact("/100%", always(rc)),
 			prefix("/strip", always(rewritePrefix)),
 			prefix("/full", always(rewriteFull)),
 			prefix("/cors", always(cors)),
@@ -281,14 +287,24 @@ func TestTraffic(t *testing.T) {
 
 	t.Run("redirect", func(t *testing.T) {
 		for path, want := range map[string]string{
-			"/old":         "https://secure.example/new",
-			"/old?x=1":     "https://secure.example/new?x=1",
-			"/old/a/b?x=1": "https://secure.example/new/a/b?x=1",
-			"/port/p?q":    "http://" + hostPort + "/port/p?q",
+			"/old":                 "https://secure.example/new",
+			"/old?x=1":             "https://secure.example/new?x=1",
+			"/old/a/b?x=1":         "https://secure.example/new/a/b?x=1",
+			"/port/p?q":            "http://" + hostPort + "/port/p?q",
+			"/caf%C3%A9%20d/x?y=1": "https://secure.example/neu/x?y=1",
+			"/caf%c3%a9%20d":       "https://secure.example/neu",
 		} {
 			resp, _ := do(t, "GET", path, hostPort, nil)
 			if got := resp.Header.Get("Location"); got != want || (resp.StatusCode != 301 && resp.StatusCode != 302) {
 				t.Errorf("%s: %d Location %q, want %q", path, resp.StatusCode, got, want)
+			}
+		}
+	})
+
+	t.Run("decoded exact path", func(t *testing.T) {
+		for _, path := range []string{"/100%25", "/1%30%30%25"} {
+			if _, e := do(t, "GET", path, "example.com", nil); e.Backend != "c" {
+				t.Errorf("%s: backend %q, want c", path, e.Backend)
 			}
 		}
 	})
