@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,24 +28,6 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
 )
-
-// syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // countLines counts the lines of s that contain every one of parts.
 func countLines(s string, parts ...string) int {
@@ -120,7 +101,7 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	probes := freeAddress(t)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cmd := operatorCommand("--kubeconfig="+path, "--health-probe-bind-address="+probes,
 		"--metrics-bind-address=0", "--zap-log-level=debug")
 	cmd.Env = append(cmd.Env, "POD_NAME="+pod.Name, "POD_NAMESPACE="+pod.Namespace)
