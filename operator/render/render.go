@@ -172,7 +172,8 @@ type locationView struct {
 }
 
 type proxyView struct {
-	Comment string
+	// HTTPVersion overrides the http-level proxy_http_version 1.1 when set.
+	HTTPVersion string
 	Headers []kv // quoted name, quoted value
 	Pass    string
 }

@@ -129,7 +129,9 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 	}
 	lv.Proxy = &proxyView{Pass: pass, Headers: r.requestHeaders(rule, backend, upstream.Protocol)}
 	if upstream.Protocol == model.ProtocolH2C {
-		lv.Proxy.Comment = "h2c backend: nginx cannot proxy HTTP/2 in cleartext, HTTP/1.1 is used"
+		// appProtocol kubernetes.io/h2c: HTTP/2 with prior knowledge over
+		// cleartext, which nginx >= 1.29 speaks to upstreams.
+		lv.Proxy.HTTPVersion = "2"
 	}
 	for i := range rule.Mirrors {
 		uri, err := r.mirror(sc, rule, i)

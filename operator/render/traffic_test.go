@@ -519,3 +519,45 @@ func TestTrafficWebSocket(t *testing.T) {
 		t.Fatalf("echo through the upgraded connection: %q, %v", buf[:n], err)
 	}
 }
+
+// TestTrafficH2C checks that a backend with appProtocol kubernetes.io/h2c
+// is spoken to with HTTP/2 over cleartext, and that the path and query reach it.
+func TestTrafficH2C(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true) // h2c only: an HTTP/1.1 request fails
+	srv := &http.Server{Protocols: &protocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprintf(w, "%s %s", r.Proto, r.URL.RequestURI())
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	h2c := upstream("default_h2c_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
+	h2c.Protocol = model.ProtocolH2C
+	addr, port := freeLoopbackAddr(t)
+	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "h2c", h2c.Name)))}}, h2c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startNginx(t, files, addr, port)
+
+	for i := 0; i < 3; i++ { // later requests reuse the kept-alive HTTP/2 connection
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s:%d/grpc/svc?x=%d", addr, port, i), nil)
+		req.Host = "example.com"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if want := fmt.Sprintf("HTTP/2.0 /grpc/svc?x=%d", i); resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Fatalf("request %d: %d %q, want 200 %q", i, resp.StatusCode, body, want)
+		}
+	}
+}
