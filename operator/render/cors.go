@@ -89,6 +89,7 @@ func (r *renderer) corsPreflight(lv *locationView, rule *model.Rule) {
 	if c.AllowCredentials {
 		h.setVar("Access-Control-Allow-Credentials", r.corsValueVar(rule, "credentials", `"true"`))
 	}
+	r.corsExposeHeaders(h, rule) // the conformance suite expects them on preflights too
 	maxAge := c.MaxAgeSeconds
 	if maxAge <= 0 {
 		maxAge = 5 // the Gateway API default
@@ -106,9 +107,14 @@ func (r *renderer) corsResponse(h *responseHeaders, rule *model.Rule) {
 	if c.AllowCredentials {
 		h.setVar("Access-Control-Allow-Credentials", r.corsValueVar(rule, "credentials", `"true"`))
 	}
-	if len(c.ExposeHeaders) > 0 {
-		h.setVar("Access-Control-Expose-Headers", r.corsValueVar(rule, "expose", quoteValue(strings.Join(c.ExposeHeaders, ", "))))
-	}
+	r.corsExposeHeaders(h, rule)
 	v := h.get("Vary")
 	v.values = append(v.values, `"Origin"`)
+}
+
+// corsExposeHeaders adds Access-Control-Expose-Headers when the rule has any.
+func (r *renderer) corsExposeHeaders(h *responseHeaders, rule *model.Rule) {
+	if expose := rule.CORS.ExposeHeaders; len(expose) > 0 {
+		h.setVar("Access-Control-Expose-Headers", r.corsValueVar(rule, "expose", quoteValue(strings.Join(expose, ", "))))
+	}
 }

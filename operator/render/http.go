@@ -192,7 +192,6 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 	sv := &serverView{
 		Comment: comment(serverComment(srv)),
 		Listen:  listen,
-		HTTP2:   tlsPort,
 	}
 	switch {
 	case srv.Hostname == "" && !srv.Default:

@@ -149,8 +149,7 @@ type serverView struct {
 	Comment         string
 	Listen          string // "80 ssl default_server"
 	ServerName      string // quoted, or "" for none
-	HTTP2           bool
-	Certs           []kv // Key cert file, Value key file, both quoted
+	Certs           []kv   // Key cert file, Value key file, both quoted
 	RejectHandshake bool
 	Locations       []*locationView
 }
@@ -174,8 +173,8 @@ type locationView struct {
 type proxyView struct {
 	// HTTPVersion overrides the http-level proxy_http_version 1.1 when set.
 	HTTPVersion string
-	Headers []kv // quoted name, quoted value
-	Pass    string
+	Headers     []kv // quoted name, quoted value
+	Pass        string
 }
 
 // sizeHint guesses a file's size, to grow its buffer once.
