@@ -198,3 +198,24 @@ run-local: test-deps build localcluster kubectl ## Local cluster + CRDs + operat
 test-e2e: test-deps ## Run the end-to-end tests on a local cluster (root).
 	@hack/build-echo.sh >/dev/null
 	$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./e2e/...
+
+##@ Conformance
+
+# The Gateway API conformance suite (conformance/, build tag "conformance") on a local cluster: the
+# GATEWAY-HTTP profile with the features our GatewayClass publishes. Writes conformance/report.yaml
+# and prints passed/failed/skipped per profile. Needs root. Extra suite flags go in CONFORMANCE_FLAGS,
+# e.g. CONFORMANCE_FLAGS='-run-test HTTPRouteSimpleSameNamespace' or '-supported-features ...'.
+CONFORMANCE_FLAGS ?=
+CONFORMANCE_LOG ?= $(or $(TMPDIR),/tmp)/nginx-gateway-operator-conformance.log
+
+.PHONY: conformance
+conformance: test-deps build ## Run the Gateway API conformance suite on a local cluster; writes conformance/report.yaml.
+	@hack/build-echo.sh >/dev/null
+	@hack/build-coredns.sh >/dev/null
+	@summary=$$(mktemp) && trap 'rm -f "$$summary"' EXIT && \
+	echo "conformance: full log in $(CONFORMANCE_LOG)" && \
+	rc=0 && $(GO) test -tags conformance -count=1 -timeout 60m -v ./conformance/ -run '^TestConformance$$' \
+		-args -version v$(VERSION) -summary-output "$$summary" $(CONFORMANCE_FLAGS) >"$(CONFORMANCE_LOG)" 2>&1 || rc=$$?; \
+	if [ -s "$$summary" ]; then cat "$$summary"; else tail -50 "$(CONFORMANCE_LOG)"; fi; \
+	[ $$rc -eq 0 ] || echo "conformance: FAILED (exit $$rc); see $(CONFORMANCE_LOG)"; \
+	exit $$rc
