@@ -151,7 +151,12 @@ func isOnlyComments(doc []byte) bool {
 	return true
 }
 
-// expand turns folders into their *.yaml and *.yml files, sorted.
+// kustomizeFiles are kustomize's build instructions, not objects: a folder
+// such as config/samples holds one beside the objects it lists.
+var kustomizeFiles = map[string]bool{"kustomization.yaml": true, "kustomization.yml": true}
+
+// expand turns folders into their *.yaml and *.yml files, sorted, leaving
+// out kustomization files. Files named explicitly are always read.
 func expand(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
@@ -169,7 +174,7 @@ func expand(paths []string) ([]string, error) {
 		}
 		var names []string
 		for _, e := range entries {
-			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			if !e.IsDir() && !kustomizeFiles[e.Name()] && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
 				names = append(names, filepath.Join(p, e.Name()))
 			}
 		}

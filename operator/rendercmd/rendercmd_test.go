@@ -74,6 +74,20 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
+// TestRenderSamples renders the samples users apply (config/samples, a
+// folder that also holds a kustomization.yaml) and checks the tree with nginx.
+func TestRenderSamples(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := Run([]string{filepath.Join(testenv.RepoRoot(), "config", "samples")}, out, &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v\nstderr: %s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "reason: Programmed") {
+		t.Errorf("the sample Gateway is not Programmed:\n%s", stdout.String())
+	}
+	testenv.RequireNginxTest(t, filepath.Join(out, "default", "gateway"))
+}
+
 func compareGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {
