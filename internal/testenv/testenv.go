@@ -123,6 +123,18 @@ func StartAPIServer(scheme *k8sruntime.Scheme) (*envtest.Environment, *rest.Conf
 // nginx of the test root filesystem: the tree is copied into the root
 // filesystem, checked there, and removed. It returns nginx's output on failure.
 func NginxTest(dir string) error {
+	return nginxTest(dir, false)
+}
+
+// NginxTestStrict is NginxTest that also fails when nginx warns (e.g.
+// "conflicting server name"): a rendered config should never make nginx
+// warn, since each warning names a directive that does not do what the
+// model asked for.
+func NginxTestStrict(dir string) error {
+	return nginxTest(dir, true)
+}
+
+func nginxTest(dir string, strict bool) error {
 	rootfs, err := NginxRootfs()
 	if err != nil {
 		return err
@@ -139,9 +151,21 @@ func NginxTest(dir string) error {
 		return err
 	}
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
-	out, err := exec.Command("chroot", rootfs, "nginx", "-t", "-q", "-p", inside, "-c", "nginx.conf").CombinedOutput()
+	args := []string{rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf"}
+	if !strict {
+		args = append(args, "-q") // errors only
+	}
+	out, err := exec.Command("chroot", args...).CombinedOutput()
+	msg := strings.ReplaceAll(string(out), inside, "<prefix>/")
 	if err != nil {
-		return fmt.Errorf("nginx -t: %v: %s", err, strings.ReplaceAll(string(out), inside, "<prefix>/"))
+		return fmt.Errorf("nginx -t: %v: %s", err, msg)
+	}
+	if strict {
+		for _, level := range []string{"[warn]", "[emerg]", "[alert]"} {
+			if strings.Contains(msg, level) {
+				return fmt.Errorf("nginx -t warns: %s", msg)
+			}
+		}
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"testing"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -94,7 +96,7 @@ func TestGolden(t *testing.T) {
 			tmp := t.TempDir()
 			writeTree(t, tmp, tree)
 			// Strict: nginx warnings (e.g. a conflicting server name) fail too.
-			if err := NginxTestStrict(tmp); err != nil {
+			if err := testenv.NginxTestStrict(tmp); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -16,6 +16,8 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // The pipeline fuzz test drives build + render with arbitrary values in
@@ -409,7 +411,7 @@ func checkPipeline(t *testing.T, budget directiveBudget, v routeValues) {
 			}
 		}
 	}
-	if err := render.NginxTestStrict(dir); err != nil {
+	if err := testenv.NginxTestStrict(dir); err != nil {
 		t.Fatalf("input %#v: %v", v, err)
 	}
 }
