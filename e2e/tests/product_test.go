@@ -91,4 +91,12 @@ func TestProductOnLocalCluster(t *testing.T) {
 	if !strings.Contains(out, `"GET /v2/check HTTP/1.1" 200`) {
 		t.Errorf("nginx's access log lacks the request:\n%s", out)
 	}
+
+	// Scenarios on the same cluster and operator (product_scenarios_test.go).
+	t.Run("GatewayDeletionRemovesOwnedObjects", func(t *testing.T) {
+		testGatewayDeletionRemovesOwnedObjects(t, ctx, c)
+	})
+	t.Run("InvalidRouteKeepsOthersServing", func(t *testing.T) {
+		testInvalidRouteKeepsOthersServing(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
+	})
 }
