@@ -174,6 +174,9 @@ func timeouts(t model.Timeouts) []kv {
 	}
 	if rw > 0 {
 		out = append(out, kv{"proxy_read_timeout", ms(rw)}, kv{"proxy_send_timeout", ms(rw)})
+		// A timed-out answer is the route's 504, not a retry on another
+		// endpoint that would stretch the request past its timeout.
+		out = append(out, kv{"proxy_next_upstream", "error"})
 	}
 	return out
 }
