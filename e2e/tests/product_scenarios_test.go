@@ -24,7 +24,11 @@ var ownedKinds = []string{"deployment", "service", "configmap", "secret", "servi
 
 // getStatus sends one GET on a fresh connection and returns its status code.
 func getStatus(url string) (int, string, error) {
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return getStatusWithin(url, 3*time.Second)
+}
+
+func getStatusWithin(url string, timeout time.Duration) (int, string, error) {
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get(url)
 	if err != nil {
 		return 0, "", err
@@ -124,6 +128,97 @@ spec:
 	t.Logf("the Gateway's pods and objects were gone %s after its deletion", time.Since(began).Round(100*time.Millisecond))
 	if _, err := kubectl(ctx, c, "delete", "-n", "default", "httproute/"+gw); err != nil {
 		t.Error(err)
+	}
+}
+
+// testBackendPodReplacedUnderTraffic deletes one of the two echo pods while
+// a request loop runs against the sample Gateway, and expects no request to
+// fail while the Deployment replaces it.
+func testBackendPodReplacedUnderTraffic(t *testing.T, ctx context.Context, c *cluster.Cluster, url string) {
+	pods, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 2 {
+		t.Fatalf("want 2 echo pods, have %d", len(pods.Items))
+	}
+	victim := pods.Items[0].Name
+
+	type failure struct {
+		at   time.Duration
+		code int
+		err  error
+		body string
+	}
+	var failures []failure
+	requests := 0
+	began := time.Now()
+	// Bounded: 30 s at most, however the replacement goes.
+	stop := began.Add(30 * time.Second)
+	deleted, replacedAt := false, time.Time{}
+	for time.Now().Before(stop) {
+		// A connection nginx opens to the vanished pod's address gets no
+		// answer; nginx gives up after its 2 s connect timeout and tries the
+		// other pod: a slow answer, not a dropped one, so the client waits 5 s.
+		sent := time.Now()
+		code, body, err := getStatusWithin(url, 5*time.Second)
+		requests++
+		if took := time.Since(sent); took > time.Second {
+			t.Logf("slow request at %s: %s (status %d)", sent.Sub(began).Round(time.Millisecond), took.Round(time.Millisecond), code)
+		}
+		if err != nil || code != http.StatusOK {
+			failures = append(failures, failure{sent.Sub(began), code, err, body})
+		}
+		elapsed := time.Since(began)
+		switch {
+		case !deleted && elapsed > time.Second:
+			if _, err := kubectl(ctx, c, "delete", "pod", "-n", "default", victim, "--wait=false"); err != nil {
+				t.Fatal(err)
+			}
+			deleted = true
+		case deleted && replacedAt.IsZero() && requests%10 == 0:
+			// Replaced: the victim is gone and two other echo pods are Ready.
+			now, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=echo"})
+			if err == nil {
+				ready, victimLeft := 0, false
+				for i := range now.Items {
+					if now.Items[i].Name == victim {
+						victimLeft = true
+					} else if podReady(&now.Items[i]) {
+						ready++
+					}
+				}
+				if !victimLeft && ready == 2 {
+					replacedAt = time.Now()
+				}
+			}
+		case !replacedAt.IsZero() && time.Since(replacedAt) > 2*time.Second:
+			// Traffic kept flowing for a while on the new set of pods.
+			stop = time.Now()
+		}
+	}
+	t.Logf("%d requests in %s; pod %s replaced after %s", requests, time.Since(began).Round(100*time.Millisecond), victim,
+		func() string {
+			if replacedAt.IsZero() {
+				return "(not within the loop)"
+			}
+			return replacedAt.Sub(began).Round(100 * time.Millisecond).String()
+		}())
+	if replacedAt.IsZero() {
+		t.Errorf("echo pod %s was not replaced within 30 s", victim)
+	}
+	for _, f := range failures {
+		t.Errorf("request failed at %s: status %d, error %v, body %q", f.at.Round(time.Millisecond), f.code, f.err, f.body)
+	}
+	if len(failures) > 0 {
+		out, _ := kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
+		var notOK []string
+		for _, line := range strings.Split(out, "\n") {
+			if line != "" && !strings.Contains(line, `" 200 `) {
+				notOK = append(notOK, line)
+			}
+		}
+		t.Logf("nginx log lines other than 200:\n%s", strings.Join(notOK, "\n"))
 	}
 }
 

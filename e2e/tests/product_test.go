@@ -96,6 +96,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("GatewayDeletionRemovesOwnedObjects", func(t *testing.T) {
 		testGatewayDeletionRemovesOwnedObjects(t, ctx, c)
 	})
+	t.Run("BackendPodReplacedUnderTraffic", func(t *testing.T) {
+		testBackendPodReplacedUnderTraffic(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
 	t.Run("InvalidRouteKeepsOthersServing", func(t *testing.T) {
 		testInvalidRouteKeepsOthersServing(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
