@@ -383,6 +383,9 @@ func startChrooted(t testing.TB, name string, args, env []string) *process {
 	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A process that outlives ours (an orphaned nginx worker) keeps the
+	// output pipe open: Wait must still return once ours has exited.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,9 @@ func TestNginxRestartServesLastGoodConfig(t *testing.T) {
 	})
 
 	master, workers := p.nginxPids()
-	for _, pid := range append(workers, master) {
+	// The master first: killed after its workers, it would respawn one
+	// that outlives it.
+	for _, pid := range append([]int{master}, workers...) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
