@@ -86,20 +86,7 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 		}
 	}
 
-	const userName = "nginx-gateway-operator"
-	bindGeneratedRole(t, k8s, userName)
-	user, err := env.AddUser(envtest.User{Name: userName}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := operatorKubeconfig(t, env, k8s)
 	probes := freeAddress(t)
 	logs := &testenv.SyncBuffer{}
 	cmd := operatorCommand("--kubeconfig="+path, "--health-probe-bind-address="+probes,

@@ -96,20 +96,7 @@ func TestManagerBinary(t *testing.T) {
 	// generates from the +kubebuilder:rbac markers: a missing verb fails
 	// this test (including the ones the per-Gateway Role needs, which
 	// Kubernetes lets the operator grant only if it holds them itself).
-	const userName = "nginx-gateway-operator"
-	bindGeneratedRole(t, k8s, userName)
-	user, err := env.AddUser(envtest.User{Name: userName}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := operatorKubeconfig(t, env, k8s)
 
 	probes, metrics := freeAddress(t), freeAddress(t)
 	var logs bytes.Buffer
@@ -195,6 +182,28 @@ func TestManagerBinary(t *testing.T) {
 	poll(t, "metrics refuse anonymous clients", func() error {
 		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
 	})
+}
+
+// operatorKubeconfig writes a kubeconfig for a user that holds exactly the
+// generated ClusterRole, as the operator's ServiceAccount does, and returns
+// its path.
+func operatorKubeconfig(t *testing.T, env *envtest.Environment, k8s client.Client) string {
+	t.Helper()
+	const userName = "nginx-gateway-operator"
+	bindGeneratedRole(t, k8s, userName)
+	user, err := env.AddUser(envtest.User{Name: userName}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // bindGeneratedRole creates config/rbac/role.yaml's ClusterRole and binds

@@ -183,29 +183,29 @@ func Build(in Input) Output {
 }
 
 func sortedGateways(in []gatewayv1.Gateway) []*gatewayv1.Gateway {
-	out := make([]*gatewayv1.Gateway, len(in))
-	for i := range in {
-		out[i] = &in[i]
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
+	return sortedByNamespacedName(in)
 }
 
 func sortedRoutes(in []gatewayv1.HTTPRoute) []*gatewayv1.HTTPRoute {
-	out := make([]*gatewayv1.HTTPRoute, len(in))
+	return sortedByNamespacedName(in)
+}
+
+// sortedByNamespacedName returns pointers to the objects, sorted by
+// namespace then name, so nothing depends on the order of the input.
+func sortedByNamespacedName[T any, P interface {
+	*T
+	GetNamespace() string
+	GetName() string
+}](in []T) []P {
+	out := make([]P, len(in))
 	for i := range in {
-		out[i] = &in[i]
+		out[i] = P(&in[i])
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
+		if out[i].GetNamespace() != out[j].GetNamespace() {
+			return out[i].GetNamespace() < out[j].GetNamespace()
 		}
-		return out[i].Name < out[j].Name
+		return out[i].GetName() < out[j].GetName()
 	})
 	return out
 }
