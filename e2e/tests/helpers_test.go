@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +17,8 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/nodeagent"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
-
-// logBuffer collects the cluster's log; a failed test prints it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // debianImage runs its command in the nginx root filesystem (a Debian with
 // a shell), for pods that need a shell rather than a particular program
@@ -47,7 +29,7 @@ const debianImage = "localcluster/debian:test"
 // ends, that stopping it left nothing behind.
 func startCluster(t *testing.T, images []nodeagent.ImageRule) *cluster.Cluster {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{} // the cluster's log; a failed test prints it
 	// Long enough to wait for another package's cluster to stop.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
