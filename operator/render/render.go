@@ -42,9 +42,30 @@ var configFiles = []struct{ file, tmpl string }{
 }
 
 var parsedTemplates = template.Must(template.New("").
-	Funcs(sprig.TxtFuncMap()).
-	Funcs(template.FuncMap{"q": quote, "qv": quoteValue, "comment": comment}).
+	Funcs(templateFuncs()).
 	ParseFS(templates.FS, "*.tmpl"))
+
+// templateFuncs are the functions templates may call: sprig's hermetic set
+// without the functions it still leaves in that read the clock or a random
+// source, so rendering stays pure and deterministic, and our quoting helpers.
+func templateFuncs() template.FuncMap {
+	funcs := sprig.HermeticTxtFuncMap()
+	for _, name := range sprigNotHermetic {
+		delete(funcs, name)
+	}
+	funcs["q"] = quote
+	funcs["qv"] = quoteValue
+	funcs["comment"] = comment
+	return funcs
+}
+
+// sprigNotHermetic are functions of sprig v3's HermeticTxtFuncMap that read
+// the clock (ago, toDate in the local zone) or a random source (the rest).
+var sprigNotHermetic = []string{
+	"ago", "toDate", "mustToDate", "randInt", "shuffle", "bcrypt", "htpasswd", "encryptAES",
+	"genPrivateKey", "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey",
+	"genSignedCert", "genSignedCertWithKey", "buildCustomCert",
+}
 
 // Names the model promises to keep safe for nginx identifiers; checked
 // anyway because they are written unquoted into variable and zone names.
@@ -61,7 +82,7 @@ var (
 // Render turns one Gateway's model into nginx files. It is pure: the same
 // model gives byte-identical files. It fails only when the model breaks
 // its own contract (a reference to an unknown upstream or certificate, an
-// unsafe identifier), which is a bug in the build step.
+// unsafe identifier), which is a bug in the translation step.
 func Render(gw *model.Gateway) (Files, error) {
 	if gw == nil {
 		return Files{}, fmt.Errorf("render: nil gateway")

@@ -3,12 +3,13 @@ package render
 import (
 	"strings"
 	"testing"
+	"text/template"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
 // TestRenderRefusesBrokenModels: a model that breaks the contract with
-// the build step is an error, never a config nginx might misread.
+// the translation step is an error, never a config nginx might misread.
 func TestRenderRefusesBrokenModels(t *testing.T) {
 	up := upstream("default_echo_80", ep("127.0.0.1", 8080))
 	for _, tc := range []struct {
@@ -48,5 +49,19 @@ func TestRenderRefusesBrokenModels(t *testing.T) {
 	}
 	if _, err := Render(nil); err == nil {
 		t.Error("Render(nil) succeeded")
+	}
+}
+
+// TestTemplateFuncsAreHermetic: a template cannot read the environment,
+// the clock or a random source, so the same model always renders the same
+// files.
+func TestTemplateFuncsAreHermetic(t *testing.T) {
+	for _, fn := range []string{"env", "expandenv", "now", "date", "ago", "randAlphaNum", "randInt", "shuffle", "uuidv4", "genPrivateKey", "bcrypt"} {
+		if _, err := template.New("t").Funcs(templateFuncs()).Parse("{{ " + fn + " }}"); err == nil {
+			t.Errorf("template function %q is available; rendering must not depend on the environment, clock or randomness", fn)
+		}
+	}
+	if _, err := template.New("t").Funcs(templateFuncs()).Parse(`{{ "a" | upper | q }}`); err != nil {
+		t.Errorf("sprig's hermetic functions and ours must be available: %v", err)
 	}
 }
