@@ -25,8 +25,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // countLines counts the lines of s that contain every one of parts.
@@ -215,7 +215,7 @@ func expectAccepted(t *testing.T, k8s client.Client, name string) {
 	t.Helper()
 	gc := &gatewayv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: translate.ControllerName},
 	}
 	if err := k8s.Create(context.Background(), gc); err != nil {
 		t.Fatal(err)

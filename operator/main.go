@@ -1,5 +1,5 @@
 // Command operator is the nginx-gateway-operator manager. `operator render`
-// runs the build and render steps offline (see operator/rendercmd).
+// runs the translation and render steps offline (see operator/rendercmd).
 package main
 
 import (

@@ -27,9 +27,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // The test binary doubles as the operator binary: with runMainEnv set it
@@ -123,7 +123,7 @@ func TestManagerBinary(t *testing.T) {
 
 	gc := &gatewayv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: "binary-test"},
-		Spec:       gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: translate.ControllerName},
 	}
 	if err := k8s.Create(context.Background(), gc); err != nil {
 		t.Fatal(err)

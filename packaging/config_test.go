@@ -16,7 +16,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 const (
@@ -246,8 +246,8 @@ func TestSamplesFitTogether(t *testing.T) {
 	if params == nil {
 		t.Fatal("no GatewayParameters sample")
 	}
-	if class.Spec.ControllerName != build.ControllerName {
-		t.Errorf("GatewayClass controllerName %q, want %q", class.Spec.ControllerName, build.ControllerName)
+	if class.Spec.ControllerName != translate.ControllerName {
+		t.Errorf("GatewayClass controllerName %q, want %q", class.Spec.ControllerName, translate.ControllerName)
 	}
 	ref := class.Spec.ParametersRef
 	if ref == nil || string(ref.Group) != v1alpha1.GroupVersion.Group || string(ref.Kind) != v1alpha1.Kind ||

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
@@ -24,7 +24,7 @@ func operatorConfig(t *testing.T, p *gatewayPod, backend string, version int, ce
 	padding := strings.Repeat("    # padding: a config this large is stored gzipped\n", 8000)
 	c := httpConfig(p.ip, backend, version, cert, padding)
 	files := render.Files{Config: c.configFiles, Secret: c.secretFiles}
-	set := resources.Build(resources.Owner{Namespace: "ns", Name: "gw"}, build.GatewayResult{}, files, resources.Options{})
+	set := resources.Objects(resources.Owner{Namespace: "ns", Name: "gw"}, model.Infrastructure{}, files, resources.Options{})
 	if len(set.ConfigMap.Data) != 0 || len(set.ConfigMap.BinaryData) == 0 {
 		t.Fatalf("the operator stored the %d-byte config plain: %v", len(c.configFiles["routes.conf"]), slices.Sorted(maps.Keys(set.ConfigMap.Data)))
 	}

@@ -1,5 +1,5 @@
 // Package controller holds the operator's reconciler: a thin loop that
-// reads every input from the manager's cache, calls operator/build once for
+// reads every input from the manager's cache, calls operator/translate once for
 // the whole cluster, renders each accepted Gateway (operator/render), applies
 // the owned objects (operator/resources) with server-side apply, points the
 // gateway pods at the new config hash, and writes GatewayClass, Gateway and

@@ -7,7 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 func TestIsSubset(t *testing.T) {
@@ -62,14 +62,14 @@ func TestMergeRouteParents(t *testing.T) {
 	kind := gatewayv1.Kind("Gateway")
 	other := gatewayv1.RouteParentStatus{ControllerName: "example.com/other", ParentRef: gatewayv1.ParentReference{Name: "their-gw"}}
 	oursOld := gatewayv1.RouteParentStatus{
-		ControllerName: build.ControllerName,
+		ControllerName: translate.ControllerName,
 		// As read back: with the defaults the CRD schema fills in.
 		ParentRef:  gatewayv1.ParentReference{Name: "gw", Group: &group, Kind: &kind},
 		Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, LastTransitionTime: then}},
 	}
-	stale := gatewayv1.RouteParentStatus{ControllerName: build.ControllerName, ParentRef: gatewayv1.ParentReference{Name: "gone"}}
+	stale := gatewayv1.RouteParentStatus{ControllerName: translate.ControllerName, ParentRef: gatewayv1.ParentReference{Name: "gone"}}
 	oursNew := gatewayv1.RouteParentStatus{
-		ControllerName: build.ControllerName,
+		ControllerName: translate.ControllerName,
 		ParentRef:      gatewayv1.ParentReference{Name: "gw"},
 		Conditions:     []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue}},
 	}

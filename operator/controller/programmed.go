@@ -16,7 +16,7 @@ import (
 const maxRejectedMessage = 1024
 
 // ProgrammedFromDataPlane decides the Gateway's Programmed condition from
-// what its pods report. built is the build step's Programmed condition
+// what its pods report. built is the translation step's Programmed condition
 // (computed as if the data plane served the config); it is returned as is
 // unless True. Then:
 //   - False/Invalid with nginx's message when any pod rejected wantedHash;
@@ -81,8 +81,8 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
-// programmedCondition is the build step's Programmed condition, or a True
-// one when the build set none.
+// programmedCondition is the translation step's Programmed condition, or a True
+// one when the translation set none.
 func programmedCondition(conditions []metav1.Condition, generation int64) metav1.Condition {
 	if c := meta.FindStatusCondition(conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
 		return *c
@@ -94,7 +94,7 @@ func programmedCondition(conditions []metav1.Condition, generation int64) metav1
 }
 
 // lowerProgrammed puts the data plane's verdict into a Gateway status: the
-// Gateway's Programmed condition, and each listener that the build found
+// Gateway's Programmed condition, and each listener that the translation found
 // programmable follows it.
 func lowerProgrammed(status *gatewayv1.GatewayStatus, programmed metav1.Condition) {
 	meta.SetStatusCondition(&status.Conditions, programmed)

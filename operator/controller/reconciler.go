@@ -30,15 +30,15 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // FieldManager is the server-side apply field manager of the operator.
 const FieldManager = "nginx-gateway-operator"
 
-// globalKey is the only request the reconciler ever sees: the build step
+// globalKey is the only request the reconciler ever sees: the translation step
 // looks at the whole cluster at once, so every event means "rebuild".
 var globalKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "cluster"}}
 
@@ -131,13 +131,13 @@ func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (map[string]stri
 	return versions, nil
 }
 
-// Reconcile runs one build over the whole cluster and applies its result.
+// Reconcile runs one translation over the whole cluster and applies its result.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	in, err := r.readInputs(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	out := build.Build(in)
+	out := translate.Translate(in)
 	now := metav1.Now()
 
 	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
@@ -207,7 +207,7 @@ func onlyConflicts(err error) bool {
 
 // syncDataPlane renders one accepted Gateway, applies its owned objects,
 // points its pods at the new config and says whether they serve it.
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result build.GatewayResult) (metav1.Condition, error) {
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult) (metav1.Condition, error) {
 	built := programmedCondition(result.Status.Conditions, result.Generation)
 	files, err := render.Render(result.Model)
 	if err != nil {
@@ -219,7 +219,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
-	set := resources.Build(owner, result, files, r.opts.Resources)
+	set := resources.Objects(owner, result.Infrastructure, files, r.opts.Resources)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
 		return metav1.Condition{
@@ -260,10 +260,10 @@ func (r *Reconciler) patchConfigHash(ctx context.Context, pods []corev1.Pod, has
 	return errors.Join(errs...)
 }
 
-// readInputs lists every object the build step looks at from the cache.
-func (r *Reconciler) readInputs(ctx context.Context) (build.Input, error) {
+// readInputs lists every object the translation step looks at from the cache.
+func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 	var (
-		in         build.Input
+		in         translate.Input
 		classes    gatewayv1.GatewayClassList
 		gateways   gatewayv1.GatewayList
 		routes     gatewayv1.HTTPRouteList

@@ -12,7 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 func newService(t *testing.T, ns, name string, port int32) {
@@ -134,7 +134,7 @@ func TestHTTPRouteParents(t *testing.T) {
 			var ours, other bool
 			for _, p := range got.Status.Parents {
 				switch p.ControllerName {
-				case build.ControllerName:
+				case translate.ControllerName:
 					for _, c := range p.Conditions {
 						if c.ObservedGeneration != got.Generation {
 							return fmt.Errorf("our %s observedGeneration %d, generation %d", c.Type, c.ObservedGeneration, got.Generation)

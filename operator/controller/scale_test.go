@@ -17,7 +17,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // statusPatches counts the API server's PATCH requests on the status of
@@ -108,7 +108,7 @@ func TestManyRoutes(t *testing.T) {
 		accepted := 0
 		for _, r := range list.Items {
 			for _, p := range r.Status.Parents {
-				if p.ControllerName == build.ControllerName && hasCondition(p.Conditions, "Accepted", metav1.ConditionTrue, "Accepted") == nil {
+				if p.ControllerName == translate.ControllerName && hasCondition(p.Conditions, "Accepted", metav1.ConditionTrue, "Accepted") == nil {
 					accepted++
 				}
 			}

@@ -15,12 +15,12 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // withTransitionTimes returns conditions with lastTransitionTime kept from
 // the previous condition of the same type when its status did not change,
-// and set to now otherwise. The build step is clock-free; time enters here.
+// and set to now otherwise. The translation step is clock-free; time enters here.
 func withTransitionTimes(conditions, previous []metav1.Condition, now metav1.Time) []metav1.Condition {
 	if conditions == nil {
 		return nil
@@ -123,7 +123,7 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 }
 
 // writeRouteStatuses replaces, in each HTTPRoute's status.parents, the
-// entries of our controller with the build's, keeping other controllers'
+// entries of our controller with the translation's, keeping other controllers'
 // entries. A route that no longer names our Gateways loses our entries.
 func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []gatewayv1.HTTPRoute, ours map[types.NamespacedName][]gatewayv1.RouteParentStatus, now metav1.Time) error {
 	var errs []error
@@ -148,7 +148,7 @@ func mergeRouteParents(current, ours []gatewayv1.RouteParentStatus, now metav1.T
 	// Never nil: status.parents is a required field.
 	out := []gatewayv1.RouteParentStatus{}
 	for _, p := range current {
-		if p.ControllerName != build.ControllerName {
+		if p.ControllerName != translate.ControllerName {
 			out = append(out, p)
 		}
 	}

@@ -23,8 +23,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // The envtest suite: one real kube-apiserver + etcd, and the operator's
@@ -128,7 +128,7 @@ func newClass(t *testing.T, params *gatewayv1.ParametersReference) *gatewayv1.Ga
 	t.Helper()
 	gc := &gatewayv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "gc-"},
-		Spec:       gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName, ParametersRef: params},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: translate.ControllerName, ParametersRef: params},
 	}
 	if err := k8s.Create(context.Background(), gc); err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func waitRouteParent(t *testing.T, ns, route, gwName, typ string, status metav1.
 			return err
 		}
 		for _, p := range r.Status.Parents {
-			if p.ControllerName == build.ControllerName && string(p.ParentRef.Name) == gwName {
+			if p.ControllerName == translate.ControllerName && string(p.ParentRef.Name) == gwName {
 				return hasCondition(p.Conditions, typ, status, reason)
 			}
 		}

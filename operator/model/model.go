@@ -1,8 +1,8 @@
 package model
 
 // Gateway is everything the data plane of one Gateway serves. It is produced
-// by the build step (already validated, already ordered) and consumed by the
-// render step. Every slice is sorted deterministically by the build step so
+// by the translation step (already validated, already ordered) and consumed by the
+// render step. Every slice is sorted deterministically by the translation step so
 // that rendering the same Gateway twice gives byte-identical files.
 type Gateway struct {
 	// Namespace and Name of the Gateway object.
@@ -216,7 +216,7 @@ type PathRewrite struct {
 	Kind  RewritePathKind
 	Value string
 	// MatchedPrefix is the PathPrefix of the match that selected the rule,
-	// needed for ReplacePrefixMatch. The build step refuses
+	// needed for ReplacePrefixMatch. The translation step refuses
 	// ReplacePrefixMatch unless the match is a PathPrefix, and when a rule
 	// has several PathPrefix matches it emits one Rule per prefix, so one
 	// value per Rule is enough. Decoded, like Location.Path; Value is
@@ -254,7 +254,7 @@ type Mirror struct {
 	// Upstream is Gateway.Upstreams[].Name.
 	Upstream string
 	// Percent of requests mirrored, 0 < Percent <= 100 (fractions are
-	// converted by the build step to a rational Numerator/Denominator).
+	// converted by the translation step to a rational Numerator/Denominator).
 	Numerator   int32
 	Denominator int32
 }

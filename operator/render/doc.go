@@ -19,11 +19,11 @@
 // backend's own filters apply only to its share.
 //
 // Paths: Location.Path and PathRewrite.MatchedPrefix come decoded from the
-// build step (nginx matches the decoded path); redirects match the raw
+// translation step (nginx matches the decoded path); redirects match the raw
 // $request_uri with any %-spelling of the prefix (rawURIRegex).
 //
 // Tests: golden files (testdata/<case>, checked by `nginx -t` that must not
 // even warn), real traffic through nginx, a fuzz test of the render step
-// on hostile model values (FuzzRender), and one of build + render together
+// on hostile model values (FuzzRender), and one of translate + render together
 // on hostile HTTPRoute fields (FuzzPipeline, pipeline_fuzz_test.go).
 package render

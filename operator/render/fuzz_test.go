@@ -19,10 +19,10 @@ type fuzzInput struct {
 
 var benignInput = fuzzInput{value: "v", regex: "r", path: "/x", host: "h.example", origin: "https://o.example"}
 
-// modelHolds filters values the way the build step does: no control
+// modelHolds filters values the way the translation step does: no control
 // characters except tab, regexes in RE2 syntax, server hostnames as DNS
 // names (redirect and rewrite hostnames take the raw string here, which is
-// more than the build step allows).
+// more than the translation step allows).
 func (in fuzzInput) modelHolds() bool {
 	for _, s := range []string{in.value, in.regex, in.path, in.host, in.origin} {
 		for i := 0; i < len(s); i++ {

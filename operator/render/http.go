@@ -152,7 +152,7 @@ func upstreamFor(u *model.Upstream) (upstreamView, bool) {
 	for _, e := range u.Endpoints {
 		addr, err := netip.ParseAddr(e.Address)
 		if err != nil || e.Port <= 0 || e.Port > 65535 {
-			continue // never an nginx syntax error: the build step only gives IPs
+			continue // never an nginx syntax error: the translation step only gives IPs
 		}
 		uv.Servers = append(uv.Servers, netip.AddrPortFrom(addr.Unmap(), uint16(e.Port)).String())
 	}
@@ -234,7 +234,7 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 		for _, b := range blocks {
 			id := b.Match + b.Path
 			if seenBlock[id] {
-				continue // the build step gave the same nginx location twice
+				continue // the translation step gave the same nginx location twice
 			}
 			seenBlock[id] = true
 			if id == `"/"` {
@@ -264,7 +264,7 @@ func serverComment(srv *model.HTTPServer) string {
 
 // location renders the nginx location blocks of one model.Location.
 func (r *renderer) location(sc *serverCtx, loc *model.Location, exact map[string]bool) ([]*locationView, error) {
-	path := loc.Path // decoded by the build step, as nginx compares it
+	path := loc.Path // decoded by the translation step, as nginx compares it
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}

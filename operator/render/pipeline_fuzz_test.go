@@ -14,15 +14,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
-// The pipeline fuzz test drives build + render with arbitrary values in
+// The pipeline fuzz test drives translate + render with arbitrary values in
 // every user-writable HTTPRoute field, without filtering them first: the
-// build step must refuse what is unsafe. Properties:
+// translation step must refuse what is unsafe. Properties:
 //   (a) Build and Render never panic, and Render never fails on a model
 //       that Build produced;
 //   (b) an accepted route renders a tree that `nginx -t` accepts with no
@@ -106,7 +106,7 @@ func mustRead(name string) []byte {
 // pipelineInput is a Gateway with an HTTP port shared by a listener
 // without hostname and one with a hostname, an HTTPS listener, a Service
 // with an endpoint, and one HTTPRoute holding the values.
-func pipelineInput(v routeValues) build.Input {
+func pipelineInput(v routeValues) translate.Input {
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: "default", Name: name, Generation: 1}
 	}
@@ -172,9 +172,9 @@ func pipelineInput(v routeValues) build.Input {
 		BackendRefs: []gatewayv1.HTTPBackendRef{echo},
 	}}
 
-	return build.Input{
+	return translate.Input{
 		GatewayClasses: []gatewayv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Generation: 1},
-			Spec: gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName}}},
+			Spec: gatewayv1.GatewayClassSpec{ControllerName: translate.ControllerName}}},
 		Gateways: []gatewayv1.Gateway{{ObjectMeta: meta("gw"), Spec: gatewayv1.GatewaySpec{GatewayClassName: "nginx",
 			Listeners: []gatewayv1.Listener{
 				listener("http", 8080, gatewayv1.HTTPProtocolType, ""),
@@ -199,7 +199,7 @@ func pipelineInput(v routeValues) build.Input {
 	}
 }
 
-// pipelineResult is what build + render made of one input.
+// pipelineResult is what translate + render made of one input.
 type pipelineResult struct {
 	accepted metav1.Condition
 	files    render.Files
@@ -207,7 +207,7 @@ type pipelineResult struct {
 
 func runPipeline(t testing.TB, v routeValues) pipelineResult {
 	t.Helper()
-	out := build.Build(pipelineInput(v))
+	out := translate.Translate(pipelineInput(v))
 	parents := out.HTTPRoutes[types.NamespacedName{Namespace: "default", Name: "route"}]
 	if len(out.Gateways) != 1 || out.Gateways[0].Model == nil || len(parents) != 1 {
 		t.Fatalf("the Gateway is not accepted or the route not seen: %+v", out)
@@ -220,7 +220,7 @@ func runPipeline(t testing.TB, v routeValues) pipelineResult {
 	}
 	files, err := render.Render(out.Gateways[0].Model)
 	if err != nil {
-		t.Fatalf("render fails on a model the build step made: %v", err)
+		t.Fatalf("render fails on a model the translation step made: %v", err)
 	}
 	res.files = files
 	return res

@@ -131,7 +131,7 @@ func regexLiteral(s string) string {
 
 // rawURIRegex matches, in a raw request URI ($request_uri), any spelling
 // of the decoded path p: each byte other than a letter, digit or "/" may
-// come literally or as a %-escape in either case. The build step gives
+// come literally or as a %-escape in either case. The translation step gives
 // decoded paths (what locations match), while redirects take the rest of
 // the path from the raw URI, which the client may have escaped.
 func rawURIRegex(p string) string {

@@ -74,7 +74,7 @@ func TestUserRegexKeepsMeaning(t *testing.T) {
 			b.WriteString(tokens[rng.IntN(len(tokens))])
 		}
 		if _, err := regexp.Compile(b.String()); err != nil {
-			continue // the build step refuses it
+			continue // the translation step refuses it
 		}
 		raw := b.String()
 		if i := strings.LastIndex(raw, `\Q`); i >= 0 && !strings.Contains(raw[i:], `\E`) {

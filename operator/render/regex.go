@@ -7,13 +7,13 @@ import (
 	"unicode/utf8"
 )
 
-// Regular expressions from the model are RE2 syntax (the build step
+// Regular expressions from the model are RE2 syntax (the translation step
 // compiles them with Go's regexp); nginx compiles PCRE2. The two agree on
 // most syntax, and the translation below removes the differences that
 // would make nginx refuse the config or read a pattern another way.
 
 // userRegex turns a user's regular expression (RE2 syntax, validated by the
-// build step) into a PCRE pattern for nginx that means the same and that
+// translation step) into a PCRE pattern for nginx that means the same and that
 // PCRE accepts, matching the whole subject:
 //   - named groups lose their names: nginx turns named captures into
 //     variables, so `(?<host>x)` would clash with $host or overwrite one of

@@ -8,11 +8,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
-// sharedPortGateway is built by the build step, not by hand: port 80 has a
+// sharedPortGateway is built by the translation step, not by hand: port 80 has a
 // listener without hostname and one with a hostname. The routes of the
 // hostname-less listener must land on the port's default server (a second
 // server without server_name would make nginx warn "conflicting server
@@ -43,9 +43,9 @@ func sharedPortGateway(t testing.TB) *model.Gateway {
 			}},
 		}}
 	}
-	out := build.Build(build.Input{
+	out := translate.Translate(translate.Input{
 		GatewayClasses: []gatewayv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "nginx"},
-			Spec: gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName}}},
+			Spec: gatewayv1.GatewayClassSpec{ControllerName: translate.ControllerName}}},
 		Gateways: []gatewayv1.Gateway{{ObjectMeta: meta("gw"), Spec: gatewayv1.GatewaySpec{GatewayClassName: "nginx",
 			Listeners: []gatewayv1.Listener{listener("any", ""), listener("named", "named.example.com")}}}},
 		Services: []corev1.Service{{ObjectMeta: meta("echo"), Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{

@@ -101,7 +101,7 @@ func trafficModel(port int32, a, b, c, mirror *echoBackend) *model.Gateway {
 	noEndpoints := &model.Rule{ID: "re", Route: route("empty", 0), Backends: []model.Backend{backend(empty.Name, 1)}}
 	redirect := &model.Rule{ID: "rr", Route: route("redirect", 0), Redirect: &model.Redirect{Scheme: "https", Hostname: "secure.example", StatusCode: 301,
 		Path: &model.PathRewrite{Kind: model.RewritePrefix, Value: "/new", MatchedPrefix: "/old"}}}
-	// Locations and matched prefixes are decoded paths (the build step
+	// Locations and matched prefixes are decoded paths (the translation step
 	// decodes "/caf%C3%A9%20d"); clients may escape them either way.
 	redirectDecoded := &model.Rule{ID: "rd", Route: route("redirect", 2), Redirect: &model.Redirect{Scheme: "https", Hostname: "secure.example", StatusCode: 301,
 		Path: &model.PathRewrite{Kind: model.RewritePrefix, Value: "/neu", MatchedPrefix: "/café d"}}}

@@ -1,4 +1,4 @@
-// Package rendercmd is `operator render -f FILE_OR_DIR [-o DIR]`: the build
+// Package rendercmd is `operator render -f FILE_OR_DIR [-o DIR]`: the translation
 // and render steps of the operator, offline. It reads Kubernetes objects
 // from YAML files, prints the statuses the operator would write, and with
 // -o writes each accepted Gateway's nginx files to DIR/<namespace>/<gateway>/

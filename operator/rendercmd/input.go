@@ -22,7 +22,7 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // scheme knows every kind the command reads.
@@ -40,8 +40,8 @@ func scheme() *runtime.Scheme {
 
 // ReadInput reads every object from the files and folders in paths into a
 // build input. It returns a description of each document it skipped.
-func ReadInput(paths []string) (build.Input, []string, error) {
-	var in build.Input
+func ReadInput(paths []string) (translate.Input, []string, error) {
+	var in translate.Input
 	var skipped []string
 	decoder := serializer.NewCodecFactory(scheme()).UniversalDeserializer()
 	files, err := expand(paths)
@@ -98,7 +98,7 @@ func defaultNamespace(obj runtime.Object) {
 	}
 }
 
-func add(in *build.Input, obj runtime.Object) bool {
+func add(in *translate.Input, obj runtime.Object) bool {
 	switch o := obj.(type) {
 	case *gatewayv1.GatewayClass:
 		in.GatewayClasses = append(in.GatewayClasses, *o)
@@ -184,10 +184,10 @@ func expand(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// withNamespaces gives the build step a Namespace object for every
+// withNamespaces gives the translation step a Namespace object for every
 // namespace the objects live in, labelled as the API server labels them
 // (kubernetes.io/metadata.name), so allowedRoutes selectors work offline.
-func withNamespaces(in *build.Input) {
+func withNamespaces(in *translate.Input) {
 	have := map[string]int{}
 	for i := range in.Namespaces {
 		ns := &in.Namespaces[i]

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // Main runs the command with its arguments (after "render") and returns
@@ -55,7 +55,7 @@ func Run(paths []string, outDir string, stdout, stderr io.Writer) error {
 	for _, s := range skipped {
 		fmt.Fprintln(stderr, "skipped:", s)
 	}
-	out := build.Build(in)
+	out := translate.Translate(in)
 
 	var renderErrs []error
 	for _, gw := range out.Gateways {

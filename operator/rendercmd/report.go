@@ -7,11 +7,11 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // report is what the command prints: every status the operator would
-// write, sorted. Conditions carry no lastTransitionTime (the build step has
+// write, sorted. Conditions carry no lastTransitionTime (the translation step has
 // no clock).
 type report struct {
 	GatewayClasses []classStatus   `json:"gatewayClasses,omitempty"`
@@ -68,7 +68,7 @@ func dropNulls(v any) any {
 	return v
 }
 
-func newReport(out build.Output) report {
+func newReport(out translate.Output) report {
 	var r report
 	for name, status := range out.GatewayClasses {
 		r.GatewayClasses = append(r.GatewayClasses, classStatus{Name: name, Status: status})

@@ -81,7 +81,7 @@ func TestLargeConfigMapFits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			set := Build(testOwner, testResult(), files, Options{})
+			set := Objects(testOwner, testInfra(), files, Options{})
 			rendered, stored := totalSize(files.Config), configMapSize(set.ConfigMap)
 			t.Logf("%d routes: rendered %d bytes, ConfigMap %d bytes (%.1f×)", routes, rendered, stored, float64(rendered)/float64(stored))
 			if stored > maxConfigMapBytes/2 {
@@ -99,7 +99,7 @@ func TestLargeConfigMapFits(t *testing.T) {
 			if got, want := dataplane.Hash(merged), ConfigHash(files); got != want {
 				t.Errorf("hash of the decoded ConfigMap and Secret %s, ConfigHash %s", got, want)
 			}
-			again := Build(testOwner, testResult(), files, Options{}).ConfigMap
+			again := Objects(testOwner, testInfra(), files, Options{}).ConfigMap
 			if !maps.EqualFunc(set.ConfigMap.BinaryData, again.BinaryData, bytes.Equal) {
 				t.Error("building twice gives different ConfigMap bytes")
 			}

@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
 // Paths nginx writes to besides RunPath. Debian's nginx has its temp paths
@@ -27,7 +27,7 @@ const (
 // for deletion, before it is asked to stop.
 const preStopSeconds = 3
 
-func deploymentSpec(owner Owner, name string, infra build.Infrastructure, opts Options) appsv1.DeploymentSpec {
+func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts Options) appsv1.DeploymentSpec {
 	image := infra.Image
 	if image == "" {
 		image = opts.DefaultImage

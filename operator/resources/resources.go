@@ -13,7 +13,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 )
 
@@ -72,10 +72,9 @@ const (
 // so the sidecar may signal the nginx master it shares a PID namespace with.
 const nginxUID = 101
 
-// Build returns the objects owned by the Gateway described by owner and
-// result, carrying the rendered files.
-func Build(owner Owner, result build.GatewayResult, files render.Files, opts Options) Set {
-	infra := result.Infrastructure
+// Objects returns the objects owned by the Gateway described by owner and
+// infra, carrying the rendered files.
+func Objects(owner Owner, infra model.Infrastructure, files render.Files, opts Options) Set {
 	name := Name(owner.Name)
 	meta := func(annotations map[string]string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{
@@ -151,7 +150,7 @@ func ownerReference(owner Owner) metav1.OwnerReference {
 
 // objectLabels are spec.infrastructure labels plus ours; ours win so that
 // a user cannot detach an object from its Gateway.
-func objectLabels(owner Owner, infra build.Infrastructure) map[string]string {
+func objectLabels(owner Owner, infra model.Infrastructure) map[string]string {
 	labels := maps.Clone(infra.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -177,7 +176,7 @@ func sidecarRules(gatewayName, serviceName string) []rbacv1.PolicyRule {
 	}
 }
 
-func serviceSpec(owner Owner, infra build.Infrastructure) corev1.ServiceSpec {
+func serviceSpec(owner Owner, infra model.Infrastructure) corev1.ServiceSpec {
 	spec := corev1.ServiceSpec{
 		Type:     infra.ServiceType,
 		Selector: SelectorLabels(owner.Namespace, owner.Name),

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 )
 
@@ -74,30 +74,28 @@ func TestLabelValue(t *testing.T) {
 	}
 }
 
-func testResult() build.GatewayResult {
-	return build.GatewayResult{
-		Infrastructure: build.Infrastructure{
-			Replicas:              2,
-			ServiceType:           corev1.ServiceTypeLoadBalancer,
-			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
-			ServiceAnnotations:    map[string]string{"lb": "class", "shared": "params"},
-			Labels:                map[string]string{"team": "a", dataplane.LabelManagedBy: "someone-else"},
-			Annotations:           map[string]string{"note": "x", "shared": "gateway"},
-			Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
-			},
-			Ports: []build.ServicePort{
-				{Name: "http-80", Port: 80, Protocol: corev1.ProtocolTCP},
-				{Name: "https-443", Port: 443, Protocol: corev1.ProtocolTCP},
-			},
+func testInfra() model.Infrastructure {
+	return model.Infrastructure{
+		Replicas:              2,
+		ServiceType:           corev1.ServiceTypeLoadBalancer,
+		ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+		ServiceAnnotations:    map[string]string{"lb": "class", "shared": "params"},
+		Labels:                map[string]string{"team": "a", dataplane.LabelManagedBy: "someone-else"},
+		Annotations:           map[string]string{"note": "x", "shared": "gateway"},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
+		},
+		Ports: []model.ServicePort{
+			{Name: "http-80", Port: 80, Protocol: corev1.ProtocolTCP},
+			{Name: "https-443", Port: 443, Protocol: corev1.ProtocolTCP},
 		},
 	}
 }
 
 var testOwner = Owner{Namespace: "ns", Name: "gw", UID: "uid-1"}
 
-func TestBuildMetadata(t *testing.T) {
-	set := Build(testOwner, testResult(), render.Files{}, Options{DefaultImage: "img:1"})
+func TestObjectsMetadata(t *testing.T) {
+	set := Objects(testOwner, testInfra(), render.Files{}, Options{DefaultImage: "img:1"})
 	for _, obj := range set.Objects() {
 		kind := obj.GetObjectKind().GroupVersionKind().Kind
 		if obj.GetName() != "gw-nginx" || obj.GetNamespace() != "ns" {
@@ -127,12 +125,12 @@ func TestBuildMetadata(t *testing.T) {
 	}
 }
 
-func TestBuildFiles(t *testing.T) {
+func TestObjectsFiles(t *testing.T) {
 	files := render.Files{
 		Config: map[string][]byte{"nginx.conf": []byte("events {}\n"), "blob": {0xff, 0xfe}},
 		Secret: map[string][]byte{"default_cert.crt": []byte("C"), "default_cert.key": []byte("K")},
 	}
-	set := Build(testOwner, testResult(), files, Options{})
+	set := Objects(testOwner, testInfra(), files, Options{})
 	if got := set.ConfigMap.Data; !reflect.DeepEqual(got, map[string]string{"nginx.conf": "events {}\n"}) {
 		t.Errorf("ConfigMap data = %v", got)
 	}
@@ -151,22 +149,22 @@ func TestBuildFiles(t *testing.T) {
 	}
 }
 
-func TestBuildService(t *testing.T) {
+func TestObjectsService(t *testing.T) {
 	tests := []struct {
 		name       string
-		infra      func(*build.Infrastructure)
+		infra      func(*model.Infrastructure)
 		wantType   corev1.ServiceType
 		wantPolicy corev1.ServiceExternalTrafficPolicy
 	}{
-		{name: "load balancer", infra: func(*build.Infrastructure) {}, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
-		{name: "cluster IP drops the traffic policy", infra: func(i *build.Infrastructure) { i.ServiceType = corev1.ServiceTypeClusterIP }, wantType: corev1.ServiceTypeClusterIP},
-		{name: "empty type defaults to load balancer", infra: func(i *build.Infrastructure) { i.ServiceType = "" }, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
+		{name: "load balancer", infra: func(*model.Infrastructure) {}, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
+		{name: "cluster IP drops the traffic policy", infra: func(i *model.Infrastructure) { i.ServiceType = corev1.ServiceTypeClusterIP }, wantType: corev1.ServiceTypeClusterIP},
+		{name: "empty type defaults to load balancer", infra: func(i *model.Infrastructure) { i.ServiceType = "" }, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			result := testResult()
-			tt.infra(&result.Infrastructure)
-			svc := Build(testOwner, result, render.Files{}, Options{}).Service
+			infra := testInfra()
+			tt.infra(&infra)
+			svc := Objects(testOwner, infra, render.Files{}, Options{}).Service
 			if svc.Spec.Type != tt.wantType || svc.Spec.ExternalTrafficPolicy != tt.wantPolicy {
 				t.Errorf("type %s policy %s, want %s %s", svc.Spec.Type, svc.Spec.ExternalTrafficPolicy, tt.wantType, tt.wantPolicy)
 			}
@@ -181,7 +179,7 @@ func TestBuildService(t *testing.T) {
 	}
 }
 
-func TestBuildDeployment(t *testing.T) {
+func TestObjectsDeployment(t *testing.T) {
 	tests := []struct {
 		name      string
 		image     string
@@ -192,9 +190,9 @@ func TestBuildDeployment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			result := testResult()
-			result.Infrastructure.Image = tt.image
-			dep := Build(testOwner, result, render.Files{}, Options{DefaultImage: "default:1"}).Deployment
+			infra := testInfra()
+			infra.Image = tt.image
+			dep := Objects(testOwner, infra, render.Files{}, Options{DefaultImage: "default:1"}).Deployment
 			if *dep.Spec.Replicas != 2 {
 				t.Errorf("replicas = %d", *dep.Spec.Replicas)
 			}
@@ -279,8 +277,8 @@ func TestBuildDeployment(t *testing.T) {
 	}
 }
 
-func TestBuildRole(t *testing.T) {
-	role := Build(testOwner, testResult(), render.Files{}, Options{}).Role
+func TestObjectsRole(t *testing.T) {
+	role := Objects(testOwner, testInfra(), render.Files{}, Options{}).Role
 	var statusRule bool
 	for _, rule := range role.Rules {
 		for _, verb := range rule.Verbs {
@@ -305,7 +303,7 @@ func TestBuildRole(t *testing.T) {
 	if !statusRule {
 		t.Error("no gateways/status rule")
 	}
-	binding := Build(testOwner, testResult(), render.Files{}, Options{}).RoleBinding
+	binding := Objects(testOwner, testInfra(), render.Files{}, Options{}).RoleBinding
 	if binding.RoleRef.Name != "gw-nginx" || binding.Subjects[0].Name != "gw-nginx" || binding.Subjects[0].Namespace != "ns" {
 		t.Errorf("binding = %+v", binding)
 	}

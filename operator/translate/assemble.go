@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ type ruleKey struct {
 
 // assembleModel builds the data-plane model of an accepted Gateway from its
 // programmed listeners and the routes attached to them.
-func (b *builder) assembleModel(gs *gatewayState, settings model.Settings) *model.Gateway {
+func (b *translator) assembleModel(gs *gatewayState, settings model.Settings) *model.Gateway {
 	m := &model.Gateway{Namespace: gs.key.Namespace, Name: gs.key.Name, Settings: settings}
 
 	// Certificates: one per distinct Secret, named after it.
@@ -255,7 +255,7 @@ func dedupEntries(es []*entry) []*entry {
 }
 
 // nameUpstreams names every upstream the rules use, in key order.
-func (b *builder) nameUpstreams(keys []ruleKey, rules map[ruleKey]*model.Rule, ruleOf map[*model.Rule]*ruleState) map[upstreamKey]string {
+func (b *translator) nameUpstreams(keys []ruleKey, rules map[ruleKey]*model.Rule, ruleOf map[*model.Rule]*ruleState) map[upstreamKey]string {
 	used := map[upstreamKey]bool{}
 	for _, k := range keys {
 		rule := ruleOf[rules[k]]

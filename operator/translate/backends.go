@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -52,7 +52,7 @@ type backendState struct {
 	responseHeaders model.HeaderModifier
 }
 
-// resolvedUpstream is a Service port the build step resolved once and
+// resolvedUpstream is a Service port the translation step resolved once and
 // shares between every Gateway that uses it.
 type resolvedUpstream struct {
 	protocol  model.AppProtocol
@@ -62,7 +62,7 @@ type resolvedUpstream struct {
 // resolveBackendRef checks a backend reference of a route in routeNS: kind
 // Service, same namespace or a ReferenceGrant, the Service and its port
 // exist, and the port's appProtocol is one we speak.
-func (b *builder) resolveBackendRef(routeNS string, ref gatewayv1.BackendObjectReference, field string) (upstreamKey, *refError) {
+func (b *translator) resolveBackendRef(routeNS string, ref gatewayv1.BackendObjectReference, field string) (upstreamKey, *refError) {
 	group, kind := "", kindService
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -136,7 +136,7 @@ func appProtocol(ap *string) (model.AppProtocol, bool) {
 // endpoints collects the ready addresses of a Service port from its
 // EndpointSlices (matched by port name), deduplicated and sorted. A nil
 // ready condition counts as ready, as the EndpointSlice API says.
-func (b *builder) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []model.Endpoint {
+func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []model.Endpoint {
 	seen := map[model.Endpoint]bool{}
 	for _, es := range b.ix.slices[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] {
 		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
@@ -189,7 +189,7 @@ func (b *builder) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []model
 // compileBackends validates a rule's backendRefs. Invalid references stay
 // in the list, marked invalid, so that their share of traffic answers 500;
 // the first failure is returned for the route's ResolvedRefs condition.
-func (b *builder) compileBackends(routeNS string, refs []gatewayv1.HTTPBackendRef, field string) ([]backendState, *refError, *routeError) {
+func (b *translator) compileBackends(routeNS string, refs []gatewayv1.HTTPBackendRef, field string) ([]backendState, *refError, *routeError) {
 	var out []backendState
 	var firstRefErr *refError
 	for i := range refs {

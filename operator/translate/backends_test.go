@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -38,7 +38,7 @@ func TestUpstreamEndpoints(t *testing.T) {
 		v6, fqdn,
 	}
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc"))}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	want := []model.Upstream{{
 		Name: "default_svc_80", ServiceNamespace: testNS, ServiceName: "svc", ServicePort: 80, Protocol: model.ProtocolHTTP1,
 		Endpoints: []model.Endpoint{{Address: "10.0.0.1", Port: 8080}, {Address: "10.0.0.2", Port: 8080}, {Address: "10.0.0.3", Port: 8080}, {Address: "fd00::1", Port: 8080}, {Address: "fd00::2", Port: 8080}},
@@ -97,7 +97,7 @@ func TestBackendRefResolution(t *testing.T) {
 			in.ReferenceGrants = tc.grants
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""),
 				rule(gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{tc.ref}}))}
-			out := Build(in)
+			out := Translate(in)
 			st := routeStatus(t, out, testNS, "r")
 			wantCondition(t, st.Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
 			if got := condString(findCondition(t, st.Conditions, "ResolvedRefs")); got != tc.wantRefs {
@@ -141,7 +141,7 @@ func TestBackendWeights(t *testing.T) {
 			in := baseInput()
 			in.Services = append(in.Services, service(testNS, "svc2"))
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), rule(gatewayv1.HTTPRouteRule{BackendRefs: tc.refs}))}
-			out := Build(in)
+			out := Translate(in)
 			if got := condString(findCondition(t, routeStatus(t, out, testNS, "r").Conditions, "Accepted")); got != tc.accepted {
 				t.Fatalf("Accepted = %s, want %s", got, tc.accepted)
 			}
@@ -165,7 +165,7 @@ func TestUpstreamNamesAreUniqueAndSafe(t *testing.T) {
 		route("a-b", "r", parent(testNS, "gw", ""), simpleRule("c", prefix("/1"))),
 		route("a", "r", parent(testNS, "gw", ""), simpleRule("b-c", prefix("/2")), simpleRule("b.c", prefix("/3"))),
 	}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	var names []string
 	for _, u := range g.Model.Upstreams {
 		names = append(names, u.Name+"="+u.ServiceNamespace+"/"+u.ServiceName)

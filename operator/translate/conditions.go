@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"sort"
@@ -7,7 +7,7 @@ import (
 )
 
 // condition builds a status condition. LastTransitionTime stays zero: the
-// build step reads no clock. The reconciler merges these conditions into the
+// translation step reads no clock. The reconciler merges these conditions into the
 // object's status with meta.SetStatusCondition, which keeps the old
 // transition time when the status did not change and stamps a new one when
 // it did.

@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -80,7 +80,7 @@ func shuffled[T any](r *rand.Rand, in []T) []T {
 func TestBuildIsDeterministic(t *testing.T) {
 	in := richInput(t)
 	before := deepCopyInput(in)
-	want := Build(in)
+	want := Translate(in)
 	if !reflect.DeepEqual(in, before) {
 		t.Fatal("Build changed its input")
 	}
@@ -105,7 +105,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 			es.Endpoints = shuffled(r, es.Endpoints)
 			s.EndpointSlices[i] = *es
 		}
-		if got := Build(s); !reflect.DeepEqual(got, want) {
+		if got := Translate(s); !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: output differs from the unshuffled build", seed)
 		}
 	}
@@ -128,7 +128,7 @@ func BenchmarkBuild3000Routes(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		out := Build(in)
+		out := Translate(in)
 		if len(out.Gateways[0].Model.Upstreams) != 3000 {
 			b.Fatalf("upstreams = %d", len(out.Gateways[0].Model.Upstreams))
 		}

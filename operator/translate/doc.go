@@ -1,4 +1,4 @@
-// Package build is the pure middle of the operator: from every Kubernetes
+// Package translate is the pure middle of the operator: from every Kubernetes
 // object it is given (GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants,
 // Services, EndpointSlices, Secrets, Namespaces, GatewayParameters) it
 // resolves and validates everything, and returns the data-plane model of
@@ -37,4 +37,4 @@
 //     lowers it from what the gateway pods report.
 //   - Retry and sessionPersistence of a rule are not implemented and are
 //     ignored (their features are not in SupportedFeatures).
-package build
+package translate

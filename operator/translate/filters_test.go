@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -17,7 +17,7 @@ func buildRule(t *testing.T, r gatewayv1.HTTPRouteRule) (gatewayv1.RouteParentSt
 	in := baseInput()
 	in.Services = append(in.Services, service(testNS, "mirror"), service(testNS, "mirror2"))
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), rule(r))}
-	out := Build(in)
+	out := Translate(in)
 	return routeStatus(t, out, testNS, "r"), gatewayResult(t, out, testNS, "gw")
 }
 

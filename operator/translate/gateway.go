@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -10,9 +10,10 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
-// gatewayState is a Gateway of ours while the build runs.
+// gatewayState is a Gateway of ours during a translation.
 type gatewayState struct {
 	gw  *gatewayv1.Gateway
 	key types.NamespacedName
@@ -23,12 +24,12 @@ type gatewayState struct {
 	acceptedMessage string
 	listeners       []*listenerState
 	attachments     []attachment
-	infra           Infrastructure
+	infra           model.Infrastructure
 	params          []*v1alpha1.GatewayParameters
 }
 
 // newGatewayState validates a Gateway whose class is ours.
-func (b *builder) newGatewayState(gw *gatewayv1.Gateway, class classResult) *gatewayState {
+func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *gatewayState {
 	gs := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, accepted: true}
 	reject := func(reason gatewayv1.GatewayConditionReason, msg string) {
 		if gs.accepted {
@@ -77,7 +78,7 @@ func (b *builder) newGatewayState(gw *gatewayv1.Gateway, class classResult) *gat
 	return gs
 }
 
-func (b *builder) gatewayParameters(gw *gatewayv1.Gateway, ref *gatewayv1.LocalParametersReference) (*v1alpha1.GatewayParameters, error) {
+func (b *translator) gatewayParameters(gw *gatewayv1.Gateway, ref *gatewayv1.LocalParametersReference) (*v1alpha1.GatewayParameters, error) {
 	if string(ref.Group) != v1alpha1.GroupVersion.Group || string(ref.Kind) != v1alpha1.Kind {
 		return nil, fmt.Errorf("spec.infrastructure.parametersRef: must name group %s kind %s, not %s/%s",
 			v1alpha1.GroupVersion.Group, v1alpha1.Kind, ref.Group, ref.Kind)
@@ -124,7 +125,7 @@ func copyMap[K, V ~string](m map[K]V) map[string]string {
 
 // status renders the Gateway's status. Programmed is True when the Gateway
 // is accepted and at least one listener is programmed, as if the data plane
-// already served the config: the build step cannot see pods, so the
+// already served the config: the translation step cannot see pods, so the
 // reconciler lowers Programmed afterwards from what the gateway pods report
 // (applied-hash / rejected-hash annotations, see internal/dataplane).
 func (gs *gatewayState) status() gatewayv1.GatewayStatus {

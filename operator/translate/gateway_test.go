@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -54,7 +54,7 @@ func TestGatewayClassStatus(t *testing.T) {
 			in.GatewayClasses[0].Spec.ParametersRef = tc.ref
 			in.GatewayClasses[0].Generation = 7
 			in.Parameters = tc.params
-			out := Build(in)
+			out := Translate(in)
 			st, ok := out.GatewayClasses["nginx"]
 			if !ok {
 				t.Fatal("no status for class nginx")
@@ -77,7 +77,7 @@ func TestGatewayClassStatus(t *testing.T) {
 }
 
 func TestSupportedFeatures(t *testing.T) {
-	out := Build(baseInput())
+	out := Translate(baseInput())
 	st := out.GatewayClasses["nginx"]
 	if len(st.SupportedFeatures) != len(SupportedFeatures) || len(SupportedFeatures) == 0 {
 		t.Fatalf("supportedFeatures = %v", st.SupportedFeatures)
@@ -113,7 +113,7 @@ func TestClassesAndGatewaysOfOtherControllers(t *testing.T) {
 	orphan.Spec.GatewayClassName = "missing"
 	in.Gateways = append(in.Gateways, gw, orphan)
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "foreign", ""), simpleRule("svc"))}
-	out := Build(in)
+	out := Translate(in)
 	if _, ok := out.GatewayClasses["other"]; ok {
 		t.Error("status for a class of another controller")
 	}
@@ -161,7 +161,7 @@ func TestGatewayConditions(t *testing.T) {
 			in := baseInput()
 			in.Gateways[0].Generation = 3
 			tc.mutate(&in)
-			g := gatewayResult(t, Build(in), testNS, "gw")
+			g := gatewayResult(t, Translate(in), testNS, "gw")
 			wantCondition(t, g.Status.Conditions, "Accepted", tc.acceptedStatus, tc.acceptedReason)
 			p := findCondition(t, g.Status.Conditions, "Programmed")
 			if p.Status != tc.programmed {
@@ -184,7 +184,7 @@ func TestGatewayConditions(t *testing.T) {
 				t.Errorf("Generation = %d", g.Generation)
 			}
 			if len(g.Status.Addresses) != 0 {
-				t.Error("build step must leave addresses to the sidecar")
+				t.Error("translation step must leave addresses to the sidecar")
 			}
 		})
 	}
@@ -200,12 +200,12 @@ func TestInfrastructureDefaultsAndParameters(t *testing.T) {
 		name         string
 		classParams  *v1alpha1.GatewayParametersSpec
 		gwParams     *v1alpha1.GatewayParametersSpec
-		wantInfra    Infrastructure
+		wantInfra    model.Infrastructure
 		wantSettings model.Settings
 	}{
 		{
 			name:         "defaults",
-			wantInfra:    Infrastructure{Replicas: 1, ServiceType: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal},
+			wantInfra:    model.Infrastructure{Replicas: 1, ServiceType: corev1.ServiceTypeLoadBalancer, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal},
 			wantSettings: model.Settings{WorkerProcesses: "auto", WorkerConnections: 8192, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 60},
 		},
 		{
@@ -215,7 +215,7 @@ func TestInfrastructureDefaultsAndParameters(t *testing.T) {
 				Service: &v1alpha1.ServiceSettings{Type: &nodePort, Annotations: map[string]string{"a": "b"}},
 				Nginx:   &v1alpha1.NginxSettings{WorkerProcesses: ptr("4"), WorkerConnections: ptr(int32(1024)), WorkerShutdownTimeoutSeconds: ptr(int32(5)), AccessLog: &jsonLog},
 			},
-			wantInfra: Infrastructure{Replicas: 3, Image: "example/nginx:1", ServiceType: corev1.ServiceTypeNodePort,
+			wantInfra: model.Infrastructure{Replicas: 3, Image: "example/nginx:1", ServiceType: corev1.ServiceTypeNodePort,
 				ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster, ServiceAnnotations: map[string]string{"a": "b"}},
 			wantSettings: model.Settings{WorkerProcesses: "4", WorkerConnections: 1024, AccessLogFormat: "json", WorkerShutdownTimeoutSeconds: 5},
 		},
@@ -223,14 +223,14 @@ func TestInfrastructureDefaultsAndParameters(t *testing.T) {
 			name:        "gateway parameters override the class's",
 			classParams: &v1alpha1.GatewayParametersSpec{Replicas: ptr(int32(3)), Service: &v1alpha1.ServiceSettings{ExternalTrafficPolicy: &cluster}},
 			gwParams:    &v1alpha1.GatewayParametersSpec{Replicas: ptr(int32(5))},
-			wantInfra: Infrastructure{Replicas: 5, ServiceType: corev1.ServiceTypeLoadBalancer,
+			wantInfra: model.Infrastructure{Replicas: 5, ServiceType: corev1.ServiceTypeLoadBalancer,
 				ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster},
 			wantSettings: model.Settings{WorkerProcesses: "auto", WorkerConnections: 8192, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 60},
 		},
 		{
 			name:         "ClusterIP has no external traffic policy",
 			classParams:  &v1alpha1.GatewayParametersSpec{Service: &v1alpha1.ServiceSettings{Type: &clusterIP, ExternalTrafficPolicy: &cluster}},
-			wantInfra:    Infrastructure{Replicas: 1, ServiceType: corev1.ServiceTypeClusterIP},
+			wantInfra:    model.Infrastructure{Replicas: 1, ServiceType: corev1.ServiceTypeClusterIP},
 			wantSettings: model.Settings{WorkerProcesses: "auto", WorkerConnections: 8192, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 60},
 		},
 	}
@@ -246,7 +246,7 @@ func TestInfrastructureDefaultsAndParameters(t *testing.T) {
 				in.Gateways[0].Spec.Infrastructure = &gatewayv1.GatewayInfrastructure{ParametersRef: &gatewayv1.LocalParametersReference{
 					Group: gatewayv1.Group(group), Kind: "GatewayParameters", Name: "mine"}}
 			}
-			g := gatewayResult(t, Build(in), testNS, "gw")
+			g := gatewayResult(t, Translate(in), testNS, "gw")
 			got := g.Infrastructure
 			got.Ports = nil
 			if !reflect.DeepEqual(got, tc.wantInfra) {
@@ -271,12 +271,12 @@ func TestInfrastructureMetadataAndPorts(t *testing.T) {
 		Labels:      map[gatewayv1.LabelKey]gatewayv1.LabelValue{"team": "a"},
 		Annotations: map[gatewayv1.AnnotationKey]gatewayv1.AnnotationValue{"example.com/note": "x y"},
 	}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	if !reflect.DeepEqual(g.Infrastructure.Labels, map[string]string{"team": "a"}) ||
 		!reflect.DeepEqual(g.Infrastructure.Annotations, map[string]string{"example.com/note": "x y"}) {
 		t.Errorf("labels/annotations = %v %v", g.Infrastructure.Labels, g.Infrastructure.Annotations)
 	}
-	want := []ServicePort{{Name: "http-80", Port: 80, Protocol: corev1.ProtocolTCP}, {Name: "https-443", Port: 443, Protocol: corev1.ProtocolTCP}}
+	want := []model.ServicePort{{Name: "http-80", Port: 80, Protocol: corev1.ProtocolTCP}, {Name: "https-443", Port: 443, Protocol: corev1.ProtocolTCP}}
 	if !reflect.DeepEqual(g.Infrastructure.Ports, want) {
 		t.Errorf("ports = %+v, want %+v", g.Infrastructure.Ports, want)
 	}
@@ -298,7 +298,7 @@ func TestGatewayClassSupportedVersion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := baseInput()
 			in.GatewayAPICRDVersions = tc.versions
-			st := Build(in).GatewayClasses["nginx"]
+			st := Translate(in).GatewayClasses["nginx"]
 			wantCondition(t, st.Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
 			var got string
 			for _, c := range st.Conditions {

@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
-// SupportedFeatures are the Gateway API features the build step and the
+// SupportedFeatures are the Gateway API features the translation step and the
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
 // to pick its tests, so it names only what really works: no TLS, TCP, UDP or
@@ -70,7 +70,7 @@ const (
 	defaultAccessLogFormat              = string(v1alpha1.AccessLogDefault)
 )
 
-// classResult is what the build step decided for one GatewayClass of ours.
+// classResult is what the translation step decided for one GatewayClass of ours.
 type classResult struct {
 	accepted bool
 	message  string
@@ -218,8 +218,8 @@ func validateParameters(p *v1alpha1.GatewayParameters) error {
 
 // resolveSettings merges parameter layers (class first, then the
 // Gateway's own) over the defaults.
-func resolveSettings(layers ...*v1alpha1.GatewayParameters) (Infrastructure, model.Settings) {
-	infra := Infrastructure{
+func resolveSettings(layers ...*v1alpha1.GatewayParameters) (model.Infrastructure, model.Settings) {
+	infra := model.Infrastructure{
 		Replicas:    defaultReplicas,
 		ServiceType: corev1.ServiceTypeLoadBalancer,
 	}

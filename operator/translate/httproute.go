@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -48,7 +48,7 @@ type mirrorState struct {
 
 // compileRoute validates everything in a route that does not depend on
 // the parent it attaches to.
-func (b *builder) compileRoute(r *gatewayv1.HTTPRoute) *routeState {
+func (b *translator) compileRoute(r *gatewayv1.HTTPRoute) *routeState {
 	rs := &routeState{route: r, key: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}}
 	seen := map[string]bool{}
 	for i, h := range r.Spec.Hostnames {
@@ -80,7 +80,7 @@ func (b *builder) compileRoute(r *gatewayv1.HTTPRoute) *routeState {
 	return rs
 }
 
-func (b *builder) compileRule(route *routeState, i int) (ruleState, *routeError) {
+func (b *translator) compileRule(route *routeState, i int) (ruleState, *routeError) {
 	r := route.route
 	rule := &r.Spec.Rules[i]
 	field := fmt.Sprintf("spec.rules[%d]", i)
@@ -180,7 +180,7 @@ type attachment struct {
 
 // attachRoute resolves one parentRef of a route that names a Gateway of
 // ours and returns its status entry.
-func (b *builder) attachRoute(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) gatewayv1.RouteParentStatus {
+func (b *translator) attachRoute(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) gatewayv1.RouteParentStatus {
 	gen := rs.route.Generation
 	ok, reason, msg := b.attach(rs, ref, gs)
 	resolved := condition(string(gatewayv1.RouteConditionResolvedRefs), true, string(gatewayv1.RouteReasonResolvedRefs), "all references are resolved", gen)
@@ -200,7 +200,7 @@ func (b *builder) attachRoute(rs *routeState, ref gatewayv1.ParentReference, gs 
 
 // attach finds the listeners a parentRef selects and attaches the route to
 // them; it returns the Accepted condition.
-func (b *builder) attach(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) (bool, gatewayv1.RouteConditionReason, string) {
+func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) (bool, gatewayv1.RouteConditionReason, string) {
 	if !gs.accepted {
 		return false, gatewayv1.RouteReasonNoMatchingParent, fmt.Sprintf("Gateway %s is not accepted", gs.key)
 	}

@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -40,7 +40,7 @@ func TestRouteParentRefs(t *testing.T) {
 			r := route(tc.ns, "r", append(tc.opts, simpleRule("svc"))...)
 			r.Generation = 4
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{r}
-			out := Build(in)
+			out := Translate(in)
 			st := routeStatus(t, out, tc.ns, "r")
 			wantCondition(t, st.Conditions, "Accepted", tc.wantStatus, tc.wantReason)
 			if st.ControllerName != ControllerName {
@@ -74,7 +74,7 @@ func TestRouteParentsOfOtherKindsAndGateways(t *testing.T) {
 		parent("", "no-such-gateway", ""),
 		parent("", "gw", ""),
 		simpleRule("svc"))}
-	out := Build(in)
+	out := Translate(in)
 	ps := out.HTTPRoutes[types.NamespacedName{Namespace: testNS, Name: "r"}]
 	if len(ps) != 1 || ps[0].ParentRef.Name != "gw" {
 		t.Fatalf("parents = %+v, want only gw", ps)
@@ -85,7 +85,7 @@ func TestRouteToUnacceptedGateway(t *testing.T) {
 	in := baseInput()
 	in.Gateways[0].Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Value: "1.2.3.4"}}
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc"))}
-	st := routeStatus(t, Build(in), testNS, "r")
+	st := routeStatus(t, Translate(in), testNS, "r")
 	wantCondition(t, st.Conditions, "Accepted", metav1.ConditionFalse, "NoMatchingParent")
 }
 
@@ -93,7 +93,7 @@ func TestRouteSeveralParentsSorted(t *testing.T) {
 	in := baseInput()
 	in.Gateways = append(in.Gateways, gateway(testNS, "a-gw", httpListener("http", 80, "")))
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), parent("", "a-gw", ""), simpleRule("svc"))}
-	ps := Build(in).HTTPRoutes[types.NamespacedName{Namespace: testNS, Name: "r"}]
+	ps := Translate(in).HTTPRoutes[types.NamespacedName{Namespace: testNS, Name: "r"}]
 	if len(ps) != 2 || ps[0].ParentRef.Name != "a-gw" || ps[1].ParentRef.Name != "gw" {
 		t.Fatalf("parents = %+v", ps)
 	}
@@ -131,7 +131,7 @@ func TestServersPerHostname(t *testing.T) {
 		route(testNS, "catchall", parent("", "gw", ""), simpleRule("svc", prefix("/all"))),
 		route(testNS, "foo", parent("", "gw", ""), hostnames("foo.example.com"), simpleRule("svc", prefix("/foo"))),
 	}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	var keys []string
 	for _, s := range g.Model.HTTPServers {
 		k := itoa(int(s.Port)) + " " + s.Hostname
@@ -217,7 +217,7 @@ func TestRouteValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := baseInput()
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), tc.opt)}
-			out := Build(in)
+			out := Translate(in)
 			st := routeStatus(t, out, testNS, "r")
 			acc := findCondition(t, st.Conditions, "Accepted")
 			g := gatewayResult(t, out, testNS, "gw")
@@ -248,7 +248,7 @@ func TestRouteValidation(t *testing.T) {
 func TestRouteWithoutRulesAnswers500(t *testing.T) {
 	in := baseInput()
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""))}
-	out := Build(in)
+	out := Translate(in)
 	wantCondition(t, routeStatus(t, out, testNS, "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
 	r := onlyRule(t, gatewayResult(t, out, testNS, "gw"))
 	if r.Return == nil || r.Return.StatusCode != 500 {

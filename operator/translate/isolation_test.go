@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"strings"
@@ -91,7 +91,7 @@ func TestListenerIsolation(t *testing.T) {
 				in.HTTPRoutes = append(in.HTTPRoutes, route(testNS, string(l.Name), parent("", "gw", string(l.Name)),
 					hostnames(variant.hosts...), simpleRule("svc", prefix("/"+string(l.Name)))))
 			}
-			out := Build(in)
+			out := Translate(in)
 			m := gatewayResult(t, out, testNS, "gw").Model
 			for _, r := range requests {
 				if got := serve(m, 80, r.host, r.path); got != r.want {
@@ -129,7 +129,7 @@ func TestConformanceHostnameIntersection(t *testing.T) {
 	for _, r := range routes {
 		in.HTTPRoutes = append(in.HTTPRoutes, route(testNS, r.name, parent("", "gw", ""), hostnames(r.hosts...), simpleRule("svc", prefix(r.path))))
 	}
-	out := Build(in)
+	out := Translate(in)
 	wantCondition(t, routeStatus(t, out, testNS, "s5").Conditions, "Accepted", "False", "NoMatchingListenerHostname")
 	m := gatewayResult(t, out, testNS, "gw").Model
 	for _, r := range []struct{ host, path, want string }{
@@ -162,7 +162,7 @@ func TestConformanceListenerHostnameMatching(t *testing.T) {
 		route(testNS, "backend-v2", parent("", "gw", "listener-2"), simpleRule("svc")),
 		route(testNS, "backend-v3", parent("", "gw", "listener-3"), parent("", "gw", "listener-4"), simpleRule("svc")),
 	}
-	m := gatewayResult(t, Build(in), testNS, "gw").Model
+	m := gatewayResult(t, Translate(in), testNS, "gw").Model
 	for _, r := range []struct{ host, want string }{
 		{"bar.com", "backend-v1"}, {"foo.bar.com", "backend-v2"}, {"baz.bar.com", "backend-v3"}, {"boo.bar.com", "backend-v3"},
 		{"multiple.prefixes.bar.com", "backend-v3"}, {"multiple.prefixes.foo.com", "backend-v3"}, {"foo.com", ""}, {"no.matching.host", ""},

@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -98,7 +98,7 @@ func TestListenerValidation(t *testing.T) {
 			in.Gateways[0].Spec.Listeners = []gatewayv1.Listener{tc.listener, httpListener("other", 8080, "")}
 			in.Secrets = []corev1.Secret{tlsSecret(t, testNS, "cert"), tlsSecret(t, "certs", "cert"), badCert, opaque}
 			in.ReferenceGrants = tc.grants
-			g := gatewayResult(t, Build(in), testNS, "gw")
+			g := gatewayResult(t, Translate(in), testNS, "gw")
 			ls := g.Status.Listeners[0]
 			checkListener(t, ls, tc.want)
 			if len(ls.SupportedKinds) != tc.kinds || ls.SupportedKinds == nil {
@@ -130,7 +130,7 @@ func TestListenerConflicts(t *testing.T) {
 			in.Secrets = []corev1.Secret{tlsSecret(t, testNS, "cert")}
 			in.Gateways[0].Spec.Listeners = tc.listeners
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc"))}
-			g := gatewayResult(t, Build(in), testNS, "gw")
+			g := gatewayResult(t, Translate(in), testNS, "gw")
 			for name, want := range tc.want {
 				ls := listenerStatusOf(t, g, name)
 				if got := condString(findCondition(t, ls.Conditions, "Conflicted")); got != want {
@@ -181,7 +181,7 @@ func TestListenerRouteKinds(t *testing.T) {
 			in := baseInput()
 			in.Gateways[0].Spec.Listeners[0].AllowedRoutes = &gatewayv1.AllowedRoutes{Kinds: tc.kinds}
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc"))}
-			out := Build(in)
+			out := Translate(in)
 			ls := gatewayResult(t, out, testNS, "gw").Status.Listeners[0]
 			if !reflect.DeepEqual(ls.SupportedKinds, tc.wantKinds) {
 				t.Errorf("supportedKinds = %v, want %v", ls.SupportedKinds, tc.wantKinds)
@@ -220,7 +220,7 @@ func TestListenerAllowedNamespaces(t *testing.T) {
 			for ns := range tc.want {
 				in.HTTPRoutes = append(in.HTTPRoutes, route(ns, "r", parent(testNS, "gw", "")))
 			}
-			out := Build(in)
+			out := Translate(in)
 			attached := int32(0)
 			for ns, want := range tc.want {
 				st := routeStatus(t, out, ns, "r")
@@ -248,7 +248,7 @@ func TestHTTPSCertificatesInModel(t *testing.T) {
 		httpsListener("any", 443, "", secretRef("", "a-cert")),
 	}
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), hostnames("y.example.com"), simpleRule("svc"))}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	var names []string
 	for _, c := range g.Model.Certificates {
 		names = append(names, c.Name)
@@ -280,7 +280,7 @@ func TestHTTPSListenerServesRoutes(t *testing.T) {
 	in.Secrets = []corev1.Secret{tlsSecret(t, testNS, "cert")}
 	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners, httpsListener("https", 443, "secure.example.com", secretRef("", "cert")))
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", "https"), simpleRule("svc", prefix("/app")))}
-	out := Build(in)
+	out := Translate(in)
 	wantCondition(t, routeStatus(t, out, testNS, "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
 	g := gatewayResult(t, out, testNS, "gw")
 	s := server(t, g.Model, 443, "secure.example.com")

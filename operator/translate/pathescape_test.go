@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"strings"
@@ -42,7 +42,7 @@ func TestEscapedMatchPaths(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := baseInput()
 			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc", pathMatch(tc.typ, tc.value)))}
-			out := Build(in)
+			out := Translate(in)
 			st := routeStatus(t, out, testNS, "r")
 			if tc.wantPath == "" {
 				wantCondition(t, st.Conditions, "Accepted", "False", "UnsupportedValue")
@@ -68,7 +68,7 @@ func TestEscapedExactAndPrefixShareALocation(t *testing.T) {
 	in := baseInput()
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""),
 		simpleRule("svc", exact("/caf%C3%A9")), simpleRule("svc", prefix("/caf%C3%A9")))}
-	out := Build(in)
+	out := Translate(in)
 	srv := server(t, gatewayResult(t, out, testNS, "gw").Model, 80, "")
 	loc := location(t, srv, "/café", model.PathPrefix)
 	if len(loc.Candidates) != 2 || len(loc.Candidates[0].Conditions) != 1 || loc.Candidates[0].Conditions[0].Value != `^/café$` {

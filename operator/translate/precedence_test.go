@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -18,7 +18,7 @@ func defaultServer(t *testing.T, routes ...gatewayv1.HTTPRoute) model.HTTPServer
 	in := baseInput()
 	in.Gateways[0].Spec.Listeners[0] = allNamespaces(in.Gateways[0].Spec.Listeners[0])
 	in.HTTPRoutes = routes
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	return server(t, g.Model, 80, "")
 }
 
@@ -189,7 +189,7 @@ func TestHostnamePrecedenceAcrossRoutes(t *testing.T) {
 		route(testNS, "wild", parent("", "gw", ""), hostnames("*.example.com"), simpleRule("svc", exact("/login"))),
 		route(testNS, "exact", parent("", "gw", ""), hostnames("a.example.com"), simpleRule("svc", prefix("/"))),
 	}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	s := server(t, g.Model, 80, "a.example.com")
 	// The route with the more specific hostname wins even over an exact path.
 	if got := candidateRoutes(location(t, s, "/login", model.PathExact)); !reflect.DeepEqual(got, []string{"default/exact#0", "default/wild#0"}) {
@@ -207,7 +207,7 @@ func TestRuleIDsAndSharing(t *testing.T) {
 		route(testNS, "b", parent("", "gw", ""), simpleRule("svc", prefix("/b1"), prefix("/b2"))),
 		route(testNS, "a", parent("", "gw", ""), rule(gatewayv1.HTTPRouteRule{Name: ptr(gatewayv1.SectionName("first"))}), simpleRule("svc", prefix("/a"))),
 	}
-	g := gatewayResult(t, Build(in), testNS, "gw")
+	g := gatewayResult(t, Translate(in), testNS, "gw")
 	s := server(t, g.Model, 80, "")
 	ids := map[string]model.RouteRef{}
 	for _, l := range s.Locations {

@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"reflect"
@@ -104,7 +104,7 @@ func FuzzBuildModelIsSafe(f *testing.F) {
 	f.Add("", "/\x00", "x\n", "(")
 	f.Add("a..b", "//", "", "^/v[0-9]+$")
 	f.Fuzz(func(t *testing.T, host, path, name, value string) {
-		out := Build(fuzzInput(host, path, name, value))
+		out := Translate(fuzzInput(host, path, name, value))
 		for _, g := range out.Gateways {
 			checkModelSafe(t, g.Model)
 		}
@@ -112,7 +112,7 @@ func FuzzBuildModelIsSafe(f *testing.F) {
 }
 
 func TestSafeStringsReachTheModel(t *testing.T) {
-	out := Build(fuzzInput("a.example.com", "/ok", "x-ok", "https://o.example.com"))
+	out := Translate(fuzzInput("a.example.com", "/ok", "x-ok", "https://o.example.com"))
 	for _, name := range []string{"headers", "redirect", "cors", "rewrite"} {
 		wantCondition(t, routeStatus(t, out, testNS, name).Conditions, "Accepted", "True", "Accepted")
 	}

@@ -1,4 +1,4 @@
-package build
+package translate
 
 import (
 	"fmt"
@@ -18,9 +18,9 @@ import (
 // ControllerName is the GatewayClass controllerName this operator handles.
 const ControllerName gatewayv1.GatewayController = "nginx-operator.dev/gateway-controller"
 
-// Input is every object the build step looks at. The reconciler fills it
+// Input is every object the translation step looks at. The reconciler fills it
 // from its cache; the render command fills it from YAML files. Order does
-// not matter: the build step sorts what it needs.
+// not matter: the translation step sorts what it needs.
 type Input struct {
 	GatewayClasses  []gatewayv1.GatewayClass
 	Gateways        []gatewayv1.Gateway
@@ -39,7 +39,7 @@ type Input struct {
 	GatewayAPICRDVersions map[string]string
 }
 
-// Output is the result of one build: a model per Gateway and every status.
+// Output is the result of one translation: a model per Gateway and every status.
 type Output struct {
 	// GatewayClasses holds the status of each GatewayClass of our
 	// controllerName, keyed by name.
@@ -54,7 +54,7 @@ type Output struct {
 	HTTPRoutes map[types.NamespacedName][]gatewayv1.RouteParentStatus
 }
 
-// GatewayResult is what the build step decided for one Gateway.
+// GatewayResult is what the translation step decided for one Gateway.
 type GatewayResult struct {
 	types.NamespacedName
 	// Generation is the Gateway's metadata.generation, copied into every
@@ -68,48 +68,23 @@ type GatewayResult struct {
 	// accepted (then no data plane objects are kept for it).
 	Model *model.Gateway
 	// Infrastructure is what the owned objects are built from.
-	Infrastructure Infrastructure
+	Infrastructure model.Infrastructure
 }
 
-// Infrastructure are the resolved settings of a Gateway's owned objects:
-// GatewayParameters merged over defaults, plus spec.infrastructure.
-type Infrastructure struct {
-	Replicas              int32
-	ServiceType           corev1.ServiceType
-	ExternalTrafficPolicy corev1.ServiceExternalTrafficPolicy
-	ServiceAnnotations    map[string]string
-	// Labels and Annotations from the Gateway's spec.infrastructure, for
-	// every owned object and the pods.
-	Labels      map[string]string
-	Annotations map[string]string
-	Resources   corev1.ResourceRequirements
-	// Image overrides the operator's default gateway image when not empty.
-	Image string
-	// Ports are the distinct listener ports, sorted, with their protocol.
-	Ports []ServicePort
-}
-
-// ServicePort is one port of a Gateway's Service.
-type ServicePort struct {
-	Name     string
-	Port     int32
-	Protocol corev1.Protocol
-}
-
-// builder holds what one Build call resolves once and shares between
+// translator holds what one Translate call resolves once and shares between
 // Gateways.
-type builder struct {
+type translator struct {
 	ix *index
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
 }
 
-// Build resolves and validates every input object and returns the model of
+// Translate resolves and validates every input object and returns the model of
 // each Gateway of ours and every status this controller owns. It is pure:
 // no I/O, no clock, no randomness; the same Input (in any order) gives the
 // same Output.
-func Build(in Input) Output {
-	b := &builder{ix: newIndex(&in), upstreams: map[upstreamKey]*resolvedUpstream{}}
+func Translate(in Input) Output {
+	b := &translator{ix: newIndex(&in), upstreams: map[upstreamKey]*resolvedUpstream{}}
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		HTTPRoutes:     map[types.NamespacedName][]gatewayv1.RouteParentStatus{},
@@ -211,15 +186,15 @@ func sortedByNamespacedName[T any, P interface {
 }
 
 // servicePorts lists the distinct ports of the programmed listeners.
-func servicePorts(ls []*listenerState) []ServicePort {
+func servicePorts(ls []*listenerState) []model.ServicePort {
 	seen := map[int32]bool{}
-	var out []ServicePort
+	var out []model.ServicePort
 	for _, l := range ls {
 		if !l.programmed() || seen[l.port] {
 			continue
 		}
 		seen[l.port] = true
-		out = append(out, ServicePort{
+		out = append(out, model.ServicePort{
 			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(l.protocol)), l.port),
 			Port:     l.port,
 			Protocol: corev1.ProtocolTCP,
