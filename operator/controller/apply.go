@@ -186,7 +186,7 @@ func ownedLists() []client.ObjectList {
 // are no longer served (not accepted, or their class is no longer ours).
 // Objects of deleted Gateways are left to the garbage collector, which
 // follows the owner references.
-func (r *Reconciler) deleteUnserved(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway, served map[types.NamespacedName]bool) error {
+func (r *Reconciler) deleteUnserved(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway, served map[types.NamespacedName]metav1.Condition) error {
 	var errs []error
 	for _, list := range ownedLists() {
 		if err := r.client.List(ctx, list, client.MatchingLabels{dataplane.LabelManagedBy: dataplane.ManagedByValue}); err != nil {
@@ -205,7 +205,7 @@ func (r *Reconciler) deleteUnserved(ctx context.Context, gateways map[types.Name
 			}
 			key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: ref.Name}
 			gw := gateways[key]
-			if gw == nil || gw.UID != ref.UID || served[key] {
+			if _, isServed := served[key]; gw == nil || gw.UID != ref.UID || isServed {
 				continue
 			}
 			log.FromContext(ctx).Info("deleting object of a Gateway no longer served", "kind", fmt.Sprintf("%T", obj), "namespace", obj.GetNamespace(), "name", obj.GetName())

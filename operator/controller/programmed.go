@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -15,20 +14,17 @@ import (
 // condition message.
 const maxRejectedMessage = 1024
 
-// ProgrammedFromDataPlane decides the Gateway's Programmed condition from
-// what its pods report. built is the translation step's Programmed condition
-// (computed as if the data plane served the config); it is returned as is
-// unless True. Then:
+// DataPlaneProgrammed is the data plane's verdict on the config of hash
+// wantedHash, from what the Gateway's pods report:
 //   - False/Invalid with nginx's message when any pod rejected wantedHash;
 //   - False/Pending when no replica is ready, or a ready one serves
 //     another hash (the kubelet has not synced its volumes yet, or nginx is
 //     still reloading);
 //   - True/Programmed when every ready replica serves wantedHash.
-func ProgrammedFromDataPlane(built metav1.Condition, wantedHash string, pods []corev1.Pod) metav1.Condition {
-	if built.Status != metav1.ConditionTrue {
-		return built
-	}
-	out := built
+//
+// ComposeStatuses turns it into the Gateway's and listeners' Programmed.
+func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod) metav1.Condition {
+	out := metav1.Condition{Type: string(gatewayv1.GatewayConditionProgrammed)}
 	var ready, serving int
 	for i := range pods {
 		pod := &pods[i]
@@ -79,40 +75,4 @@ func podReady(pod *corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-// programmedCondition is the translation step's Programmed condition, or a True
-// one when the translation set none.
-func programmedCondition(conditions []metav1.Condition, generation int64) metav1.Condition {
-	if c := meta.FindStatusCondition(conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
-		return *c
-	}
-	return metav1.Condition{
-		Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
-		Reason: string(gatewayv1.GatewayReasonProgrammed), ObservedGeneration: generation,
-	}
-}
-
-// lowerProgrammed puts the data plane's verdict into a Gateway status: the
-// Gateway's Programmed condition, and each listener that the translation found
-// programmable follows it.
-func lowerProgrammed(status *gatewayv1.GatewayStatus, programmed metav1.Condition) {
-	meta.SetStatusCondition(&status.Conditions, programmed)
-	if programmed.Status == metav1.ConditionTrue {
-		return
-	}
-	reason := string(gatewayv1.ListenerReasonPending)
-	if programmed.Reason == string(gatewayv1.GatewayReasonInvalid) {
-		reason = string(gatewayv1.ListenerReasonInvalid)
-	}
-	for i := range status.Listeners {
-		l := &status.Listeners[i]
-		c := meta.FindStatusCondition(l.Conditions, string(gatewayv1.ListenerConditionProgrammed))
-		if c == nil || c.Status != metav1.ConditionTrue {
-			continue
-		}
-		c.Status = metav1.ConditionFalse
-		c.Reason = reason
-		c.Message = programmed.Message
-	}
 }

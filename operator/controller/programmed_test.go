@@ -9,6 +9,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 func testPod(name string, ready bool, annotations map[string]string) corev1.Pod {
@@ -26,64 +27,53 @@ func applied(hash string) map[string]string {
 	return map[string]string{dataplane.AnnotationAppliedHash: hash}
 }
 
-func TestProgrammedFromDataPlane(t *testing.T) {
-	programmed := metav1.Condition{
-		Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
-		Reason: string(gatewayv1.GatewayReasonProgrammed), ObservedGeneration: 3,
-	}
-	notProgrammed := metav1.Condition{
-		Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
-		Reason: string(gatewayv1.GatewayReasonInvalid), Message: "listener broken", ObservedGeneration: 3,
-	}
+func TestDataPlaneVerdict(t *testing.T) {
 	terminating := testPod("old", true, applied("h0"))
 	terminating.DeletionTimestamp = &metav1.Time{}
 	tests := []struct {
 		name        string
-		built       metav1.Condition
 		pods        []corev1.Pod
 		wantStatus  metav1.ConditionStatus
 		wantReason  gatewayv1.GatewayConditionReason
 		wantMessage string // substring
 	}{
-		{name: "build says not programmed", built: notProgrammed, pods: []corev1.Pod{testPod("a", true, applied("h1"))},
-			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonInvalid, wantMessage: "listener broken"},
-		{name: "no pods", built: programmed,
+		{name: "no pods",
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending, wantMessage: "no gateway replica is ready"},
-		{name: "pod not ready", built: programmed, pods: []corev1.Pod{testPod("a", false, applied("h1"))},
+		{name: "pod not ready", pods: []corev1.Pod{testPod("a", false, applied("h1"))},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending},
-		{name: "ready pod serves an older hash", built: programmed, pods: []corev1.Pod{testPod("a", true, applied("h0"))},
+		{name: "ready pod serves an older hash", pods: []corev1.Pod{testPod("a", true, applied("h0"))},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending, wantMessage: "0 of 1 ready replicas"},
-		{name: "ready pod without annotations", built: programmed, pods: []corev1.Pod{testPod("a", true, nil)},
+		{name: "ready pod without annotations", pods: []corev1.Pod{testPod("a", true, nil)},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending},
-		{name: "every ready pod serves the hash", built: programmed,
+		{name: "every ready pod serves the hash",
 			pods:       []corev1.Pod{testPod("a", true, applied("h1")), testPod("b", true, applied("h1")), testPod("c", false, nil)},
 			wantStatus: metav1.ConditionTrue, wantReason: gatewayv1.GatewayReasonProgrammed, wantMessage: "2 ready replicas"},
-		{name: "one of two ready pods lags", built: programmed,
+		{name: "one of two ready pods lags",
 			pods:       []corev1.Pod{testPod("a", true, applied("h1")), testPod("b", true, applied("h0"))},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending, wantMessage: "1 of 2"},
-		{name: "terminating pods do not count", built: programmed,
+		{name: "terminating pods do not count",
 			pods:       []corev1.Pod{testPod("a", true, applied("h1")), terminating},
 			wantStatus: metav1.ConditionTrue, wantReason: gatewayv1.GatewayReasonProgrammed},
-		{name: "wanted hash rejected", built: programmed,
+		{name: "wanted hash rejected",
 			pods: []corev1.Pod{testPod("a", true, map[string]string{
 				dataplane.AnnotationAppliedHash:     "h0",
 				dataplane.AnnotationRejectedHash:    "h1",
 				dataplane.AnnotationRejectedMessage: `unknown directive "bogus"`,
 			})},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonInvalid, wantMessage: `unknown directive "bogus"`},
-		{name: "first config rejected on a pod that never got ready", built: programmed,
+		{name: "first config rejected on a pod that never got ready",
 			pods: []corev1.Pod{testPod("a", false, map[string]string{
 				dataplane.AnnotationRejectedHash:    "h1",
 				dataplane.AnnotationRejectedMessage: "bad",
 			})},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonInvalid, wantMessage: "bad"},
-		{name: "an older rejected hash does not matter", built: programmed,
+		{name: "an older rejected hash does not matter",
 			pods: []corev1.Pod{testPod("a", true, map[string]string{
 				dataplane.AnnotationAppliedHash:  "h1",
 				dataplane.AnnotationRejectedHash: "h0",
 			})},
 			wantStatus: metav1.ConditionTrue, wantReason: gatewayv1.GatewayReasonProgrammed},
-		{name: "long messages are cut", built: programmed,
+		{name: "long messages are cut",
 			pods: []corev1.Pod{testPod("a", true, map[string]string{
 				dataplane.AnnotationRejectedHash:    "h1",
 				dataplane.AnnotationRejectedMessage: strings.Repeat("x", 5000),
@@ -92,12 +82,12 @@ func TestProgrammedFromDataPlane(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ProgrammedFromDataPlane(tt.built, "h1", tt.pods)
+			got := DataPlaneProgrammed("h1", tt.pods)
 			if got.Status != tt.wantStatus || got.Reason != string(tt.wantReason) || !strings.Contains(got.Message, tt.wantMessage) {
 				t.Errorf("got %s/%s %q, want %s/%s containing %q", got.Status, got.Reason, got.Message, tt.wantStatus, tt.wantReason, tt.wantMessage)
 			}
-			if got.Type != string(gatewayv1.GatewayConditionProgrammed) || got.ObservedGeneration != 3 {
-				t.Errorf("type %s observedGeneration %d", got.Type, got.ObservedGeneration)
+			if got.Type != string(gatewayv1.GatewayConditionProgrammed) {
+				t.Errorf("type %s", got.Type)
 			}
 			if len(got.Message) > maxRejectedMessage+200 {
 				t.Errorf("message of %d bytes", len(got.Message))
@@ -106,41 +96,70 @@ func TestProgrammedFromDataPlane(t *testing.T) {
 	}
 }
 
-func TestLowerProgrammed(t *testing.T) {
-	cond := func(status metav1.ConditionStatus, reason string) metav1.Condition {
-		return metav1.Condition{Type: "Programmed", Status: status, Reason: reason}
+// TestComposeGatewayStatus: Programmed of the Gateway and of its listeners
+// is composed from the data plane's verdict and the listeners the
+// translation found programmable; the translated conditions stay as they are.
+func TestComposeGatewayStatus(t *testing.T) {
+	cond := func(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: reason + " message"}
 	}
 	tests := []struct {
 		name         string
-		programmed   metav1.Condition
+		programmable []string
+		verdict      metav1.Condition
+		wantGateway  metav1.Condition
 		wantListener []metav1.Condition // Programmed of listeners "ok" and "bad"
 	}{
-		{name: "programmed leaves listeners", programmed: cond(metav1.ConditionTrue, "Programmed"),
-			wantListener: []metav1.Condition{cond(metav1.ConditionTrue, "Programmed"), cond(metav1.ConditionFalse, "Invalid")}},
-		{name: "pending lowers valid listeners", programmed: cond(metav1.ConditionFalse, "Pending"),
-			wantListener: []metav1.Condition{cond(metav1.ConditionFalse, "Pending"), cond(metav1.ConditionFalse, "Invalid")}},
-		{name: "invalid lowers valid listeners", programmed: cond(metav1.ConditionFalse, "Invalid"),
-			wantListener: []metav1.Condition{cond(metav1.ConditionFalse, "Invalid"), cond(metav1.ConditionFalse, "Invalid")}},
+		{name: "served: programmable listeners are programmed", programmable: []string{"ok"},
+			verdict:      cond("Programmed", metav1.ConditionTrue, "Programmed"),
+			wantGateway:  cond("Programmed", metav1.ConditionTrue, "Programmed"),
+			wantListener: []metav1.Condition{cond("Programmed", metav1.ConditionTrue, "Programmed"), cond("Programmed", metav1.ConditionFalse, "Invalid")}},
+		{name: "pending lowers programmable listeners", programmable: []string{"ok"},
+			verdict:      cond("Programmed", metav1.ConditionFalse, "Pending"),
+			wantGateway:  cond("Programmed", metav1.ConditionFalse, "Pending"),
+			wantListener: []metav1.Condition{cond("Programmed", metav1.ConditionFalse, "Pending"), cond("Programmed", metav1.ConditionFalse, "Invalid")}},
+		{name: "rejected config makes programmable listeners invalid", programmable: []string{"ok"},
+			verdict:      cond("Programmed", metav1.ConditionFalse, "Invalid"),
+			wantGateway:  cond("Programmed", metav1.ConditionFalse, "Invalid"),
+			wantListener: []metav1.Condition{cond("Programmed", metav1.ConditionFalse, "Invalid"), cond("Programmed", metav1.ConditionFalse, "Invalid")}},
+		{name: "nothing programmable: invalid whatever the pods say",
+			verdict:      cond("Programmed", metav1.ConditionTrue, "Programmed"),
+			wantGateway:  cond("Programmed", metav1.ConditionFalse, "Invalid"),
+			wantListener: []metav1.Condition{cond("Programmed", metav1.ConditionFalse, "Invalid"), cond("Programmed", metav1.ConditionFalse, "Invalid")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status := gatewayv1.GatewayStatus{
-				Conditions: []metav1.Condition{cond(metav1.ConditionTrue, "Accepted"), cond(metav1.ConditionTrue, "Programmed")},
-				Listeners: []gatewayv1.ListenerStatus{
-					{Name: "ok", Conditions: []metav1.Condition{cond(metav1.ConditionTrue, "Programmed")}},
-					{Name: "bad", Conditions: []metav1.Condition{cond(metav1.ConditionFalse, "Invalid")}},
+			accepted := cond("Accepted", metav1.ConditionTrue, "Accepted")
+			result := translate.GatewayResult{
+				Generation: 7,
+				Status: gatewayv1.GatewayStatus{
+					Conditions: []metav1.Condition{accepted},
+					Listeners: []gatewayv1.ListenerStatus{
+						{Name: "ok", Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionTrue, "Accepted")}},
+						{Name: "bad", Conditions: []metav1.Condition{cond("Accepted", metav1.ConditionFalse, "UnsupportedProtocol")}},
+					},
 				},
+				ProgrammableListeners: tt.programmable,
 			}
-			status.Conditions[0].Type = "Accepted"
-			lowerProgrammed(&status, tt.programmed)
-			if len(status.Conditions) != 2 || status.Conditions[1].Status != tt.programmed.Status || status.Conditions[1].Reason != tt.programmed.Reason {
-				t.Errorf("gateway conditions = %+v", status.Conditions)
+			status := composeGatewayStatus(result, tt.verdict)
+			if len(status.Conditions) != 2 || status.Conditions[0] != accepted {
+				t.Fatalf("gateway conditions = %+v, want Accepted kept and Programmed added", status.Conditions)
+			}
+			got := status.Conditions[1]
+			if got.Type != "Programmed" || got.Status != tt.wantGateway.Status || got.Reason != tt.wantGateway.Reason || got.ObservedGeneration != 7 {
+				t.Errorf("gateway Programmed = %+v, want %s/%s at generation 7", got, tt.wantGateway.Status, tt.wantGateway.Reason)
 			}
 			for i, l := range status.Listeners {
-				got := l.Conditions[0]
-				if got.Status != tt.wantListener[i].Status || got.Reason != tt.wantListener[i].Reason {
+				if len(l.Conditions) != 2 || l.Conditions[0].Type != "Accepted" {
+					t.Fatalf("listener %s conditions = %+v", l.Name, l.Conditions)
+				}
+				got := l.Conditions[1]
+				if got.Type != "Programmed" || got.Status != tt.wantListener[i].Status || got.Reason != tt.wantListener[i].Reason || got.ObservedGeneration != 7 {
 					t.Errorf("listener %s Programmed = %s/%s, want %s/%s", l.Name, got.Status, got.Reason, tt.wantListener[i].Status, tt.wantListener[i].Reason)
 				}
+			}
+			if len(result.Status.Conditions) != 1 || len(result.Status.Listeners[0].Conditions) != 1 {
+				t.Error("composing changed the translation result")
 			}
 		})
 	}

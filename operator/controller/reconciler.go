@@ -146,35 +146,38 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
 
+	// The data planes first: their verdicts are part of the statuses.
 	var errs []error
-	served := map[types.NamespacedName]bool{}
+	verdicts := map[types.NamespacedName]metav1.Condition{}
 	for _, result := range out.Gateways {
 		gw := gateways[result.NamespacedName]
-		if gw == nil {
-			continue
-		}
-		status := *result.Status.DeepCopy()
 		// A Gateway being deleted is not served: applying would recreate
 		// objects that the garbage collector is removing.
-		if result.Model != nil && gw.DeletionTimestamp == nil {
-			served[result.NamespacedName] = true
-			programmed, err := r.syncDataPlane(ctx, gw, result)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			lowerProgrammed(&status, programmed)
+		if gw == nil || result.Model == nil || gw.DeletionTimestamp != nil {
+			continue
 		}
-		if err := r.writeGatewayStatus(ctx, gw, status, now); err != nil {
+		verdict, err := r.syncDataPlane(ctx, gw, result)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		verdicts[result.NamespacedName] = verdict
 	}
-	if err := r.deleteUnserved(ctx, gateways, served); err != nil {
+	if err := r.deleteUnserved(ctx, gateways, verdicts); err != nil {
 		errs = append(errs, err)
 	}
-	if err := r.writeGatewayClassStatuses(ctx, in.GatewayClasses, out.GatewayClasses, now); err != nil {
+
+	statuses := ComposeStatuses(out, verdicts)
+	for _, result := range out.Gateways {
+		if gw := gateways[result.NamespacedName]; gw != nil {
+			if err := r.writeGatewayStatus(ctx, gw, statuses.Gateways[result.NamespacedName], now); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := r.writeGatewayClassStatuses(ctx, in.GatewayClasses, statuses.GatewayClasses, now); err != nil {
 		errs = append(errs, err)
 	}
-	if err := r.writeRouteStatuses(ctx, in.HTTPRoutes, out.HTTPRoutes, now); err != nil {
+	if err := r.writeRouteStatuses(ctx, routeObjects(in), statuses.Routes, now); err != nil {
 		errs = append(errs, err)
 	}
 	err = errors.Join(errs...)
@@ -206,16 +209,15 @@ func onlyConflicts(err error) bool {
 }
 
 // syncDataPlane renders one accepted Gateway, applies its owned objects,
-// points its pods at the new config and says whether they serve it.
+// points its pods at the new config and returns the data plane's verdict
+// (see DataPlaneProgrammed).
 func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult) (metav1.Condition, error) {
-	built := programmedCondition(result.Status.Conditions, result.Generation)
 	files, err := render.Render(result.Model)
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
-			ObservedGeneration: result.Generation,
 		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
@@ -225,17 +227,19 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
-			ObservedGeneration: result.Generation,
 		}, err
 	}
 	hash := resources.ConfigHash(files)
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
 		client.MatchingLabels(resources.SelectorLabels(gw.Namespace, gw.Name))); err != nil {
-		return built, err
+		return metav1.Condition{
+			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
+			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods could not be listed; retrying",
+		}, err
 	}
 	err = r.patchConfigHash(ctx, pods.Items, hash)
-	return ProgrammedFromDataPlane(built, hash, pods.Items), err
+	return DataPlaneProgrammed(hash, pods.Items), err
 }
 
 // patchConfigHash writes the wanted config hash on every running gateway

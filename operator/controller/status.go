@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -117,26 +116,6 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 		gc.Status.SupportedFeatures = status.SupportedFeatures
 		if err := r.client.Status().Patch(ctx, gc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of GatewayClass %s: %w", gc.Name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// writeRouteStatuses replaces, in each HTTPRoute's status.parents, the
-// entries of our controller with the translation's, keeping other controllers'
-// entries. A route that no longer names our Gateways loses our entries.
-func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []gatewayv1.HTTPRoute, ours map[types.NamespacedName][]gatewayv1.RouteParentStatus, now metav1.Time) error {
-	var errs []error
-	for i := range routes {
-		route := &routes[i]
-		parents := mergeRouteParents(route.Status.Parents, ours[client.ObjectKeyFromObject(route)], now)
-		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(route.Status.Parents)) {
-			continue
-		}
-		orig := route.DeepCopy()
-		route.Status.Parents = parents
-		if err := r.client.Status().Patch(ctx, route, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			errs = append(errs, fmt.Errorf("writing status of HTTPRoute %s/%s: %w", route.Namespace, route.Name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -208,7 +208,7 @@ type pipelineResult struct {
 func runPipeline(t testing.TB, v routeValues) pipelineResult {
 	t.Helper()
 	out := translate.Translate(pipelineInput(v))
-	parents := out.HTTPRoutes[types.NamespacedName{Namespace: "default", Name: "route"}]
+	parents := out.Routes[translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: "default", Name: "route"}}]
 	if len(out.Gateways) != 1 || out.Gateways[0].Model == nil || len(parents) != 1 {
 		t.Fatalf("the Gateway is not accepted or the route not seen: %+v", out)
 	}

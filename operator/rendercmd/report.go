@@ -7,6 +7,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -16,7 +17,7 @@ import (
 type report struct {
 	GatewayClasses []classStatus   `json:"gatewayClasses,omitempty"`
 	Gateways       []gatewayStatus `json:"gateways,omitempty"`
-	HTTPRoutes     []routeStatus   `json:"httpRoutes,omitempty"`
+	Routes         []routeStatus   `json:"routes,omitempty"`
 }
 
 type classStatus struct {
@@ -31,6 +32,7 @@ type gatewayStatus struct {
 }
 
 type routeStatus struct {
+	Kind      string                        `json:"kind"`
 	Namespace string                        `json:"namespace"`
 	Name      string                        `json:"name"`
 	Parents   []gatewayv1.RouteParentStatus `json:"parents"`
@@ -68,25 +70,28 @@ func dropNulls(v any) any {
 	return v
 }
 
+// newReport composes the statuses as the operator would, with every
+// Gateway's data plane assumed to serve its config.
 func newReport(out translate.Output) report {
 	var r report
-	for name, status := range out.GatewayClasses {
+	statuses := controller.ComposeStatuses(out, nil)
+	for name, status := range statuses.GatewayClasses {
 		r.GatewayClasses = append(r.GatewayClasses, classStatus{Name: name, Status: status})
 	}
 	sort.Slice(r.GatewayClasses, func(i, j int) bool { return r.GatewayClasses[i].Name < r.GatewayClasses[j].Name })
 	for _, gw := range out.Gateways {
-		r.Gateways = append(r.Gateways, gatewayStatus{Namespace: gw.Namespace, Name: gw.Name, Status: gw.Status})
+		r.Gateways = append(r.Gateways, gatewayStatus{Namespace: gw.Namespace, Name: gw.Name, Status: statuses.Gateways[gw.NamespacedName]})
 	}
 	sort.Slice(r.Gateways, func(i, j int) bool {
 		a, b := r.Gateways[i], r.Gateways[j]
 		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
 	})
-	for key, parents := range out.HTTPRoutes {
-		r.HTTPRoutes = append(r.HTTPRoutes, routeStatus{Namespace: key.Namespace, Name: key.Name, Parents: parents})
+	for key, parents := range statuses.Routes {
+		r.Routes = append(r.Routes, routeStatus{Kind: string(key.Kind), Namespace: key.Namespace, Name: key.Name, Parents: parents})
 	}
-	sort.Slice(r.HTTPRoutes, func(i, j int) bool {
-		a, b := r.HTTPRoutes[i], r.HTTPRoutes[j]
-		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	sort.Slice(r.Routes, func(i, j int) bool {
+		a, b := r.Routes[i], r.Routes[j]
+		return a.Kind < b.Kind || a.Kind == b.Kind && (a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name)
 	})
 	return r
 }

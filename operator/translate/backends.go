@@ -59,10 +59,11 @@ type resolvedUpstream struct {
 	endpoints []model.Endpoint
 }
 
-// resolveBackendRef checks a backend reference of a route in routeNS: kind
-// Service, same namespace or a ReferenceGrant, the Service and its port
-// exist, and the port's appProtocol is one we speak.
-func (b *translator) resolveBackendRef(routeNS string, ref gatewayv1.BackendObjectReference, field string) (upstreamKey, *refError) {
+// resolveBackendRef checks a backend reference of a route, of any kind:
+// kind Service, same namespace or a ReferenceGrant, the Service and its
+// port exist, and the port's appProtocol is one we speak.
+func (b *translator) resolveBackendRef(route RouteKey, ref gatewayv1.BackendObjectReference, field string) (upstreamKey, *refError) {
+	routeNS := route.Namespace
 	group, kind := "", kindService
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -79,7 +80,7 @@ func (b *translator) resolveBackendRef(routeNS string, ref gatewayv1.BackendObje
 		return key, &refError{gatewayv1.RouteReasonInvalidKind, fmt.Sprintf("%s: %s/%s is not supported (core Service is)", field, group, kind)}
 	}
 	if !b.ix.referenceAllowed(
-		grantRef{Group: gatewayGroup, Kind: kindHTTPRoute, Namespace: routeNS},
+		grantRef{Group: gatewayGroup, Kind: string(route.Kind), Namespace: routeNS},
 		grantRef{Group: "", Kind: kindService, Namespace: ns, Name: string(ref.Name)},
 	) {
 		return key, &refError{gatewayv1.RouteReasonRefNotPermitted, fmt.Sprintf("%s: Service %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name)}
@@ -184,43 +185,4 @@ func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []mo
 		return out[i].Port < out[j].Port
 	})
 	return out
-}
-
-// compileBackends validates a rule's backendRefs. Invalid references stay
-// in the list, marked invalid, so that their share of traffic answers 500;
-// the first failure is returned for the route's ResolvedRefs condition.
-func (b *translator) compileBackends(routeNS string, refs []gatewayv1.HTTPBackendRef, field string) ([]backendState, *refError, *routeError) {
-	var out []backendState
-	var firstRefErr *refError
-	for i := range refs {
-		r := &refs[i]
-		bf := fmt.Sprintf("%s.backendRefs[%d]", field, i)
-		weight := int32(1)
-		if r.Weight != nil {
-			weight = *r.Weight
-		}
-		if weight < 0 || weight > 1000000 {
-			return nil, nil, unsupported(fmt.Errorf("%s.weight: %d is not within 0..1000000", bf, weight))
-		}
-		req, resp, rerr := compileBackendFilters(r.Filters, bf)
-		if rerr != nil {
-			return nil, nil, rerr
-		}
-		key, refErr := b.resolveBackendRef(routeNS, r.BackendObjectReference, bf)
-		if refErr != nil && firstRefErr == nil {
-			firstRefErr = refErr
-		}
-		if weight == 0 {
-			// Weight 0 gets no traffic; it is still checked for status.
-			continue
-		}
-		out = append(out, backendState{
-			weight:          weight,
-			key:             key,
-			invalid:         refErr != nil,
-			requestHeaders:  req,
-			responseHeaders: resp,
-		})
-	}
-	return out, firstRefErr, nil
 }

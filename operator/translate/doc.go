@@ -9,6 +9,20 @@
 // field is checked, and where it is turned into a model field;
 // operator/render then turns model fields into nginx directives.
 //
+// Layout: translate.go runs the steps in order: GatewayClasses
+// (gatewayclass.go), Gateways and their listeners (gateway.go,
+// listeners.go), then every route kind, then each accepted Gateway's model.
+// A route kind is one processor (routekind.go: routeKind), today HTTPRoute
+// only (httproute.go validates a route, httpservers.go adds the attached
+// routes to the model; matches.go, filters.go, precedence.go are its
+// parts). The parts every kind shares live once: attach.go (parentRefs,
+// listener selection, hostname intersection, the route's status entries),
+// backends.go (Service references and endpoints), refgrant.go
+// (ReferenceGrants), certificates.go (listener certificates in the model).
+// Translation decides Accepted, ResolvedRefs and Conflicted; Programmed is
+// composed by the controller from ProgrammableListeners and what the gateway
+// pods report.
+//
 // Decisions worth knowing:
 //   - A route is taken whole or not at all: any rule, match or filter that
 //     fails validation makes the route Accepted False (UnsupportedValue, or
@@ -32,9 +46,7 @@
 //     is "/café"): nginx matches the decoded, normalized path. Escapes of
 //     control characters, non-UTF-8 bytes and "." segments are refused.
 //   - Conditions carry no LastTransitionTime (no clock here): the
-//     reconciler merges them with meta.SetStatusCondition. Gateway
-//     Programmed assumes the data plane applies the config; the reconciler
-//     lowers it from what the gateway pods report.
+//     reconciler stamps it when it writes them.
 //   - Retry and sessionPersistence of a rule are not implemented and are
 //     ignored (their features are not in SupportedFeatures).
 package translate

@@ -123,21 +123,18 @@ func copyMap[K, V ~string](m map[K]V) map[string]string {
 	return out
 }
 
-// status renders the Gateway's status. Programmed is True when the Gateway
-// is accepted and at least one listener is programmed, as if the data plane
-// already served the config: the translation step cannot see pods, so the
-// reconciler lowers Programmed afterwards from what the gateway pods report
-// (applied-hash / rejected-hash annotations, see internal/dataplane).
+// status renders what the translation step decides of the Gateway's
+// status: Accepted, and each listener's Accepted, Conflicted and
+// ResolvedRefs. Programmed is not among them: whether the data plane serves
+// the config is known only from the gateway pods, so the controller
+// composes Programmed from programmable() and what the pods report.
 func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 	gen := gs.gw.Generation
 	var st gatewayv1.GatewayStatus
 	invalid := []string{}
-	programmed := 0
 	for _, l := range gs.listeners {
-		st.Listeners = append(st.Listeners, listenerStatus(l, gs.accepted, gen))
-		if l.programmed() {
-			programmed++
-		} else {
+		st.Listeners = append(st.Listeners, listenerStatus(l, gen))
+		if !l.programmed() {
 			invalid = append(invalid, l.name)
 		}
 	}
@@ -151,13 +148,18 @@ func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 	default:
 		accepted = condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway is accepted", gen)
 	}
-	var prog metav1.Condition
-	if gs.accepted && programmed > 0 {
-		prog = condition(string(gatewayv1.GatewayConditionProgrammed), true, string(gatewayv1.GatewayReasonProgrammed), "Gateway is programmed", gen)
-	} else {
-		prog = condition(string(gatewayv1.GatewayConditionProgrammed), false, string(gatewayv1.GatewayReasonInvalid), "Gateway has no listener to serve", gen)
-	}
-	st.Conditions = []metav1.Condition{accepted, prog}
-	sortConditions(st.Conditions)
+	st.Conditions = []metav1.Condition{accepted}
 	return st
+}
+
+// programmableListeners names, in spec order, the listeners the data plane
+// serves once it accepts the config: none when the Gateway is not accepted.
+func (gs *gatewayState) programmableListeners() []string {
+	var out []string
+	for _, l := range gs.listeners {
+		if gs.accepted && l.programmed() {
+			out = append(out, l.name)
+		}
+	}
+	return out
 }

@@ -120,8 +120,8 @@ func TestClassesAndGatewaysOfOtherControllers(t *testing.T) {
 	if len(out.Gateways) != 1 || out.Gateways[0].Name != "gw" {
 		t.Errorf("gateways = %+v, want only default/gw", out.Gateways)
 	}
-	if len(out.HTTPRoutes) != 0 {
-		t.Errorf("route of another controller's Gateway has status: %+v", out.HTTPRoutes)
+	if len(out.Routes) != 0 {
+		t.Errorf("route of another controller's Gateway has status: %+v", out.Routes)
 	}
 }
 
@@ -163,19 +163,16 @@ func TestGatewayConditions(t *testing.T) {
 			tc.mutate(&in)
 			g := gatewayResult(t, Translate(in), testNS, "gw")
 			wantCondition(t, g.Status.Conditions, "Accepted", tc.acceptedStatus, tc.acceptedReason)
-			p := findCondition(t, g.Status.Conditions, "Programmed")
-			if p.Status != tc.programmed {
-				t.Errorf("Programmed = %s, want %s", p.Status, tc.programmed)
+			if programmable := len(g.ProgrammableListeners) > 0; programmable != (tc.programmed == metav1.ConditionTrue) {
+				t.Errorf("programmable listeners %v, want Programmed %s", g.ProgrammableListeners, tc.programmed)
 			}
 			for _, c := range g.Status.Conditions {
 				if c.ObservedGeneration != 3 {
 					t.Errorf("%s observedGeneration = %d, want 3", c.Type, c.ObservedGeneration)
 				}
 			}
-			for _, ls := range g.Status.Listeners {
-				if lp := findCondition(t, ls.Conditions, "Programmed"); tc.acceptedStatus == metav1.ConditionFalse && lp.Status != metav1.ConditionFalse {
-					t.Errorf("listener %s of a Gateway that is not accepted is Programmed", ls.Name)
-				}
+			if tc.acceptedStatus == metav1.ConditionFalse && len(g.ProgrammableListeners) > 0 {
+				t.Errorf("listeners %v of a Gateway that is not accepted are programmable", g.ProgrammableListeners)
 			}
 			if (g.Model != nil) != tc.hasModel {
 				t.Errorf("model present = %v, want %v", g.Model != nil, tc.hasModel)

@@ -3,7 +3,7 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,7 +57,7 @@ func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
 	for i, n := range names {
 		out[i] = gatewayv1.FeatureName(n)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
 
@@ -127,7 +127,7 @@ func supportedVersion(crdVersions map[string]string) (bool, string) {
 	for name := range crdVersions {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	var bad []string
 	for _, name := range names {
 		if v := crdVersions[name]; minorVersion(v) != want || v == "" {

@@ -3,31 +3,48 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"sort"
-	"strings"
+	"slices"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
-// routeState is an HTTPRoute after validation, independent of its parents.
-type routeState struct {
-	route *gatewayv1.HTTPRoute
-	key   types.NamespacedName
-	// hostnames are the validated spec.hostnames ("" never appears).
-	hostnames []string
-	// err, when set, makes the route not Accepted on any parent: nothing of
-	// it is served (a route is taken whole or not at all).
-	err *routeError
-	// refErr is the first backend reference that did not resolve
-	// (ResolvedRefs False); the route is still served.
-	refErr *refError
-	rules  []ruleState
+// httpRoutes is the processor of HTTPRoutes: it validates each route
+// apart from its parents (compileHTTPRoute) and adds the routes attached to
+// a Gateway's listeners to its model as HTTP servers and locations
+// (contribute, in httpservers.go).
+type httpRoutes struct{}
+
+func (httpRoutes) kind() gatewayv1.Kind { return kindHTTPRoute }
+
+func (httpRoutes) protocols() []gatewayv1.ProtocolType {
+	return []gatewayv1.ProtocolType{gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType}
 }
+
+func (httpRoutes) routes(t *translator, in *Input) []routeObject {
+	sorted := sortedByNamespacedName(in.HTTPRoutes)
+	out := make([]routeObject, len(sorted))
+	for i, r := range sorted {
+		out[i] = routeObject{
+			key:        RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}},
+			parentRefs: r.Spec.ParentRefs,
+			compile:    func() *routeState { return t.compileHTTPRoute(r) },
+		}
+	}
+	return out
+}
+
+// httpRoute is the kind-specific part of an HTTPRoute's routeState.
+type httpRoute struct {
+	route *gatewayv1.HTTPRoute
+	rules []ruleState
+}
+
+// httpRouteOf returns the HTTPRoute part of a route of kind HTTPRoute.
+func httpRouteOf(rs *routeState) *httpRoute { return rs.spec.(*httpRoute) }
 
 // ruleState is one validated rule.
 type ruleState struct {
@@ -46,10 +63,15 @@ type mirrorState struct {
 	numerator, denominator int32
 }
 
-// compileRoute validates everything in a route that does not depend on
-// the parent it attaches to.
-func (b *translator) compileRoute(r *gatewayv1.HTTPRoute) *routeState {
-	rs := &routeState{route: r, key: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}}
+// compileHTTPRoute validates everything in a route that does not depend
+// on the parent it attaches to.
+func (b *translator) compileHTTPRoute(r *gatewayv1.HTTPRoute) *routeState {
+	hr := &httpRoute{route: r}
+	rs := &routeState{
+		key:        RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}},
+		generation: r.Generation,
+		spec:       hr,
+	}
 	seen := map[string]bool{}
 	for i, h := range r.Spec.Hostnames {
 		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
@@ -61,27 +83,26 @@ func (b *translator) compileRoute(r *gatewayv1.HTTPRoute) *routeState {
 			rs.hostnames = append(rs.hostnames, string(h))
 		}
 	}
-	sort.Strings(rs.hostnames)
+	slices.Sort(rs.hostnames)
 	if len(r.Spec.Rules) == 0 {
 		// The CRD defaults rules to one rule matching "/" without
 		// backends; objects read from files may lack the default.
 		r = r.DeepCopy()
 		r.Spec.Rules = []gatewayv1.HTTPRouteRule{{}}
-		rs.route = r
+		hr.route = r
 	}
 	for i := range r.Spec.Rules {
-		rule, err := b.compileRule(rs, i)
+		rule, err := b.compileRule(rs, hr.route, i)
 		if err != nil {
 			rs.err = err
 			return rs
 		}
-		rs.rules = append(rs.rules, rule)
+		hr.rules = append(hr.rules, rule)
 	}
 	return rs
 }
 
-func (b *translator) compileRule(route *routeState, i int) (ruleState, *routeError) {
-	r := route.route
+func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i int) (ruleState, *routeError) {
 	rule := &r.Spec.Rules[i]
 	field := fmt.Sprintf("spec.rules[%d]", i)
 	rs := ruleState{index: i}
@@ -109,14 +130,14 @@ func (b *translator) compileRule(route *routeState, i int) (ruleState, *routeErr
 	if rs.timeouts, err = compileTimeouts(rule.Timeouts, field+".timeouts"); err != nil {
 		return rs, unsupported(err)
 	}
-	backends, refErr, rerr := b.compileBackends(r.Namespace, rule.BackendRefs, field)
+	backends, refErr, rerr := b.compileBackends(route.key, rule.BackendRefs, field)
 	if rerr != nil {
 		return rs, rerr
 	}
 	rs.backends = backends
 	route.noteRefError(refErr)
 	for _, m := range rs.filters.mirrors {
-		key, refErr := b.resolveBackendRef(r.Namespace, m.ref, m.field)
+		key, refErr := b.resolveBackendRef(route.key, m.ref, m.field)
 		if refErr != nil {
 			// A mirror that does not resolve is left out: the request
 			// itself is still served.
@@ -126,13 +147,6 @@ func (b *translator) compileRule(route *routeState, i int) (ruleState, *routeErr
 		rs.mirrors = append(rs.mirrors, mirrorState{key: key, numerator: m.numerator, denominator: m.denominator})
 	}
 	return rs, nil
-}
-
-// noteRefError keeps the first unresolved reference for ResolvedRefs.
-func (rs *routeState) noteRefError(e *refError) {
-	if e != nil && rs.refErr == nil {
-		rs.refErr = e
-	}
 }
 
 var durationPattern = regexp.MustCompile(`^([0-9]{1,5}(h|m|s|ms)){1,4}$`)
@@ -170,148 +184,41 @@ func compileTimeouts(t *gatewayv1.HTTPRouteTimeouts, field string) (model.Timeou
 	return out, nil
 }
 
-// attachment is a route attached to one listener, with the hostnames it
-// serves there ("" meaning every hostname).
-type attachment struct {
-	route     *routeState
-	listener  *listenerState
-	hostnames []string
-}
-
-// attachRoute resolves one parentRef of a route that names a Gateway of
-// ours and returns its status entry.
-func (b *translator) attachRoute(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) gatewayv1.RouteParentStatus {
-	gen := rs.route.Generation
-	ok, reason, msg := b.attach(rs, ref, gs)
-	resolved := condition(string(gatewayv1.RouteConditionResolvedRefs), true, string(gatewayv1.RouteReasonResolvedRefs), "all references are resolved", gen)
-	if rs.refErr != nil {
-		resolved = condition(string(gatewayv1.RouteConditionResolvedRefs), false, string(rs.refErr.reason), rs.refErr.message, gen)
-	}
-	return gatewayv1.RouteParentStatus{
-		ParentRef:      ref,
-		ControllerName: ControllerName,
-		// Sorted by type: Accepted, ResolvedRefs.
-		Conditions: []metav1.Condition{
-			condition(string(gatewayv1.RouteConditionAccepted), ok, string(reason), msg, gen),
-			resolved,
-		},
-	}
-}
-
-// attach finds the listeners a parentRef selects and attaches the route to
-// them; it returns the Accepted condition.
-func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) (bool, gatewayv1.RouteConditionReason, string) {
-	if !gs.accepted {
-		return false, gatewayv1.RouteReasonNoMatchingParent, fmt.Sprintf("Gateway %s is not accepted", gs.key)
-	}
-	var candidates []*listenerState
-	for _, l := range gs.listeners {
-		if ref.SectionName != nil && string(*ref.SectionName) != l.name {
+// compileBackends validates a rule's backendRefs. Invalid references stay
+// in the list, marked invalid, so that their share of traffic answers 500;
+// the first failure is returned for the route's ResolvedRefs condition.
+func (b *translator) compileBackends(route RouteKey, refs []gatewayv1.HTTPBackendRef, field string) ([]backendState, *refError, *routeError) {
+	var out []backendState
+	var firstRefErr *refError
+	for i := range refs {
+		r := &refs[i]
+		bf := fmt.Sprintf("%s.backendRefs[%d]", field, i)
+		weight := int32(1)
+		if r.Weight != nil {
+			weight = *r.Weight
+		}
+		if weight < 0 || weight > 1000000 {
+			return nil, nil, unsupported(fmt.Errorf("%s.weight: %d is not within 0..1000000", bf, weight))
+		}
+		req, resp, rerr := compileBackendFilters(r.Filters, bf)
+		if rerr != nil {
+			return nil, nil, rerr
+		}
+		key, refErr := b.resolveBackendRef(route, r.BackendObjectReference, bf)
+		if refErr != nil && firstRefErr == nil {
+			firstRefErr = refErr
+		}
+		if weight == 0 {
+			// Weight 0 gets no traffic; it is still checked for status.
 			continue
 		}
-		if ref.Port != nil && *ref.Port != l.port {
-			continue
-		}
-		candidates = append(candidates, l)
+		out = append(out, backendState{
+			weight:          weight,
+			key:             key,
+			invalid:         refErr != nil,
+			requestHeaders:  req,
+			responseHeaders: resp,
+		})
 	}
-	if len(candidates) == 0 {
-		return false, gatewayv1.RouteReasonNoMatchingParent, "no listener matches the parentRef's sectionName and port"
-	}
-	var allowed []*listenerState
-	for _, l := range candidates {
-		if l.accepted && l.allowsHTTPRoute && l.allowsNamespace(b.ix, gs.key.Namespace, rs.key.Namespace) {
-			allowed = append(allowed, l)
-		}
-	}
-	if len(allowed) == 0 {
-		return false, gatewayv1.RouteReasonNotAllowedByListeners, "no listener of the parentRef allows this route (kind, namespace or listener state)"
-	}
-	var found []attachment
-	for _, l := range allowed {
-		if hs := intersectHostnames(l.hostname, rs.hostnames); len(hs) > 0 {
-			found = append(found, attachment{route: rs, listener: l, hostnames: hs})
-		}
-	}
-	if len(found) == 0 {
-		return false, gatewayv1.RouteReasonNoMatchingListenerHostname, "no listener hostname intersects the route's hostnames"
-	}
-	if rs.err != nil {
-		return false, rs.err.reason, rs.err.message
-	}
-	for _, a := range found {
-		a.listener.attached[rs.key] = true
-		gs.attachments = append(gs.attachments, a)
-	}
-	return true, gatewayv1.RouteReasonAccepted, "route is accepted"
-}
-
-// intersectHostnames returns the hostnames a route serves on a listener,
-// sorted; "" means every hostname.
-func intersectHostnames(listener string, route []string) []string {
-	if len(route) == 0 {
-		return []string{listener}
-	}
-	if listener == "" {
-		return route
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, h := range route {
-		if i := intersectHostname(listener, h); i != "" && !seen[i] {
-			seen[i] = true
-			out = append(out, i)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// intersectHostname returns the more specific of two hostnames when one
-// covers the other ("*.example.com" covers "a.example.com" and
-// "a.b.example.com", not "example.com"), else "".
-func intersectHostname(a, b string) string {
-	switch {
-	case a == b:
-		return a
-	case hostnameCovers(a, b):
-		return b
-	case hostnameCovers(b, a):
-		return a
-	}
-	return ""
-}
-
-// hostnameCovers reports whether every host matching pattern b also
-// matches pattern a ("" covers everything).
-func hostnameCovers(a, b string) bool {
-	if a == "" || a == b {
-		return true
-	}
-	if !strings.HasPrefix(a, "*.") {
-		return false
-	}
-	suffix := a[1:] // ".example.com"
-	if strings.HasPrefix(b, "*.") {
-		return strings.HasSuffix(b[1:], suffix) && len(b)-1 > len(suffix)
-	}
-	return strings.HasSuffix(b, suffix) && len(b) > len(suffix)
-}
-
-// routeParentStatuses sorts a route's entries by parentRef.
-func sortParentStatuses(s []gatewayv1.RouteParentStatus) {
-	key := func(p gatewayv1.ParentReference) string {
-		var b strings.Builder
-		if p.Namespace != nil {
-			b.WriteString(string(*p.Namespace))
-		}
-		b.WriteString("/" + string(p.Name) + "/")
-		if p.SectionName != nil {
-			b.WriteString(string(*p.SectionName))
-		}
-		if p.Port != nil {
-			fmt.Fprintf(&b, "/%d", *p.Port)
-		}
-		return b.String()
-	}
-	sort.SliceStable(s, func(i, j int) bool { return key(s[i].ParentRef) < key(s[j].ParentRef) })
+	return out, firstRefErr, nil
 }

@@ -75,7 +75,7 @@ func TestRouteParentsOfOtherKindsAndGateways(t *testing.T) {
 		parent("", "gw", ""),
 		simpleRule("svc"))}
 	out := Translate(in)
-	ps := out.HTTPRoutes[types.NamespacedName{Namespace: testNS, Name: "r"}]
+	ps := out.Routes[RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: testNS, Name: "r"}}]
 	if len(ps) != 1 || ps[0].ParentRef.Name != "gw" {
 		t.Fatalf("parents = %+v, want only gw", ps)
 	}
@@ -93,7 +93,7 @@ func TestRouteSeveralParentsSorted(t *testing.T) {
 	in := baseInput()
 	in.Gateways = append(in.Gateways, gateway(testNS, "a-gw", httpListener("http", 80, "")))
 	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), parent("", "a-gw", ""), simpleRule("svc"))}
-	ps := Translate(in).HTTPRoutes[types.NamespacedName{Namespace: testNS, Name: "r"}]
+	ps := Translate(in).Routes[RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: testNS, Name: "r"}}]
 	if len(ps) != 2 || ps[0].ParentRef.Name != "a-gw" || ps[1].ParentRef.Name != "gw" {
 		t.Fatalf("parents = %+v", ps)
 	}

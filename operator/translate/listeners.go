@@ -3,6 +3,7 @@ package translate
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,8 +43,9 @@ type listenerState struct {
 	refsMessage string
 	certsOK     bool
 
-	supportedKinds  []gatewayv1.RouteGroupKind
-	allowsHTTPRoute bool
+	supportedKinds []gatewayv1.RouteGroupKind
+	// kinds are the route kinds that may attach (supportedKinds as a set).
+	kinds map[gatewayv1.Kind]bool
 
 	nsFrom     gatewayv1.FromNamespaces
 	nsSelector labels.Selector
@@ -52,7 +54,7 @@ type listenerState struct {
 	certs []*corev1.Secret
 
 	// attached are the routes attached with Accepted True.
-	attached map[types.NamespacedName]bool
+	attached map[RouteKey]bool
 }
 
 // programmed reports whether the listener is served by the data plane.
@@ -88,7 +90,7 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 			protocol: l.Protocol,
 			accepted: true,
 			certsOK:  true,
-			attached: map[types.NamespacedName]bool{},
+			attached: map[RouteKey]bool{},
 		}
 		if l.Hostname != nil {
 			st.hostname = string(*l.Hostname)
@@ -108,10 +110,8 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 		if l.Port < 1 || l.Port > 65535 {
 			reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.port: %d is not a valid port", field, l.Port))
 		}
-		switch l.Protocol {
-		case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType:
-		default:
-			reject(string(gatewayv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("%s.protocol: %q is not supported (HTTP and HTTPS are)", field, l.Protocol))
+		if len(kindsOfProtocol(l.Protocol)) == 0 {
+			reject(string(gatewayv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("%s.protocol: %q is not supported (%s are)", field, l.Protocol, supportedProtocols()))
 			st.supportedKinds = []gatewayv1.RouteGroupKind{}
 			continue
 		}
@@ -130,13 +130,22 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 	return out
 }
 
-// resolveRouteKinds checks allowedRoutes.kinds: only HTTPRoute is served.
+// resolveRouteKinds checks allowedRoutes.kinds against the route kinds
+// the listener's protocol serves; without kinds, all of those are allowed.
 func resolveRouteKinds(st *listenerState, l *gatewayv1.Listener, field string) {
+	served := kindsOfProtocol(l.Protocol)
 	st.supportedKinds = []gatewayv1.RouteGroupKind{}
-	httpRoute := gatewayv1.RouteGroupKind{Group: ptrTo(gatewayv1.Group(gatewayGroup)), Kind: kindHTTPRoute}
+	st.kinds = map[gatewayv1.Kind]bool{}
+	allow := func(k gatewayv1.Kind) {
+		if !st.kinds[k] {
+			st.kinds[k] = true
+			st.supportedKinds = append(st.supportedKinds, gatewayv1.RouteGroupKind{Group: ptrTo(gatewayv1.Group(gatewayGroup)), Kind: k})
+		}
+	}
 	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
-		st.supportedKinds = append(st.supportedKinds, httpRoute)
-		st.allowsHTTPRoute = true
+		for _, k := range served {
+			allow(k)
+		}
 		return
 	}
 	var invalid []string
@@ -145,18 +154,23 @@ func resolveRouteKinds(st *listenerState, l *gatewayv1.Listener, field string) {
 		if k.Group != nil {
 			group = string(*k.Group)
 		}
-		if group == gatewayGroup && k.Kind == kindHTTPRoute {
-			if !st.allowsHTTPRoute {
-				st.supportedKinds = append(st.supportedKinds, httpRoute)
-				st.allowsHTTPRoute = true
-			}
+		if group == gatewayGroup && slices.Contains(served, k.Kind) {
+			allow(k.Kind)
 			continue
 		}
 		invalid = append(invalid, fmt.Sprintf("%s/%s", group, k.Kind))
 	}
 	if len(invalid) > 0 {
+		names := make([]string, len(served))
+		for i, k := range served {
+			names[i] = string(k)
+		}
+		verb := "is"
+		if len(names) > 1 {
+			verb = "are"
+		}
 		st.refsReason = string(gatewayv1.ListenerReasonInvalidRouteKinds)
-		st.refsMessage = fmt.Sprintf("%s.allowedRoutes.kinds: unsupported kinds %s (only HTTPRoute is supported)", field, strings.Join(invalid, ", "))
+		st.refsMessage = fmt.Sprintf("%s.allowedRoutes.kinds: unsupported kinds %s (only %s %s supported)", field, strings.Join(invalid, ", "), joinAnd(names), verb)
 	}
 }
 
@@ -301,9 +315,9 @@ func markConflicts(ls []*listenerState) {
 	}
 }
 
-// listenerStatus renders a listener's status.
-// A listener of a Gateway that is not accepted is never programmed.
-func listenerStatus(l *listenerState, gatewayAccepted bool, generation int64) gatewayv1.ListenerStatus {
+// listenerStatus renders a listener's status without Programmed, which the
+// controller composes (see gatewayState.status).
+func listenerStatus(l *listenerState, generation int64) gatewayv1.ListenerStatus {
 	conds := make([]metav1.Condition, 0, 4)
 	switch {
 	case !l.accepted:
@@ -324,11 +338,6 @@ func listenerStatus(l *listenerState, gatewayAccepted bool, generation int64) ga
 		conds = append(conds, condition(string(gatewayv1.ListenerConditionResolvedRefs), false, l.refsReason, l.refsMessage, generation))
 	} else {
 		conds = append(conds, condition(string(gatewayv1.ListenerConditionResolvedRefs), true, string(gatewayv1.ListenerReasonResolvedRefs), "all references are resolved", generation))
-	}
-	if l.programmed() && gatewayAccepted {
-		conds = append(conds, condition(string(gatewayv1.ListenerConditionProgrammed), true, string(gatewayv1.ListenerReasonProgrammed), "listener is programmed", generation))
-	} else {
-		conds = append(conds, condition(string(gatewayv1.ListenerConditionProgrammed), false, string(gatewayv1.ListenerReasonInvalid), "listener is not served: see the other conditions", generation))
 	}
 	sortConditions(conds)
 	return gatewayv1.ListenerStatus{

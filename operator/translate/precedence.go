@@ -62,7 +62,7 @@ func entryLess(a, b *entry) bool {
 		return ma.numQuery > mb.numQuery
 	}
 	if a.route != b.route {
-		ta, tb := a.route.route.CreationTimestamp, b.route.route.CreationTimestamp
+		ta, tb := httpRouteOf(a.route).route.CreationTimestamp, httpRouteOf(b.route).route.CreationTimestamp
 		if !ta.Equal(&tb) {
 			return ta.Before(&tb)
 		}

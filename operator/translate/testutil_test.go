@@ -315,7 +315,7 @@ func listenerStatusOf(t testing.TB, g GatewayResult, name string) gatewayv1.List
 // routeStatus returns the single parent status of route ns/name.
 func routeStatus(t testing.TB, out Output, ns, name string) gatewayv1.RouteParentStatus {
 	t.Helper()
-	ps := out.HTTPRoutes[types.NamespacedName{Namespace: ns, Name: name}]
+	ps := out.Routes[RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}]
 	if len(ps) != 1 {
 		t.Fatalf("route %s/%s has %d parent statuses, want 1: %+v", ns, name, len(ps), ps)
 	}

@@ -1,7 +1,9 @@
 package translate
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,11 +49,11 @@ type Output struct {
 	// Gateways holds one result per Gateway whose class is ours, sorted by
 	// namespace/name.
 	Gateways []GatewayResult
-	// HTTPRoutes holds, per route that names at least one of our Gateways,
-	// the status.parents entries this controller owns (controllerName ==
-	// ControllerName), sorted; the reconciler merges them with entries of
-	// other controllers.
-	HTTPRoutes map[types.NamespacedName][]gatewayv1.RouteParentStatus
+	// Routes holds, per route of any kind that names at least one of our
+	// Gateways, the status.parents entries this controller owns
+	// (controllerName == ControllerName), sorted; the reconciler merges
+	// them with entries of other controllers.
+	Routes map[RouteKey][]gatewayv1.RouteParentStatus
 }
 
 // GatewayResult is what the translation step decided for one Gateway.
@@ -60,10 +62,17 @@ type GatewayResult struct {
 	// Generation is the Gateway's metadata.generation, copied into every
 	// condition's observedGeneration.
 	Generation int64
-	// Status has conditions and listeners; addresses are left empty (the
-	// sidecar owns them). Programmed is computed as if the data plane
-	// serves the config: the reconciler lowers it with ProgrammedFromDataPlane.
+	// Status holds the conditions the translation step decides (Accepted;
+	// each listener's Accepted, Conflicted, ResolvedRefs) with the listeners'
+	// supportedKinds and attachedRoutes. It has no Programmed condition and
+	// no addresses: the controller composes Programmed from
+	// ProgrammableListeners and the gateway pods' reports, and the sidecar
+	// writes the addresses.
 	Status gatewayv1.GatewayStatus
+	// ProgrammableListeners names, in spec order, the listeners the data
+	// plane serves once it accepts the config. None: the Gateway cannot be
+	// programmed, whatever its pods do.
+	ProgrammableListeners []string
 	// Model is what the data plane serves; nil when the Gateway is not
 	// accepted (then no data plane objects are kept for it).
 	Model *model.Gateway
@@ -87,7 +96,7 @@ func Translate(in Input) Output {
 	b := &translator{ix: newIndex(&in), upstreams: map[upstreamKey]*resolvedUpstream{}}
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
-		HTTPRoutes:     map[types.NamespacedName][]gatewayv1.RouteParentStatus{},
+		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
 	}
 
 	classes := map[string]classResult{}
@@ -101,7 +110,7 @@ func Translate(in Input) Output {
 		classes[gc.Name] = res
 	}
 
-	gateways := sortedGateways(in.Gateways)
+	gateways := sortedByNamespacedName(in.Gateways)
 	states := map[types.NamespacedName]*gatewayState{}
 	var ordered []*gatewayState
 	for _, gw := range gateways {
@@ -114,42 +123,25 @@ func Translate(in Input) Output {
 		ordered = append(ordered, gs)
 	}
 
-	for _, r := range sortedRoutes(in.HTTPRoutes) {
-		var rs *routeState
-		var parents []gatewayv1.RouteParentStatus
-		for _, ref := range r.Spec.ParentRefs {
-			if (ref.Group != nil && string(*ref.Group) != gatewayGroup) || (ref.Kind != nil && string(*ref.Kind) != kindGateway) {
-				continue
+	for _, kind := range routeKinds {
+		for _, ro := range kind.routes(b, &in) {
+			if parents := b.attachRoute(ro, states); len(parents) > 0 {
+				out.Routes[ro.key] = parents
 			}
-			ns := r.Namespace
-			if ref.Namespace != nil && *ref.Namespace != "" {
-				ns = string(*ref.Namespace)
-			}
-			gs, ok := states[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
-			if !ok {
-				continue
-			}
-			if rs == nil {
-				rs = b.compileRoute(r)
-			}
-			parents = append(parents, b.attachRoute(rs, ref, gs))
-		}
-		if len(parents) > 0 {
-			sortParentStatuses(parents)
-			out.HTTPRoutes[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = parents
 		}
 	}
 
 	for _, gs := range ordered {
 		res := GatewayResult{
-			NamespacedName: gs.key,
-			Generation:     gs.gw.Generation,
-			Status:         gs.status(),
-			Infrastructure: gs.infra,
+			NamespacedName:        gs.key,
+			Generation:            gs.gw.Generation,
+			Status:                gs.status(),
+			ProgrammableListeners: gs.programmableListeners(),
+			Infrastructure:        gs.infra,
 		}
 		if gs.accepted {
 			_, settings := resolveSettings(gs.params...)
-			res.Model = b.assembleModel(gs, settings)
+			res.Model = b.gatewayModel(gs, settings)
 			res.Infrastructure.Ports = servicePorts(gs.listeners)
 		}
 		out.Gateways = append(out.Gateways, res)
@@ -157,12 +149,15 @@ func Translate(in Input) Output {
 	return out
 }
 
-func sortedGateways(in []gatewayv1.Gateway) []*gatewayv1.Gateway {
-	return sortedByNamespacedName(in)
-}
-
-func sortedRoutes(in []gatewayv1.HTTPRoute) []*gatewayv1.HTTPRoute {
-	return sortedByNamespacedName(in)
+// gatewayModel builds the data-plane model of an accepted Gateway: its
+// certificates, then what each route kind's attached routes serve.
+func (b *translator) gatewayModel(gs *gatewayState, settings model.Settings) *model.Gateway {
+	m := &model.Gateway{Namespace: gs.key.Namespace, Name: gs.key.Name, Settings: settings}
+	certs := addCertificates(gs, m)
+	for _, kind := range routeKinds {
+		kind.contribute(b, gs, m, certs)
+	}
+	return m
 }
 
 // sortedByNamespacedName returns pointers to the objects, sorted by
@@ -200,6 +195,6 @@ func servicePorts(ls []*listenerState) []model.ServicePort {
 			Protocol: corev1.ProtocolTCP,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Port < out[j].Port })
+	slices.SortFunc(out, func(a, b model.ServicePort) int { return cmp.Compare(a.Port, b.Port) })
 	return out
 }

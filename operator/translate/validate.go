@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // This file holds the checks every user string passes before it reaches the
@@ -108,20 +110,6 @@ func isPathChar(c byte) bool {
 	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
 }
 
-// isDNSLabel reports whether s is a lower-case RFC 1123 label.
-func isDNSLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
 // checkHostname accepts a lower-case RFC 1123 DNS name, with a leading "*."
 // label when wildcard is true. IP addresses are refused (the Gateway API
 // hostname fields do not take them).
@@ -137,7 +125,7 @@ func checkHostname(field, h string, wildcard bool) error {
 		return fmt.Errorf("%s: %q is an IP address, not a hostname", field, h)
 	}
 	for _, label := range strings.Split(name, ".") {
-		if !isDNSLabel(label) {
+		if len(validation.IsDNS1123Label(label)) > 0 {
 			if wildcard {
 				return fmt.Errorf("%s: %q is not a valid hostname (RFC 1123, optional leading \"*.\")", field, h)
 			}
@@ -171,11 +159,7 @@ func checkRegex(field, re string) error {
 // checkSectionName accepts a Gateway API SectionName (listener and rule
 // names): an RFC 1123 subdomain of at most 253 characters.
 func checkSectionName(field, s string) error {
-	valid := s != "" && len(s) <= 253
-	for _, label := range strings.Split(s, ".") {
-		valid = valid && isDNSLabel(label)
-	}
-	if !valid {
+	if len(validation.IsDNS1123Subdomain(s)) > 0 {
 		return fmt.Errorf("%s: %q is not a valid name (RFC 1123 subdomain)", field, s)
 	}
 	return nil

@@ -2,10 +2,10 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -26,30 +26,16 @@ type ruleKey struct {
 	prefix string
 }
 
-// assembleModel builds the data-plane model of an accepted Gateway from its
-// programmed listeners and the routes attached to them.
-func (b *translator) assembleModel(gs *gatewayState, settings model.Settings) *model.Gateway {
-	m := &model.Gateway{Namespace: gs.key.Namespace, Name: gs.key.Name, Settings: settings}
-
-	// Certificates: one per distinct Secret, named after it.
-	certNames := map[types.NamespacedName]string{}
-	var certNamer uniqueNames
-	for _, s := range sortedSecrets(gs.listeners) {
-		name := certNamer.take(safeName(s.Namespace) + "_" + safeName(s.Name))
-		certNames[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = name
-		m.Certificates = append(m.Certificates, model.Certificate{
-			Name:    name,
-			CertPEM: append([]byte(nil), s.Data[corev1.TLSCertKey]...),
-			KeyPEM:  append([]byte(nil), s.Data[corev1.TLSPrivateKeyKey]...),
-		})
-	}
-
+// contribute adds the HTTP servers of a Gateway's model: one per port and
+// hostname of its programmed HTTP and HTTPS listeners and of the HTTPRoutes
+// attached to them, with their locations, rules and upstreams.
+func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, certNames certificateNames) {
 	// Servers: every programmed listener's hostname, every hostname routes
 	// serve, and a default server per port.
 	servers := map[serverKey]bool{}
 	byPort := map[int32][]*listenerState{}
 	for _, l := range gs.listeners {
-		if !l.programmed() {
+		if !l.programmed() || !slices.Contains(httpRoutes{}.protocols(), l.protocol) {
 			continue
 		}
 		byPort[l.port] = append(byPort[l.port], l)
@@ -67,17 +53,18 @@ func (b *translator) assembleModel(gs *gatewayState, settings model.Settings) *m
 	ruleOf := map[*model.Rule]*ruleState{}
 	routeOf := map[*model.Rule]*routeState{}
 	for _, a := range gs.attachments {
-		if !a.listener.programmed() {
+		if !a.listener.programmed() || a.route.key.Kind != kindHTTPRoute {
 			continue
 		}
+		route := httpRouteOf(a.route)
 		for _, h := range a.hostnames {
 			servers[serverKey{a.listener.port, h}] = true
 			hk := hostKey{a.listener, h}
-			for ri := range a.route.rules {
-				rule := &a.route.rules[ri]
+			for ri := range route.rules {
+				rule := &route.rules[ri]
 				for mi := range rule.matches {
 					match := &rule.matches[mi]
-					rk := ruleKey{route: a.route.key, index: rule.index}
+					rk := ruleKey{route: a.route.key.NamespacedName, index: rule.index}
 					if rule.filters.needsPrefix() {
 						rk.prefix = match.path
 					}
@@ -121,7 +108,7 @@ func (b *translator) assembleModel(gs *gatewayState, settings model.Settings) *m
 			Protocol: u.protocol, Endpoints: u.endpoints,
 		})
 	}
-	sort.Slice(m.Upstreams, func(i, j int) bool { return m.Upstreams[i].Name < m.Upstreams[j].Name })
+	slices.SortFunc(m.Upstreams, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })
 	for i, k := range ruleKeys {
 		target := rules[k]
 		fillRule(target, fmt.Sprintf("r%d", i), routeOf[target], ruleOf[target], k.prefix, upstreamNames)
@@ -164,14 +151,13 @@ func (b *translator) assembleModel(gs *gatewayState, settings model.Settings) *m
 			srv.TLS = &model.ServerTLS{}
 			for _, s := range tlsFrom.certs {
 				name := certNames[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}]
-				if !containsString(srv.TLS.CertificateNames, name) {
+				if !slices.Contains(srv.TLS.CertificateNames, name) {
 					srv.TLS.CertificateNames = append(srv.TLS.CertificateNames, name)
 				}
 			}
 		}
 		m.HTTPServers = append(m.HTTPServers, srv)
 	}
-	return m
 }
 
 // coveringHostnames lists the route hostnames whose requests include those
@@ -328,13 +314,4 @@ func withPrefix(p *model.PathRewrite, prefix string) *model.PathRewrite {
 		c.MatchedPrefix = prefix
 	}
 	return &c
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

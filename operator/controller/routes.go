@@ -1,0 +1,56 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// routeObject is a route of any kind as the status writer sees it: the
+// object and its status.parents.
+type routeObject struct {
+	key     translate.RouteKey
+	obj     client.Object
+	parents *[]gatewayv1.RouteParentStatus
+}
+
+// routeObjects lists the routes of every kind in the input; a new route
+// kind adds its list here.
+func routeObjects(in translate.Input) []routeObject {
+	out := make([]routeObject, 0, len(in.HTTPRoutes))
+	for i := range in.HTTPRoutes {
+		r := &in.HTTPRoutes[i]
+		out = append(out, routeObject{
+			key:     translate.RouteKey{Kind: "HTTPRoute", NamespacedName: client.ObjectKeyFromObject(r)},
+			obj:     r,
+			parents: &r.Status.Parents,
+		})
+	}
+	return out
+}
+
+// writeRouteStatuses replaces, in each route's status.parents, the entries
+// of our controller with the composed ones, keeping other controllers'
+// entries. A route that no longer names our Gateways loses our entries.
+func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObject, ours map[translate.RouteKey][]gatewayv1.RouteParentStatus, now metav1.Time) error {
+	var errs []error
+	for _, route := range routes {
+		parents := mergeRouteParents(*route.parents, ours[route.key], now)
+		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(*route.parents)) {
+			continue
+		}
+		orig := route.obj.DeepCopyObject().(client.Object)
+		*route.parents = parents
+		if err := r.client.Status().Patch(ctx, route.obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			errs = append(errs, fmt.Errorf("writing status of %s %s: %w", route.key.Kind, route.key.NamespacedName, err))
+		}
+	}
+	return errors.Join(errs...)
+}

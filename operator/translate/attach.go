@@ -1,0 +1,192 @@
+package translate
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// attachment is a route attached to one listener, with the hostnames it
+// serves there ("" meaning every hostname).
+type attachment struct {
+	route     *routeState
+	listener  *listenerState
+	hostnames []string
+}
+
+// attachRoute attaches a route of any kind to the Gateways of ours that its
+// parentRefs name, compiling it the first time one does, and returns its
+// status entries, sorted; none when it names no Gateway of ours.
+func (b *translator) attachRoute(ro routeObject, gateways map[types.NamespacedName]*gatewayState) []gatewayv1.RouteParentStatus {
+	var rs *routeState
+	var parents []gatewayv1.RouteParentStatus
+	for _, ref := range ro.parentRefs {
+		if (ref.Group != nil && string(*ref.Group) != gatewayGroup) || (ref.Kind != nil && string(*ref.Kind) != kindGateway) {
+			continue
+		}
+		ns := ro.key.Namespace
+		if ref.Namespace != nil && *ref.Namespace != "" {
+			ns = string(*ref.Namespace)
+		}
+		gs, ok := gateways[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
+		if !ok {
+			continue
+		}
+		if rs == nil {
+			rs = ro.compile()
+		}
+		parents = append(parents, b.parentStatus(rs, ref, gs))
+	}
+	sortParentStatuses(parents)
+	return parents
+}
+
+// parentStatus resolves one parentRef of a route that names a Gateway of
+// ours and returns its status entry.
+func (b *translator) parentStatus(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) gatewayv1.RouteParentStatus {
+	gen := rs.generation
+	ok, reason, msg := b.attach(rs, ref, gs)
+	resolved := condition(string(gatewayv1.RouteConditionResolvedRefs), true, string(gatewayv1.RouteReasonResolvedRefs), "all references are resolved", gen)
+	if rs.refErr != nil {
+		resolved = condition(string(gatewayv1.RouteConditionResolvedRefs), false, string(rs.refErr.reason), rs.refErr.message, gen)
+	}
+	return gatewayv1.RouteParentStatus{
+		ParentRef:      ref,
+		ControllerName: ControllerName,
+		// Sorted by type: Accepted, ResolvedRefs.
+		Conditions: []metav1.Condition{
+			condition(string(gatewayv1.RouteConditionAccepted), ok, string(reason), msg, gen),
+			resolved,
+		},
+	}
+}
+
+// attach finds the listeners a parentRef selects and attaches the route to
+// them; it returns the Accepted condition.
+func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) (bool, gatewayv1.RouteConditionReason, string) {
+	if !gs.accepted {
+		return false, gatewayv1.RouteReasonNoMatchingParent, fmt.Sprintf("Gateway %s is not accepted", gs.key)
+	}
+	var candidates []*listenerState
+	for _, l := range gs.listeners {
+		if ref.SectionName != nil && string(*ref.SectionName) != l.name {
+			continue
+		}
+		if ref.Port != nil && *ref.Port != l.port {
+			continue
+		}
+		candidates = append(candidates, l)
+	}
+	if len(candidates) == 0 {
+		return false, gatewayv1.RouteReasonNoMatchingParent, "no listener matches the parentRef's sectionName and port"
+	}
+	var allowed []*listenerState
+	for _, l := range candidates {
+		if l.accepted && l.kinds[rs.key.Kind] && l.allowsNamespace(b.ix, gs.key.Namespace, rs.key.Namespace) {
+			allowed = append(allowed, l)
+		}
+	}
+	if len(allowed) == 0 {
+		return false, gatewayv1.RouteReasonNotAllowedByListeners, "no listener of the parentRef allows this route (kind, namespace or listener state)"
+	}
+	var found []attachment
+	for _, l := range allowed {
+		if hs := intersectHostnames(l.hostname, rs.hostnames); len(hs) > 0 {
+			found = append(found, attachment{route: rs, listener: l, hostnames: hs})
+		}
+	}
+	if len(found) == 0 {
+		return false, gatewayv1.RouteReasonNoMatchingListenerHostname, "no listener hostname intersects the route's hostnames"
+	}
+	if rs.err != nil {
+		return false, rs.err.reason, rs.err.message
+	}
+	for _, a := range found {
+		a.listener.attached[rs.key] = true
+		gs.attachments = append(gs.attachments, a)
+	}
+	return true, gatewayv1.RouteReasonAccepted, "route is accepted"
+}
+
+// intersectHostnames returns the hostnames a route serves on a listener,
+// sorted; "" means every hostname.
+func intersectHostnames(listener string, route []string) []string {
+	if len(route) == 0 {
+		return []string{listener}
+	}
+	if listener == "" {
+		return route
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, h := range route {
+		if i := intersectHostname(listener, h); i != "" && !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// intersectHostname returns the more specific of two hostnames when one
+// covers the other ("*.example.com" covers "a.example.com" and
+// "a.b.example.com", not "example.com"), else "".
+func intersectHostname(a, b string) string {
+	switch {
+	case a == b:
+		return a
+	case hostnameCovers(a, b):
+		return b
+	case hostnameCovers(b, a):
+		return a
+	}
+	return ""
+}
+
+// hostnameCovers reports whether every host matching pattern b also
+// matches pattern a ("" covers everything).
+func hostnameCovers(a, b string) bool {
+	if a == "" || a == b {
+		return true
+	}
+	if !strings.HasPrefix(a, "*.") {
+		return false
+	}
+	suffix := a[1:] // ".example.com"
+	if strings.HasPrefix(b, "*.") {
+		return strings.HasSuffix(b[1:], suffix) && len(b)-1 > len(suffix)
+	}
+	return strings.HasSuffix(b, suffix) && len(b) > len(suffix)
+}
+
+// routeParentStatuses sorts a route's entries by parentRef.
+func sortParentStatuses(s []gatewayv1.RouteParentStatus) {
+	key := func(p gatewayv1.ParentReference) string {
+		var b strings.Builder
+		if p.Namespace != nil {
+			b.WriteString(string(*p.Namespace))
+		}
+		b.WriteString("/" + string(p.Name) + "/")
+		if p.SectionName != nil {
+			b.WriteString(string(*p.SectionName))
+		}
+		if p.Port != nil {
+			fmt.Fprintf(&b, "/%d", *p.Port)
+		}
+		return b.String()
+	}
+	sort.SliceStable(s, func(i, j int) bool { return key(s[i].ParentRef) < key(s[j].ParentRef) })
+}
+
+// noteRefError keeps the first unresolved reference for ResolvedRefs.
+func (rs *routeState) noteRefError(e *refError) {
+	if e != nil && rs.refErr == nil {
+		rs.refErr = e
+	}
+}
