@@ -1,11 +1,9 @@
 package translate
 
 import (
-	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
@@ -23,34 +21,6 @@ func onlyRule(t *testing.T, g GatewayResult) *model.Rule {
 	return l.Candidates[0].Rule
 }
 
-func TestUpstreamEndpoints(t *testing.T) {
-	in := baseInput()
-	in.Services = []corev1.Service{service(testNS, "svc", servicePortSpec{name: "http", port: 80}, servicePortSpec{name: "admin", port: 9000})}
-	v6 := slice(testNS, "svc", "svc-v6", "http", 8080, "fd00::2", "fd00::1")
-	v6.AddressType = discoveryv1.AddressTypeIPv6
-	fqdn := slice(testNS, "svc", "svc-fqdn", "http", 8080, "example.com")
-	fqdn.AddressType = discoveryv1.AddressTypeFQDN
-	in.EndpointSlices = []discoveryv1.EndpointSlice{
-		slice(testNS, "svc", "svc-b", "http", 8080, "10.0.0.3", "!10.0.0.9", "10.0.0.1"),
-		slice(testNS, "svc", "svc-a", "http", 8080, "10.0.0.2", "10.0.0.1", "not-an-ip"),
-		slice(testNS, "svc", "svc-admin", "admin", 9999, "10.0.0.1"),
-		slice(testNS, "other", "other-1", "http", 8080, "10.9.9.9"),
-		v6, fqdn,
-	}
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc"))}
-	g := gatewayResult(t, Translate(in), testNS, "gw")
-	want := []model.Upstream{{
-		Name: "default_svc_80", ServiceNamespace: testNS, ServiceName: "svc", ServicePort: 80, Protocol: model.ProtocolHTTP1,
-		Endpoints: []model.Endpoint{{Address: "10.0.0.1", Port: 8080}, {Address: "10.0.0.2", Port: 8080}, {Address: "10.0.0.3", Port: 8080}, {Address: "fd00::1", Port: 8080}, {Address: "fd00::2", Port: 8080}},
-	}}
-	if !reflect.DeepEqual(g.Model.Upstreams, want) {
-		t.Errorf("upstreams = %+v\nwant %+v", g.Model.Upstreams, want)
-	}
-	r := onlyRule(t, g)
-	if want := []model.Backend{{Upstream: "default_svc_80", Weight: 1}}; !reflect.DeepEqual(r.Backends, want) {
-		t.Errorf("backends = %+v", r.Backends)
-	}
-}
 
 func TestBackendRefResolution(t *testing.T) {
 	svcKind := func(b gatewayv1.HTTPBackendRef, group, kind string) gatewayv1.HTTPBackendRef {
@@ -119,59 +89,4 @@ func TestBackendRefResolution(t *testing.T) {
 	}
 }
 
-func TestBackendWeights(t *testing.T) {
-	w := func(v int32) *int32 { return &v }
-	tests := []struct {
-		name     string
-		refs     []gatewayv1.HTTPBackendRef
-		backends []model.Backend
-		ret      *model.Return
-		accepted string
-	}{
-		{"no backendRefs", nil, nil, &model.Return{StatusCode: 500}, "True/Accepted"},
-		{"all weights zero", []gatewayv1.HTTPBackendRef{backend("", "svc", 80, w(0)), backend("", "svc2", 80, w(0))}, nil, &model.Return{StatusCode: 500}, "True/Accepted"},
-		{"weighted", []gatewayv1.HTTPBackendRef{backend("", "svc", 80, w(3)), backend("", "svc2", 80, w(1)), backend("", "svc2", 80, w(0))},
-			[]model.Backend{{Upstream: "default_svc_80", Weight: 3}, {Upstream: "default_svc2_80", Weight: 1}}, nil, "True/Accepted"},
-		{"invalid share", []gatewayv1.HTTPBackendRef{backend("", "svc", 80, w(1)), backend("", "missing", 80, w(1))},
-			[]model.Backend{{Upstream: "default_svc_80", Weight: 1}, {Invalid: true, Weight: 1}}, nil, "True/Accepted"},
-		{"negative weight", []gatewayv1.HTTPBackendRef{backend("", "svc", 80, w(-1))}, nil, nil, "False/UnsupportedValue"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			in := baseInput()
-			in.Services = append(in.Services, service(testNS, "svc2"))
-			in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), rule(gatewayv1.HTTPRouteRule{BackendRefs: tc.refs}))}
-			out := Translate(in)
-			if got := condString(findCondition(t, routeStatus(t, out, testNS, "r").Conditions, "Accepted")); got != tc.accepted {
-				t.Fatalf("Accepted = %s, want %s", got, tc.accepted)
-			}
-			if tc.accepted != "True/Accepted" {
-				return
-			}
-			r := onlyRule(t, gatewayResult(t, out, testNS, "gw"))
-			if !reflect.DeepEqual(r.Backends, tc.backends) || !reflect.DeepEqual(r.Return, tc.ret) {
-				t.Errorf("backends = %+v return = %+v\nwant %+v %+v", r.Backends, r.Return, tc.backends, tc.ret)
-			}
-		})
-	}
-}
 
-func TestUpstreamNamesAreUniqueAndSafe(t *testing.T) {
-	in := baseInput()
-	in.Namespaces = append(in.Namespaces, namespace("a-b", nil), namespace("a", nil))
-	in.Gateways[0].Spec.Listeners[0] = allNamespaces(in.Gateways[0].Spec.Listeners[0])
-	in.Services = []corev1.Service{service("a-b", "c"), service("a", "b-c"), service("a", "b.c")}
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{
-		route("a-b", "r", parent(testNS, "gw", ""), simpleRule("c", prefix("/1"))),
-		route("a", "r", parent(testNS, "gw", ""), simpleRule("b-c", prefix("/2")), simpleRule("b.c", prefix("/3"))),
-	}
-	g := gatewayResult(t, Translate(in), testNS, "gw")
-	var names []string
-	for _, u := range g.Model.Upstreams {
-		names = append(names, u.Name+"="+u.ServiceNamespace+"/"+u.ServiceName)
-	}
-	want := []string{"a_b_c_80=a/b-c", "a_b_c_80_2=a/b.c", "a_b_c_80_3=a-b/c"}
-	if !reflect.DeepEqual(names, want) {
-		t.Errorf("upstreams = %v, want %v", names, want)
-	}
-}

@@ -245,16 +245,3 @@ func TestRouteValidation(t *testing.T) {
 	}
 }
 
-func TestRouteWithoutRulesAnswers500(t *testing.T) {
-	in := baseInput()
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""))}
-	out := Translate(in)
-	wantCondition(t, routeStatus(t, out, testNS, "r").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
-	r := onlyRule(t, gatewayResult(t, out, testNS, "gw"))
-	if r.Return == nil || r.Return.StatusCode != 500 {
-		t.Errorf("rule = %+v, want return 500", r)
-	}
-	if len(in.HTTPRoutes[0].Spec.Rules) != 0 {
-		t.Error("Build changed its input")
-	}
-}
