@@ -81,14 +81,6 @@ func TestRouteParentsOfOtherKindsAndGateways(t *testing.T) {
 	}
 }
 
-func TestRouteToUnacceptedGateway(t *testing.T) {
-	in := baseInput()
-	in.Gateways[0].Spec.Addresses = []gatewayv1.GatewaySpecAddress{{Value: "1.2.3.4"}}
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{route(testNS, "r", parent("", "gw", ""), simpleRule("svc"))}
-	st := routeStatus(t, Translate(in), testNS, "r")
-	wantCondition(t, st.Conditions, "Accepted", metav1.ConditionFalse, "NoMatchingParent")
-}
-
 func TestRouteSeveralParentsSorted(t *testing.T) {
 	in := baseInput()
 	in.Gateways = append(in.Gateways, gateway(testNS, "a-gw", httpListener("http", 80, "")))
@@ -244,4 +236,3 @@ func TestRouteValidation(t *testing.T) {
 		})
 	}
 }
-
