@@ -272,6 +272,14 @@ func pemSummary(b []byte) string {
 // pruned turns v into a generic JSON tree without null, false, 0, "",
 // empty lists and empty objects.
 func pruned(v any) any {
+	tree, _ := prune(jsonTree(v), true)
+	if tree == nil {
+		return map[string]any{}
+	}
+	return tree
+}
+
+func jsonTree(v any) any {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
@@ -280,40 +288,37 @@ func pruned(v any) any {
 	if err := json.Unmarshal(raw, &tree); err != nil {
 		panic(err)
 	}
-	tree, _ = prune(tree)
-	if tree == nil {
-		return map[string]any{}
-	}
 	return tree
 }
 
-// prune drops zero values; it reports whether v itself is zero.
-func prune(v any) (any, bool) {
+// prune drops the nulls of object fields, and with zeros also false, 0, "",
+// empty lists and empty objects; it reports whether v itself is dropped.
+func prune(v any, zeros bool) (any, bool) {
 	switch v := v.(type) {
 	case nil:
 		return nil, true
 	case bool:
-		return v, !v
+		return v, zeros && !v
 	case float64:
-		return v, v == 0
+		return v, zeros && v == 0
 	case string:
-		return v, v == ""
+		return v, zeros && v == ""
 	case []any:
 		// Elements of a list are kept even when zero: their position counts.
 		for i := range v {
-			v[i], _ = prune(v[i])
+			v[i], _ = prune(v[i], zeros)
 		}
-		return v, len(v) == 0
+		return v, zeros && len(v) == 0
 	case map[string]any:
 		for k, item := range v {
-			p, zero := prune(item)
-			if zero {
+			p, drop := prune(item, zeros)
+			if drop {
 				delete(v, k)
 			} else {
 				v[k] = p
 			}
 		}
-		return v, len(v) == 0
+		return v, zeros && len(v) == 0
 	}
 	return v, false
 }
@@ -321,31 +326,6 @@ func prune(v any) (any, bool) {
 // marshalGolden writes the summary as YAML without the conditions' null
 // lastTransitionTime (the translation step has no clock).
 func marshalGolden(g golden) ([]byte, error) {
-	raw, err := json.Marshal(g)
-	if err != nil {
-		return nil, err
-	}
-	var tree any
-	if err := json.Unmarshal(raw, &tree); err != nil {
-		return nil, err
-	}
-	return yaml.Marshal(dropNulls(tree))
-}
-
-func dropNulls(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, item := range v {
-			if item == nil {
-				delete(v, k)
-			} else {
-				v[k] = dropNulls(item)
-			}
-		}
-	case []any:
-		for i := range v {
-			v[i] = dropNulls(v[i])
-		}
-	}
-	return v
+	tree, _ := prune(jsonTree(g), false)
+	return yaml.Marshal(tree)
 }
