@@ -12,6 +12,9 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 )
 
+// t0 is the creation time of the oldest routes.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // richInput has several Gateways, namespaces, listeners, routes sharing
 // paths and hostnames, weighted and cross-namespace backends, mirrors and
 // several EndpointSlices per Service.

@@ -22,7 +22,9 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
-// Test helpers: constructors for the objects Build reads, and look-ups in
+// Test helpers of the tests kept in Go (determinism, safety, listener
+// isolation); the input/output examples are golden pairs (golden_test.go).
+// Constructors for the objects Translate reads, and look-ups in
 // its Output. Defaults: namespace "default", class "nginx", Gateway "gw".
 
 const testNS = "default"
@@ -96,10 +98,6 @@ func parent(ns, gw, section string) routeOpt {
 		}
 		r.Spec.ParentRefs = append(r.Spec.ParentRefs, p)
 	}
-}
-
-func parentRef(p gatewayv1.ParentReference) routeOpt {
-	return func(r *gatewayv1.HTTPRoute) { r.Spec.ParentRefs = append(r.Spec.ParentRefs, p) }
 }
 
 func hostnames(hs ...string) routeOpt {
@@ -301,17 +299,6 @@ func wantCondition(t testing.TB, conds []metav1.Condition, typ string, status me
 	}
 }
 
-func listenerStatusOf(t testing.TB, g GatewayResult, name string) gatewayv1.ListenerStatus {
-	t.Helper()
-	for _, l := range g.Status.Listeners {
-		if string(l.Name) == name {
-			return l
-		}
-	}
-	t.Fatalf("no listener status %q", name)
-	return gatewayv1.ListenerStatus{}
-}
-
 // routeStatus returns the single parent status of route ns/name.
 func routeStatus(t testing.TB, out Output, ns, name string) gatewayv1.RouteParentStatus {
 	t.Helper()
@@ -346,14 +333,3 @@ func location(t testing.TB, s model.HTTPServer, path string, kind model.PathMatc
 	t.Fatalf("no location %s %s in server %d %q: %+v", kind, path, s.Port, s.Hostname, s.Locations)
 	return model.Location{}
 }
-
-// candidateRoutes names each candidate of a location as "ns/name#rule".
-func candidateRoutes(l model.Location) []string {
-	out := make([]string, len(l.Candidates))
-	for i, c := range l.Candidates {
-		out[i] = c.Rule.Route.Namespace + "/" + c.Rule.Route.Name + "#" + itoa(c.Rule.Route.RuleIndex)
-	}
-	return out
-}
-
-func itoa(i int) string { return big.NewInt(int64(i)).String() }
