@@ -20,6 +20,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
@@ -67,8 +68,12 @@ func ReadInput(paths []string) (translate.Input, []string, error) {
 			}
 			obj, gvk, err := decoder.Decode(doc, nil, nil)
 			if err != nil {
-				if runtime.IsNotRegisteredError(err) && gvk != nil {
-					skipped = append(skipped, fmt.Sprintf("%s: document %d: %s", file, i, gvk.Kind))
+				if runtime.IsNotRegisteredError(err) {
+					// The decoder returns no kind with this error: read it from
+					// the document.
+					var tm metav1.TypeMeta
+					_ = yaml.Unmarshal(doc, &tm)
+					skipped = append(skipped, fmt.Sprintf("%s: document %d: %s", file, i, tm.Kind))
 					continue
 				}
 				return in, nil, fmt.Errorf("%s: document %d: %w", file, i, err)

@@ -201,3 +201,30 @@ stringData:
 		t.Errorf("namespaces %v", names)
 	}
 }
+
+// TestReadInputSkipsUnknownKinds: documents of kinds the translation step
+// does not read (a CRD, another project's resource) are skipped and named,
+// not an error.
+func TestReadInputSkipsUnknownKinds(t *testing.T) {
+	dir := t.TempDir()
+	doc := `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: httproutes.gateway.networking.k8s.io
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+`
+	if err := os.WriteFile(filepath.Join(dir, "in.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, skipped, err := ReadInput([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 2 || !strings.HasSuffix(skipped[0], "document 0: CustomResourceDefinition") || !strings.HasSuffix(skipped[1], "document 1: Widget") {
+		t.Errorf("skipped = %q, want the CRD and the Widget named", skipped)
+	}
+}
