@@ -1,10 +1,12 @@
 package translate
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -178,11 +180,8 @@ func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []mo
 	for e := range seen {
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Address != out[j].Address {
-			return out[i].Address < out[j].Address
-		}
-		return out[i].Port < out[j].Port
+	slices.SortFunc(out, func(a, b model.Endpoint) int {
+		return cmp.Or(strings.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
 	})
 	return out
 }

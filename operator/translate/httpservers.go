@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -87,18 +88,9 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 	for k := range rules {
 		ruleKeys = append(ruleKeys, k)
 	}
-	sort.Slice(ruleKeys, func(i, j int) bool {
-		a, c := ruleKeys[i], ruleKeys[j]
-		if a.route != c.route {
-			if a.route.Namespace != c.route.Namespace {
-				return a.route.Namespace < c.route.Namespace
-			}
-			return a.route.Name < c.route.Name
-		}
-		if a.index != c.index {
-			return a.index < c.index
-		}
-		return a.prefix < c.prefix
+	slices.SortFunc(ruleKeys, func(a, c ruleKey) int {
+		return cmp.Or(strings.Compare(a.route.Namespace, c.route.Namespace), strings.Compare(a.route.Name, c.route.Name),
+			cmp.Compare(a.index, c.index), strings.Compare(a.prefix, c.prefix))
 	})
 	upstreamNames := b.nameUpstreams(ruleKeys, rules, ruleOf)
 	for k, name := range upstreamNames {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -371,12 +370,7 @@ func sortedSecrets(ls []*listenerState) []*corev1.Secret {
 	for _, s := range seen {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
-		}
-		return out[i].Name < out[j].Name
-	})
+	slices.SortFunc(out, func(a, b *corev1.Secret) int { return compareObjects(a, b) })
 	return out
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -171,13 +170,17 @@ func sortedByNamespacedName[T any, P interface {
 	for i := range in {
 		out[i] = P(&in[i])
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].GetNamespace() != out[j].GetNamespace() {
-			return out[i].GetNamespace() < out[j].GetNamespace()
-		}
-		return out[i].GetName() < out[j].GetName()
-	})
+	slices.SortFunc(out, func(a, b P) int { return compareObjects(a, b) })
 	return out
+}
+
+// compareObjects orders objects by namespace, then name: the order of
+// everything the translation step outputs.
+func compareObjects(a, b interface {
+	GetNamespace() string
+	GetName() string
+}) int {
+	return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 }
 
 // servicePorts lists the distinct ports of the programmed listeners.
