@@ -40,6 +40,9 @@ const (
 	argsEnv    = "OPERATOR_TEST_ARGS"
 )
 
+// waitTimeout bounds every wait for the operator process.
+const waitTimeout = 60 * time.Second
+
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
 		os.Args = append([]string{"operator"}, strings.Split(os.Getenv(argsEnv), "\n")...)
@@ -128,7 +131,7 @@ func TestManagerBinary(t *testing.T) {
 	if err := k8s.Create(context.Background(), gc); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "GatewayClass accepted by the operator process", func() error {
+	testenv.Eventually(t, waitTimeout, "GatewayClass accepted by the operator process", func() error {
 		got := &gatewayv1.GatewayClass{}
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gc), got); err != nil {
 			return err
@@ -154,7 +157,7 @@ func TestManagerBinary(t *testing.T) {
 	}
 	key := client.ObjectKey{Namespace: ns.Name, Name: resources.Name("gw")}
 	for _, obj := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.Secret{}} {
-		poll(t, fmt.Sprintf("%T created by the operator process", obj), func() error { return k8s.Get(context.Background(), key, obj) })
+		testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T created by the operator process", obj), func() error { return k8s.Get(context.Background(), key, obj) })
 	}
 	dep := &appsv1.Deployment{}
 	if err := k8s.Get(context.Background(), key, dep); err != nil {
@@ -163,7 +166,7 @@ func TestManagerBinary(t *testing.T) {
 	if image := dep.Spec.Template.Spec.Containers[0].Image; image != "example/gateway:1" {
 		t.Errorf("image %q, want the --gateway-image", image)
 	}
-	poll(t, "Gateway status written", func() error {
+	testenv.Eventually(t, waitTimeout, "Gateway status written", func() error {
 		got := &gatewayv1.Gateway{}
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gw), got); err != nil {
 			return err
@@ -175,11 +178,11 @@ func TestManagerBinary(t *testing.T) {
 		return nil
 	})
 
-	poll(t, "readyz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/readyz", http.StatusOK) })
-	poll(t, "healthz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/healthz", http.StatusOK) })
+	testenv.Eventually(t, waitTimeout, "readyz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/readyz", http.StatusOK) })
+	testenv.Eventually(t, waitTimeout, "healthz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/healthz", http.StatusOK) })
 	// Metrics are served over HTTPS to authenticated, authorized clients only.
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	poll(t, "metrics refuse anonymous clients", func() error {
+	testenv.Eventually(t, waitTimeout, "metrics refuse anonymous clients", func() error {
 		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
 	})
 }
@@ -240,19 +243,4 @@ func expectStatus(c *http.Client, url string, want int) error {
 		return fmt.Errorf("%s: %d, want %d", url, resp.StatusCode, want)
 	}
 	return nil
-}
-
-func poll(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

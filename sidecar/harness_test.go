@@ -270,7 +270,7 @@ func (p *gatewayPod) get(scheme, path string) (int, string, error) {
 // waitServed waits until nginx answers want on path over http.
 func (p *gatewayPod) waitServed(path, want string) {
 	p.t.Helper()
-	eventually(p.t, 20*time.Second, func() error {
+	testenv.Eventually(p.t, 20*time.Second, "served "+path, func() error {
 		code, body, err := p.get("http", path)
 		if err != nil {
 			return err
@@ -334,7 +334,7 @@ func (p *gatewayPod) appliedHash() (string, error) {
 
 func (p *gatewayPod) waitApplied(hash string) {
 	p.t.Helper()
-	eventually(p.t, 20*time.Second, func() error {
+	testenv.Eventually(p.t, 20*time.Second, "applied hash", func() error {
 		got, err := p.appliedHash()
 		if err != nil {
 			return err
@@ -431,21 +431,6 @@ func tail(s string, n int) string {
 }
 
 // eventually retries f until it succeeds or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // config is one version of the two mounts.
 type config struct {
 	configFiles, secretFiles map[string][]byte

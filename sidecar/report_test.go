@@ -17,6 +17,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
 
@@ -101,7 +102,7 @@ func podAnnotations(t *testing.T, c client.Client, ns, name string) map[string]s
 func waitAnnotations(t *testing.T, c client.Client, ns, name string, want map[string]string, contains string) {
 	t.Helper()
 	keys := []string{dataplane.AnnotationAppliedHash, dataplane.AnnotationRejectedHash}
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, "sidecar annotations on "+name, func() error {
 		got := podAnnotations(t, c, ns, name)
 		for _, k := range keys {
 			if got[k] != want[k] {
@@ -121,7 +122,7 @@ func waitAnnotations(t *testing.T, c client.Client, ns, name string, want map[st
 
 func waitEvent(t *testing.T, c client.Client, ns, gateway, reason, contains string) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, reason+" event", func() error {
 		var events corev1.EventList
 		if err := c.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
 
@@ -42,7 +43,7 @@ func newGatewayPod(t *testing.T, ns, gateway, name string) *corev1.Pod {
 func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 	t.Helper()
 	var hash string
-	eventually(t, "config-hash annotation on "+pod.Name, func() error {
+	testenv.Eventually(t, waitTimeout, "config-hash annotation on "+pod.Name, func() error {
 		got := &corev1.Pod{}
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pod), got); err != nil {
 			return err
@@ -124,7 +125,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 
 	t.Run("ready pod serving an older hash: Pending", func(t *testing.T) {
 		playSidecar(t, pod, true, map[string]string{dataplane.AnnotationAppliedHash: "0000000000000000"})
-		eventually(t, "Pending with replica counts", func() error {
+		testenv.Eventually(t, waitTimeout, "Pending with replica counts", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
 				return err
@@ -163,7 +164,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 			t.Errorf("message lacks nginx's error: %+v", c)
 		}
 		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionFalse, string(gatewayv1.ListenerReasonInvalid))
-		eventually(t, "ConfigRejected event", func() error {
+		testenv.Eventually(t, waitTimeout, "ConfigRejected event", func() error {
 			var events eventsv1.EventList
 			if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
 				return err
@@ -207,7 +208,7 @@ func TestApplyFailureEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	newGateway(t, ns, gc.Name, "gw", httpListener("http", 80, ""))
-	eventually(t, "ApplyFailed event", func() error {
+	testenv.Eventually(t, waitTimeout, "ApplyFailed event", func() error {
 		var events eventsv1.EventList
 		if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
 			return err

@@ -17,6 +17,8 @@ import (
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // newTLSSecret creates a kubernetes.io/tls Secret with a fresh self-signed
@@ -125,7 +127,7 @@ func TestListenerConditions(t *testing.T) {
 		if err := k8s.Create(ctx, route); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "listener http attachedRoutes 1", func() error {
+		testenv.Eventually(t, waitTimeout, "listener http attachedRoutes 1", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
 				return err
@@ -167,7 +169,7 @@ func TestListenerConditions(t *testing.T) {
 
 	t.Run("observedGeneration follows the spec", func(t *testing.T) {
 		update(t, gw, func() { gw.Spec.Listeners = append(gw.Spec.Listeners, httpListener("added", 9090, "")) })
-		eventually(t, "observedGeneration", func() error {
+		testenv.Eventually(t, waitTimeout, "observedGeneration", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
 				return err
