@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -486,37 +482,26 @@ server {
 
 type certPair struct {
 	cert, key []byte
-	serial    *big.Int
 }
 
 // newCert is a self-signed certificate for the test's https listener.
 func newCert(t testing.TB) certPair {
+	cert, key := testenv.SelfSignedCert(t, "gateway.test")
+	return certPair{cert: cert, key: key}
+}
+
+// serial is the certificate's serial number.
+func (c certPair) serial(t testing.TB) *big.Int {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	block, _ := pem.Decode(c.cert)
+	if block == nil {
+		t.Fatalf("no PEM block in %q", c.cert)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "gateway.test"},
-		DNSNames:     []string{"gateway.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certPair{
-		cert:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:    pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		serial: serial,
-	}
+	return cert.SerialNumber
 }
 
 // servedCertSerial is the serial of the certificate nginx presents on https.

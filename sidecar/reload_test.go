@@ -37,8 +37,8 @@ func TestAtomicUpdateReloadsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if serial.Cmp(cert2.serial) != 0 {
-		t.Errorf("https serves certificate %v, want the new one %v", serial, cert2.serial)
+	if want := cert2.serial(t); serial.Cmp(want) != 0 {
+		t.Errorf("https serves certificate %v, want the new one %v", serial, want)
 	}
 	// Later events of the same update (the kubelet removing the old
 	// version) must not cause more work.
