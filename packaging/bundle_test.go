@@ -1,10 +1,12 @@
 package packaging
 
 import (
+	"cmp"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,9 +66,7 @@ func TestValidatorsCatchDefects(t *testing.T) {
 			csv := result.CSV.DeepCopy()
 			tc.breakCSV(csv)
 			files := bundlegen.Files{}
-			for p, b := range result.Files {
-				files[p] = b
-			}
+			maps.Copy(files, result.Files)
 			b, err := yaml.Marshal(csv)
 			if err != nil {
 				t.Fatal(err)
@@ -241,7 +241,7 @@ func rbacOfServiceAccount(t *testing.T, opts bundlegen.Options) (namespaced, clu
 	if sa == "" {
 		t.Fatal("config/default has no Deployment with a serviceAccountName")
 	}
-	sort.Slice(bindings, func(i, j int) bool { return bindings[i].name < bindings[j].name })
+	slices.SortFunc(bindings, func(a, b binding) int { return cmp.Compare(a.name, b.name) })
 	for _, b := range bindings {
 		if b.cluster {
 			cluster = append(cluster, roles[b.role]...)

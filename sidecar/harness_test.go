@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
@@ -434,12 +435,8 @@ type config struct {
 
 func (c config) hash() string {
 	merged := map[string][]byte{}
-	for k, v := range c.configFiles {
-		merged[k] = v
-	}
-	for k, v := range c.secretFiles {
-		merged[k] = v
-	}
+	maps.Copy(merged, c.configFiles)
+	maps.Copy(merged, c.secretFiles)
 	return dataplane.Hash(merged)
 }
 

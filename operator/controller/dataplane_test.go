@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -112,12 +113,8 @@ func TestDataPlaneProgrammed(t *testing.T) {
 		for k, v := range cm.Data {
 			files[k] = []byte(v)
 		}
-		for k, v := range cm.BinaryData {
-			files[k] = v
-		}
-		for k, v := range secret.Data {
-			files[k] = v
-		}
+		maps.Copy(files, cm.BinaryData)
+		maps.Copy(files, secret.Data)
 		if got := dataplane.Hash(files); got != hash {
 			t.Errorf("pod annotation %s, hash of the mounted files %s", hash, got)
 		}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -101,11 +102,7 @@ func TestGatewayClassStatus(t *testing.T) {
 
 func hasFeature(features []gatewayv1.SupportedFeature, names ...gatewayv1.FeatureName) bool {
 	for _, name := range names {
-		found := false
-		for _, f := range features {
-			found = found || f.Name == name
-		}
-		if !found {
+		if !slices.ContainsFunc(features, func(f gatewayv1.SupportedFeature) bool { return f.Name == name }) {
 			return false
 		}
 	}

@@ -1,8 +1,9 @@
 package rendercmd
 
 import (
+	"cmp"
 	"encoding/json"
-	"sort"
+	"slices"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -73,20 +74,18 @@ func newReport(out build.Output) report {
 	for name, status := range out.GatewayClasses {
 		r.GatewayClasses = append(r.GatewayClasses, classStatus{Name: name, Status: status})
 	}
-	sort.Slice(r.GatewayClasses, func(i, j int) bool { return r.GatewayClasses[i].Name < r.GatewayClasses[j].Name })
+	slices.SortFunc(r.GatewayClasses, func(a, b classStatus) int { return cmp.Compare(a.Name, b.Name) })
 	for _, gw := range out.Gateways {
 		r.Gateways = append(r.Gateways, gatewayStatus{Namespace: gw.Namespace, Name: gw.Name, Status: gw.Status})
 	}
-	sort.Slice(r.Gateways, func(i, j int) bool {
-		a, b := r.Gateways[i], r.Gateways[j]
-		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	slices.SortFunc(r.Gateways, func(a, b gatewayStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	for key, parents := range out.HTTPRoutes {
 		r.HTTPRoutes = append(r.HTTPRoutes, routeStatus{Namespace: key.Namespace, Name: key.Name, Parents: parents})
 	}
-	sort.Slice(r.HTTPRoutes, func(i, j int) bool {
-		a, b := r.HTTPRoutes[i], r.HTTPRoutes[j]
-		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	slices.SortFunc(r.HTTPRoutes, func(a, b routeStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return r
 }
