@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -184,7 +185,8 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 	}
 }
 
-// startOperator starts cmd and stops it when the test ends.
+// startOperator starts cmd and stops it when the test ends (interrupted,
+// killed after 15s).
 func startOperator(t *testing.T, cmd *exec.Cmd, logs fmt.Stringer) {
 	t.Helper()
 	if err := cmd.Start(); err != nil {
@@ -192,7 +194,14 @@ func startOperator(t *testing.T, cmd *exec.Cmd, logs fmt.Stringer) {
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 		if strings.Contains(logs.String(), "DATA RACE") {
 			t.Error("the race detector reported a data race in the operator")
 		}

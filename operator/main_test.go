@@ -27,7 +27,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
@@ -102,45 +101,14 @@ func TestManagerBinary(t *testing.T) {
 	path := operatorKubeconfig(t, env, k8s)
 
 	probes, metrics := freeAddress(t), freeAddress(t)
-	var logs bytes.Buffer
+	logs := &testenv.SyncBuffer{}
 	cmd := operatorCommand("--kubeconfig="+path, "--health-probe-bind-address="+probes,
 		"--metrics-bind-address="+metrics, "--gateway-image=example/gateway:1")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("operator output:\n%s", logs.String())
-		}
-	})
+	cmd.Stdout, cmd.Stderr = logs, logs
+	startOperator(t, cmd, logs)
 
-	gc := &gatewayv1.GatewayClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "binary-test"},
-		Spec:       gatewayv1.GatewayClassSpec{ControllerName: build.ControllerName},
-	}
-	if err := k8s.Create(context.Background(), gc); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, waitTimeout, "GatewayClass accepted by the operator process", func() error {
-		got := &gatewayv1.GatewayClass{}
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gc), got); err != nil {
-			return err
-		}
-		if !meta.IsStatusConditionTrue(got.Status.Conditions, string(gatewayv1.GatewayClassConditionStatusAccepted)) {
-			return fmt.Errorf("conditions %+v", got.Status.Conditions)
-		}
-		return nil
-	})
+	const className = "binary-test"
+	expectAccepted(t, k8s, className)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "binary-test"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
@@ -148,7 +116,7 @@ func TestManagerBinary(t *testing.T) {
 	gw := &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "gw"},
 		Spec: gatewayv1.GatewaySpec{
-			GatewayClassName: gatewayv1.ObjectName(gc.Name),
+			GatewayClassName: className,
 			Listeners:        []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}},
 		},
 	}
