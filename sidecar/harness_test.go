@@ -391,7 +391,7 @@ func startChrooted(t testing.TB, name string, args, env []string) *process {
 	t.Cleanup(func() {
 		p.stop(10 * time.Second)
 		if t.Failed() || os.Getenv("SIDECAR_TEST_LOGS") != "" {
-			t.Logf("--- %s output ---\n%s", name, tail(out.String(), 8000))
+			t.Logf("--- %s output ---\n%s", name, testenv.Tail(out.String(), 8000))
 		}
 	})
 	return p
@@ -418,13 +418,6 @@ func (p *process) exited() bool {
 	default:
 		return false
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
 }
 
 // eventually retries f until it succeeds or timeout passes.
