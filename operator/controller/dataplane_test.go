@@ -58,6 +58,24 @@ func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 	return hash
 }
 
+// waitEvent waits for an event with reason about the object named regarding
+// whose note contains note.
+func waitEvent(t *testing.T, ns, regarding, reason, note string) {
+	t.Helper()
+	testenv.Eventually(t, waitTimeout, reason+" event", func() error {
+		var events eventsv1.EventList
+		if err := k8s.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Reason == reason && e.Regarding.Name == regarding && strings.Contains(e.Note, note) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none %s", len(events.Items), reason)
+	})
+}
+
 // playSidecar sets the pod's readiness and the annotations the sidecar writes.
 func playSidecar(t *testing.T, pod *corev1.Pod, ready bool, annotations map[string]string) {
 	t.Helper()
@@ -161,18 +179,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 			t.Errorf("message lacks nginx's error: %+v", c)
 		}
 		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionFalse, string(gatewayv1.ListenerReasonInvalid))
-		testenv.Eventually(t, waitTimeout, "ConfigRejected event", func() error {
-			var events eventsv1.EventList
-			if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
-				return err
-			}
-			for _, e := range events.Items {
-				if e.Reason == "ConfigRejected" && e.Regarding.Name == "gw" && strings.Contains(e.Note, "bogus") {
-					return nil
-				}
-			}
-			return fmt.Errorf("%d events, none ConfigRejected", len(events.Items))
-		})
+		waitEvent(t, ns, "gw", "ConfigRejected", "bogus")
 	})
 
 	t.Run("the fixed config applies: Programmed again", func(t *testing.T) {
@@ -205,18 +212,7 @@ func TestApplyFailureEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	newGateway(t, ns, gc.Name, "gw", httpListener("http", 80, ""))
-	testenv.Eventually(t, waitTimeout, "ApplyFailed event", func() error {
-		var events eventsv1.EventList
-		if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
-			return err
-		}
-		for _, e := range events.Items {
-			if e.Reason == "ApplyFailed" && e.Regarding.Name == "gw" && strings.Contains(e.Note, "not owned") {
-				return nil
-			}
-		}
-		return fmt.Errorf("%d events, none ApplyFailed", len(events.Items))
-	})
+	waitEvent(t, ns, "gw", "ApplyFailed", "not owned")
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(foreign), foreign); err != nil {
 		t.Fatal(err)
 	}
