@@ -60,10 +60,7 @@ func gzipOf(t *testing.T, size int) []byte {
 // archive are refused and reported while nginx keeps serving; the next
 // good config clears the rejection.
 func TestCompressedConfigMap(t *testing.T) {
-	_, c := apiServer(t)
-	ns, pod, gw := kubeObjects(t, c, "compressed")
-	p := newPod(t)
-	p.useAPIServer(sidecarUser(t, c, ns, gw, "gw-nginx"), pod, ns, gw, "")
+	p, c, ns, pod, gw := reportingPod(t, "compressed")
 	backend := okBackend(t)
 	cert := newCert(t)
 

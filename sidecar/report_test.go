@@ -89,6 +89,17 @@ func kubeObjects(t *testing.T, c client.Client, prefix string) (ns, pod, gateway
 	return ns, pod, gateway
 }
 
+// reportingPod is a gateway pod whose sidecar reports to the API server as
+// its own user, with the objects of kubeObjects.
+func reportingPod(t *testing.T, prefix string) (p *gatewayPod, c client.Client, ns, pod, gateway string) {
+	t.Helper()
+	_, c = apiServer(t)
+	ns, pod, gateway = kubeObjects(t, c, prefix)
+	p = newPod(t)
+	p.useAPIServer(sidecarUser(t, c, ns, gateway, "gw-nginx"), pod, ns, gateway, "")
+	return p, c, ns, pod, gateway
+}
+
 func podAnnotations(t *testing.T, c client.Client, ns, name string) map[string]string {
 	t.Helper()
 	pod := &corev1.Pod{}
@@ -142,10 +153,7 @@ func waitEvent(t *testing.T, c client.Client, ns, gateway, reason, contains stri
 // nginx keeps serving the old one; the pod annotations, an Event and the
 // metrics say so; the next good config clears the rejection.
 func TestBadConfigRefused(t *testing.T) {
-	_, c := apiServer(t)
-	ns, pod, gw := kubeObjects(t, c, "refused")
-	p := newPod(t)
-	p.useAPIServer(sidecarUser(t, c, ns, gw, "gw-nginx"), pod, ns, gw, "")
+	p, c, ns, pod, gw := reportingPod(t, "refused")
 	backend := okBackend(t)
 	cert := newCert(t)
 	good := httpConfig(p.ip, backend, 1, cert, "")
@@ -188,10 +196,7 @@ func TestBadConfigRefused(t *testing.T) {
 // nginx's own message, the live tree goes back to the previous config,
 // nginx keeps serving it, and the failure is reported.
 func TestFailedReloadRollsBack(t *testing.T) {
-	_, c := apiServer(t)
-	ns, pod, gw := kubeObjects(t, c, "rollback")
-	p := newPod(t)
-	p.useAPIServer(sidecarUser(t, c, ns, gw, "gw-nginx"), pod, ns, gw, "")
+	p, c, ns, pod, _ := reportingPod(t, "rollback")
 	backend := okBackend(t)
 	cert := newCert(t)
 	good := httpConfig(p.ip, backend, 1, cert, "")
