@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -101,13 +102,13 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 	for i, crd := range controller.RequiredCRDs {
 		allNames[i] = crd.Name()
 	}
-	poll(t, "readyz names every missing CRD", func() error {
+	testenv.Eventually(t, waitTimeout, "readyz names every missing CRD", func() error {
 		return expectBody(readyz+"/"+controller.CRDReadyCheckName, http.StatusInternalServerError, allNames...)
 	})
 	if err := expectStatus(http.DefaultClient, readyz, http.StatusInternalServerError); err != nil {
 		t.Error(err)
 	}
-	poll(t, "Warning Event on the operator Pod", func() error {
+	testenv.Eventually(t, waitTimeout, "Warning Event on the operator Pod", func() error {
 		return expectEvent(ctx, k8s, pod, controller.ReasonCRDsMissing, allNames...)
 	})
 
@@ -119,7 +120,7 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 	}
 	installCRDs(t, cfg, filepath.Join(standard, "gateway.networking.k8s.io_tcproutes.yaml"))
 	checksBefore := countLines(logs.String(), "checked the CustomResourceDefinitions")
-	poll(t, "rechecks after a CRD event", func() error {
+	testenv.Eventually(t, waitTimeout, "rechecks after a CRD event", func() error {
 		if n := countLines(logs.String(), "checked the CustomResourceDefinitions") - checksBefore; n < 3 {
 			return fmt.Errorf("%d checks since the CRD event", n)
 		}
@@ -137,9 +138,9 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 
 	// Installing every CRD starts the reconciler in the running process.
 	installCRDs(t, cfg, standard, filepath.Join(testenv.RepoRoot(), "config", "crd", "bases"))
-	poll(t, "ready once the CRDs are installed", func() error { return expectStatus(http.DefaultClient, readyz, http.StatusOK) })
+	testenv.Eventually(t, waitTimeout, "ready once the CRDs are installed", func() error { return expectStatus(http.DefaultClient, readyz, http.StatusOK) })
 	expectAccepted(t, k8s, "crds-installed")
-	poll(t, "Normal Event on the operator Pod", func() error {
+	testenv.Eventually(t, waitTimeout, "Normal Event on the operator Pod", func() error {
 		return expectEvent(ctx, k8s, pod, controller.ReasonCRDsInstalled)
 	})
 	// The missing set shrinking while the CRDs are installed is progress:
@@ -158,13 +159,13 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 	if err := envtest.UninstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{referenceGrants}}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "readyz names the deleted CRD", func() error {
+	testenv.Eventually(t, waitTimeout, "readyz names the deleted CRD", func() error {
 		return expectBody(readyz+"/"+controller.CRDReadyCheckName, http.StatusInternalServerError, "referencegrants.gateway.networking.k8s.io")
 	})
 	if body := readBody(t, readyz+"/"+controller.CRDReadyCheckName); strings.Contains(body, "gatewayclasses") {
 		t.Errorf("readyz names CRDs that are installed: %q", body)
 	}
-	poll(t, "the deleted CRD is gone", func() error {
+	testenv.Eventually(t, waitTimeout, "the deleted CRD is gone", func() error {
 		crd := &metav1.PartialObjectMetadata{}
 		crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
 		err := k8s.Get(ctx, client.ObjectKey{Name: "referencegrants.gateway.networking.k8s.io"}, crd)
@@ -177,14 +178,15 @@ func TestManagerWaitsForCRDs(t *testing.T) {
 		t.Errorf("%d new error lines after deleting a CRD, want 1", n)
 	}
 	installCRDs(t, cfg, referenceGrants)
-	poll(t, "ready once the CRD is back", func() error { return expectStatus(http.DefaultClient, readyz, http.StatusOK) })
+	testenv.Eventually(t, waitTimeout, "ready once the CRD is back", func() error { return expectStatus(http.DefaultClient, readyz, http.StatusOK) })
 	expectAccepted(t, k8s, "crds-reinstalled")
 	if strings.Contains(logs.String(), "running the manager") {
 		t.Error("the manager stopped")
 	}
 }
 
-// startOperator starts cmd and stops it when the test ends.
+// startOperator starts cmd and stops it when the test ends (interrupted,
+// killed after 15s).
 func startOperator(t *testing.T, cmd *exec.Cmd, logs fmt.Stringer) {
 	t.Helper()
 	if err := cmd.Start(); err != nil {
@@ -192,7 +194,14 @@ func startOperator(t *testing.T, cmd *exec.Cmd, logs fmt.Stringer) {
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
 		if strings.Contains(logs.String(), "DATA RACE") {
 			t.Error("the race detector reported a data race in the operator")
 		}
@@ -220,7 +229,7 @@ func expectAccepted(t *testing.T, k8s client.Client, name string) {
 	if err := k8s.Create(context.Background(), gc); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "GatewayClass "+name+" accepted", func() error {
+	testenv.Eventually(t, waitTimeout, "GatewayClass "+name+" accepted", func() error {
 		got := &gatewayv1.GatewayClass{}
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gc), got); err != nil {
 			return err

@@ -29,7 +29,6 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // The test binary doubles as the operator binary: with runMainEnv set it
@@ -39,6 +38,9 @@ const (
 	runMainEnv = "OPERATOR_TEST_RUN_MAIN"
 	argsEnv    = "OPERATOR_TEST_ARGS"
 )
+
+// waitTimeout bounds every wait for the operator process.
+const waitTimeout = 60 * time.Second
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
@@ -99,45 +101,14 @@ func TestManagerBinary(t *testing.T) {
 	path := operatorKubeconfig(t, env, k8s)
 
 	probes, metrics := freeAddress(t), freeAddress(t)
-	var logs bytes.Buffer
+	logs := &testenv.SyncBuffer{}
 	cmd := operatorCommand("--kubeconfig="+path, "--health-probe-bind-address="+probes,
 		"--metrics-bind-address="+metrics, "--gateway-image=example/gateway:1")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("operator output:\n%s", logs.String())
-		}
-	})
+	cmd.Stdout, cmd.Stderr = logs, logs
+	startOperator(t, cmd, logs)
 
-	gc := &gatewayv1.GatewayClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "binary-test"},
-		Spec:       gatewayv1.GatewayClassSpec{ControllerName: translate.ControllerName},
-	}
-	if err := k8s.Create(context.Background(), gc); err != nil {
-		t.Fatal(err)
-	}
-	poll(t, "GatewayClass accepted by the operator process", func() error {
-		got := &gatewayv1.GatewayClass{}
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gc), got); err != nil {
-			return err
-		}
-		if !meta.IsStatusConditionTrue(got.Status.Conditions, string(gatewayv1.GatewayClassConditionStatusAccepted)) {
-			return fmt.Errorf("conditions %+v", got.Status.Conditions)
-		}
-		return nil
-	})
+	const className = "binary-test"
+	expectAccepted(t, k8s, className)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "binary-test"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
@@ -145,7 +116,7 @@ func TestManagerBinary(t *testing.T) {
 	gw := &gatewayv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "gw"},
 		Spec: gatewayv1.GatewaySpec{
-			GatewayClassName: gatewayv1.ObjectName(gc.Name),
+			GatewayClassName: className,
 			Listeners:        []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}},
 		},
 	}
@@ -154,7 +125,7 @@ func TestManagerBinary(t *testing.T) {
 	}
 	key := client.ObjectKey{Namespace: ns.Name, Name: resources.Name("gw")}
 	for _, obj := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.Secret{}} {
-		poll(t, fmt.Sprintf("%T created by the operator process", obj), func() error { return k8s.Get(context.Background(), key, obj) })
+		testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T created by the operator process", obj), func() error { return k8s.Get(context.Background(), key, obj) })
 	}
 	dep := &appsv1.Deployment{}
 	if err := k8s.Get(context.Background(), key, dep); err != nil {
@@ -163,7 +134,7 @@ func TestManagerBinary(t *testing.T) {
 	if image := dep.Spec.Template.Spec.Containers[0].Image; image != "example/gateway:1" {
 		t.Errorf("image %q, want the --gateway-image", image)
 	}
-	poll(t, "Gateway status written", func() error {
+	testenv.Eventually(t, waitTimeout, "Gateway status written", func() error {
 		got := &gatewayv1.Gateway{}
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(gw), got); err != nil {
 			return err
@@ -175,11 +146,11 @@ func TestManagerBinary(t *testing.T) {
 		return nil
 	})
 
-	poll(t, "readyz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/readyz", http.StatusOK) })
-	poll(t, "healthz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/healthz", http.StatusOK) })
+	testenv.Eventually(t, waitTimeout, "readyz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/readyz", http.StatusOK) })
+	testenv.Eventually(t, waitTimeout, "healthz", func() error { return expectStatus(http.DefaultClient, "http://"+probes+"/healthz", http.StatusOK) })
 	// Metrics are served over HTTPS to authenticated, authorized clients only.
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	poll(t, "metrics refuse anonymous clients", func() error {
+	testenv.Eventually(t, waitTimeout, "metrics refuse anonymous clients", func() error {
 		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
 	})
 }
@@ -240,19 +211,4 @@ func expectStatus(c *http.Client, url string, want int) error {
 		return fmt.Errorf("%s: %d, want %d", url, resp.StatusCode, want)
 	}
 	return nil
-}
-
-func poll(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -3,7 +3,6 @@ package packaging
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -45,19 +44,10 @@ func TestDeployOnAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A copy, because `make deploy` runs `make manifests` first.
-	repo := t.TempDir()
-	if err := copyRepo(repoRoot(), repo); err != nil {
-		t.Fatal(err)
-	}
-	deploy := exec.Command("make", "-s", "--no-print-directory", "deploy",
+	runMake(t, repoCopy(t), append(os.Environ(), "KUBECONFIG="+kubeconfig), "deploy",
 		"IMG="+testImages.Operator, "GATEWAY_IMG="+testImages.Gateway,
 		"KUBECTL="+filepath.Join(assets, "kubectl"),
-		"LOCALBIN="+filepath.Join(repoRoot(), "bin")) // tools are cached in the checkout's bin/
-	deploy.Dir = repo
-	deploy.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	if out, err := deploy.CombinedOutput(); err != nil {
-		t.Fatalf("make deploy: %v\n%s", err, out)
-	}
+		"LOCALBIN="+filepath.Join(testenv.RepoRoot(), "bin")) // tools are cached in the checkout's bin/
 
 	install, err := bundlegen.Build(configDir(), "default", testImages)
 	if err != nil {

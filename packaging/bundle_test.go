@@ -1,10 +1,12 @@
 package packaging
 
 import (
+	"cmp"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // targetKubeVersion is the Kubernetes version the deprecated-API and
@@ -28,7 +31,7 @@ const targetKubeVersion = "1.37"
 // catalog or OperatorHub runs on the committed bundle/; any error fails,
 // warnings are logged (the report lists why each remains).
 func TestCommittedBundleValidates(t *testing.T) {
-	errs, warns := validateBundle(t, filepath.Join(repoRoot(), bundlegen.BundleDir))
+	errs, warns := validateBundle(t, filepath.Join(testenv.RepoRoot(), bundlegen.BundleDir))
 	for _, e := range errs {
 		t.Error(e)
 	}
@@ -64,9 +67,7 @@ func TestValidatorsCatchDefects(t *testing.T) {
 			csv := result.CSV.DeepCopy()
 			tc.breakCSV(csv)
 			files := bundlegen.Files{}
-			for p, b := range result.Files {
-				files[p] = b
-			}
+			maps.Copy(files, result.Files)
 			b, err := yaml.Marshal(csv)
 			if err != nil {
 				t.Fatal(err)
@@ -241,7 +242,7 @@ func rbacOfServiceAccount(t *testing.T, opts bundlegen.Options) (namespaced, clu
 	if sa == "" {
 		t.Fatal("config/default has no Deployment with a serviceAccountName")
 	}
-	sort.Slice(bindings, func(i, j int) bool { return bindings[i].name < bindings[j].name })
+	slices.SortFunc(bindings, func(a, b binding) int { return cmp.Compare(a.name, b.name) })
 	for _, b := range bindings {
 		if b.cluster {
 			cluster = append(cluster, roles[b.role]...)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // instruction is one Dockerfile instruction: its keyword and arguments.
@@ -31,7 +31,7 @@ type instruction struct {
 // continuations are used in ours; comments and blank lines are skipped).
 func parseDockerfile(t *testing.T, name string) []instruction {
 	t.Helper()
-	f, err := os.Open(filepath.Join(repoRoot(), name))
+	f, err := os.Open(filepath.Join(testenv.RepoRoot(), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,15 +139,8 @@ func TestMakeBuildMakesWhatImagesCopy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the operator and the sidecar")
 	}
-	dir := t.TempDir()
-	if err := copyRepo(repoRoot(), dir); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("make", "-s", "--no-print-directory", "build")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make build: %v\n%s", err, out)
-	}
+	dir := repoCopy(t)
+	runMake(t, dir, nil, "build")
 	var sources []string
 	for _, file := range []string{"Dockerfile", "Dockerfile.gateway"} {
 		s, _ := copies(parseDockerfile(t, file))
@@ -182,7 +175,7 @@ func TestOLMDockerfiles(t *testing.T) {
 			t.Error("a Dockerfile copies nothing")
 		}
 		for _, src := range sources {
-			if info, err := os.Stat(filepath.Join(repoRoot(), src)); err != nil || !info.IsDir() {
+			if info, err := os.Stat(filepath.Join(testenv.RepoRoot(), src)); err != nil || !info.IsDir() {
 				t.Errorf("copies %s: %v", src, err)
 			}
 		}
@@ -194,7 +187,7 @@ func TestOLMDockerfiles(t *testing.T) {
 			labels[k] = v
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(), bundlegen.BundleDir, "metadata", "annotations.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), bundlegen.BundleDir, "metadata", "annotations.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

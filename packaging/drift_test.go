@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestBundleAndCatalogMatchSources regenerates bundle/, bundle.Dockerfile
@@ -17,14 +18,14 @@ import (
 // `make bundle`) after changing config/ or api/.
 func TestBundleAndCatalogMatchSources(t *testing.T) {
 	opts, result := generated(t)
-	for _, d := range result.Files.Diff(repoRoot(), bundlegen.BundleDir) {
+	for _, d := range result.Files.Diff(testenv.RepoRoot(), bundlegen.BundleDir) {
 		t.Errorf("%s; run `make bundle`", d)
 	}
 	catalog, err := bundlegen.Catalog(opts, result)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range catalog.Diff(repoRoot(), bundlegen.CatalogDir) {
+	for _, d := range catalog.Diff(testenv.RepoRoot(), bundlegen.CatalogDir) {
 		t.Errorf("%s; run `make catalog`", d)
 	}
 }
@@ -62,17 +63,10 @@ func TestManifestsMatchMarkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs controller-gen on a copy of the repository")
 	}
-	copyDir := t.TempDir()
-	if err := copyRepo(repoRoot(), copyDir); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("make", "-s", "--no-print-directory", "manifests")
-	cmd.Dir = copyDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make manifests: %v\n%s", err, out)
-	}
+	copyDir := repoCopy(t)
+	runMake(t, copyDir, nil, "manifests")
 	for _, dir := range []string{"config/crd/bases", "config/rbac"} {
-		committed := readTree(t, filepath.Join(repoRoot(), dir))
+		committed := readTree(t, filepath.Join(testenv.RepoRoot(), dir))
 		regenerated := readTree(t, filepath.Join(copyDir, dir))
 		for name, b := range regenerated {
 			if !bytes.Equal(committed[name], b) {
@@ -86,6 +80,30 @@ func TestManifestsMatchMarkers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// repoCopy copies the repository's source tree into a fresh temporary
+// folder and returns it.
+func repoCopy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := copyRepo(testenv.RepoRoot(), dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runMake runs `make -s --no-print-directory ARGS` in dir (with env, or
+// this process's environment when nil) and fails the test with make's
+// output when it fails.
+func runMake(t *testing.T, dir string, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"-s", "--no-print-directory"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make %s: %v\n%s", args[0], err, out)
 	}
 }
 

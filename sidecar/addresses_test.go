@@ -16,6 +16,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayapply "sigs.k8s.io/gateway-api/applyconfiguration/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/addresses"
 )
 
@@ -83,7 +84,7 @@ func TestGatewayAddresses(t *testing.T) {
 	waitAddresses := func(expected []gatewayv1.GatewayStatusAddress) *gatewayv1.Gateway {
 		t.Helper()
 		got := &gatewayv1.Gateway{}
-		eventually(t, 30*time.Second, func() error {
+		testenv.Eventually(t, 30*time.Second, "Gateway status.addresses", func() error {
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: gwName}, got); err != nil {
 				return err
 			}
@@ -185,7 +186,7 @@ func TestAddressesLeaderFailover(t *testing.T) {
 	}
 	waitAddress := func(ip string) {
 		t.Helper()
-		eventually(t, 30*time.Second, func() error {
+		testenv.Eventually(t, 30*time.Second, "Gateway address "+ip, func() error {
 			gw := &gatewayv1.Gateway{}
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: gwName}, gw); err != nil {
 				return err
@@ -224,7 +225,7 @@ func TestAddressesLeaderFailover(t *testing.T) {
 		other = pod1
 	}
 	pods[leader].sidecar.stop(10 * time.Second)
-	eventually(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, "lease taken over", func() error {
 		if h := holder(); h != other {
 			return fmt.Errorf("lease holder %q, want %q after the leader stopped", h, other)
 		}

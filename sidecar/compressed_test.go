@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"maps"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
@@ -37,33 +37,13 @@ func operatorConfig(t *testing.T, p *gatewayPod, backend string, version int, ce
 	return config{configFiles: cm, secretFiles: set.Secret.Data}, resources.ConfigHash(files)
 }
 
-// gzipOf gzips size zero bytes without holding them in memory.
-func gzipOf(t *testing.T, size int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	chunk := make([]byte, 1<<20)
-	for size > 0 {
-		n := min(size, len(chunk))
-		_, _ = zw.Write(chunk[:n])
-		size -= n
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestCompressedConfigMap: a ConfigMap the operator gzipped is applied
 // through kubelet-style updates and served, and the pod reports the hash
 // the operator computed from the uncompressed files. A bomb and a corrupt
 // archive are refused and reported while nginx keeps serving; the next
 // good config clears the rejection.
 func TestCompressedConfigMap(t *testing.T) {
-	_, c := apiServer(t)
-	ns, pod, gw := kubeObjects(t, c, "compressed")
-	p := newPod(t)
-	p.useAPIServer(sidecarUser(t, c, ns, gw, "gw-nginx"), pod, ns, gw, "")
+	p, c, ns, pod, gw := reportingPod(t, "compressed")
 	backend := okBackend(t)
 	cert := newCert(t)
 
@@ -96,7 +76,7 @@ func TestCompressedConfigMap(t *testing.T) {
 		name, message string
 		routes        []byte
 	}{
-		{"bomb", `ConfigMap key "routes.conf.gz": decompresses to more than 64 MiB`, gzipOf(t, dataplane.MaxDecompressedFileSize+1)},
+		{"bomb", `ConfigMap key "routes.conf.gz": decompresses to more than 64 MiB`, testenv.GzipZeros(t, dataplane.MaxDecompressedFileSize+1)},
 		{"corrupt", `ConfigMap key "routes.conf.gz": corrupt gzip archive`, corrupt},
 	} {
 		bad := config{configFiles: maps.Clone(v2.configFiles), secretFiles: v2.secretFiles}

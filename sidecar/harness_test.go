@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
@@ -270,7 +267,7 @@ func (p *gatewayPod) get(scheme, path string) (int, string, error) {
 // waitServed waits until nginx answers want on path over http.
 func (p *gatewayPod) waitServed(path, want string) {
 	p.t.Helper()
-	eventually(p.t, 20*time.Second, func() error {
+	testenv.Eventually(p.t, 20*time.Second, "served "+path, func() error {
 		code, body, err := p.get("http", path)
 		if err != nil {
 			return err
@@ -334,7 +331,7 @@ func (p *gatewayPod) appliedHash() (string, error) {
 
 func (p *gatewayPod) waitApplied(hash string) {
 	p.t.Helper()
-	eventually(p.t, 20*time.Second, func() error {
+	testenv.Eventually(p.t, 20*time.Second, "applied hash", func() error {
 		got, err := p.appliedHash()
 		if err != nil {
 			return err
@@ -394,7 +391,7 @@ func startChrooted(t testing.TB, name string, args, env []string) *process {
 	t.Cleanup(func() {
 		p.stop(10 * time.Second)
 		if t.Failed() || os.Getenv("SIDECAR_TEST_LOGS") != "" {
-			t.Logf("--- %s output ---\n%s", name, tail(out.String(), 8000))
+			t.Logf("--- %s output ---\n%s", name, testenv.Tail(out.String(), 8000))
 		}
 	})
 	return p
@@ -423,29 +420,7 @@ func (p *process) exited() bool {
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
 // eventually retries f until it succeeds or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // config is one version of the two mounts.
 type config struct {
 	configFiles, secretFiles map[string][]byte
@@ -453,12 +428,8 @@ type config struct {
 
 func (c config) hash() string {
 	merged := map[string][]byte{}
-	for k, v := range c.configFiles {
-		merged[k] = v
-	}
-	for k, v := range c.secretFiles {
-		merged[k] = v
-	}
+	maps.Copy(merged, c.configFiles)
+	maps.Copy(merged, c.secretFiles)
 	return dataplane.Hash(merged)
 }
 
@@ -501,37 +472,26 @@ server {
 
 type certPair struct {
 	cert, key []byte
-	serial    *big.Int
 }
 
 // newCert is a self-signed certificate for the test's https listener.
 func newCert(t testing.TB) certPair {
+	cert, key := testenv.SelfSignedCert(t, "gateway.test")
+	return certPair{cert: cert, key: key}
+}
+
+// serial is the certificate's serial number.
+func (c certPair) serial(t testing.TB) *big.Int {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	block, _ := pem.Decode(c.cert)
+	if block == nil {
+		t.Fatalf("no PEM block in %q", c.cert)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "gateway.test"},
-		DNSNames:     []string{"gateway.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certPair{
-		cert:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:    pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		serial: serial,
-	}
+	return cert.SerialNumber
 }
 
 // servedCertSerial is the serial of the certificate nginx presents on https.

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestAtomicUpdateReloadsOnce: a kubelet-style update of both mounts is
@@ -35,8 +37,8 @@ func TestAtomicUpdateReloadsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if serial.Cmp(cert2.serial) != 0 {
-		t.Errorf("https serves certificate %v, want the new one %v", serial, cert2.serial)
+	if want := cert2.serial(t); serial.Cmp(want) != 0 {
+		t.Errorf("https serves certificate %v, want the new one %v", serial, want)
 	}
 	// Later events of the same update (the kubelet removing the old
 	// version) must not cause more work.
@@ -90,7 +92,7 @@ func TestNginxRestartServesLastGoodConfig(t *testing.T) {
 	p.waitServed("/", "v=2")
 	bad := httpConfig(p.ip, backend, 3, cert, "    retrun 200;")
 	p.write(bad)
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, "bad config refused", func() error {
 		if p.metric("validation_failures_total") != 1 {
 			return fmt.Errorf("bad config not refused yet")
 		}
@@ -113,7 +115,7 @@ func TestNginxRestartServesLastGoodConfig(t *testing.T) {
 	if code := p.nginx.cmd.ProcessState.ExitCode(); code == 0 {
 		t.Errorf("exec-nginx exit code %d after nginx was killed, want non-zero", code)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "nothing answers", func() error {
 		if _, _, err := p.get("http", "/"); err == nil {
 			return fmt.Errorf("something still answers after nginx was killed")
 		}
@@ -241,10 +243,10 @@ func TestSidecarRestartKeepsServing(t *testing.T) {
 	v1 := httpConfig(p.ip, backend, 1, cert, "")
 	p.write(v1)
 	p.startSidecar()
-	eventually(t, 10*time.Second, func() error { return p.ready(http.StatusServiceUnavailable) })
+	testenv.Eventually(t, 10*time.Second, "readyz 503", func() error { return p.ready(http.StatusServiceUnavailable) })
 	p.startNginx()
 	p.waitServed("/", "v=1")
-	eventually(t, 10*time.Second, func() error { return p.ready(http.StatusOK) })
+	testenv.Eventually(t, 10*time.Second, "readyz 200", func() error { return p.ready(http.StatusOK) })
 
 	p.sidecar.stop(10 * time.Second)
 	p.startSidecar()
@@ -260,5 +262,5 @@ func TestSidecarRestartKeepsServing(t *testing.T) {
 	if r := p.metric("reloads_total"); r != 1 {
 		t.Errorf("reloads after a change made while the sidecar was down: %v, want 1", r)
 	}
-	eventually(t, 10*time.Second, func() error { return p.ready(http.StatusOK) })
+	testenv.Eventually(t, 10*time.Second, "readyz 200", func() error { return p.ready(http.StatusOK) })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
 
@@ -87,6 +89,17 @@ func kubeObjects(t *testing.T, c client.Client, prefix string) (ns, pod, gateway
 	return ns, pod, gateway
 }
 
+// reportingPod is a gateway pod whose sidecar reports to the API server as
+// its own user, with the objects of kubeObjects.
+func reportingPod(t *testing.T, prefix string) (p *gatewayPod, c client.Client, ns, pod, gateway string) {
+	t.Helper()
+	_, c = apiServer(t)
+	ns, pod, gateway = kubeObjects(t, c, prefix)
+	p = newPod(t)
+	p.useAPIServer(sidecarUser(t, c, ns, gateway, "gw-nginx"), pod, ns, gateway, "")
+	return p, c, ns, pod, gateway
+}
+
 func podAnnotations(t *testing.T, c client.Client, ns, name string) map[string]string {
 	t.Helper()
 	pod := &corev1.Pod{}
@@ -101,7 +114,7 @@ func podAnnotations(t *testing.T, c client.Client, ns, name string) map[string]s
 func waitAnnotations(t *testing.T, c client.Client, ns, name string, want map[string]string, contains string) {
 	t.Helper()
 	keys := []string{dataplane.AnnotationAppliedHash, dataplane.AnnotationRejectedHash}
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, "sidecar annotations on "+name, func() error {
 		got := podAnnotations(t, c, ns, name)
 		for _, k := range keys {
 			if got[k] != want[k] {
@@ -121,7 +134,7 @@ func waitAnnotations(t *testing.T, c client.Client, ns, name string, want map[st
 
 func waitEvent(t *testing.T, c client.Client, ns, gateway, reason, contains string) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, reason+" event", func() error {
 		var events corev1.EventList
 		if err := c.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
 			return err
@@ -140,10 +153,7 @@ func waitEvent(t *testing.T, c client.Client, ns, gateway, reason, contains stri
 // nginx keeps serving the old one; the pod annotations, an Event and the
 // metrics say so; the next good config clears the rejection.
 func TestBadConfigRefused(t *testing.T) {
-	_, c := apiServer(t)
-	ns, pod, gw := kubeObjects(t, c, "refused")
-	p := newPod(t)
-	p.useAPIServer(sidecarUser(t, c, ns, gw, "gw-nginx"), pod, ns, gw, "")
+	p, c, ns, pod, gw := reportingPod(t, "refused")
 	backend := okBackend(t)
 	cert := newCert(t)
 	good := httpConfig(p.ip, backend, 1, cert, "")
@@ -186,10 +196,7 @@ func TestBadConfigRefused(t *testing.T) {
 // nginx's own message, the live tree goes back to the previous config,
 // nginx keeps serving it, and the failure is reported.
 func TestFailedReloadRollsBack(t *testing.T) {
-	_, c := apiServer(t)
-	ns, pod, gw := kubeObjects(t, c, "rollback")
-	p := newPod(t)
-	p.useAPIServer(sidecarUser(t, c, ns, gw, "gw-nginx"), pod, ns, gw, "")
+	p, c, ns, pod, _ := reportingPod(t, "rollback")
 	backend := okBackend(t)
 	cert := newCert(t)
 	good := httpConfig(p.ip, backend, 1, cert, "")
@@ -240,14 +247,5 @@ func TestFailedReloadRollsBack(t *testing.T) {
 }
 
 func sameSet(a, b []int) bool {
-	seen := map[int]bool{}
-	for _, x := range a {
-		seen[x] = true
-	}
-	for _, x := range b {
-		if !seen[x] {
-			return false
-		}
-	}
-	return len(a) == len(b)
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }

@@ -6,7 +6,8 @@ package dataplane
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"sort"
+	"maps"
+	"slices"
 )
 
 const (
@@ -82,13 +83,8 @@ const (
 // The operator hashes what it renders; the sidecar hashes what it reads from
 // its mounts; equal hashes mean the pod serves what the operator rendered.
 func Hash(files map[string][]byte) string {
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	h := sha256.New()
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		// Length-prefix both parts so no two trees hash alike by accident.
 		writeLenPrefixed(h, []byte(name))
 		writeLenPrefixed(h, files[name])

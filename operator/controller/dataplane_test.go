@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
 
@@ -42,7 +44,7 @@ func newGatewayPod(t *testing.T, ns, gateway, name string) *corev1.Pod {
 func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 	t.Helper()
 	var hash string
-	eventually(t, "config-hash annotation on "+pod.Name, func() error {
+	testenv.Eventually(t, waitTimeout, "config-hash annotation on "+pod.Name, func() error {
 		got := &corev1.Pod{}
 		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(pod), got); err != nil {
 			return err
@@ -54,6 +56,24 @@ func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 		return nil
 	})
 	return hash
+}
+
+// waitEvent waits for an event with reason about the object named regarding
+// whose note contains note.
+func waitEvent(t *testing.T, ns, regarding, reason, note string) {
+	t.Helper()
+	testenv.Eventually(t, waitTimeout, reason+" event", func() error {
+		var events eventsv1.EventList
+		if err := k8s.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Reason == reason && e.Regarding.Name == regarding && strings.Contains(e.Note, note) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none %s", len(events.Items), reason)
+	})
 }
 
 // playSidecar sets the pod's readiness and the annotations the sidecar writes.
@@ -111,12 +131,8 @@ func TestDataPlaneProgrammed(t *testing.T) {
 		for k, v := range cm.Data {
 			files[k] = []byte(v)
 		}
-		for k, v := range cm.BinaryData {
-			files[k] = v
-		}
-		for k, v := range secret.Data {
-			files[k] = v
-		}
+		maps.Copy(files, cm.BinaryData)
+		maps.Copy(files, secret.Data)
 		if got := dataplane.Hash(files); got != hash {
 			t.Errorf("pod annotation %s, hash of the mounted files %s", hash, got)
 		}
@@ -124,7 +140,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 
 	t.Run("ready pod serving an older hash: Pending", func(t *testing.T) {
 		playSidecar(t, pod, true, map[string]string{dataplane.AnnotationAppliedHash: "0000000000000000"})
-		eventually(t, "Pending with replica counts", func() error {
+		testenv.Eventually(t, waitTimeout, "Pending with replica counts", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
 				return err
@@ -163,18 +179,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 			t.Errorf("message lacks nginx's error: %+v", c)
 		}
 		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionFalse, string(gatewayv1.ListenerReasonInvalid))
-		eventually(t, "ConfigRejected event", func() error {
-			var events eventsv1.EventList
-			if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
-				return err
-			}
-			for _, e := range events.Items {
-				if e.Reason == "ConfigRejected" && e.Regarding.Name == "gw" && strings.Contains(e.Note, "bogus") {
-					return nil
-				}
-			}
-			return fmt.Errorf("%d events, none ConfigRejected", len(events.Items))
-		})
+		waitEvent(t, ns, "gw", "ConfigRejected", "bogus")
 	})
 
 	t.Run("the fixed config applies: Programmed again", func(t *testing.T) {
@@ -207,18 +212,7 @@ func TestApplyFailureEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	newGateway(t, ns, gc.Name, "gw", httpListener("http", 80, ""))
-	eventually(t, "ApplyFailed event", func() error {
-		var events eventsv1.EventList
-		if err := k8s.List(ctx, &events, client.InNamespace(ns)); err != nil {
-			return err
-		}
-		for _, e := range events.Items {
-			if e.Reason == "ApplyFailed" && e.Regarding.Name == "gw" && strings.Contains(e.Note, "not owned") {
-				return nil
-			}
-		}
-		return fmt.Errorf("%d events, none ApplyFailed", len(events.Items))
-	})
+	waitEvent(t, ns, "gw", "ApplyFailed", "not owned")
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(foreign), foreign); err != nil {
 		t.Fatal(err)
 	}

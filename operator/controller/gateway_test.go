@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
 
@@ -50,7 +52,7 @@ func TestGatewayClassStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			gc := newClass(t, tt.params)
-			eventually(t, "GatewayClass status", func() error {
+			testenv.Eventually(t, waitTimeout, "GatewayClass status", func() error {
 				got := &gatewayv1.GatewayClass{}
 				if err := k8s.Get(ctx, client.ObjectKeyFromObject(gc), got); err != nil {
 					return err
@@ -81,7 +83,7 @@ func TestGatewayClassStatus(t *testing.T) {
 		t.Cleanup(func() { _ = k8s.Delete(context.Background(), gc) })
 		// A class of ours created afterwards proves a reconcile ran since.
 		mine := newClass(t, nil)
-		eventually(t, "our class accepted", func() error {
+		testenv.Eventually(t, waitTimeout, "our class accepted", func() error {
 			got := &gatewayv1.GatewayClass{}
 			if err := k8s.Get(ctx, client.ObjectKeyFromObject(mine), got); err != nil {
 				return err
@@ -100,11 +102,7 @@ func TestGatewayClassStatus(t *testing.T) {
 
 func hasFeature(features []gatewayv1.SupportedFeature, names ...gatewayv1.FeatureName) bool {
 	for _, name := range names {
-		found := false
-		for _, f := range features {
-			found = found || f.Name == name
-		}
-		if !found {
+		if !slices.ContainsFunc(features, func(f gatewayv1.SupportedFeature) bool { return f.Name == name }) {
 			return false
 		}
 	}
@@ -142,7 +140,7 @@ func TestGatewayOwnedObjects(t *testing.T) {
 
 	t.Run("created with owner, labels and annotations", func(t *testing.T) {
 		for _, obj := range ownedObjects(ns, "gw") {
-			eventually(t, fmt.Sprintf("%T", obj), func() error {
+			testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T", obj), func() error {
 				if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 					return err
 				}
@@ -204,7 +202,7 @@ func TestGatewayOwnedObjects(t *testing.T) {
 		if err := k8s.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name}}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "ConfigMap restored", func() error {
+		testenv.Eventually(t, waitTimeout, "ConfigMap restored", func() error {
 			if err := k8s.Get(ctx, key, cm); err != nil {
 				return err
 			}
@@ -213,7 +211,7 @@ func TestGatewayOwnedObjects(t *testing.T) {
 			}
 			return nil
 		})
-		eventually(t, "Deployment replicas restored", func() error {
+		testenv.Eventually(t, waitTimeout, "Deployment replicas restored", func() error {
 			if err := k8s.Get(ctx, key, dep); err != nil {
 				return err
 			}
@@ -222,7 +220,7 @@ func TestGatewayOwnedObjects(t *testing.T) {
 			}
 			return nil
 		})
-		eventually(t, "Service recreated", func() error { return k8s.Get(ctx, key, &corev1.Service{}) })
+		testenv.Eventually(t, waitTimeout, "Service recreated", func() error { return k8s.Get(ctx, key, &corev1.Service{}) })
 	})
 
 	t.Run("infrastructure changes propagate, removed labels go away", func(t *testing.T) {
@@ -230,7 +228,7 @@ func TestGatewayOwnedObjects(t *testing.T) {
 			gw.Spec.Infrastructure.Labels = map[gatewayv1.LabelKey]gatewayv1.LabelValue{"team": "green"}
 		})
 		for _, obj := range ownedObjects(ns, "gw") {
-			eventually(t, fmt.Sprintf("%T labels", obj), func() error {
+			testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T labels", obj), func() error {
 				if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 					return err
 				}
@@ -261,7 +259,7 @@ func TestGatewayOwnedObjects(t *testing.T) {
 func waitOwned(t *testing.T, ns, gw string, present bool) {
 	t.Helper()
 	for _, obj := range ownedObjects(ns, gw) {
-		eventually(t, fmt.Sprintf("%T present=%v", obj, present), func() error {
+		testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T present=%v", obj, present), func() error {
 			err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
 			switch {
 			case present:

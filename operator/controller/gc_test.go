@@ -60,16 +60,9 @@ func startGarbageCollector(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("kube-controller-manager output:\n%s", tail(logs.String(), 4000))
+			t.Logf("kube-controller-manager output:\n%s", testenv.Tail(logs.String(), 4000))
 		}
 	})
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
 }
 
 func TestDeletedGatewayObjectsAreCollected(t *testing.T) {

@@ -1,55 +1,29 @@
 package controller
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // newTLSSecret creates a kubernetes.io/tls Secret with a fresh self-signed
 // certificate for hosts.
 func newTLSSecret(t *testing.T, ns, name string, hosts ...string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		DNSNames:     hosts,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := testenv.SelfSignedCert(t, hosts...)
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Type:       corev1.SecretTypeTLS,
 		Data: map[string][]byte{
-			corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+			corev1.TLSCertKey:       certPEM,
+			corev1.TLSPrivateKeyKey: keyPEM,
 		},
 	}
 	if err := k8s.Create(ctxFor(t), secret); err != nil {
@@ -125,7 +99,7 @@ func TestListenerConditions(t *testing.T) {
 		if err := k8s.Create(ctx, route); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "listener http attachedRoutes 1", func() error {
+		testenv.Eventually(t, waitTimeout, "listener http attachedRoutes 1", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
 				return err
@@ -167,7 +141,7 @@ func TestListenerConditions(t *testing.T) {
 
 	t.Run("observedGeneration follows the spec", func(t *testing.T) {
 		update(t, gw, func() { gw.Spec.Listeners = append(gw.Spec.Listeners, httpListener("added", 9090, "")) })
-		eventually(t, "observedGeneration", func() error {
+		testenv.Eventually(t, waitTimeout, "observedGeneration", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -126,7 +127,7 @@ func TestHTTPRouteParents(t *testing.T) {
 		})
 		// A spec change makes the operator rewrite its own entry.
 		update(t, route, func() { route.Spec.Hostnames = append(route.Spec.Hostnames, "bar.example.com") })
-		eventually(t, "both entries, ours at the new generation", func() error {
+		testenv.Eventually(t, waitTimeout, "both entries, ours at the new generation", func() error {
 			got := &gatewayv1.HTTPRoute{}
 			if err := k8s.Get(ctx, key, got); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -100,7 +101,7 @@ func TestManyRoutes(t *testing.T) {
 		newRoute(t, ns, fmt.Sprintf("r%03d", i), ns, "gw", "", []string{fmt.Sprintf("h%03d.example.com", i)}, ns, "backend")
 	}
 	created := time.Since(start)
-	eventually(t, "every route Accepted", func() error {
+	testenv.Eventually(t, waitTimeout, "every route Accepted", func() error {
 		var list gatewayv1.HTTPRouteList
 		if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return err

@@ -91,21 +91,6 @@ func runSuite(m *testing.M) int {
 
 // eventually polls check until it returns nil, failing the test with the
 // last error after waitTimeout.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -188,7 +173,7 @@ func listenerStatus(gw *gatewayv1.Gateway, name string) (*gatewayv1.ListenerStat
 // waitListener waits until listener name of the Gateway has the condition.
 func waitListener(t *testing.T, ns, gwName, listener, typ string, status metav1.ConditionStatus, reason string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("listener %s %s=%s/%s", listener, typ, status, reason), func() error {
+	testenv.Eventually(t, waitTimeout, fmt.Sprintf("listener %s %s=%s/%s", listener, typ, status, reason), func() error {
 		gw, err := getGateway(t, ns, gwName)
 		if err != nil {
 			return err
@@ -205,7 +190,7 @@ func waitListener(t *testing.T, ns, gwName, listener, typ string, status metav1.
 func waitGateway(t *testing.T, ns, name, typ string, status metav1.ConditionStatus, reason string) *gatewayv1.Gateway {
 	t.Helper()
 	var gw *gatewayv1.Gateway
-	eventually(t, fmt.Sprintf("Gateway %s %s=%s/%s", name, typ, status, reason), func() error {
+	testenv.Eventually(t, waitTimeout, fmt.Sprintf("Gateway %s %s=%s/%s", name, typ, status, reason), func() error {
 		var err error
 		if gw, err = getGateway(t, ns, name); err != nil {
 			return err
@@ -219,7 +204,7 @@ func waitGateway(t *testing.T, ns, name, typ string, status metav1.ConditionStat
 // condition of our controller.
 func waitRouteParent(t *testing.T, ns, route, gwName, typ string, status metav1.ConditionStatus, reason string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("HTTPRoute %s parent %s %s=%s/%s", route, gwName, typ, status, reason), func() error {
+	testenv.Eventually(t, waitTimeout, fmt.Sprintf("HTTPRoute %s parent %s %s=%s/%s", route, gwName, typ, status, reason), func() error {
 		r := &gatewayv1.HTTPRoute{}
 		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: route}, r); err != nil {
 			return err

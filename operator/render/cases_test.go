@@ -1,8 +1,10 @@
 package render
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -73,25 +75,10 @@ func pathRegex(re string) model.Condition {
 func gateway(port int32, servers map[string][]model.Location, ups ...model.Upstream) *model.Gateway {
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: ups}
 	gw.HTTPServers = append(gw.HTTPServers, model.HTTPServer{Port: port, Default: true, Listeners: []string{"http"}})
-	for _, host := range sortedKeys(servers) {
+	for _, host := range slices.Sorted(maps.Keys(servers)) {
 		gw.HTTPServers = append(gw.HTTPServers, model.HTTPServer{Port: port, Hostname: host, Locations: servers[host], Listeners: []string{"http"}})
 	}
 	return gw
-}
-
-func sortedKeys(m map[string][]model.Location) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := range keys {
-		for j := i + 1; j < len(keys); j++ {
-			if keys[j] < keys[i] {
-				keys[i], keys[j] = keys[j], keys[i]
-			}
-		}
-	}
-	return keys
 }
 
 func testCert(t testing.TB) model.Certificate {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,10 +69,8 @@ func (r *renderer) corsValueVar(rule *model.Rule, name, value string) string {
 
 // corsList joins a list for a header; "*" echoes the request's own value.
 func corsList(list []string, echo string) string {
-	for _, item := range list {
-		if item == "*" {
-			return `"${` + echo + `}"`
-		}
+	if slices.Contains(list, "*") {
+		return `"${` + echo + `}"`
 	}
 	return quoteValue(strings.Join(list, ", "))
 }

@@ -3,10 +3,11 @@ package render
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
@@ -20,12 +21,8 @@ func regexpQuote(s string) string { return regexp.QuoteMeta(s) }
 // one folder.
 func merged(f Files) map[string][]byte {
 	out := map[string][]byte{}
-	for k, v := range f.Config {
-		out[k] = v
-	}
-	for k, v := range f.Secret {
-		out[k] = v
-	}
+	maps.Copy(out, f.Config)
+	maps.Copy(out, f.Secret)
 	return out
 }
 
@@ -66,12 +63,8 @@ func TestGolden(t *testing.T) {
 			for _, e := range entries {
 				onDisk = append(onDisk, e.Name())
 			}
-			var rendered []string
-			for name := range tree {
-				rendered = append(rendered, name)
-			}
-			sort.Strings(rendered)
-			if !equalStrings(onDisk, rendered) {
+			rendered := slices.Sorted(maps.Keys(tree))
+			if !slices.Equal(onDisk, rendered) {
 				t.Fatalf("files: rendered %v, golden %v", rendered, onDisk)
 			}
 			for _, name := range rendered {
@@ -101,18 +94,6 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestDeterministic renders each case twice (from separately built

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -23,7 +22,7 @@ import (
 type runningNginx struct {
 	addr   string // 127.0.0.x
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	output *testenv.SyncBuffer // stdout and stderr
 	done   chan error
 }
 
@@ -70,11 +69,11 @@ func startNginx(t *testing.T, files Files, addr string, ports ...int32) *running
 	writeTree(t, stage, tree)
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 
-	n := &runningNginx{addr: addr, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	n := &runningNginx{addr: addr, output: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	n.cmd = exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf",
 		"-g", "daemon off; pid "+inside+"nginx.pid;")
-	n.cmd.Stderr = &lockedWriter{w: n.stderr}
-	n.cmd.Stdout = n.cmd.Stderr
+	n.cmd.Stderr = n.output
+	n.cmd.Stdout = n.output
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +121,7 @@ func (n *runningNginx) stop(t *testing.T) {
 }
 
 func (n *runningNginx) logs() string {
-	lw := n.cmd.Stderr.(*lockedWriter)
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return n.stderr.String()
+	return n.output.String()
 }
 
 // waitForLog waits until nginx's log holds s.

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -462,9 +463,7 @@ func TestDirectiveBudgetCatchesInjection(t *testing.T) {
 		`"Host" "rewrite.example.com"; } server { listen 81; } location /y { `,
 	} {
 		files := render.Files{Config: map[string][]byte{}}
-		for name, data := range benign.Config {
-			files.Config[name] = data
-		}
+		maps.Copy(files.Config, benign.Config)
 		conf := string(files.Config[render.FileServers])
 		if !strings.Contains(conf, `"Host" "rewrite.example.com"`) {
 			t.Fatalf("servers.conf has no Host header to replace")

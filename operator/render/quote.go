@@ -52,22 +52,17 @@ func escapeLiteral(b *strings.Builder, s string, dollar bool) {
 }
 
 // quote returns s as an nginx double-quoted literal (no interpolation).
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	escapeLiteral(&b, s, false)
-	b.WriteByte('"')
-	return b.String()
-}
+func quote(s string) string { return doubleQuoted(s, false) }
 
 // quoteValue returns s as an nginx double-quoted complex value that
 // evaluates to exactly s.
-func quoteValue(s string) string {
+func quoteValue(s string) string { return doubleQuoted(s, true) }
+
+func doubleQuoted(s string, dollar bool) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('"')
-	escapeLiteral(&b, s, true)
+	escapeLiteral(&b, s, dollar)
 	b.WriteByte('"')
 	return b.String()
 }

@@ -18,17 +18,6 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // echoed is what an echo backend answers: what it received.
 type echoed struct {
 	Backend string

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -183,7 +183,7 @@ func expand(paths []string) ([]string, error) {
 				names = append(names, filepath.Join(p, e.Name()))
 			}
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		out = append(out, names...)
 	}
 	return out, nil
@@ -233,7 +233,7 @@ func withNamespaces(in *translate.Input) {
 	for _, o := range in.Parameters {
 		note(o.Namespace)
 	}
-	sort.Strings(used)
+	slices.Sort(used)
 	for _, ns := range used {
 		in.Namespaces = append(in.Namespaces, corev1.Namespace{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},

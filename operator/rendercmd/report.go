@@ -1,8 +1,9 @@
 package rendercmd
 
 import (
+	"cmp"
 	"encoding/json"
-	"sort"
+	"slices"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -78,20 +79,18 @@ func newReport(out translate.Output) report {
 	for name, status := range statuses.GatewayClasses {
 		r.GatewayClasses = append(r.GatewayClasses, classStatus{Name: name, Status: status})
 	}
-	sort.Slice(r.GatewayClasses, func(i, j int) bool { return r.GatewayClasses[i].Name < r.GatewayClasses[j].Name })
+	slices.SortFunc(r.GatewayClasses, func(a, b classStatus) int { return cmp.Compare(a.Name, b.Name) })
 	for _, gw := range out.Gateways {
 		r.Gateways = append(r.Gateways, gatewayStatus{Namespace: gw.Namespace, Name: gw.Name, Status: statuses.Gateways[gw.NamespacedName]})
 	}
-	sort.Slice(r.Gateways, func(i, j int) bool {
-		a, b := r.Gateways[i], r.Gateways[j]
-		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	slices.SortFunc(r.Gateways, func(a, b gatewayStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	for key, parents := range statuses.Routes {
 		r.Routes = append(r.Routes, routeStatus{Kind: string(key.Kind), Namespace: key.Namespace, Name: key.Name, Parents: parents})
 	}
-	sort.Slice(r.Routes, func(i, j int) bool {
-		a, b := r.Routes[i], r.Routes[j]
-		return a.Kind < b.Kind || a.Kind == b.Kind && (a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name)
+	slices.SortFunc(r.Routes, func(a, b routeStatus) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return r
 }

@@ -45,15 +45,15 @@ func TestConfigMapContent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data, binary := configMapContent(tt.files)
-			if got := sortedKeys(data); !equalStrings(got, tt.wantData) {
+			if got := slices.Sorted(maps.Keys(data)); !slices.Equal(got, tt.wantData) {
 				t.Errorf("data keys = %v, want %v", got, tt.wantData)
 			}
-			if got := sortedKeys(binary); !equalStrings(got, tt.wantBinary) {
+			if got := slices.Sorted(maps.Keys(binary)); !slices.Equal(got, tt.wantBinary) {
 				t.Errorf("binaryData keys = %v, want %v", got, tt.wantBinary)
 			}
 			// Round trip, the sidecar's way.
 			got := decodeConfigMap(t, &corev1.ConfigMap{Data: data, BinaryData: binary})
-			if !equalFiles(got, tt.files) {
+			if !maps.EqualFunc(got, tt.files, bytes.Equal) {
 				t.Errorf("round trip changed the files: %d files, want %d", len(got), len(tt.files))
 			}
 			again, againBinary := configMapContent(maps.Clone(tt.files))
@@ -88,10 +88,10 @@ func TestLargeConfigMapFits(t *testing.T) {
 				t.Errorf("ConfigMap of %d routes is %d bytes, want under half of %d", routes, stored, maxConfigMapBytes)
 			}
 			if len(set.ConfigMap.Data) != 0 {
-				t.Errorf("a %d-byte config kept plain keys %v", rendered, sortedKeys(set.ConfigMap.Data))
+				t.Errorf("a %d-byte config kept plain keys %v", rendered, slices.Sorted(maps.Keys(set.ConfigMap.Data)))
 			}
 			decoded := decodeConfigMap(t, set.ConfigMap)
-			if !equalFiles(decoded, files.Config) {
+			if !maps.EqualFunc(decoded, files.Config, bytes.Equal) {
 				t.Fatal("the ConfigMap does not decode to the rendered files")
 			}
 			merged := maps.Clone(decoded)
@@ -200,18 +200,4 @@ func totalSize(files map[string][]byte) int {
 		n += len(v)
 	}
 	return n
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := slices.Sorted(maps.Keys(m))
-	if len(keys) == 0 {
-		return nil
-	}
-	return keys
-}
-
-func equalStrings(a, b []string) bool { return slices.Equal(a, b) }
-
-func equalFiles(a, b map[string][]byte) bool {
-	return len(a) == len(b) && maps.EqualFunc(a, b, bytes.Equal)
 }

@@ -1,13 +1,6 @@
 package translate
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -218,32 +212,11 @@ var (
 	certPEM, keyPEM []byte
 )
 
-// testKeyPair is a self-signed certificate generated once per test run.
+// testKeyPair is a self-signed certificate generated once per test run:
+// the determinism test needs the same one on every call.
 func testKeyPair(t testing.TB) ([]byte, []byte) {
 	t.Helper()
-	certOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1),
-			Subject:      pkix.Name{CommonName: "example.com"},
-			DNSNames:     []string{"example.com", "*.example.com"},
-			NotBefore:    time.Unix(0, 0),
-			NotAfter:     time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			panic(err)
-		}
-		certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	})
+	certOnce.Do(func() { certPEM, keyPEM = testenv.SelfSignedCert(t, "example.com", "*.example.com") })
 	return certPEM, keyPEM
 }
 

@@ -2,6 +2,7 @@ package addresses
 
 import (
 	"net"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -48,15 +49,9 @@ func FromService(svc *corev1.Service) []gatewayv1.GatewayStatusAddress {
 
 // Equal says whether two address lists are the same, in order.
 func Equal(a, b []gatewayv1.GatewayStatusAddress) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Value != b[i].Value || typeOf(a[i]) != typeOf(b[i]) {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x, y gatewayv1.GatewayStatusAddress) bool {
+		return x.Value == y.Value && typeOf(x) == typeOf(y)
+	})
 }
 
 func typeOf(a gatewayv1.GatewayStatusAddress) gatewayv1.AddressType {

@@ -1,8 +1,6 @@
 package apply
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"maps"
 	"slices"
@@ -10,20 +8,10 @@ import (
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/mount"
 )
-
-func gzipped(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	_, _ = zw.Write(data)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // TestCompressedConfigMap: compressed ConfigMap keys are merged
 // decompressed, under the hash of the decompressed files; an archive that
@@ -32,7 +20,7 @@ func gzipped(t *testing.T, data []byte) []byte {
 // files as mounted.
 func TestCompressedConfigMap(t *testing.T) {
 	conf := []byte("events {}\n")
-	corrupt := gzipped(t, conf)
+	corrupt := testenv.Gzip(t, conf)
 	corrupt[len(corrupt)-8] ^= 0xff // the CRC
 	secret := map[string][]byte{"tls.key": []byte("k")}
 	tests := []struct {
@@ -44,19 +32,19 @@ func TestCompressedConfigMap(t *testing.T) {
 		undecodable bool
 	}{
 		{name: "decompressed under the plain name",
-			config:    map[string][]byte{"nginx.conf.gz": gzipped(t, conf), "http.conf": []byte("h")},
+			config:    map[string][]byte{"nginx.conf.gz": testenv.Gzip(t, conf), "http.conf": []byte("h")},
 			wantFiles: map[string][]byte{"nginx.conf": conf, "http.conf": []byte("h"), "tls.key": []byte("k")}},
 		{name: "beyond the file bound", undecodable: true,
-			config:  map[string][]byte{"nginx.conf.gz": gzipped(t, make([]byte, 2000))},
+			config:  map[string][]byte{"nginx.conf.gz": testenv.Gzip(t, make([]byte, 2000))},
 			wantErr: `ConfigMap key "nginx.conf.gz": decompresses to more than 1000 bytes`},
 		{name: "corrupt archive", undecodable: true,
 			config:  map[string][]byte{"nginx.conf.gz": corrupt},
 			wantErr: `ConfigMap key "nginx.conf.gz": corrupt gzip archive`},
 		{name: "plain and compressed", undecodable: true,
-			config:  map[string][]byte{"nginx.conf.gz": gzipped(t, conf), "nginx.conf": conf},
+			config:  map[string][]byte{"nginx.conf.gz": testenv.Gzip(t, conf), "nginx.conf": conf},
 			wantErr: `file "nginx.conf" is in the ConfigMap both plain and compressed`},
 		{name: "decompressed name is the Secret's",
-			config:  map[string][]byte{"nginx.conf": conf, "tls.key.gz": gzipped(t, []byte("other"))},
+			config:  map[string][]byte{"nginx.conf": conf, "tls.key.gz": testenv.Gzip(t, []byte("other"))},
 			wantErr: `file "tls.key" is in both the ConfigMap and the Secret`},
 	}
 	for _, tt := range tests {

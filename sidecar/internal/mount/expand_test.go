@@ -2,29 +2,17 @@ package mount
 
 import (
 	"bytes"
-	"compress/gzip"
 	"runtime"
 	"strings"
 	"testing"
-)
 
-func gz(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+)
 
 func TestExpand(t *testing.T) {
 	limits := Limits{File: 1000, Total: 1500}
 	conf := []byte("http { include routes.conf; }\n")
-	valid := gz(t, conf)
+	valid := testenv.Gzip(t, conf)
 	corrupt := bytes.Clone(valid)
 	corrupt[len(corrupt)-5] ^= 0xff // the CRC
 	tests := []struct {
@@ -43,7 +31,7 @@ func TestExpand(t *testing.T) {
 			files: map[string]File{"x.gz.gz": {Data: valid, Mode: 0o644}},
 			want:  map[string]File{"x.gz": {Data: conf, Mode: 0o644}}},
 		{name: "exactly the file limit",
-			files: map[string]File{"a.gz": {Data: gz(t, make([]byte, 1000))}},
+			files: map[string]File{"a.gz": {Data: testenv.Gzip(t, make([]byte, 1000))}},
 			want:  map[string]File{"a": {Data: make([]byte, 1000)}}},
 		{name: "plain and compressed under one name",
 			files:   map[string]File{"nginx.conf": {Data: conf}, "nginx.conf.gz": {Data: valid}},
@@ -58,10 +46,10 @@ func TestExpand(t *testing.T) {
 			files:   map[string]File{"nginx.conf.gz": {Data: valid[:len(valid)-10]}},
 			wantErr: `ConfigMap key "nginx.conf.gz": corrupt gzip archive`},
 		{name: "one byte over the file limit",
-			files:   map[string]File{"a.gz": {Data: gz(t, make([]byte, 1001))}},
+			files:   map[string]File{"a.gz": {Data: testenv.Gzip(t, make([]byte, 1001))}},
 			wantErr: `ConfigMap key "a.gz": decompresses to more than 1000 bytes`},
 		{name: "files over the total limit",
-			files:   map[string]File{"a.gz": {Data: gz(t, make([]byte, 900))}, "b.gz": {Data: gz(t, make([]byte, 900))}},
+			files:   map[string]File{"a.gz": {Data: testenv.Gzip(t, make([]byte, 900))}, "b.gz": {Data: testenv.Gzip(t, make([]byte, 900))}},
 			wantErr: `ConfigMap key "b.gz": the decompressed files exceed 1500 bytes in total`},
 	}
 	for _, tt := range tests {
@@ -91,21 +79,15 @@ func TestExpand(t *testing.T) {
 // TestExpandStopsAtTheLimit: a bomb far beyond the bound is refused after
 // about the bound in memory, not its full size.
 func TestExpandStopsAtTheLimit(t *testing.T) {
-	var bomb bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
-	zeros := make([]byte, 1<<20)
-	for range 256 {
-		_, _ = zw.Write(zeros)
-	}
-	_ = zw.Close()
+	bomb := testenv.GzipZeros(t, 256<<20)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := Expand(map[string]File{"a.gz": {Data: bomb.Bytes()}}, Limits{File: 1 << 20, Total: 1 << 20})
+	_, err := Expand(map[string]File{"a.gz": {Data: bomb}}, Limits{File: 1 << 20, Total: 1 << 20})
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), "more than 1 MiB") {
 		t.Fatalf("a 256 MiB file against a 1 MiB bound: %v", err)
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
-		t.Errorf("refusing a %d-byte bomb allocated %d bytes", bomb.Len(), alloc)
+		t.Errorf("refusing a %d-byte bomb allocated %d bytes", len(bomb), alloc)
 	}
 }
