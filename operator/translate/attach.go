@@ -39,6 +39,9 @@ func (b *translator) attachRoute(ro routeObject, gateways map[types.NamespacedNa
 		}
 		if rs == nil {
 			rs = ro.compile()
+			if msg, refused := b.refused[ro.key]; refused && rs.err == nil {
+				rs.err = &routeError{reason: gatewayv1.RouteReasonUnsupportedValue, message: msg}
+			}
 		}
 		parents = append(parents, b.parentStatus(rs, ref, gs))
 	}

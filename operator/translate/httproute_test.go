@@ -2,7 +2,12 @@ package translate
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 func TestHostnameIntersection(t *testing.T) {
@@ -24,5 +29,42 @@ func TestHostnameIntersection(t *testing.T) {
 		if got := intersectHostnames(tc.listener, tc.route); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("intersect(%q, %v) = %v, want %v", tc.listener, tc.route, got, tc.want)
 		}
+	}
+}
+
+// TestRefusedRouteIsLeftOut: a route refused downstream (Input.Refused) is
+// Accepted False with the given message on every parent and serves
+// nothing, while the other routes of its Gateway are served as before.
+func TestRefusedRouteIsLeftOut(t *testing.T) {
+	in := baseInput()
+	in.HTTPRoutes = []gatewayv1.HTTPRoute{
+		route(testNS, "good", parent("", "gw", ""), simpleRule("svc", prefix("/good"))),
+		route(testNS, "poison", parent("", "gw", ""), simpleRule("svc", prefix("/poison"))),
+	}
+	msg := "spec.rules[0].filters[0].responseHeaderModifier.set[0].value: 4200 bytes once escaped; nginx takes at most 4095"
+	in.Refused = map[RouteKey]string{{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: testNS, Name: "poison"}}: msg}
+	out := Translate(in)
+
+	poison := routeStatus(t, out, testNS, "poison")
+	wantCondition(t, poison.Conditions, "Accepted", metav1.ConditionFalse, "UnsupportedValue")
+	if got := findCondition(t, poison.Conditions, "Accepted").Message; got != msg {
+		t.Errorf("Accepted message = %q, want %q", got, msg)
+	}
+	wantCondition(t, routeStatus(t, out, testNS, "good").Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+
+	g := gatewayResult(t, out, testNS, "gw")
+	var served []string
+	for _, s := range g.Model.HTTPServers {
+		for _, l := range s.Locations {
+			for _, c := range l.Candidates {
+				served = append(served, c.Rule.Route.Name+" "+l.Path)
+			}
+		}
+	}
+	if strings.Contains(strings.Join(served, ","), "poison") || !strings.Contains(strings.Join(served, ","), "good") {
+		t.Errorf("served %v, want the good route only", served)
+	}
+	if got := g.Status.Listeners[0].AttachedRoutes; got != 1 {
+		t.Errorf("attachedRoutes = %d, want 1 (the refused route is not attached)", got)
 	}
 }

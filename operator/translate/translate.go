@@ -32,6 +32,12 @@ type Input struct {
 	EndpointSlices  []discoveryv1.EndpointSlice
 	Secrets         []corev1.Secret
 	Parameters      []v1alpha1.GatewayParameters
+	// Refused are routes refused after translation, with the message for
+	// their Accepted False (UnsupportedValue) condition: values the render
+	// step finds nginx would refuse once escaped, or a route behind the line
+	// of a config that nginx -t rejected. They are left out of every model,
+	// so one route cannot stop the others of its Gateway from being served.
+	Refused map[RouteKey]string
 	// GatewayAPICRDVersions maps the name of each installed Gateway API
 	// CRD (e.g. "httproutes.gateway.networking.k8s.io") to its
 	// gateway.networking.k8s.io/bundle-version annotation ("" when the
@@ -83,6 +89,8 @@ type GatewayResult struct {
 // Gateways.
 type translator struct {
 	ix *index
+	// refused is Input.Refused.
+	refused map[RouteKey]string
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
 }
@@ -92,7 +100,7 @@ type translator struct {
 // no I/O, no clock, no randomness; the same Input (in any order) gives the
 // same Output.
 func Translate(in Input) Output {
-	b := &translator{ix: newIndex(&in), upstreams: map[upstreamKey]*resolvedUpstream{}}
+	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}}
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
