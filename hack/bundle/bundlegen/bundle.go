@@ -22,6 +22,9 @@ const (
 	// BundleDir holds the bundle; BundleDockerfile builds its image.
 	BundleDir        = "bundle"
 	BundleDockerfile = "bundle.Dockerfile"
+	// CatalogDir holds the file-based catalog, one folder per package
+	// (written by hack/catalog, a module of its own).
+	CatalogDir = "catalog"
 
 	manifestsDir = "manifests/"
 	metadataDir  = "metadata/"
