@@ -29,8 +29,9 @@ fmt: ## go fmt.
 	$(GO) fmt ./...
 
 .PHONY: vet
-vet: ## go vet.
+vet: ## go vet (and of hack/catalog, a module of its own).
 	$(GO) vet ./...
+	$(GO) -C hack/catalog vet ./...
 
 .PHONY: test-deps
 test-deps: ## Build (once, cached outside git) the Kubernetes binaries and the nginx root filesystem tests use.
@@ -134,7 +135,7 @@ docker-push: ## Push the operator and gateway images.
 
 .PHONY: bundle
 bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
-	$(GO) run ./hack/bundle bundle $(BUNDLE_GEN_FLAGS)
+	$(GO) run ./hack/bundle $(BUNDLE_GEN_FLAGS)
 
 .PHONY: bundle-build
 bundle-build: ## Build the bundle image (BUNDLE_IMG).
@@ -146,7 +147,7 @@ bundle-push: ## Push the bundle image.
 
 .PHONY: catalog
 catalog: bundle ## Generate the file-based catalog (catalog/) of the bundle.
-	$(GO) run ./hack/bundle catalog $(BUNDLE_GEN_FLAGS)
+	$(GO) -C hack/catalog run . -root ../.. -- $(BUNDLE_GEN_FLAGS)
 
 .PHONY: catalog-build
 catalog-build: ## Build the catalog image (CATALOG_IMG).

@@ -18,6 +18,18 @@ import (
 // variables taken from the environment.
 func makefileBundleOptions(t *testing.T) bundlegen.Options {
 	t.Helper()
+	flags := makefileBundleFlags(t)
+	opts, err := bundlegen.ParseFlags("bundle", flags)
+	if err != nil {
+		t.Fatalf("parsing the Makefile's bundle flags %q: %v", flags, err)
+	}
+	opts.ConfigDir = filepath.Join(testenv.RepoRoot(), opts.ConfigDir)
+	return opts
+}
+
+// makefileBundleFlags are the flags `make print-bundle-flags` prints.
+func makefileBundleFlags(t *testing.T) []string {
+	t.Helper()
 	cmd := exec.Command("make", "-s", "--no-print-directory", "print-bundle-flags")
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
@@ -25,12 +37,7 @@ func makefileBundleOptions(t *testing.T) bundlegen.Options {
 	if err != nil {
 		t.Fatalf("make print-bundle-flags: %v", err)
 	}
-	opts, err := bundlegen.ParseFlags("bundle", strings.Fields(string(out)))
-	if err != nil {
-		t.Fatalf("parsing the Makefile's bundle flags %q: %v", out, err)
-	}
-	opts.ConfigDir = filepath.Join(testenv.RepoRoot(), opts.ConfigDir)
-	return opts
+	return strings.Fields(string(out))
 }
 
 // generated is the bundle `make bundle` would write now.

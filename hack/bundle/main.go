@@ -1,10 +1,10 @@
-// Command bundle writes the OLM bundle (bundle/, bundle.Dockerfile) or the
-// file-based catalog (catalog/) generated from config/ by package bundlegen.
+// Command bundle writes the OLM bundle (bundle/, bundle.Dockerfile)
+// generated from config/ by package bundlegen.
 //
-//	go run ./hack/bundle bundle  -version 0.1.0 -img ... -gateway-img ... -bundle-img ... -channels c -default-channel c
-//	go run ./hack/bundle catalog (same flags)
+//	go run ./hack/bundle -version 0.1.0 -img ... -gateway-img ... -bundle-img ... -channels c -default-channel c
 //
-// `make bundle` and `make catalog` pass the flags `make print-bundle-flags` prints.
+// `make bundle` passes the flags `make print-bundle-flags` prints. The
+// file-based catalog is written by hack/catalog, a module of its own.
 package main
 
 import (
@@ -22,10 +22,7 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) == 0 || (args[0] != "bundle" && args[0] != "catalog") {
-		return fmt.Errorf("usage: bundle (bundle|catalog) FLAGS")
-	}
-	opts, err := bundlegen.ParseFlags(args[0], args[1:])
+	opts, err := bundlegen.ParseFlags("bundle", args)
 	if err != nil {
 		return err
 	}
@@ -33,12 +30,5 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if args[0] == "bundle" {
-		return result.Files.Write(".", bundlegen.BundleDir)
-	}
-	files, err := bundlegen.Catalog(opts, result)
-	if err != nil {
-		return err
-	}
-	return files.Write(".", bundlegen.CatalogDir)
+	return result.Files.Write(".", bundlegen.BundleDir)
 }

@@ -22,6 +22,9 @@ const (
 	// BundleDir holds the bundle; BundleDockerfile builds its image.
 	BundleDir        = "bundle"
 	BundleDockerfile = "bundle.Dockerfile"
+	// CatalogDir holds the file-based catalog, one folder per package
+	// (written by hack/catalog, a module of its own).
+	CatalogDir = "catalog"
 
 	manifestsDir = "manifests/"
 	metadataDir  = "metadata/"
@@ -149,33 +152,19 @@ func classify(objs []*unstructured.Unstructured) (*inputs, error) {
 		case schema.GroupKind{Kind: "Namespace"}:
 			// OLM installs into a namespace chosen at install time.
 		case schema.GroupKind{Group: "apps", Kind: "Deployment"}:
-			var d appsv1.Deployment
-			err = fromUnstructured(u, &d)
-			in.deployments = append(in.deployments, d)
+			in.deployments = append(in.deployments, decode[appsv1.Deployment](u, &err))
 		case schema.GroupKind{Kind: "ServiceAccount"}:
-			var sa corev1.ServiceAccount
-			err = fromUnstructured(u, &sa)
-			in.serviceAccounts[sa.Name] = sa
+			in.serviceAccounts[u.GetName()] = decode[corev1.ServiceAccount](u, &err)
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "Role"}:
-			var r rbacv1.Role
-			err = fromUnstructured(u, &r)
-			in.roles[r.Name] = r
+			in.roles[u.GetName()] = decode[rbacv1.Role](u, &err)
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "ClusterRole"}:
-			var r rbacv1.ClusterRole
-			err = fromUnstructured(u, &r)
-			in.clusterRoles[r.Name] = r
+			in.clusterRoles[u.GetName()] = decode[rbacv1.ClusterRole](u, &err)
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "RoleBinding"}:
-			var b rbacv1.RoleBinding
-			err = fromUnstructured(u, &b)
-			in.roleBindings = append(in.roleBindings, b)
+			in.roleBindings = append(in.roleBindings, decode[rbacv1.RoleBinding](u, &err))
 		case schema.GroupKind{Group: rbacv1.GroupName, Kind: "ClusterRoleBinding"}:
-			var b rbacv1.ClusterRoleBinding
-			err = fromUnstructured(u, &b)
-			in.clusterRoleBindings = append(in.clusterRoleBindings, b)
+			in.clusterRoleBindings = append(in.clusterRoleBindings, decode[rbacv1.ClusterRoleBinding](u, &err))
 		case schema.GroupKind{Group: apiextv1.GroupName, Kind: "CustomResourceDefinition"}:
-			var crd apiextv1.CustomResourceDefinition
-			err = fromUnstructured(u, &crd)
-			in.crds = append(in.crds, crd)
+			in.crds = append(in.crds, decode[apiextv1.CustomResourceDefinition](u, &err))
 		default:
 			in.others = append(in.others, u)
 		}
@@ -199,6 +188,13 @@ func classify(objs []*unstructured.Unstructured) (*inputs, error) {
 
 func fromUnstructured(u *unstructured.Unstructured, into any) error {
 	return runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, into, true)
+}
+
+// decode is u as a T; a conversion error goes to *err.
+func decode[T any](u *unstructured.Unstructured, err *error) T {
+	var t T
+	*err = fromUnstructured(u, &t)
+	return t
 }
 
 func fillCSV(csv *v1alpha1.ClusterServiceVersion, in *inputs, samples []*unstructured.Unstructured, o Options) error {
@@ -287,33 +283,35 @@ func fillPermissions(strategy *v1alpha1.StrategyDetailsDeployment, in *inputs) e
 		}
 	}
 
-	for _, b := range in.roleBindings {
-		sa, ok := onlyServiceAccount(b.Subjects, operatorSAs)
+	// bind turns a binding of one of the operator's ServiceAccounts into
+	// rules of perms; any other binding stays a manifest of its own.
+	bind := func(obj runtime.Object, kind, name string, subjects []rbacv1.Subject, ref rbacv1.RoleRef,
+		perms map[string][]rbacv1.PolicyRule) error {
+		sa, ok := onlyServiceAccount(subjects, operatorSAs)
 		if !ok {
-			mark(b.RoleRef, false)
-			in.others = append(in.others, toUnstructured(&b, rbacv1.SchemeGroupVersion.WithKind("RoleBinding")))
-			continue
+			mark(ref, false)
+			in.others = append(in.others, toUnstructured(obj, rbacv1.SchemeGroupVersion.WithKind(kind)))
+			return nil
 		}
-		rules, err := rulesOf(b.RoleRef)
+		rules, err := rulesOf(ref)
 		if err != nil {
-			return fmt.Errorf("RoleBinding %q: %w", b.Name, err)
+			return fmt.Errorf("%s %q: %w", kind, name, err)
 		}
 		perms[sa] = append(perms[sa], rules...)
-		mark(b.RoleRef, true)
+		mark(ref, true)
+		return nil
 	}
-	for _, b := range in.clusterRoleBindings {
-		sa, ok := onlyServiceAccount(b.Subjects, operatorSAs)
-		if !ok {
-			mark(b.RoleRef, false)
-			in.others = append(in.others, toUnstructured(&b, rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding")))
-			continue
+	for i := range in.roleBindings {
+		b := &in.roleBindings[i]
+		if err := bind(b, "RoleBinding", b.Name, b.Subjects, b.RoleRef, perms); err != nil {
+			return err
 		}
-		rules, err := rulesOf(b.RoleRef)
-		if err != nil {
-			return fmt.Errorf("ClusterRoleBinding %q: %w", b.Name, err)
+	}
+	for i := range in.clusterRoleBindings {
+		b := &in.clusterRoleBindings[i]
+		if err := bind(b, "ClusterRoleBinding", b.Name, b.Subjects, b.RoleRef, clusterPerms); err != nil {
+			return err
 		}
-		clusterPerms[sa] = append(clusterPerms[sa], rules...)
-		mark(b.RoleRef, true)
 	}
 
 	for _, name := range sortedKeys(in.roles) {
