@@ -53,10 +53,11 @@ type Options struct {
 // Run keeps the Gateway's addresses equal to the Service's until ctx ends.
 // Every replica runs it: it watches the Service and the Gateway (only those
 // two objects) and applies status.addresses only when the Gateway it sees
-// shows others, so a change of the Service costs about one apply per
-// replica that sees the old addresses, and an apply of addresses the
-// Gateway already has is a no-op for the API server (no new
-// resourceVersion, no watch event).
+// shows others (after reading the Service once more from the API server),
+// so a change of the Service costs at most one apply per replica that
+// still sees the old addresses, and an apply of addresses the Gateway
+// already has is a no-op for the API server (no new resourceVersion, no
+// watch event).
 func Run(ctx context.Context, opts Options) error {
 	svcKey := client.ObjectKey{Namespace: opts.GatewayNamespace, Name: opts.ServiceName}
 	gwKey := client.ObjectKey{Namespace: opts.GatewayNamespace, Name: opts.GatewayName}
@@ -172,12 +173,24 @@ func (s *syncer) sync(ctx context.Context) (retry time.Duration, err error) {
 	if err := s.reader.Get(ctx, s.gwKey, gw); err != nil {
 		return 0, client.IgnoreNotFound(err)
 	}
+	if Equal(gw.Status.Addresses, FromService(svc)) {
+		return 0, nil
+	}
+	// Before writing, read the Service from the API server itself. This
+	// replica's Service watch may lag behind the one of the replica whose
+	// write its Gateway watch already shows; writing from the older Service
+	// would put the old addresses back until its watch catches up.
+	if err := s.writer.Get(ctx, s.svcKey, svc); err != nil {
+		return 0, client.IgnoreNotFound(err)
+	}
 	want := FromService(svc)
 	now := s.now()
 	apply, retry := s.last.decide(gw, want, now, s.hold)
 	if !apply {
 		if retry > 0 {
-			s.log.Info("another writer put back the addresses this replica overwrote; holding back",
+			// Its own write not in the cache yet, or another writer that
+			// put back what this replica overwrote.
+			s.log.V(1).Info("the Gateway shows the addresses this replica overwrote; holding back",
 				"gateway", s.gwKey.String(), "shown", gw.Status.Addresses, "want", want, "retryIn", retry)
 		}
 		return retry, nil
