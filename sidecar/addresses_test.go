@@ -3,14 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	metav1apply "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -38,7 +44,7 @@ func operatorStatus(gw *gatewayv1.Gateway, reason string) *gatewayapply.GatewayA
 			WithConditions(cond("Accepted"), cond("Programmed"), cond("ResolvedRefs"))))
 }
 
-// TestGatewayAddresses: the elected sidecar writes status.addresses from
+// TestGatewayAddresses: the sidecar writes status.addresses from
 // the Service (load-balancer ingress first), follows Service changes, and
 // leaves the operator's conditions and listeners alone.
 func TestGatewayAddresses(t *testing.T) {
@@ -141,13 +147,15 @@ func TestGatewayAddresses(t *testing.T) {
 	}
 	waitAddresses(want("IPAddress", svc.Spec.ClusterIP))
 
-	lease := &coordinationv1.Lease{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: addresses.LeaseName(gwName)}, lease); err != nil {
-		t.Fatal(err)
+}
+
+// values are the addresses' values, for messages and comparisons.
+func values(addrs []gatewayv1.GatewayStatusAddress) string {
+	var out []string
+	for _, a := range addrs {
+		out = append(out, a.Value)
 	}
-	if holder := ptr.Deref(lease.Spec.HolderIdentity, ""); holder != pod {
-		t.Errorf("lease holder %q, want %q", holder, pod)
-	}
+	return strings.Join(out, ",")
 }
 
 type metav1ApplyCondition = metav1apply.ConditionApplyConfiguration
@@ -157,12 +165,16 @@ func newCondition(typ, reason string, generation int64, now metav1.Time) *metav1
 		WithMessage("set by the test operator").WithObservedGeneration(generation).WithLastTransitionTime(now)
 }
 
-// TestAddressesLeaderFailover: of two replicas one holds the Lease; when it
-// stops (releasing the Lease), the other takes over and follows the Service.
-func TestAddressesLeaderFailover(t *testing.T) {
-	_, c := apiServer(t)
-	ctx := context.Background()
-	ns, pod0, gwName := kubeObjects(t, c, "failover")
+// TestAddressesReplicas: two replicas (two pods) write the addresses at
+// once, without an election. They converge to the Service's addresses with
+// one resourceVersion per change (an apply of what the Gateway already
+// shows changes nothing), send no apply at all while the Gateway shows the
+// right addresses, and do not fight over a disagreement without end.
+func TestAddressesReplicas(t *testing.T) {
+	cfg, c := apiServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns, pod0, gwName := kubeObjects(t, c, "replicas")
 	pod1 := "gw-pod-1"
 	if err := c.Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: pod1, Namespace: ns},
@@ -184,53 +196,179 @@ func TestAddressesLeaderFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitAddress := func(ip string) {
+	gwKey := client.ObjectKey{Namespace: ns, Name: gwName}
+	getGateway := func() *gatewayv1.Gateway {
 		t.Helper()
+		gw := &gatewayv1.Gateway{}
+		if err := c.Get(ctx, gwKey, gw); err != nil {
+			t.Fatal(err)
+		}
+		return gw
+	}
+	shows := func(gw *gatewayv1.Gateway, ip string) bool {
+		return len(gw.Status.Addresses) == 1 && gw.Status.Addresses[0].Value == ip
+	}
+	waitAddress := func(ip string) *gatewayv1.Gateway {
+		t.Helper()
+		var gw *gatewayv1.Gateway
 		testenv.Eventually(t, 30*time.Second, "Gateway address "+ip, func() error {
-			gw := &gatewayv1.Gateway{}
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: gwName}, gw); err != nil {
-				return err
-			}
-			if len(gw.Status.Addresses) != 1 || gw.Status.Addresses[0].Value != ip {
+			gw = getGateway()
+			if !shows(gw, ip) {
 				return fmt.Errorf("status.addresses %v, want %s", gw.Status.Addresses, ip)
 			}
 			return nil
 		})
+		return gw
 	}
-	holder := func() string {
-		lease := &coordinationv1.Lease{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: addresses.LeaseName(gwName)}, lease); err != nil {
-			return ""
-		}
-		return ptr.Deref(lease.Spec.HolderIdentity, "")
-	}
-	setIngress("203.0.113.1")
 
+	// Every write to the Gateway, as a watch sees it: each is a new
+	// resourceVersion.
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := dc.Resource(gatewayv1.SchemeGroupVersion.WithResource("gateways")).Namespace(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	var writes []string // the addresses after each write
+	go func() {
+		for ev := range w.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok || ev.Type != watch.Modified {
+				continue
+			}
+			var gw gatewayv1.Gateway
+			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gw); err != nil {
+				continue
+			}
+			mu.Lock()
+			writes = append(writes, values(gw.Status.Addresses))
+			mu.Unlock()
+		}
+	}()
+	written := func() (int, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(writes), slices.Clone(writes)
+	}
+
+	setIngress("203.0.113.1")
 	user := sidecarUser(t, c, ns, gwName, svc.Name)
-	pods := map[string]*gatewayPod{}
+	var pods []*gatewayPod
 	for _, name := range []string{pod0, pod1} {
 		p := newPod(t)
 		p.useAPIServer(user, name, ns, gwName, svc.Name)
 		p.write(httpConfig(p.ip, "127.0.0.1:9", 1, newCert(t), ""))
-		p.startSidecar()
-		pods[name] = p
+		pods = append(pods, p)
 	}
-	waitAddress("203.0.113.1")
-	leader := holder()
-	if pods[leader] == nil {
-		t.Fatalf("lease holder %q is not one of the replicas", leader)
+	for _, p := range pods {
+		p.startSidecar() // both at once: both find no addresses
 	}
-	other := pod0
-	if leader == pod0 {
-		other = pod1
-	}
-	pods[leader].sidecar.stop(10 * time.Second)
-	testenv.Eventually(t, 30*time.Second, "lease taken over", func() error {
-		if h := holder(); h != other {
-			return fmt.Errorf("lease holder %q, want %q after the leader stopped", h, other)
+	// applies counts the apply requests the replicas sent (the writer logs each).
+	applies := func() (n int) {
+		for _, p := range pods {
+			n += strings.Count(p.sidecar.out.String(), "gateway addresses written")
 		}
-		return nil
-	})
+		return n
+	}
+	// settled waits a moment for late writes, then says the Gateway has not
+	// changed since gw.
+	settled := func(gw *gatewayv1.Gateway) {
+		t.Helper()
+		time.Sleep(2 * time.Second)
+		if now := getGateway(); now.ResourceVersion != gw.ResourceVersion {
+			t.Errorf("the Gateway changed again: resourceVersion %s → %s, addresses %s", gw.ResourceVersion, now.ResourceVersion, values(now.Status.Addresses))
+		}
+	}
+
+	gw := waitAddress("203.0.113.1")
+	settled(gw)
+	n := applies()
+	if n < 1 || n > len(pods) {
+		t.Errorf("%d applies for the first addresses, want 1 to %d (at most one per replica)", n, len(pods))
+	}
+	if m, all := written(); m != 1 {
+		t.Errorf("%d applies made %d writes %v, want 1 (an apply of what the Gateway shows writes nothing)", n, m, all)
+	} else {
+		t.Logf("%d applies, 1 write", n)
+	}
+	// A replica whose cache lags applies what the Gateway already shows:
+	// the API server writes nothing.
+	same := gatewayapply.Gateway(gwName, ns).WithStatus(gatewayapply.GatewayStatus().
+		WithAddresses(gatewayapply.GatewayStatusAddress().WithType(gatewayv1.IPAddressType).WithValue("203.0.113.1")))
+	if err := c.Status().Apply(ctx, same, client.FieldOwner(addresses.FieldManager), client.ForceOwnership); err != nil {
+		t.Fatal(err)
+	}
+	if now := getGateway(); now.ResourceVersion != gw.ResourceVersion {
+		t.Errorf("an apply of the addresses shown changed the resourceVersion %s → %s", gw.ResourceVersion, now.ResourceVersion)
+	}
+	sidecarEntries := 0
+	for _, mf := range gw.ManagedFields {
+		if mf.Manager == addresses.FieldManager {
+			sidecarEntries++
+		}
+	}
+	if sidecarEntries != 1 {
+		t.Errorf("%d managedFields entries of %s, want 1 for all replicas", sidecarEntries, addresses.FieldManager)
+	}
+
+	// Changes that leave the addresses as they are send no apply at all:
+	// the operator's status write, a Service change elsewhere.
+	before := applies()
+	if err := c.Status().Apply(ctx, operatorStatus(gw, "Ready"), client.FieldOwner(operatorManager), client.ForceOwnership); err != nil {
+		t.Fatal(err)
+	}
+	svc.Labels = map[string]string{"touched": "yes"}
+	if err := c.Update(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	gw = getGateway()
+	settled(gw)
+	if n := applies() - before; n != 0 {
+		t.Errorf("%d applies while the Gateway showed the Service's addresses, want none", n)
+	}
+
+	// The Service changes: both replicas see it and converge, and neither
+	// puts the old addresses back (a replica whose Service watch lags
+	// behind the Gateway's reads the Service again before it writes).
+	from, _ := written()
 	setIngress("203.0.113.2")
-	waitAddress("203.0.113.2")
+	settled(waitAddress("203.0.113.2"))
+	if _, all := written(); slices.Contains(all[from:], values(gw.Status.Addresses)) {
+		t.Errorf("the old addresses came back after the Service changed: %v", all[from:])
+	}
+
+	// A writer that disagrees for good (say, another sidecar version, under
+	// the same field manager) puts other addresses back as soon as they are
+	// overwritten: each replica overwrites them at most once per hold.
+	before = applies()
+	foreign := func() {
+		t.Helper()
+		ac := gatewayapply.Gateway(gwName, ns).WithStatus(gatewayapply.GatewayStatus().
+			WithAddresses(gatewayapply.GatewayStatusAddress().WithType(gatewayv1.IPAddressType).WithValue("198.51.100.7")))
+		if err := c.Status().Apply(ctx, ac, client.FieldOwner(addresses.FieldManager), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+	}
+	overwritten := 0
+	for range 5 {
+		foreign()
+		deadline := time.Now().Add(2 * time.Second)
+		for !shows(getGateway(), "203.0.113.2") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if shows(getGateway(), "203.0.113.2") {
+			overwritten++
+		}
+	}
+	if overwritten < 1 || overwritten > len(pods) {
+		t.Errorf("the replicas overwrote the other writer %d times in a row, want 1 to %d (once per replica per hold)", overwritten, len(pods))
+	}
+	if n := applies() - before; n > len(pods) {
+		t.Errorf("%d applies against the other writer, want at most one per replica", n)
+	}
+	settled(getGateway())
 }

@@ -26,7 +26,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -105,7 +104,7 @@ func apiServer(t testing.TB) (*rest.Config, client.Client) {
 	t.Helper()
 	apiOnce.Do(func() {
 		scheme := k8sruntime.NewScheme()
-		for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, rbacv1.AddToScheme, gatewayv1.Install} {
+		for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, rbacv1.AddToScheme, gatewayv1.Install} {
 			if apiErr = add(scheme); apiErr != nil {
 				return
 			}

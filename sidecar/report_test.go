@@ -31,7 +31,6 @@ func sidecarRules(gateway, service string) []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"services"}, ResourceNames: []string{service}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways"}, ResourceNames: []string{gateway}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/status"}, ResourceNames: []string{gateway}, Verbs: []string{"patch"}},
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -161,12 +160,12 @@ func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Lo
 		return nil, fmt.Errorf("API server config (use --no-kube to run without): %w", err)
 	}
 	cfg.UserAgent = dataplane.SidecarFieldManager
-	// client-go (leader election) and controller-runtime (the cache) log
+	// client-go (the informers) and controller-runtime (the cache) log
 	// through the same zap logger.
 	klog.SetLogger(log.WithName("client-go"))
 	ctrllog.SetLogger(log.WithName("controller-runtime"))
 	scheme := k8sruntime.NewScheme()
-	for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, gatewayv1.Install} {
+	for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, gatewayv1.Install} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
@@ -189,19 +188,13 @@ func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Lo
 	go func() { defer wg.Done(); r.Run(ctx) }()
 
 	if svc := os.Getenv(dataplane.EnvServiceName); svc != "" && target.GatewayName != "" {
-		identity := target.PodName
-		if identity == "" {
-			identity, _ = os.Hostname()
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			err := addresses.Run(ctx, addresses.Options{
 				Config: cfg, Scheme: scheme,
 				GatewayName: target.GatewayName, GatewayNamespace: gwNamespace, ServiceName: svc,
-				Identity:      identity,
-				LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-				Resync: 5 * time.Minute, Log: log.WithName("addresses"),
+				Resync: 5 * time.Minute, Hold: addresses.DefaultHold, Log: log.WithName("addresses"),
 			})
 			if err != nil {
 				log.Error(err, "gateway addresses")

@@ -114,12 +114,9 @@ const (
 	ReadyzPath  = "/readyz"
 	MetricsPath = "/metrics"
 	// SidecarFieldManager is the server-side-apply field manager that owns
-	// Gateway status.addresses; the operator must not write that field.
+	// Gateway status.addresses; every sidecar replica applies under it, and
+	// the operator must not write that field.
 	SidecarFieldManager = "nginx-gateway-sidecar"
-	// AddressesLeaseSuffix: the Lease named Gateway name + this suffix, in
-	// the Gateway's namespace, elects the replica that writes the addresses
-	// (names over 253 characters are shortened with a hash).
-	AddressesLeaseSuffix = "-nginx-gateway-addresses"
 	// EventReasonConfigApplied and EventReasonConfigRejected are the
 	// reasons of the Events the sidecar records on its Gateway.
 	EventReasonConfigApplied  = "ConfigApplied"

@@ -2,8 +2,10 @@ package controller
 
 // The operator's ClusterRole (config/rbac/role.yaml, `make manifests`).
 // Besides what the reconciler itself does, it holds every permission of the
-// per-Gateway sidecar Role (gateways/status get, events, leases): Kubernetes
-// only lets a subject create a Role that grants what it holds itself.
+// per-Gateway sidecar Role (gateways/status get, events): Kubernetes only
+// lets a subject create a Role that grants what it holds itself. The
+// operator's own leader election uses the namespaced Role in
+// config/rbac/leader_election_role.yaml, not this ClusterRole.
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;httproutes;referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status,verbs=get;patch
@@ -17,5 +19,4 @@ package controller
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch

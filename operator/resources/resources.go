@@ -163,7 +163,8 @@ func objectLabels(owner Owner, infra model.Infrastructure) map[string]string {
 // sidecarRules is what the sidecar of one Gateway may do: read its Service
 // and pods, annotate its pod (RBAC cannot name a pod that does not exist
 // yet, so this is every pod of the namespace), write the status of its own
-// Gateway only, emit events and hold its leader-election lease.
+// Gateway only and emit events. Every replica writes status.addresses (no
+// election, so no Lease).
 func sidecarRules(gatewayName, serviceName string) []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services"}, ResourceNames: []string{serviceName}, Verbs: []string{"get", "list", "watch"}},
@@ -172,7 +173,6 @@ func sidecarRules(gatewayName, serviceName string) []rbacv1.PolicyRule {
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/status"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 	}
 }
 

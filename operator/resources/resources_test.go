@@ -2,6 +2,7 @@ package resources
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -280,7 +281,13 @@ func TestObjectsDeployment(t *testing.T) {
 func TestObjectsRole(t *testing.T) {
 	role := Objects(testOwner, testInfra(), render.Files{}, Options{}).Role
 	var statusRule bool
+	var granted []string
 	for _, rule := range role.Rules {
+		for _, res := range rule.Resources {
+			for _, group := range rule.APIGroups {
+				granted = append(granted, group+"/"+res)
+			}
+		}
 		for _, verb := range rule.Verbs {
 			if verb == "*" {
 				t.Errorf("rule %+v grants every verb", rule)
@@ -302,6 +309,12 @@ func TestObjectsRole(t *testing.T) {
 	}
 	if !statusRule {
 		t.Error("no gateways/status rule")
+	}
+	// Every replica writes the addresses, without an election: no leases.
+	slices.Sort(granted)
+	want := []string{"/events", "/pods", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
+	if !slices.Equal(granted, want) {
+		t.Errorf("the Role grants %v, want exactly %v", granted, want)
 	}
 	binding := Objects(testOwner, testInfra(), render.Files{}, Options{}).RoleBinding
 	if binding.RoleRef.Name != "gw-nginx" || binding.Subjects[0].Name != "gw-nginx" || binding.Subjects[0].Namespace != "ns" {

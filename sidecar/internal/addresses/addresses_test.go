@@ -1,10 +1,12 @@
 package addresses
 
 import (
-	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -73,20 +75,50 @@ func TestEqual(t *testing.T) {
 	}
 }
 
-func TestLeaseName(t *testing.T) {
-	for _, tc := range []struct{ gateway, want string }{
-		{"gw", "gw-nginx-gateway-addresses"},
-	} {
-		if got := LeaseName(tc.gateway); got != tc.want {
-			t.Errorf("LeaseName(%q) = %q, want %q", tc.gateway, got, tc.want)
+// TestDecide: a replica applies when the Gateway shows other addresses than
+// the Service's, never when it shows the same, and settles the same
+// disagreement (the Gateway shows A again where it applied B over A) again
+// only after the hold.
+func TestDecide(t *testing.T) {
+	addr := func(vs ...string) []gatewayv1.GatewayStatusAddress {
+		var out []gatewayv1.GatewayStatusAddress
+		for _, v := range vs {
+			out = append(out, gatewayv1.GatewayStatusAddress{Type: ptr.To(gatewayv1.IPAddressType), Value: v})
 		}
+		return out
 	}
-	long := strings.Repeat("a", 253)
-	got := LeaseName(long)
-	if len(got) > 253 || !strings.HasSuffix(got, "-nginx-gateway-addresses") {
-		t.Errorf("LeaseName of a 253-character name: %q (%d)", got, len(got))
+	gateway := func(uid types.UID, shown ...string) *gatewayv1.Gateway {
+		return &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{UID: uid}, Status: gatewayv1.GatewayStatus{Addresses: addr(shown...)}}
 	}
-	if LeaseName(long) == LeaseName(strings.Repeat("a", 252)+"b") {
-		t.Error("two long names share a lease")
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const hold = 30 * time.Second
+	// This replica overwrote 10.0.0.9 with 10.0.0.1 at t0.
+	wrote := applied{gateway: "uid", over: addr("10.0.0.9"), addresses: addr("10.0.0.1"), at: t0}
+	for _, tc := range []struct {
+		name      string
+		last      applied
+		gw        *gatewayv1.Gateway
+		want      []gatewayv1.GatewayStatusAddress
+		now       time.Time
+		apply     bool
+		wantRetry time.Duration
+	}{
+		{"already shown: no write", applied{}, gateway("uid", "10.0.0.1"), addr("10.0.0.1"), t0, false, 0},
+		{"shown by this replica's own write: no write", wrote, gateway("uid", "10.0.0.1"), addr("10.0.0.1"), t0.Add(time.Second), false, 0},
+		{"first write", applied{}, gateway("uid"), addr("10.0.0.1"), t0, true, 0},
+		{"removing every address", wrote, gateway("uid", "10.0.0.1"), nil, t0.Add(time.Second), true, 0},
+		{"the Service changed since the last write", wrote, gateway("uid", "10.0.0.1"), addr("10.0.0.2"), t0.Add(time.Second), true, 0},
+		{"a stale write by another replica, seen by one that has not overwritten it", applied{}, gateway("uid", "10.0.0.9"), addr("10.0.0.1"), t0, true, 0},
+		{"other addresses than the ones overwritten: write at once", wrote, gateway("uid", "10.0.0.8"), addr("10.0.0.1"), t0.Add(time.Second), true, 0},
+		{"the overwritten addresses back within the hold: wait", wrote, gateway("uid", "10.0.0.9"), addr("10.0.0.1"), t0.Add(10 * time.Second), false, 20 * time.Second},
+		{"the overwritten addresses back after the hold: write again", wrote, gateway("uid", "10.0.0.9"), addr("10.0.0.1"), t0.Add(hold), true, 0},
+		{"a new Gateway of the same name", wrote, gateway("new-uid", "10.0.0.9"), addr("10.0.0.1"), t0.Add(time.Second), true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			apply, retry := tc.last.decide(tc.gw, tc.want, tc.now, hold)
+			if apply != tc.apply || retry != tc.wantRetry {
+				t.Errorf("decide = %v, %s; want %v, %s", apply, retry, tc.apply, tc.wantRetry)
+			}
+		})
 	}
 }

@@ -2,21 +2,17 @@ package addresses
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/fields"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -25,8 +21,13 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 )
 
-// FieldManager owns status.addresses on the Gateway.
+// FieldManager owns status.addresses on the Gateway. Every replica applies
+// under this one name, so the server keeps one managedFields entry for all.
 const FieldManager = dataplane.SidecarFieldManager
+
+// DefaultHold is how long a replica waits before it settles the same
+// disagreement again (see Options.Hold).
+const DefaultHold = 30 * time.Second
 
 // Options configure the writer.
 type Options struct {
@@ -34,71 +35,30 @@ type Options struct {
 	Scheme                        *k8sruntime.Scheme
 	GatewayName, GatewayNamespace string
 	ServiceName                   string
-	// Identity names this replica in the Lease (the pod name).
-	Identity string
-	// LeaseDuration, RenewDeadline, RetryPeriod tune the election.
-	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Resync re-checks the addresses even without a watch event.
 	Resync time.Duration
-	Log    logr.Logger
+	// Hold bounds how often this replica settles the same disagreement:
+	// when it has overwritten addresses A with B, it overwrites A with B
+	// again only after Hold. Replicas that disagree for good (two sidecar
+	// versions computing the addresses differently, during a rolling
+	// update) then take turns at most once per Hold each, instead of
+	// overwriting each other as fast as the watch delivers. Replicas that
+	// merely see the Service at different moments never wait on it: the one
+	// that wrote from a stale Service applies as soon as it sees the new
+	// one, because it then wants other addresses. 0 means DefaultHold.
+	Hold time.Duration
+	Log  logr.Logger
 }
 
-// LeaseName is the Lease that elects the replica writing a Gateway's
-// addresses. Names stay within the 253 characters of an object name.
-func LeaseName(gateway string) string {
-	const suffix = dataplane.AddressesLeaseSuffix
-	name := gateway + suffix
-	if len(name) <= 253 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(gateway))
-	short := hex.EncodeToString(sum[:])[:10]
-	return gateway[:253-len(suffix)-len(short)-1] + "-" + short + suffix
-}
-
-// Run takes part in the election until ctx ends; while leading it keeps
-// the Gateway's addresses equal to the Service's.
+// Run keeps the Gateway's addresses equal to the Service's until ctx ends.
+// Every replica runs it: it watches the Service and the Gateway (only those
+// two objects) and applies status.addresses only when the Gateway it sees
+// shows others (after reading the Service once more from the API server),
+// so a change of the Service costs at most one apply per replica that
+// still sees the old addresses, and an apply of addresses the Gateway
+// already has is a no-op for the API server (no new resourceVersion, no
+// watch event).
 func Run(ctx context.Context, opts Options) error {
-	cs, err := kubernetes.NewForConfig(opts.Config)
-	if err != nil {
-		return err
-	}
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: LeaseName(opts.GatewayName), Namespace: opts.GatewayNamespace},
-		Client:     cs.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
-	}
-	for ctx.Err() == nil {
-		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   opts.LeaseDuration,
-			RenewDeadline:   opts.RenewDeadline,
-			RetryPeriod:     opts.RetryPeriod,
-			ReleaseOnCancel: true,
-			Name:            lock.LeaseMeta.Name,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) {
-					opts.Log.Info("leading: writing Gateway addresses", "lease", lock.LeaseMeta.Name)
-					if err := lead(ctx, opts); err != nil && ctx.Err() == nil {
-						opts.Log.Error(err, "writing Gateway addresses")
-					}
-				},
-				OnStoppedLeading: func() {
-					opts.Log.Info("not leading any more", "lease", lock.LeaseMeta.Name)
-				},
-			},
-		})
-		if err != nil {
-			return err
-		}
-		elector.Run(ctx) // returns when leadership is lost or ctx ends
-	}
-	return nil
-}
-
-// lead watches the Service and the Gateway (only those two objects) and
-// applies the addresses whenever they differ.
-func lead(ctx context.Context, opts Options) error {
 	svcKey := client.ObjectKey{Namespace: opts.GatewayNamespace, Name: opts.ServiceName}
 	gwKey := client.ObjectKey{Namespace: opts.GatewayNamespace, Name: opts.GatewayName}
 	c, err := cache.New(opts.Config, cache.Options{
@@ -112,7 +72,7 @@ func lead(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	writer, err := client.New(opts.Config, client.Options{Scheme: opts.Scheme})
+	w, err := client.New(opts.Config, client.Options{Scheme: opts.Scheme})
 	if err != nil {
 		return err
 	}
@@ -141,20 +101,25 @@ func lead(ctx context.Context, opts Options) error {
 	defer stop()
 	go func() { _ = c.Start(cacheCtx) }()
 	if !c.WaitForCacheSync(ctx) {
-		return ctx.Err()
+		return nil // ctx ended
 	}
 
-	resync := time.NewTicker(opts.Resync)
-	defer resync.Stop()
+	s := &syncer{reader: c, writer: w, svcKey: svcKey, gwKey: gwKey, hold: opts.Hold, log: opts.Log, now: time.Now}
+	if s.hold <= 0 {
+		s.hold = DefaultHold
+	}
 	backoff := time.Second
 	for {
-		err := syncAddresses(ctx, c, writer, svcKey, gwKey, opts.Log)
+		retry, err := s.sync(ctx)
 		wait := opts.Resync
 		if err != nil {
 			opts.Log.Error(err, "syncing Gateway addresses; retrying", "in", backoff)
 			wait, backoff = backoff, min(2*backoff, time.Minute)
 		} else {
 			backoff = time.Second
+			if retry > 0 {
+				wait = min(wait, retry)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -165,18 +130,70 @@ func lead(ctx context.Context, opts Options) error {
 	}
 }
 
-func syncAddresses(ctx context.Context, r client.Reader, w client.Client, svcKey, gwKey client.ObjectKey, log logr.Logger) error {
+// syncer is one replica's writer; it remembers its last apply.
+type syncer struct {
+	reader        client.Reader
+	writer        client.Client
+	svcKey, gwKey client.ObjectKey
+	hold          time.Duration
+	log           logr.Logger
+	now           func() time.Time
+
+	last applied
+}
+
+// applied is this replica's last apply: to which Gateway, the addresses
+// the Gateway showed then, the addresses applied, and when.
+type applied struct {
+	gateway         types.UID
+	over, addresses []gatewayv1.GatewayStatusAddress
+	at              time.Time
+}
+
+// decide says whether to apply want to the Gateway gw and, when it holds
+// back, how long until it may apply again.
+func (l applied) decide(gw *gatewayv1.Gateway, want []gatewayv1.GatewayStatusAddress, now time.Time, hold time.Duration) (apply bool, retry time.Duration) {
+	if Equal(gw.Status.Addresses, want) {
+		return false, 0
+	}
+	if l.gateway == gw.UID && Equal(l.addresses, want) && Equal(l.over, gw.Status.Addresses) && now.Sub(l.at) < hold {
+		return false, hold - now.Sub(l.at)
+	}
+	return true, 0
+}
+
+// sync applies the Service's addresses to the Gateway when the cached
+// Gateway shows others; retry > 0 asks to be called again that soon.
+func (s *syncer) sync(ctx context.Context) (retry time.Duration, err error) {
 	svc := &corev1.Service{}
-	if err := r.Get(ctx, svcKey, svc); err != nil {
-		return client.IgnoreNotFound(err) // nothing to publish until the operator creates it
+	if err := s.reader.Get(ctx, s.svcKey, svc); err != nil {
+		return 0, client.IgnoreNotFound(err) // nothing to publish until the operator creates it
 	}
 	gw := &gatewayv1.Gateway{}
-	if err := r.Get(ctx, gwKey, gw); err != nil {
-		return client.IgnoreNotFound(err)
+	if err := s.reader.Get(ctx, s.gwKey, gw); err != nil {
+		return 0, client.IgnoreNotFound(err)
+	}
+	if Equal(gw.Status.Addresses, FromService(svc)) {
+		return 0, nil
+	}
+	// Before writing, read the Service from the API server itself. This
+	// replica's Service watch may lag behind the one of the replica whose
+	// write its Gateway watch already shows; writing from the older Service
+	// would put the old addresses back until its watch catches up.
+	if err := s.writer.Get(ctx, s.svcKey, svc); err != nil {
+		return 0, client.IgnoreNotFound(err)
 	}
 	want := FromService(svc)
-	if Equal(gw.Status.Addresses, want) {
-		return nil
+	now := s.now()
+	apply, retry := s.last.decide(gw, want, now, s.hold)
+	if !apply {
+		if retry > 0 {
+			// Its own write not in the cache yet, or another writer that
+			// put back what this replica overwrote.
+			s.log.V(1).Info("the Gateway shows the addresses this replica overwrote; holding back",
+				"gateway", s.gwKey.String(), "shown", gw.Status.Addresses, "want", want, "retryIn", retry)
+		}
+		return retry, nil
 	}
 	status := gatewayapply.GatewayStatus()
 	for _, a := range want {
@@ -184,10 +201,15 @@ func syncAddresses(ctx context.Context, r client.Reader, w client.Client, svcKey
 	}
 	// With no address the apply sends no list, and the server removes the
 	// list this manager wrote before.
-	apply := gatewayapply.Gateway(gwKey.Name, gwKey.Namespace).WithStatus(status)
-	if err := w.Status().Apply(ctx, apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying status.addresses of gateway %s: %w", gwKey, err)
+	ac := gatewayapply.Gateway(s.gwKey.Name, s.gwKey.Namespace).WithStatus(status)
+	err = s.writer.Status().Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership)
+	if apierrors.IsNotFound(err) {
+		return 0, nil // the Gateway is gone; the watch tells the cache
 	}
-	log.Info("gateway addresses written", "gateway", gwKey.String(), "addresses", want)
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("applying status.addresses of gateway %s: %w", s.gwKey, err)
+	}
+	s.last = applied{gateway: gw.UID, over: gw.Status.Addresses, addresses: want, at: now}
+	s.log.Info("gateway addresses written", "gateway", s.gwKey.String(), "addresses", want)
+	return 0, nil
 }
