@@ -30,6 +30,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pipeline"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
@@ -137,7 +138,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	out := translate.Translate(in)
+	// Translate and render; routes nginx cannot take are refused there.
+	piped := pipeline.Run(in)
+	out := piped.Output
 	now := metav1.Now()
 
 	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
@@ -156,7 +159,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		if gw == nil || result.Model == nil || gw.DeletionTimestamp != nil {
 			continue
 		}
-		verdict, err := r.syncDataPlane(ctx, gw, result)
+		verdict, err := r.syncDataPlane(ctx, gw, result, piped.Files[result.NamespacedName], piped.Errors[result.NamespacedName])
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -208,11 +211,10 @@ func onlyConflicts(err error) bool {
 	return apierrors.IsConflict(err)
 }
 
-// syncDataPlane renders one accepted Gateway, applies its owned objects,
-// points its pods at the new config and returns the data plane's verdict
-// (see DataPlaneProgrammed).
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult) (metav1.Condition, error) {
-	files, err := render.Render(result.Model)
+// syncDataPlane applies the owned objects of one accepted Gateway with
+// its rendered files, points its pods at the new config and returns the
+// data plane's verdict (see DataPlaneProgrammed). err is its render error.
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, files render.Files, err error) (metav1.Condition, error) {
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
 		return metav1.Condition{

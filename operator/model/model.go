@@ -110,6 +110,12 @@ type Candidate struct {
 	Conditions []Condition
 	// Rule is the rule this match selects.
 	Rule *Rule
+	// PathField is the Gateway API field path of the path value
+	// ("spec.rules[0].matches[1].path.value") when this candidate's match
+	// made the location (its path is the location's path); empty for
+	// candidates inherited from less specific paths. The render step names
+	// it when the location's path is too long for nginx.
+	PathField string
 }
 
 // ConditionKind is what a Condition inspects.
@@ -136,6 +142,10 @@ type Condition struct {
 	Value string
 	// Regex is true for RegularExpression matches.
 	Regex bool
+	// Field is the Gateway API field path of Value
+	// ("spec.rules[0].matches[1].headers[0].value"), named by the render
+	// step when the value cannot be written for nginx.
+	Field string
 }
 
 // RouteRef names the route rule a Rule comes from, for comments, access
@@ -194,6 +204,10 @@ type HeaderModifier struct {
 type Header struct {
 	Name  string
 	Value string
+	// Field is the Gateway API field path of the entry
+	// ("spec.rules[0].filters[1].responseHeaderModifier.set[0]"); the
+	// render step names Field+".value" when the value cannot be written.
+	Field string
 }
 
 // IsZero reports whether the modifier does nothing.
@@ -222,6 +236,9 @@ type PathRewrite struct {
 	// value per Rule is enough. Decoded, like Location.Path; Value is
 	// the filter's value as written (escapes kept).
 	MatchedPrefix string
+	// Field is the Gateway API field path of the path modifier
+	// ("spec.rules[0].filters[0].requestRedirect.path").
+	Field string
 }
 
 // Rewrite is an URLRewrite filter.
@@ -229,6 +246,9 @@ type Rewrite struct {
 	// Hostname replaces the Host header when not empty.
 	Hostname string
 	Path     *PathRewrite
+	// Field is the Gateway API field path of the filter
+	// ("spec.rules[0].filters[0].urlRewrite").
+	Field string
 }
 
 // Redirect is a RequestRedirect filter. Empty fields keep the request's value.
@@ -242,6 +262,9 @@ type Redirect struct {
 	Port       *int32
 	Path       *PathRewrite
 	StatusCode int
+	// Field is the Gateway API field path of the filter
+	// ("spec.rules[0].filters[0].requestRedirect").
+	Field string
 }
 
 // Return answers with a fixed status code and no body.
@@ -269,6 +292,9 @@ type CORS struct {
 	AllowHeaders     []string
 	ExposeHeaders    []string
 	MaxAgeSeconds    int32
+	// Field is the Gateway API field path of the filter
+	// ("spec.rules[0].filters[2].cors").
+	Field string
 }
 
 // Timeouts of a rule, in milliseconds; 0 means unset.

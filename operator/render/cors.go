@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func (r *renderer) corsOriginVar(rule *model.Rule) string {
 		Var:     "ngo_cors_origin_" + rule.ID,
 		Default: `""`,
 	}
-	for _, o := range c.AllowOrigins {
+	for i, o := range c.AllowOrigins {
 		if o == "*" {
 			value := `"*"`
 			if c.AllowCredentials { // "*" is not allowed with credentials
@@ -50,7 +51,7 @@ func (r *renderer) corsOriginVar(rule *model.Rule) string {
 		// A wildcard stands for host characters only, so it cannot swallow
 		// a "/" or "@" and let another site's origin through.
 		pattern := "~*^" + strings.Join(parts, "[A-Za-z0-9._-]*") + "$"
-		m.Entries = append(m.Entries, kv{quote(pattern), `"${http_origin}"`})
+		m.Entries = append(m.Entries, kv{r.value(rule, fmt.Sprintf("%s.allowOrigins[%d]", c.Field, i), quote(pattern)), `"${http_origin}"`})
 	}
 	return r.addMap("cors-origin\x00"+rule.ID, m)
 }
@@ -67,12 +68,13 @@ func (r *renderer) corsValueVar(rule *model.Rule, name, value string) string {
 	})
 }
 
-// corsList joins a list for a header; "*" echoes the request's own value.
-func corsList(list []string, echo string) string {
+// corsList joins a list for a header (one token, checked as the field
+// list); "*" echoes the request's own value.
+func (r *renderer) corsList(rule *model.Rule, field string, list []string, echo string) string {
 	if slices.Contains(list, "*") {
 		return `"${` + echo + `}"`
 	}
-	return quoteValue(strings.Join(list, ", "))
+	return r.value(rule, rule.CORS.Field+"."+field+" (joined)", quoteValue(strings.Join(list, ", ")))
 }
 
 func (r *renderer) corsPreflight(lv *locationView, rule *model.Rule) {
@@ -80,10 +82,10 @@ func (r *renderer) corsPreflight(lv *locationView, rule *model.Rule) {
 	h := &responseHeaders{}
 	h.setVar("Access-Control-Allow-Origin", r.corsOriginVar(rule))
 	if len(c.AllowMethods) > 0 {
-		h.setVar("Access-Control-Allow-Methods", r.corsValueVar(rule, "methods", corsList(c.AllowMethods, "http_access_control_request_method")))
+		h.setVar("Access-Control-Allow-Methods", r.corsValueVar(rule, "methods", r.corsList(rule, "allowMethods", c.AllowMethods, "http_access_control_request_method")))
 	}
 	if len(c.AllowHeaders) > 0 {
-		h.setVar("Access-Control-Allow-Headers", r.corsValueVar(rule, "headers", corsList(c.AllowHeaders, "http_access_control_request_headers")))
+		h.setVar("Access-Control-Allow-Headers", r.corsValueVar(rule, "headers", r.corsList(rule, "allowHeaders", c.AllowHeaders, "http_access_control_request_headers")))
 	}
 	if c.AllowCredentials {
 		h.setVar("Access-Control-Allow-Credentials", r.corsValueVar(rule, "credentials", `"true"`))
@@ -114,6 +116,6 @@ func (r *renderer) corsResponse(h *responseHeaders, rule *model.Rule) {
 // corsExposeHeaders adds Access-Control-Expose-Headers when the rule has any.
 func (r *renderer) corsExposeHeaders(h *responseHeaders, rule *model.Rule) {
 	if expose := rule.CORS.ExposeHeaders; len(expose) > 0 {
-		h.setVar("Access-Control-Expose-Headers", r.corsValueVar(rule, "expose", quoteValue(strings.Join(expose, ", "))))
+		h.setVar("Access-Control-Expose-Headers", r.corsValueVar(rule, "expose", r.value(rule, rule.CORS.Field+".exposeHeaders (joined)", quoteValue(strings.Join(expose, ", ")))))
 	}
 }

@@ -26,17 +26,24 @@ type renderer struct {
 	splits   []*splitClients
 	splitFor map[string]bool // rule or mirror variables already split
 	counter  int
+
+	// refused holds the routes whose values cannot be written
+	// (limits.go), routeBytes what each route's values take.
+	refused    map[routeID]string
+	routeBytes map[routeID]int
 }
 
 func newRenderer(gw *model.Gateway) (*renderer, error) {
 	r := &renderer{
-		gw:        gw,
-		upstreams: map[string]*model.Upstream{},
-		certs:     map[string]bool{},
-		rendered:  map[string]bool{},
-		comments:  map[*model.Rule]string{},
-		mapByKey:  map[string]string{},
-		splitFor:  map[string]bool{},
+		gw:         gw,
+		upstreams:  map[string]*model.Upstream{},
+		certs:      map[string]bool{},
+		rendered:   map[string]bool{},
+		comments:   map[*model.Rule]string{},
+		mapByKey:   map[string]string{},
+		splitFor:   map[string]bool{},
+		refused:    map[routeID]string{},
+		routeBytes: map[routeID]int{},
 	}
 	for i := range gw.Upstreams {
 		u := &gw.Upstreams[i]
@@ -286,6 +293,23 @@ func (r *renderer) location(sc *serverCtx, loc *model.Location, exact map[string
 		return nil, fmt.Errorf("render: location %q has unknown match %q", loc.Path, loc.Match)
 	}
 	for _, b := range blocks {
+		if len(b.Path) > MaxToken {
+			// Refuse the routes whose matches made this location; the
+			// candidates inherited from shorter paths are not at fault.
+			owners := 0
+			for _, c := range loc.Candidates {
+				if c.Rule != nil && c.PathField != "" {
+					r.value(c.Rule, c.PathField, b.Path)
+					owners++
+				}
+			}
+			if owners == 0 {
+				return nil, fmt.Errorf("render: location path of %d bytes has no route to refuse", len(b.Path))
+			}
+			return nil, nil
+		}
+	}
+	for _, b := range blocks {
 		b.Comment = comment(fmt.Sprintf("%s %s", loc.Match, loc.Path))
 		if err := r.dispatch(sc, b, loc.Candidates); err != nil {
 			return nil, err
@@ -313,6 +337,9 @@ func (r *renderer) dispatch(sc *serverCtx, lv *locationView, cands []model.Candi
 		if len(c.Conditions) == 0 {
 			fallback = c.Rule // later candidates are unreachable
 			break
+		}
+		if !r.conditionsFit(c.Rule, c.Conditions) {
+			continue // the route is refused
 		}
 		v, ok := r.candidateVar(c.Conditions)
 		if !ok {

@@ -62,10 +62,7 @@ func (r *renderer) conditionVar(c model.Condition) (string, bool) {
 	default:
 		return "", false
 	}
-	pattern := "^" + regexLiteral(c.Value) + "$"
-	if c.Regex {
-		pattern = userRegex(c.Value)
-	}
+	pattern := conditionPattern(c)
 	key := fmt.Sprintf("cond\x00%s\x00%s", source, pattern)
 	if v, ok := r.mapByKey[key]; ok {
 		return v, true
@@ -83,6 +80,32 @@ func (r *renderer) conditionVar(c model.Condition) (string, bool) {
 		m.Entries = m.Entries[1:]
 	}
 	return r.addMap(key, m), true
+}
+
+// conditionPattern is the regex a condition's map matches its source with.
+func conditionPattern(c model.Condition) string {
+	if c.Regex {
+		return userRegex(c.Value)
+	}
+	return "^" + regexLiteral(c.Value) + "$"
+}
+
+// conditionsFit checks the tokens conditionVar writes from the values of
+// rule's conditions (limits.go); false when the route is refused.
+func (r *renderer) conditionsFit(rule *model.Rule, conds []model.Condition) bool {
+	ok := true
+	for _, c := range conds {
+		if len(r.value(rule, c.Field, quote("~"+conditionPattern(c)))) > MaxToken {
+			ok = false
+		}
+		if c.Kind == model.ConditionQueryParam {
+			name := strings.TrimSuffix(c.Field, ".value") + ".name"
+			if len(r.value(rule, name, quote("~(?:^|&)"+regexLiteral(c.Name)+"=([^&]*)"))) > MaxToken {
+				ok = false
+			}
+		}
+	}
+	return ok
 }
 
 // queryParamVar returns a variable holding the raw value of the first
@@ -133,20 +156,20 @@ func (r *renderer) candidateVar(conds []model.Condition) (string, bool) {
 // addHeaderVar returns a variable with the request header name's value
 // followed by ",value", or value alone when the header is absent (Gateway
 // API "add" semantics).
-func (r *renderer) addHeaderVar(name, value string) string {
-	hv, ok := headerVar(name)
+func (r *renderer) addHeaderVar(rule *model.Rule, h model.Header) string {
+	hv, ok := headerVar(h.Name)
 	if !ok {
 		return ""
 	}
-	key := "add\x00" + hv + "\x00" + value
+	key := "add\x00" + hv + "\x00" + h.Value
 	var withValue valueBuilder
-	withValue.variable(hv).lit("," + value)
+	withValue.variable(hv).lit("," + h.Value)
 	return r.addMap(key, &nginxMap{
-		Comment: comment("add request header " + name),
+		Comment: comment("add request header " + h.Name),
 		Source:  quote("${" + hv + "}"),
 		Var:     "add",
-		Entries: []kv{{Key: `""`, Value: quoteValue(value)}},
-		Default: withValue.String(),
+		Entries: []kv{{Key: `""`, Value: r.value(rule, h.Field+".value", quoteValue(h.Value))}},
+		Default: r.value(rule, h.Field+".value", withValue.String()),
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pipeline"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 
@@ -483,4 +484,88 @@ func TestPipelineVariants(t *testing.T) {
 	for i, v := range benignVariants() {
 		t.Run(fmt.Sprint(i), func(t *testing.T) { checkPipeline(t, budget, v) })
 	}
+}
+
+// Second mode: every field at its CRD maximum length (gateway-api v1.6.3
+// kubebuilder MaxLength markers), filled with the worst characters for the
+// escaping (all "$", all "\", all `"`, …), together, through
+// pipeline.Run: every route it accepts renders a config that passes
+// nginx -t, and a refused route is Accepted False naming the field.
+
+// maxLengths are the CRD's maxLength of each routeValues field.
+var maxLengths = map[string]int{
+	"Hostname": 253, "ExactPath": 1024, "PrefixPath": 1024, "PathRegex": 1024, "HeaderName": 256,
+	"HeaderValue": 4096, "HeaderRE": 4096, "QueryName": 256, "QueryValue": 1024, "Method": 7, "ModName": 256,
+	"ModValue": 4096, "RedirectScheme": 5, "RedirectHost": 253, "RedirectPath": 1024, "RewriteHost": 253,
+	"RewritePath": 1024, "CORSOrigin": 253, "CORSMethod": 7, "CORSHeader": 256, "Mirror": 253, "RuleName": 253,
+	"Timeout": 6,
+}
+
+// worstChars grow most once quoted, regex-escaped or %-escaped.
+var worstChars = []string{"$", `\`, `"`, "%", ".", "a", "é", "/"}
+
+// maxValues fills every field with fill(field) repeated to its maximum
+// length, where which says, per field, whether to fill it (bit i of mask)
+// or keep the benign value.
+func maxValues(ch byte, mask uint32) routeValues {
+	v := benignValues
+	rv := reflect.ValueOf(&v).Elem()
+	for i := range rv.NumField() {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		name := rv.Type().Field(i).Name
+		s := worstChars[int(ch)%len(worstChars)]
+		val := strings.Repeat(s, maxLengths[name]/len(s))
+		if strings.HasSuffix(name, "Path") {
+			val = "/" + val[1:]
+		}
+		rv.Field(i).SetString(val)
+	}
+	return v
+}
+
+func checkPipelineMax(t *testing.T, v routeValues) {
+	res := pipeline.Run(pipelineInput(v))
+	key := translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: "default", Name: "route"}}
+	parents := res.Output.Routes[key]
+	if len(parents) != 1 {
+		t.Fatalf("route not seen")
+	}
+	for _, c := range parents[0].Conditions {
+		if c.Type != string(gatewayv1.RouteConditionAccepted) || c.Status == metav1.ConditionTrue {
+			continue
+		}
+		if !strings.HasPrefix(c.Message, "spec.") {
+			t.Fatalf("refusal does not name the field: %q", c.Message)
+		}
+		return
+	}
+	gw := types.NamespacedName{Namespace: "default", Name: "gw"}
+	if err := res.Errors[gw]; err != nil {
+		t.Fatalf("render error: %v", err)
+	}
+	dir := t.TempDir()
+	files := res.Files[gw]
+	for _, m := range []map[string][]byte{files.Config, files.Secret} {
+		for name, data := range m {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := testenv.NginxTestStrict(dir); err != nil {
+		t.Fatalf("input %#v: %v", v, err)
+	}
+}
+
+func FuzzPipelineMax(f *testing.F) {
+	fields := reflect.TypeFor[routeValues]().NumField()
+	for ch := range len(worstChars) {
+		f.Add(byte(ch), uint32(1<<fields-1)) // every field together
+		for i := range fields {
+			f.Add(byte(ch), uint32(1)<<i) // each field alone
+		}
+	}
+	f.Fuzz(func(t *testing.T, ch byte, mask uint32) { checkPipelineMax(t, maxValues(ch, mask)) })
 }

@@ -94,8 +94,10 @@ func (v *valueBuilder) capture(n int) *valueBuilder {
 func (v *valueBuilder) String() string { return `"` + v.b.String() + `"` }
 
 // comment makes s safe after `#`: control characters (line breaks above
-// all) become spaces.
+// all) become spaces, and it is cut to maxComment bytes (nginx reads a
+// comment as one token, which must fit its buffer).
 func comment(s string) string {
+	s = truncate(s, maxComment)
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
 			return ' '

@@ -82,7 +82,9 @@ var (
 // Render turns one Gateway's model into nginx files. It is pure: the same
 // model gives byte-identical files. It fails only when the model breaks
 // its own contract (a reference to an unknown upstream or certificate, an
-// unsafe identifier), which is a bug in the translation step.
+// unsafe identifier), which is a bug in the translation step, or when a
+// route's values cannot be written for nginx (limits.go): then the error
+// is a *RefusedError naming the routes, and the other routes are fine.
 func Render(gw *model.Gateway) (Files, error) {
 	if gw == nil {
 		return Files{}, fmt.Errorf("render: nil gateway")
@@ -95,12 +97,18 @@ func Render(gw *model.Gateway) (Files, error) {
 	if err != nil {
 		return Files{}, err
 	}
+	if err := r.refusedError(); err != nil {
+		return Files{}, err
+	}
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}}
 	for _, f := range configFiles {
 		var buf bytes.Buffer
 		buf.Grow(v.sizeHint(f.file))
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
 			return Files{}, fmt.Errorf("render %s: %w", f.file, err)
+		}
+		if err := checkTokens(f.file, buf.Bytes()); err != nil {
+			return Files{}, err
 		}
 		files.Config[f.file] = buf.Bytes()
 	}

@@ -96,9 +96,9 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		fmt.Sprintf("set $%s %s;", varBackend, quoteValue(logBackend)))
 
 	resp := &responseHeaders{}
-	resp.apply(rule.ResponseHeaders)
+	resp.apply(r, rule, rule.ResponseHeaders)
 	if backend != nil {
-		resp.apply(backend.ResponseHeaders)
+		resp.apply(r, rule, backend.ResponseHeaders)
 	}
 	if rule.CORS != nil {
 		r.corsResponse(resp, rule)
@@ -198,15 +198,15 @@ func (r *renderer) requestHeaders(rule *model.Rule, backend *model.Backend, prot
 		h.put(d.Key, d.Value, "", false)
 	}
 	if hostname {
-		h.put("Host", quoteValue(rule.Rewrite.Hostname), "", false)
+		h.put("Host", r.value(rule, rule.Rewrite.Field+".hostname", quoteValue(rule.Rewrite.Hostname)), "", false)
 	}
 	if proto == model.ProtocolWebSocket {
 		h.put("Upgrade", "$http_upgrade", "", false)
 		h.put("Connection", "$"+varConnection, "", false)
 	}
-	h.apply(r, rule.RequestHeaders)
+	h.apply(r, rule, rule.RequestHeaders)
 	if backend != nil {
-		h.apply(r, backend.RequestHeaders)
+		h.apply(r, rule, backend.RequestHeaders)
 	}
 	for i := range h.list {
 		h.list[i].Key = quote(h.list[i].Key)
@@ -228,36 +228,48 @@ var defaultRequestHeaders = []kv{
 type requestHeaderList struct {
 	list  []kv
 	raw   []string // the plain value of a header set by a filter
+	field []string // the field(s) raw comes from
 	fixed []bool   // raw is meaningful
 	index map[string]int
 }
 
 func (h *requestHeaderList) put(name, value, raw string, fixed bool) {
+	h.putField(name, value, raw, "", fixed)
+}
+
+func (h *requestHeaderList) putField(name, value, raw, field string, fixed bool) {
 	key := strings.ToLower(name)
 	if i, ok := h.index[key]; ok {
-		h.list[i], h.raw[i], h.fixed[i] = kv{name, value}, raw, fixed
+		h.list[i], h.raw[i], h.field[i], h.fixed[i] = kv{name, value}, raw, field, fixed
 		return
 	}
 	h.index[key] = len(h.list)
 	h.list = append(h.list, kv{name, value})
 	h.raw = append(h.raw, raw)
+	h.field = append(h.field, field)
 	h.fixed = append(h.fixed, fixed)
 }
 
-func (h *requestHeaderList) apply(r *renderer, m model.HeaderModifier) {
+func (h *requestHeaderList) apply(r *renderer, rule *model.Rule, m model.HeaderModifier) {
 	for _, s := range m.Set {
-		h.put(s.Name, quoteValue(s.Value), s.Value, true)
+		f := s.Field + ".value"
+		h.putField(s.Name, r.value(rule, f, quoteValue(s.Value)), s.Value, f, true)
 	}
 	for _, a := range m.Add {
+		f := a.Field + ".value"
 		if i, ok := h.index[strings.ToLower(a.Name)]; ok && h.fixed[i] {
+			// One header line, one token: the values joined.
 			combined := h.raw[i] + "," + a.Value
-			h.put(a.Name, quoteValue(combined), combined, true)
+			if h.field[i] != "" {
+				f = h.field[i] + " joined with " + f
+			}
+			h.putField(a.Name, r.value(rule, f, quoteValue(combined)), combined, f, true)
 			continue
 		}
-		if v := r.addHeaderVar(a.Name, a.Value); v != "" {
+		if v := r.addHeaderVar(rule, a); v != "" {
 			h.put(a.Name, "$"+v, "", false)
 		} else { // nginx drops such request headers: nothing to append to
-			h.put(a.Name, quoteValue(a.Value), a.Value, true)
+			h.putField(a.Name, r.value(rule, f, quoteValue(a.Value)), a.Value, f, true)
 		}
 	}
 	for _, name := range m.Remove {
@@ -291,14 +303,14 @@ func (h *responseHeaders) get(name string) *responseHeader {
 	return s
 }
 
-func (h *responseHeaders) apply(m model.HeaderModifier) {
+func (h *responseHeaders) apply(r *renderer, rule *model.Rule, m model.HeaderModifier) {
 	for _, s := range m.Set {
 		st := h.get(s.Name)
-		st.hide, st.values = true, []string{quoteValue(s.Value)}
+		st.hide, st.values = true, []string{r.value(rule, s.Field+".value", quoteValue(s.Value))}
 	}
 	for _, a := range m.Add {
 		st := h.get(a.Name)
-		st.values = append(st.values, quoteValue(a.Value))
+		st.values = append(st.values, r.value(rule, a.Field+".value", quoteValue(a.Value)))
 	}
 	for _, name := range m.Remove {
 		st := h.get(name)
@@ -367,7 +379,11 @@ func (r *renderer) redirect(sc *serverCtx, rule *model.Rule) string {
 	default:
 		v.lit(escapePath(withSlash(p.Value))).variable("is_args").variable("args")
 	}
-	return fmt.Sprintf("return %d %s;", statusOr(rd.StatusCode, 302), v.String())
+	field := rd.Field + ".hostname"
+	if rd.Path != nil && rd.Path.Kind != model.RewritePrefix {
+		field = rd.Path.Field + ".replaceFullPath"
+	}
+	return fmt.Sprintf("return %d %s;", statusOr(rd.StatusCode, 302), r.value(rule, field, v.String()))
 }
 
 func withSlash(p string) string {
@@ -404,15 +420,16 @@ func (r *renderer) redirectPrefixVar(rule *model.Rule) string {
 	exact.lit(whole).capture(1)
 	below.lit(trimmed).capture(1)
 	fallback.lit(whole).variable("is_args").variable("args")
+	pf, vf := p.Field+" (with the matched path prefix)", p.Field+".replacePrefixMatch"
 	return r.addMap("redirect\x00"+rule.ID, &nginxMap{
 		Comment: "redirect path of " + r.ruleComment(rule),
 		Source:  quote("${request_uri}"),
 		Var:     "ngo_redirect_" + rule.ID,
 		Entries: []kv{
-			{quote(`~^` + prefix + `(\?.*|)$`), exact.String()},
-			{quote(`~^` + prefix + `(/.*)$`), below.String()},
+			{r.value(rule, pf, quote(`~^`+prefix+`(\?.*|)$`)), r.value(rule, vf, exact.String())},
+			{r.value(rule, pf, quote(`~^`+prefix+`(/.*)$`)), r.value(rule, vf, below.String())},
 		},
-		Default: fallback.String(),
+		Default: r.value(rule, vf, fallback.String()),
 	})
 }
 
@@ -423,7 +440,7 @@ func (r *renderer) proxyPathRewrite(rule *model.Rule) []string {
 	p := rule.Rewrite.Path
 	if p.Kind != model.RewritePrefix {
 		return []string{
-			fmt.Sprintf("set $%s %s;", varPath, quoteValue(withSlash(unescapePath(p.Value)))),
+			fmt.Sprintf("set $%s %s;", varPath, r.value(rule, p.Field+".replaceFullPath", quoteValue(withSlash(unescapePath(p.Value))))),
 			fmt.Sprintf("rewrite ^ \"${%s}\" break;", varPath),
 		}
 	}
@@ -431,15 +448,16 @@ func (r *renderer) proxyPathRewrite(rule *model.Rule) []string {
 	trimmed, whole := prefixReplacement(unescapePath(p.Value))
 	var below valueBuilder
 	below.lit(trimmed).capture(1)
+	pf, vf := p.Field+" (with the matched path prefix)", p.Field+".replacePrefixMatch"
 	v := r.addMap("rewrite\x00"+rule.ID, &nginxMap{
 		Comment: "rewritten path of " + r.ruleComment(rule),
 		Source:  quote("${" + varURI + "}"),
 		Var:     "ngo_rewrite_" + rule.ID,
 		Entries: []kv{
-			{quote(`~(?s)^` + prefix + `\z`), quoteValue(whole)},
-			{quote(`~(?s)^` + prefix + `(/.*)\z`), below.String()},
+			{r.value(rule, pf, quote(`~(?s)^`+prefix+`\z`)), r.value(rule, vf, quoteValue(whole))},
+			{r.value(rule, pf, quote(`~(?s)^`+prefix+`(/.*)\z`)), r.value(rule, vf, below.String())},
 		},
-		Default: quoteValue(whole),
+		Default: r.value(rule, vf, quoteValue(whole)),
 	})
 	return []string{fmt.Sprintf("rewrite ^ \"${%s}\" break;", v)}
 }

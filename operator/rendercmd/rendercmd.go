@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pipeline"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // Main runs the command with its arguments (after "render") and returns
@@ -55,19 +55,19 @@ func Run(paths []string, outDir string, stdout, stderr io.Writer) error {
 	for _, s := range skipped {
 		fmt.Fprintln(stderr, "skipped:", s)
 	}
-	out := translate.Translate(in)
+	piped := pipeline.Run(in)
+	out := piped.Output
 
 	var renderErrs []error
 	for _, gw := range out.Gateways {
 		if gw.Model == nil || outDir == "" {
 			continue
 		}
-		files, err := render.Render(gw.Model)
-		if err != nil {
+		if err := piped.Errors[gw.NamespacedName]; err != nil {
 			renderErrs = append(renderErrs, fmt.Errorf("rendering Gateway %s: %w", gw.NamespacedName, err))
 			continue
 		}
-		if err := writeTree(filepath.Join(outDir, gw.Namespace, gw.Name), files); err != nil {
+		if err := writeTree(filepath.Join(outDir, gw.Namespace, gw.Name), piped.Files[gw.NamespacedName]); err != nil {
 			return err
 		}
 	}

@@ -165,7 +165,7 @@ func compileHeaders(hs []gatewayv1.HTTPHeader, field string) ([]model.Header, er
 		if err := checkNoControl(hf+".value", h.Value); err != nil {
 			return nil, err
 		}
-		out = append(out, model.Header{Name: string(h.Name), Value: h.Value})
+		out = append(out, model.Header{Name: string(h.Name), Value: h.Value, Field: hf})
 	}
 	return out, nil
 }
@@ -182,7 +182,7 @@ func compilePathModifier(p *gatewayv1.HTTPPathModifier, field string) (*model.Pa
 		if err := checkReplacementPath(field+".replaceFullPath", *p.ReplaceFullPath); err != nil {
 			return nil, err
 		}
-		return &model.PathRewrite{Kind: model.RewriteFullPath, Value: *p.ReplaceFullPath}, nil
+		return &model.PathRewrite{Kind: model.RewriteFullPath, Value: *p.ReplaceFullPath, Field: field}, nil
 	case gatewayv1.PrefixMatchHTTPPathModifier:
 		if p.ReplacePrefixMatch == nil {
 			return nil, fmt.Errorf("%s.replacePrefixMatch: required for type ReplacePrefixMatch", field)
@@ -190,7 +190,7 @@ func compilePathModifier(p *gatewayv1.HTTPPathModifier, field string) (*model.Pa
 		if err := checkReplacementPath(field+".replacePrefixMatch", *p.ReplacePrefixMatch); err != nil {
 			return nil, err
 		}
-		return &model.PathRewrite{Kind: model.RewritePrefix, Value: *p.ReplacePrefixMatch}, nil
+		return &model.PathRewrite{Kind: model.RewritePrefix, Value: *p.ReplacePrefixMatch, Field: field}, nil
 	}
 	return nil, fmt.Errorf("%s.type: %q is not supported", field, p.Type)
 }
@@ -215,7 +215,7 @@ func compileRedirect(r *gatewayv1.HTTPRequestRedirectFilter, field string) (*mod
 	if r == nil {
 		return nil, fmt.Errorf("%s: required by the filter type", field)
 	}
-	out := &model.Redirect{StatusCode: 302}
+	out := &model.Redirect{StatusCode: 302, Field: field}
 	if r.Scheme != nil {
 		switch *r.Scheme {
 		case "http", "https":
@@ -257,7 +257,7 @@ func compileRewrite(r *gatewayv1.HTTPURLRewriteFilter, field string) (*model.Rew
 	if r == nil {
 		return nil, fmt.Errorf("%s: required by the filter type", field)
 	}
-	out := &model.Rewrite{}
+	out := &model.Rewrite{Field: field}
 	if r.Hostname != nil {
 		if err := checkHostname(field+".hostname", string(*r.Hostname), false); err != nil {
 			return nil, err
@@ -317,7 +317,7 @@ func compileCORS(c *gatewayv1.HTTPCORSFilter, field string) (*model.CORS, error)
 	if c == nil {
 		return nil, fmt.Errorf("%s: required by the filter type", field)
 	}
-	out := &model.CORS{MaxAgeSeconds: c.MaxAge}
+	out := &model.CORS{MaxAgeSeconds: c.MaxAge, Field: field}
 	if out.MaxAgeSeconds == 0 {
 		out.MaxAgeSeconds = defaultCORSMaxAge
 	}

@@ -29,7 +29,9 @@ type matchState struct {
 	kind  pathKind
 	// path is the exact path, the prefix (without trailing "/", except
 	// "/" itself) or the regular expression.
-	path       string
+	path string
+	// pathField is the field path of the path value.
+	pathField  string
 	hasMethod  bool
 	numHeaders int
 	numQuery   int
@@ -63,7 +65,7 @@ func compileMatches(rule *gatewayv1.HTTPRouteRule, field string) ([]matchState, 
 }
 
 func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error) {
-	ms := matchState{kind: pathPrefix, path: "/"}
+	ms := matchState{kind: pathPrefix, path: "/", pathField: field + ".path.value"}
 	if p := m.Path; p != nil {
 		typ := gatewayv1.PathMatchPathPrefix
 		if p.Type != nil {
@@ -119,7 +121,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 		if err != nil {
 			return ms, err
 		}
-		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionHeader, Name: name, Value: h.Value, Regex: regex})
+		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionHeader, Name: name, Value: h.Value, Regex: regex, Field: hf + ".value"})
 	}
 	ms.numHeaders = len(m.Headers)
 	seenQuery := map[string]bool{}
@@ -140,7 +142,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 		if err != nil {
 			return ms, err
 		}
-		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionQueryParam, Name: string(q.Name), Value: q.Value, Regex: regex})
+		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionQueryParam, Name: string(q.Name), Value: q.Value, Regex: regex, Field: qf + ".value"})
 	}
 	ms.numQuery = len(m.QueryParams)
 	if m.Method != nil {
@@ -148,7 +150,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 			return ms, fmt.Errorf("%s.method: %q is not a supported method", field, *m.Method)
 		}
 		ms.hasMethod = true
-		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionMethod, Value: string(*m.Method)})
+		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionMethod, Value: string(*m.Method), Field: field + ".method"})
 	}
 	return ms, nil
 }
@@ -213,8 +215,8 @@ func matchValue(field string, typ *gatewayv1.HeaderMatchType, value string) (boo
 // exactPathCondition expresses an exact path match as an anchored regular
 // expression, used when an exact path shares its nginx location with a
 // prefix of the same path.
-func exactPathCondition(path string) model.Condition {
-	return model.Condition{Kind: model.ConditionPathRegex, Value: "^" + regexp.QuoteMeta(path) + "$", Regex: true}
+func exactPathCondition(path, field string) model.Condition {
+	return model.Condition{Kind: model.ConditionPathRegex, Value: "^" + regexp.QuoteMeta(path) + "$", Regex: true, Field: field}
 }
 
 // prefixCovers reports whether the element-wise prefix covers path.

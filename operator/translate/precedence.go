@@ -128,10 +128,10 @@ func buildLocations(entries []*entry) []model.Location {
 		if _, shared := prefix[path]; shared {
 			continue
 		}
-		locations = append(locations, model.Location{Path: path, Match: model.PathExact, Candidates: candidates(collect(path), false)})
+		locations = append(locations, model.Location{Path: path, Match: model.PathExact, Candidates: candidates(collect(path), path, false)})
 	}
 	for path := range prefix {
-		locations = append(locations, model.Location{Path: path, Match: model.PathPrefix, Candidates: candidates(collect(path), true)})
+		locations = append(locations, model.Location{Path: path, Match: model.PathPrefix, Candidates: candidates(collect(path), path, true)})
 	}
 	sort.Slice(locations, func(i, j int) bool {
 		if locations[i].Path != locations[j].Path {
@@ -144,7 +144,7 @@ func buildLocations(entries []*entry) []model.Location {
 
 // candidates converts ordered entries. In a prefix location, exact
 // matches get an anchored path condition (see buildLocations).
-func candidates(es []*entry, inPrefixLocation bool) []model.Candidate {
+func candidates(es []*entry, path string, inPrefixLocation bool) []model.Candidate {
 	out := make([]model.Candidate, 0, len(es))
 	seen := map[*entry]bool{}
 	for _, e := range es {
@@ -156,16 +156,20 @@ func candidates(es []*entry, inPrefixLocation bool) []model.Candidate {
 		switch {
 		case e.match.kind == pathRegex:
 			conds = make([]model.Condition, 0, 1+len(e.match.conditions))
-			conds = append(conds, model.Condition{Kind: model.ConditionPathRegex, Value: e.match.path, Regex: true})
+			conds = append(conds, model.Condition{Kind: model.ConditionPathRegex, Value: e.match.path, Regex: true, Field: e.match.pathField})
 			conds = append(conds, e.match.conditions...)
 		case e.match.kind == pathExact && inPrefixLocation:
 			conds = make([]model.Condition, 0, 1+len(e.match.conditions))
-			conds = append(conds, exactPathCondition(e.match.path))
+			conds = append(conds, exactPathCondition(e.match.path, e.match.pathField))
 			conds = append(conds, e.match.conditions...)
 		case len(e.match.conditions) > 0:
 			conds = append([]model.Condition(nil), e.match.conditions...)
 		}
-		out = append(out, model.Candidate{Conditions: conds, Rule: e.target})
+		c := model.Candidate{Conditions: conds, Rule: e.target}
+		if e.match.kind != pathRegex && e.match.path == path {
+			c.PathField = e.match.pathField
+		}
+		out = append(out, c)
 	}
 	return out
 }

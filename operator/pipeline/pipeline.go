@@ -1,0 +1,182 @@
+package pipeline
+
+import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// Size budgets of one Gateway's config files.
+const (
+	// CompressedBudget is what the config may take in its ConfigMap once
+	// gzipped (a ConfigMap holds at most 1 MiB; the rest is left for keys,
+	// metadata and the encoding).
+	CompressedBudget = 1<<20 - 64<<10
+	// FileBudget and TotalBudget are the sidecar's decompression bounds.
+	FileBudget  = dataplane.MaxDecompressedFileSize
+	TotalBudget = dataplane.MaxDecompressedConfigSize
+)
+
+// maxRounds bounds the translate + render rounds.
+const maxRounds = 16
+
+// Result is the final translation with the files of each Gateway.
+type Result struct {
+	// Output is the last translation: refused routes are Accepted False
+	// and in no model.
+	Output translate.Output
+	// Files holds the rendered files of each Gateway with a model and no
+	// error.
+	Files map[types.NamespacedName]render.Files
+	// Errors holds, per Gateway, a render error that is no route's fault.
+	Errors map[types.NamespacedName]error
+	// Refused is every route refused, Input.Refused included.
+	Refused map[translate.RouteKey]string
+}
+
+// Run translates in, renders every accepted Gateway and refuses the routes
+// the render step or the size budgets cannot take, until none is new.
+func Run(in translate.Input) Result {
+	refused := maps.Clone(in.Refused)
+	if refused == nil {
+		refused = map[translate.RouteKey]string{}
+	}
+	for round := 1; ; round++ {
+		in.Refused = refused
+		res := Result{Output: translate.Translate(in), Files: map[types.NamespacedName]render.Files{},
+			Errors: map[types.NamespacedName]error{}, Refused: refused}
+		added := false
+		for _, gw := range res.Output.Gateways {
+			if gw.Model == nil {
+				continue
+			}
+			files, err := render.Render(gw.Model)
+			var re *render.RefusedError
+			switch {
+			case errors.As(err, &re):
+				for _, r := range re.Refusals {
+					key := translate.RouteKey{Kind: gatewayv1.Kind(r.Kind), NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}}
+					if _, ok := refused[key]; !ok {
+						refused[key], added = r.Message, true
+					}
+				}
+				res.Errors[gw.NamespacedName] = err // replaced by the next round
+			case err != nil:
+				res.Errors[gw.NamespacedName] = err
+			default:
+				if msg, size, budget := overBudget(files); msg != "" {
+					newest := newestRoutes(in, res.Output, gw.NamespacedName, refused)
+					if len(newest) == 0 {
+						res.Errors[gw.NamespacedName] = fmt.Errorf("the nginx config %s, and no route is left to refuse", msg)
+						continue
+					}
+					// Leave out the newest routes in proportion to the excess
+					// (at least one), so that a large excess takes few rounds.
+					n := min(len(newest), 1+int(int64(len(newest))*int64(size-budget)/int64(size)))
+					for _, key := range newest[:n] {
+						refused[key] = fmt.Sprintf("the nginx config of Gateway %s %s; the newest routes are left out, this one among them", gw.NamespacedName, msg)
+					}
+					added = true
+					res.Errors[gw.NamespacedName] = fmt.Errorf("the nginx config %s", msg)
+					continue
+				}
+				res.Files[gw.NamespacedName] = files
+			}
+		}
+		if !added {
+			return res
+		}
+		if round == maxRounds {
+			for nn := range res.Errors {
+				res.Errors[nn] = fmt.Errorf("routes still refused after %d rounds: %w", maxRounds, res.Errors[nn])
+			}
+			return res
+		}
+	}
+}
+
+// overBudget says how the config files are over a size budget ("" when
+// they are not), with the size measured and its budget.
+func overBudget(files render.Files) (msg string, size, budget int) {
+	total := 0
+	for _, name := range slices.Sorted(maps.Keys(files.Config)) {
+		if n := len(files.Config[name]); n > FileBudget {
+			return fmt.Sprintf("file %s takes %d bytes, over the sidecar's bound of %d per file", name, n, FileBudget), n, FileBudget
+		}
+		total += len(files.Config[name])
+	}
+	if total > TotalBudget {
+		return fmt.Sprintf("takes %d bytes, over the sidecar's bound of %d", total, TotalBudget), total, TotalBudget
+	}
+	if total <= CompressedBudget {
+		return "", 0, 0
+	}
+	compressed := 0
+	for _, name := range slices.Sorted(maps.Keys(files.Config)) {
+		compressed += gzipSize(files.Config[name])
+	}
+	if compressed > CompressedBudget {
+		return fmt.Sprintf("takes %d bytes once compressed, over its ConfigMap budget of %d", compressed, CompressedBudget), compressed, CompressedBudget
+	}
+	return "", 0, 0
+}
+
+func gzipSize(data []byte) int {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	_, _ = w.Write(data)
+	_ = w.Close()
+	return buf.Len()
+}
+
+// newestRoutes lists the routes accepted by Gateway nn and not refused,
+// newest first (creationTimestamp, then namespace/name, the later first).
+func newestRoutes(in translate.Input, out translate.Output, nn types.NamespacedName, refused map[translate.RouteKey]string) []translate.RouteKey {
+	created := map[translate.RouteKey]metav1.Time{}
+	for _, r := range in.HTTPRoutes {
+		created[translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = r.CreationTimestamp
+	}
+	var keys []translate.RouteKey
+	for key, parents := range out.Routes {
+		if _, ok := refused[key]; ok {
+			continue
+		}
+		for _, p := range parents {
+			ns := key.Namespace
+			if p.ParentRef.Namespace != nil {
+				ns = string(*p.ParentRef.Namespace)
+			}
+			if ns != nn.Namespace || string(p.ParentRef.Name) != nn.Name || !accepted(p.Conditions) {
+				continue
+			}
+			keys = append(keys, key)
+			break
+		}
+	}
+	slices.SortFunc(keys, func(a, b translate.RouteKey) int {
+		ta, tb := created[a], created[b]
+		return -cmp.Or(ta.Compare(tb.Time), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return keys
+}
+
+func accepted(conds []metav1.Condition) bool {
+	for _, c := range conds {
+		if c.Type == string(gatewayv1.RouteConditionAccepted) {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
