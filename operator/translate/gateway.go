@@ -90,6 +90,13 @@ func (b *translator) gatewayParameters(gw *gatewayv1.Gateway, ref *gatewayv1.Loc
 	if err := validateParameters(p); err != nil {
 		return nil, err
 	}
+	// The Gateway's own parameters live in the app team's namespace; the
+	// image runs in every gateway pod, so only the platform team's layers
+	// (the operator's configuration and the class's parameters) choose it.
+	if p.Spec.Image != nil {
+		return nil, fmt.Errorf("spec.infrastructure.parametersRef: %s %s/%s: spec.image may only be set in the GatewayClass's parameters",
+			v1alpha1.Kind, p.Namespace, p.Name)
+	}
 	return p, nil
 }
 
