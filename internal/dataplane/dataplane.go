@@ -88,6 +88,10 @@ const (
 // Secret's files merged into one flat folder (their names never collide).
 // The operator hashes what it renders; the sidecar hashes what it reads from
 // its mounts; equal hashes mean the pod serves what the operator rendered.
+// It is the full SHA-256 in hex (64 characters), never cut: the sidecar
+// names its staging folders by it and reuses a folder of the same name as
+// the same tree, and the pods' annotations compare it, so two trees must
+// never share one.
 func Hash(files map[string][]byte) string {
 	h := sha256.New()
 	for _, name := range slices.Sorted(maps.Keys(files)) {
@@ -95,7 +99,7 @@ func Hash(files map[string][]byte) string {
 		writeLenPrefixed(h, []byte(name))
 		writeLenPrefixed(h, files[name])
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {

@@ -44,7 +44,11 @@ type Options struct {
 }
 
 // LeaseName is the Lease that elects the replica writing a Gateway's
-// addresses. Names stay within the 253 characters of an object name.
+// addresses. Names stay within the 253 characters of an object name: a
+// longer one keeps 10 hex digits of the Gateway name's SHA-256 to stay
+// apart from other cut names (it names an object, keys no folder or cache;
+// only Gateways of one namespace whose names agree on their first ~218
+// characters could share it).
 func LeaseName(gateway string) string {
 	const suffix = dataplane.AddressesLeaseSuffix
 	name := gateway + suffix
