@@ -30,7 +30,12 @@ type GatewayParametersSpec struct {
 	Nginx *NginxSettings `json:"nginx,omitempty"`
 
 	// Image of the gateway pods (nginx with the sidecar). Default: the
-	// operator's --gateway-image.
+	// operator's --gateway-image. Only the GatewayClass's parameters
+	// (spec.parametersRef) may set it: a Gateway whose
+	// spec.infrastructure.parametersRef names parameters with an image is
+	// not accepted (Accepted False, InvalidParameters), since those
+	// parameters live in the Gateway's namespace, which the platform team
+	// may not control.
 	// +optional
 	Image *string `json:"image,omitempty"`
 }
@@ -96,7 +101,9 @@ type GatewayParametersStatus struct{}
 
 // GatewayParameters holds data-plane settings for Gateways. A GatewayClass
 // points at it with spec.parametersRef (group gateway.nginx-operator.dev,
-// kind GatewayParameters, with a namespace).
+// kind GatewayParameters, with a namespace); a Gateway may add its own with
+// spec.infrastructure.parametersRef (same namespace as the Gateway), whose
+// fields override the class's, except spec.image (see there).
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=gwparams,categories=gateway-api

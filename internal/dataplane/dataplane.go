@@ -54,24 +54,30 @@ const (
 	NginxContainerName   = "nginx"
 	SidecarContainerName = "sidecar"
 
+	// KeyPrefix is the prefix of our own label and annotation keys: the
+	// operator and the sidecar write them, and read them as the truth about
+	// a pod (which config it serves), so a Gateway's spec.infrastructure
+	// may not set keys under it (nor under a subdomain of it).
+	KeyPrefix = "gateway.nginx-operator.dev/"
+
 	// AnnotationConfigHash is written by the operator on every gateway pod:
 	// the hash of the config the pod should serve. Changing it makes the
 	// kubelet re-sync the pod's ConfigMap and Secret volumes at once.
-	AnnotationConfigHash = "gateway.nginx-operator.dev/config-hash"
+	AnnotationConfigHash = KeyPrefix + "config-hash"
 	// AnnotationAppliedHash is written by the sidecar on its own pod: the
 	// hash of the config nginx serves now.
-	AnnotationAppliedHash = "gateway.nginx-operator.dev/applied-hash"
+	AnnotationAppliedHash = KeyPrefix + "applied-hash"
 	// AnnotationRejectedHash and AnnotationRejectedMessage are written by
 	// the sidecar on its own pod when a config failed validation or reload:
 	// that config's hash and nginx's error text. Both are removed once a
 	// config is applied.
-	AnnotationRejectedHash    = "gateway.nginx-operator.dev/rejected-hash"
-	AnnotationRejectedMessage = "gateway.nginx-operator.dev/rejected-message"
+	AnnotationRejectedHash    = KeyPrefix + "rejected-hash"
+	AnnotationRejectedMessage = KeyPrefix + "rejected-message"
 
 	// LabelGatewayName and LabelGatewayNamespace are on every object the
 	// operator creates for a Gateway, and on its pods.
 	LabelGatewayName      = "gateway.networking.k8s.io/gateway-name"
-	LabelGatewayNamespace = "gateway.nginx-operator.dev/gateway-namespace"
+	LabelGatewayNamespace = KeyPrefix + "gateway-namespace"
 	// LabelManagedBy marks the operator's objects.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedByValue is the value of LabelManagedBy.
@@ -82,6 +88,10 @@ const (
 // Secret's files merged into one flat folder (their names never collide).
 // The operator hashes what it renders; the sidecar hashes what it reads from
 // its mounts; equal hashes mean the pod serves what the operator rendered.
+// It is the full SHA-256 in hex (64 characters), never cut: the sidecar
+// names its staging folders by it and reuses a folder of the same name as
+// the same tree, and the pods' annotations compare it, so two trees must
+// never share one.
 func Hash(files map[string][]byte) string {
 	h := sha256.New()
 	for _, name := range slices.Sorted(maps.Keys(files)) {
@@ -89,7 +99,7 @@ func Hash(files map[string][]byte) string {
 		writeLenPrefixed(h, []byte(name))
 		writeLenPrefixed(h, files[name])
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {

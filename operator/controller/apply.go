@@ -30,7 +30,8 @@ import (
 // operator last applied. A field the operator stops setting (say a removed
 // spec.infrastructure label) leaves the live object a superset of the new
 // desired one; the changed hash is what tells the operator to apply again,
-// so that server-side apply removes the field.
+// so that server-side apply removes the field. It is the full SHA-256 (an
+// equal hash skips the apply, so two desired objects must never share one).
 const annotationDesiredHash = "gateway.nginx-operator.dev/desired-hash"
 
 // applyOwned server-side applies each object of the set that differs from
@@ -105,7 +106,7 @@ func toApplyMap(obj client.Object) (*unstructured.Unstructured, error) {
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[annotationDesiredHash] = hex.EncodeToString(h[:])[:16]
+	annotations[annotationDesiredHash] = hex.EncodeToString(h[:])
 	u.SetAnnotations(annotations)
 	return u, nil
 }

@@ -58,6 +58,12 @@ func SelectorLabels(gatewayNamespace, gatewayName string) map[string]string {
 	}
 }
 
+// shortHash is 8 hex digits (32 bits) of SHA-256: it only keeps apart
+// names that had to be cut to fit 63 characters (a Service name, a label
+// value), where a full hash (64 characters) would not fit at all. It keys
+// no folder or cache; a collision needs two Gateways of one namespace with
+// long names alike up to the cut, and the API server then refuses the
+// second Gateway's objects as already owned by the first.
 func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])[:8]

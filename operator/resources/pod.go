@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -22,6 +23,59 @@ const (
 	nginxLogPath = "/var/log/nginx"
 	tmpPath      = "/tmp"
 )
+
+// secretFileMode is the mode of the Secret volume's files (TLS keys). The
+// kubelet writes them owned by root with the pod's fsGroup (nginxUID) as
+// group, so the nginx user reads them through the group: 0440, nothing for
+// others. Both containers run as the nginx user (nginx's master too: it
+// loads the certificates as that user, never as root), and the sidecar's
+// staging copy keeps this mode, owned by that user.
+const secretFileMode int32 = 0o440
+
+// Size limits of the emptyDirs: past one, the kubelet evicts the pod, which
+// is better than filling the node's disk.
+var (
+	// runSizeLimit: RunPath holds the staged config trees, at most three at
+	// once (live, previous, the one being staged), each at most the
+	// sidecar's decompression bound plus a Secret (1 MiB), and, under the
+	// live tree's prefix, nginx's temporary files (client bodies, proxied
+	// responses larger than the buffers), for which 256 MiB remain.
+	runSizeLimit = resource.NewQuantity(3*(dataplane.MaxDecompressedConfigSize+maxSecretSize)+256<<20, resource.BinarySI)
+	// nginxLibSizeLimit: Debian's compiled-in temp paths; the rendered
+	// config moves every temp path under the prefix, so nginx only creates
+	// empty folders here.
+	nginxLibSizeLimit = resource.NewQuantity(16<<20, resource.BinarySI)
+	// nginxLogSizeLimit: nginx opens /var/log/nginx/error.log before it
+	// reads its config, which then logs to stderr; only start-up errors
+	// land here.
+	nginxLogSizeLimit = resource.NewQuantity(16<<20, resource.BinarySI)
+	// tmpSizeLimit: neither container keeps files in /tmp; a little room for
+	// what a library may write there.
+	tmpSizeLimit = resource.NewQuantity(64<<20, resource.BinarySI)
+)
+
+// maxSecretSize is the API server's bound on a Secret's data.
+const maxSecretSize = 1 << 20
+
+// sidecarResources: the sidecar idles between configs (a Go process with a
+// few watches, tens of MiB), but `nginx -t` runs in its container and so
+// counts against its limits: measured on a rendered config of 5,000 routes
+// (9.6 MB), nginx -t peaks at ~440 MiB resident and takes ~9 s of one core.
+// The memory limit leaves room for that, and for a config being
+// decompressed; a config too large for it fails nginx -t (killed), which
+// the sidecar reports as a rejection, and the live config keeps serving.
+// The CPU limit keeps a validation from starving nginx's workers on a
+// small node.
+var sidecarResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("50m"),
+		corev1.ResourceMemory: resource.MustParse("64Mi"),
+	},
+	Limits: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("1"),
+		corev1.ResourceMemory: resource.MustParse("1Gi"),
+	},
+}
 
 // preStopSeconds is how long nginx keeps serving after the pod is marked
 // for deletion, before it is asked to stop.
@@ -84,6 +138,7 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			PeriodSeconds:    10,
 			FailureThreshold: 3,
 		},
+		Resources:       *sidecarResources.DeepCopy(),
 		VolumeMounts:    mounts,
 		SecurityContext: containerSecurityContext(),
 	}
@@ -115,11 +170,13 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 					{Name: volumeConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 						LocalObjectReference: corev1.LocalObjectReference{Name: name},
 					}}},
-					{Name: volumeSecrets, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
-					emptyDir(volumeRun),
-					emptyDir(volumeNginxLib),
-					emptyDir(volumeNginxLog),
-					emptyDir(volumeTmp),
+					{Name: volumeSecrets, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+						SecretName: name, DefaultMode: ptr.To(secretFileMode),
+					}}},
+					emptyDir(volumeRun, runSizeLimit),
+					emptyDir(volumeNginxLib, nginxLibSizeLimit),
+					emptyDir(volumeNginxLog, nginxLogSizeLimit),
+					emptyDir(volumeTmp, tmpSizeLimit),
 				},
 			},
 		},
@@ -145,8 +202,10 @@ func fieldRef(path string) *corev1.EnvVarSource {
 	return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}
 }
 
-func emptyDir(name string) corev1.Volume {
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+func emptyDir(name string, sizeLimit *resource.Quantity) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+		SizeLimit: ptr.To(sizeLimit.DeepCopy()),
+	}}}
 }
 
 func intOrPort(port int32) intstr.IntOrString { return intstr.FromInt32(port) }

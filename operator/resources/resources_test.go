@@ -274,6 +274,25 @@ func TestObjectsDeployment(t *testing.T) {
 			if volumes[volumeConfig].ConfigMap.Name != "gw-nginx" || volumes[volumeSecrets].Secret.SecretName != "gw-nginx" || volumes[volumeRun].EmptyDir == nil {
 				t.Errorf("volumes = %+v", pod.Volumes)
 			}
+			// TLS keys: the nginx user (the fsGroup) reads them, others do not.
+			if m := volumes[volumeSecrets].Secret.DefaultMode; m == nil || *m != 0o440 {
+				t.Errorf("secret volume defaultMode = %v, want 0440", m)
+			}
+			for _, v := range pod.Volumes {
+				if ed := v.EmptyDir; ed != nil && (ed.SizeLimit == nil || ed.SizeLimit.Sign() <= 0) {
+					t.Errorf("emptyDir %s has no sizeLimit", v.Name)
+				}
+			}
+			// The run folder holds three staged trees at the decompression bound.
+			if limit := volumes[volumeRun].EmptyDir.SizeLimit; limit == nil || limit.Value() < 3*dataplane.MaxDecompressedConfigSize {
+				t.Errorf("run sizeLimit %s is below three configs at the decompression bound", limit)
+			}
+			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				req, lim := sidecar.Resources.Requests[r], sidecar.Resources.Limits[r]
+				if req.IsZero() || lim.IsZero() || req.Cmp(lim) > 0 {
+					t.Errorf("sidecar %s request %s limit %s", r, req.String(), lim.String())
+				}
+			}
 		})
 	}
 }

@@ -2,6 +2,8 @@ package translate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -90,26 +93,54 @@ func (b *translator) gatewayParameters(gw *gatewayv1.Gateway, ref *gatewayv1.Loc
 	if err := validateParameters(p); err != nil {
 		return nil, err
 	}
+	// The Gateway's own parameters live in the app team's namespace; the
+	// image runs in every gateway pod, so only the platform team's layers
+	// (the operator's configuration and the class's parameters) choose it.
+	if p.Spec.Image != nil {
+		return nil, fmt.Errorf("spec.infrastructure.parametersRef: %s %s/%s: spec.image may only be set in the GatewayClass's parameters",
+			v1alpha1.Kind, p.Namespace, p.Name)
+	}
 	return p, nil
 }
 
 // checkInfrastructureMetadata refuses labels and annotations the API server
-// would refuse on the owned objects.
+// would refuse on the owned objects, and keys under our own prefix
+// (dataplane.KeyPrefix): the pods' annotations under it are what the
+// operator and the sidecar read as the served config's hashes. Keys are
+// checked in sorted order so the message names the same key every time.
 func checkInfrastructureMetadata(infra *gatewayv1.GatewayInfrastructure) error {
-	for k, v := range infra.Labels {
+	for _, k := range slices.Sorted(maps.Keys(infra.Labels)) {
 		if errs := validation.IsQualifiedName(string(k)); len(errs) > 0 {
 			return fmt.Errorf("spec.infrastructure.labels: key %q: %s", k, strings.Join(errs, "; "))
 		}
-		if errs := validation.IsValidLabelValue(string(v)); len(errs) > 0 {
+		if reservedKey(string(k)) {
+			return fmt.Errorf("spec.infrastructure.labels: key %q: the prefix %s is reserved for the operator", k, dataplane.KeyPrefix)
+		}
+		if errs := validation.IsValidLabelValue(string(infra.Labels[k])); len(errs) > 0 {
 			return fmt.Errorf("spec.infrastructure.labels[%s]: %s", k, strings.Join(errs, "; "))
 		}
 	}
-	for k := range infra.Annotations {
+	for _, k := range slices.Sorted(maps.Keys(infra.Annotations)) {
 		if errs := validation.IsQualifiedName(string(k)); len(errs) > 0 {
 			return fmt.Errorf("spec.infrastructure.annotations: key %q: %s", k, strings.Join(errs, "; "))
 		}
+		if reservedKey(string(k)) {
+			return fmt.Errorf("spec.infrastructure.annotations: key %q: the prefix %s is reserved for the operator", k, dataplane.KeyPrefix)
+		}
 	}
 	return nil
+}
+
+// reservedKey reports whether a label or annotation key's prefix is ours
+// (dataplane.KeyPrefix) or a subdomain of it, compared case-insensitively
+// (DNS names are; the API server accepts only lower case anyway).
+func reservedKey(k string) bool {
+	prefix, _, ok := strings.Cut(strings.ToLower(k), "/")
+	if !ok {
+		return false
+	}
+	ours := strings.TrimSuffix(dataplane.KeyPrefix, "/")
+	return prefix == ours || strings.HasSuffix(prefix, "."+ours)
 }
 
 func copyMap[K, V ~string](m map[K]V) map[string]string {

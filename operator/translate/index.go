@@ -18,8 +18,9 @@ type index struct {
 	namespaces map[string]*corev1.Namespace
 	services   map[types.NamespacedName]*corev1.Service
 	// slices are the EndpointSlices of each Service (label
-	// kubernetes.io/service-name), in input order; endpoints are sorted
-	// after merging, so the order here never shows.
+	// kubernetes.io/service-name) written by Kubernetes' own controllers
+	// (trustedSliceManagers), in input order; endpoints are sorted after
+	// merging, so the order here never shows.
 	slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	secrets map[types.NamespacedName]*corev1.Secret
 	// grants are the ReferenceGrants of each namespace (the "to" side).
@@ -55,7 +56,7 @@ func newIndex(in *Input) *index {
 	for i := range in.EndpointSlices {
 		es := &in.EndpointSlices[i]
 		svc, ok := es.Labels[discoveryv1.LabelServiceName]
-		if !ok {
+		if !ok || !trustedSliceManagers[es.Labels[discoveryv1.LabelManagedBy]] {
 			continue
 		}
 		key := types.NamespacedName{Namespace: es.Namespace, Name: svc}
@@ -70,4 +71,17 @@ func newIndex(in *Input) *index {
 		ix.grants[g.Namespace] = append(ix.grants[g.Namespace], g)
 	}
 	return ix
+}
+
+// trustedSliceManagers are the values of label
+// endpointslice.kubernetes.io/managed-by whose EndpointSlices resolve
+// backends: Kubernetes' EndpointSlice controller (slices of a Service's
+// selected pods) and its mirroring controller (slices mirrored from the
+// Endpoints of a Service without selector). Anyone allowed to create
+// EndpointSlices in a namespace can write one labelled with a Service's
+// name; such a hand-written slice could point a route at another
+// namespace's pods or at node addresses, so it is ignored.
+var trustedSliceManagers = map[string]bool{
+	"endpointslice-controller.k8s.io":          true,
+	"endpointslicemirroring-controller.k8s.io": true,
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 )
 
 const (
@@ -77,6 +79,15 @@ func (l *listenerState) allowsNamespace(ix *index, gatewayNS, ns string) bool {
 
 // buildListeners validates the listeners of a Gateway, resolves their
 // certificates and finds conflicts.
+// gatewayPodPorts are the ports the gateway pod itself uses besides nginx's
+// listeners (operator/resources/pod.go). The pod's containers share one
+// network namespace, so a listener on one of them could not be served and
+// would take the port from the sidecar (or nginx would fail to bind).
+var gatewayPodPorts = map[int32]string{
+	dataplane.HealthPort:  "the sidecar's health probes (/healthz, /readyz)",
+	dataplane.MetricsPort: "the sidecar's metrics (/metrics)",
+}
+
 func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 	out := make([]*listenerState, 0, len(gw.Spec.Listeners))
 	seenNames := map[string]bool{}
@@ -108,6 +119,8 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 		seenNames[st.name] = true
 		if l.Port < 1 || l.Port > 65535 {
 			reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.port: %d is not a valid port", field, l.Port))
+		} else if use, ok := gatewayPodPorts[l.Port]; ok {
+			reject(string(gatewayv1.ListenerReasonPortUnavailable), fmt.Sprintf("%s.port: %d is used in the gateway pod by %s", field, l.Port, use))
 		}
 		if len(kindsOfProtocol(l.Protocol)) == 0 {
 			reject(string(gatewayv1.ListenerReasonUnsupportedProtocol), fmt.Sprintf("%s.protocol: %q is not supported (%s are)", field, l.Protocol, supportedProtocols()))

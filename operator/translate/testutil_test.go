@@ -180,7 +180,7 @@ func slice(ns, svc, name, portName string, port int32, addrs ...string) discover
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr(portName), Port: ptr(port), Protocol: ptr(corev1.ProtocolTCP)}},
 	}
-	es.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
+	es.Labels = map[string]string{discoveryv1.LabelServiceName: svc, discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}
 	for _, a := range addrs {
 		ep := discoveryv1.Endpoint{Addresses: []string{a}}
 		if a[0] == '!' {
