@@ -46,13 +46,13 @@ func TestDeployOnAPIServer(t *testing.T) {
 	}
 	// A copy, because `make deploy` runs `make manifests` first.
 	repo := t.TempDir()
-	if err := copyRepo(repoRoot(), repo); err != nil {
+	if err := copyRepo(testenv.RepoRoot(), repo); err != nil {
 		t.Fatal(err)
 	}
 	deploy := exec.Command("make", "-s", "--no-print-directory", "deploy",
 		"IMG="+testImages.Operator, "GATEWAY_IMG="+testImages.Gateway,
 		"KUBECTL="+filepath.Join(assets, "kubectl"),
-		"LOCALBIN="+filepath.Join(repoRoot(), "bin")) // tools are cached in the checkout's bin/
+		"LOCALBIN="+filepath.Join(testenv.RepoRoot(), "bin")) // tools are cached in the checkout's bin/
 	deploy.Dir = repo
 	deploy.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	if out, err := deploy.CombinedOutput(); err != nil {

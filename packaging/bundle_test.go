@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // targetKubeVersion is the Kubernetes version the deprecated-API and
@@ -28,7 +29,7 @@ const targetKubeVersion = "1.37"
 // catalog or OperatorHub runs on the committed bundle/; any error fails,
 // warnings are logged (the report lists why each remains).
 func TestCommittedBundleValidates(t *testing.T) {
-	errs, warns := validateBundle(t, filepath.Join(repoRoot(), bundlegen.BundleDir))
+	errs, warns := validateBundle(t, filepath.Join(testenv.RepoRoot(), bundlegen.BundleDir))
 	for _, e := range errs {
 		t.Error(e)
 	}

@@ -11,6 +11,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestCatalogIsConsistent reads the committed file-based catalog and checks
@@ -19,7 +20,7 @@ import (
 // bundle whose image, version and owned APIs are the generated bundle's.
 func TestCatalogIsConsistent(t *testing.T) {
 	opts, result := generated(t)
-	b, err := os.ReadFile(filepath.Join(repoRoot(), bundlegen.CatalogDir, opts.PackageName, "index.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), bundlegen.CatalogDir, opts.PackageName, "index.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

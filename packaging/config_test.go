@@ -16,6 +16,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/api/v1alpha1"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/build"
 )
 
@@ -60,7 +61,7 @@ func TestKustomizationsBuild(t *testing.T) {
 	}
 }
 
-func configDir() string { return filepath.Join(repoRoot(), "config") }
+func configDir() string { return filepath.Join(testenv.RepoRoot(), "config") }
 
 // TestInstall checks config/default, the whole install, with images set as
 // `make deploy IMG=... GATEWAY_IMG=...` sets them.

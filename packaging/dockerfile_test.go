@@ -18,6 +18,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // instruction is one Dockerfile instruction: its keyword and arguments.
@@ -31,7 +32,7 @@ type instruction struct {
 // continuations are used in ours; comments and blank lines are skipped).
 func parseDockerfile(t *testing.T, name string) []instruction {
 	t.Helper()
-	f, err := os.Open(filepath.Join(repoRoot(), name))
+	f, err := os.Open(filepath.Join(testenv.RepoRoot(), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestMakeBuildMakesWhatImagesCopy(t *testing.T) {
 		t.Skip("builds the operator and the sidecar")
 	}
 	dir := t.TempDir()
-	if err := copyRepo(repoRoot(), dir); err != nil {
+	if err := copyRepo(testenv.RepoRoot(), dir); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("make", "-s", "--no-print-directory", "build")
@@ -182,7 +183,7 @@ func TestOLMDockerfiles(t *testing.T) {
 			t.Error("a Dockerfile copies nothing")
 		}
 		for _, src := range sources {
-			if info, err := os.Stat(filepath.Join(repoRoot(), src)); err != nil || !info.IsDir() {
+			if info, err := os.Stat(filepath.Join(testenv.RepoRoot(), src)); err != nil || !info.IsDir() {
 				t.Errorf("copies %s: %v", src, err)
 			}
 		}
@@ -194,7 +195,7 @@ func TestOLMDockerfiles(t *testing.T) {
 			labels[k] = v
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(), bundlegen.BundleDir, "metadata", "annotations.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), bundlegen.BundleDir, "metadata", "annotations.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestBundleAndCatalogMatchSources regenerates bundle/, bundle.Dockerfile
@@ -17,14 +18,14 @@ import (
 // `make bundle`) after changing config/ or api/.
 func TestBundleAndCatalogMatchSources(t *testing.T) {
 	opts, result := generated(t)
-	for _, d := range result.Files.Diff(repoRoot(), bundlegen.BundleDir) {
+	for _, d := range result.Files.Diff(testenv.RepoRoot(), bundlegen.BundleDir) {
 		t.Errorf("%s; run `make bundle`", d)
 	}
 	catalog, err := bundlegen.Catalog(opts, result)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range catalog.Diff(repoRoot(), bundlegen.CatalogDir) {
+	for _, d := range catalog.Diff(testenv.RepoRoot(), bundlegen.CatalogDir) {
 		t.Errorf("%s; run `make catalog`", d)
 	}
 }
@@ -63,7 +64,7 @@ func TestManifestsMatchMarkers(t *testing.T) {
 		t.Skip("runs controller-gen on a copy of the repository")
 	}
 	copyDir := t.TempDir()
-	if err := copyRepo(repoRoot(), copyDir); err != nil {
+	if err := copyRepo(testenv.RepoRoot(), copyDir); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("make", "-s", "--no-print-directory", "manifests")
@@ -72,7 +73,7 @@ func TestManifestsMatchMarkers(t *testing.T) {
 		t.Fatalf("make manifests: %v\n%s", err, out)
 	}
 	for _, dir := range []string{"config/crd/bases", "config/rbac"} {
-		committed := readTree(t, filepath.Join(repoRoot(), dir))
+		committed := readTree(t, filepath.Join(testenv.RepoRoot(), dir))
 		regenerated := readTree(t, filepath.Join(copyDir, dir))
 		for name, b := range regenerated {
 			if !bytes.Equal(committed[name], b) {

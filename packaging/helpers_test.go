@@ -4,20 +4,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/hack/bundle/bundlegen"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
-
-// repoRoot is the repository's root folder.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), ".."))
-}
 
 // makefileBundleOptions are the options `make bundle` generates with: the
 // flags `make print-bundle-flags` prints, with none of the Makefile's
@@ -25,7 +19,7 @@ func repoRoot() string {
 func makefileBundleOptions(t *testing.T) bundlegen.Options {
 	t.Helper()
 	cmd := exec.Command("make", "-s", "--no-print-directory", "print-bundle-flags")
-	cmd.Dir = repoRoot()
+	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	out, err := cmd.Output()
 	if err != nil {
@@ -35,7 +29,7 @@ func makefileBundleOptions(t *testing.T) bundlegen.Options {
 	if err != nil {
 		t.Fatalf("parsing the Makefile's bundle flags %q: %v", out, err)
 	}
-	opts.ConfigDir = filepath.Join(repoRoot(), opts.ConfigDir)
+	opts.ConfigDir = filepath.Join(testenv.RepoRoot(), opts.ConfigDir)
 	return opts
 }
 
