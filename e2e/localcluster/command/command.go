@@ -19,6 +19,10 @@ import (
 
 // Config is what a wrapper adds to the command.
 type Config struct {
+	// Flags, when set, adds the wrapper's own flags to the command's (a
+	// FlagSet of its own: flags that imported packages register on the
+	// global one are not the command's).
+	Flags func(*flag.FlagSet)
 	// Images returns the image rules; it runs after the flags are parsed.
 	Images func() ([]nodeagent.ImageRule, error)
 	// KubeBinDir, when set, finds the Kubernetes binaries (default:
@@ -35,14 +39,18 @@ func Main(cfg Config) {
 	// The node agent re-executes this binary as each container's init.
 	nodeagent.RunContainerInitIfRequested()
 
-	kubeconfigLink := flag.String("kubeconfig-out", "", "also copy the admin kubeconfig to this path (removed on exit)")
-	readyFile := flag.String("ready-file", "", "write the kubeconfig path to this file once the cluster is up (for scripts)")
+	flags := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
+	kubeconfigLink := flags.String("kubeconfig-out", "", "also copy the admin kubeconfig to this path (removed on exit)")
+	readyFile := flags.String("ready-file", "", "write the kubeconfig path to this file once the cluster is up (for scripts)")
 	deploy := new(bool)
 	if cfg.Deploy != nil {
-		flag.BoolVar(deploy, "deploy", false, cfg.DeployUsage)
+		flags.BoolVar(deploy, "deploy", false, cfg.DeployUsage)
 	}
-	syncPeriod := flag.Duration("sync-period", time.Minute, "how often the node agent refreshes every pod's volumes")
-	flag.Parse()
+	syncPeriod := flags.Duration("sync-period", time.Minute, "how often the node agent refreshes every pod's volumes")
+	if cfg.Flags != nil {
+		cfg.Flags(flags)
+	}
+	_ = flags.Parse(os.Args[1:]) // ExitOnError
 
 	fail := func(err error) {
 		fmt.Fprintf(os.Stderr, "localcluster: %v\n", err)

@@ -11,8 +11,10 @@ import (
 )
 
 func main() {
-	imagesFile := flag.String("images", "", `JSON file of image rules, e.g. [{"Contains": "echo", "Entrypoint": "/usr/local/bin/echo-server"}]`)
-	command.Main(command.Config{Images: func() ([]nodeagent.ImageRule, error) {
+	var imagesFile *string
+	command.Main(command.Config{Flags: func(flags *flag.FlagSet) {
+		imagesFile = flags.String("images", "", `JSON file of image rules, e.g. [{"Contains": "echo", "Entrypoint": "/usr/local/bin/echo-server"}]`)
+	}, Images: func() ([]nodeagent.ImageRule, error) {
 		if *imagesFile == "" {
 			return nil, nil
 		}
