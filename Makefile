@@ -6,6 +6,11 @@ GO ?= go
 CONTROLLER_GEN ?= $(GO) tool controller-gen
 # Go test flags; e.g. make test GOTEST_FLAGS='-run TestGateway -v'
 GOTEST_FLAGS ?=
+# The Go modules fmt, vet and test cover: the product, and the local cluster (test infrastructure,
+# e2e/localcluster). hack/kube only builds the Kubernetes binaries and has no tests of its own.
+MODULES := . e2e/localcluster
+# What the tests run against, built once and cached outside git (make test-deps; echo-basic on first use).
+TEST_ENV = KUBEBUILDER_ASSETS="$$(hack/build-kube.sh)" NGINX_ROOTFS="$$(hack/nginx-rootfs.sh)" ECHO_BASIC="$$(hack/build-echo.sh)"
 
 ##@ General
 
@@ -25,12 +30,12 @@ manifests: ## Generate CRDs and RBAC into config/ from code markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./operator/..." output:rbac:artifacts:config=config/rbac
 
 .PHONY: fmt
-fmt: ## go fmt.
-	$(GO) fmt ./...
+fmt: ## go fmt (every module).
+	for m in $(MODULES); do (cd $$m && $(GO) fmt ./...); done
 
 .PHONY: vet
-vet: ## go vet (and of hack/catalog, a module of its own).
-	$(GO) vet ./...
+vet: ## go vet (every module, and hack/catalog).
+	for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 	$(GO) -C hack/catalog vet ./...
 
 .PHONY: test-deps
@@ -39,9 +44,9 @@ test-deps: ## Build (once, cached outside git) the Kubernetes binaries and the n
 	@hack/nginx-rootfs.sh >/dev/null
 
 .PHONY: test
-test: test-deps vet ## Run every test: unit, golden (nginx -t), envtest, sidecar with real nginx.
-	KUBEBUILDER_ASSETS="$$(hack/build-kube.sh)" NGINX_ROOTFS="$$(hack/nginx-rootfs.sh)" \
-		$(GO) test -count=1 -timeout 30m $(GOTEST_FLAGS) ./...
+test: test-deps vet ## Run every test of every module: unit, golden (nginx -t), envtest, sidecar with real nginx, local cluster.
+	export $(TEST_ENV) && for m in $(MODULES); do \
+		echo "== $$m" && (cd $$m && $(GO) test -count=1 -timeout 30m $(GOTEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: bench
 bench: test-deps ## Run the Go benchmarks.
@@ -173,13 +178,13 @@ $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION):
 
 ##@ Local cluster
 
-# A real Kubernetes cluster without Docker (e2e/cluster, e2e/nodeagent): etcd, kube-apiserver and
+# A real Kubernetes cluster without Docker (the e2e/localcluster module): etcd, kube-apiserver and
 # kube-controller-manager as processes, pods as processes in network namespaces on a private bridge
 # (198.18.0.0/24). Needs root. One at a time; Ctrl-C removes everything it started.
 
 .PHONY: localcluster
-localcluster: ## Build bin/localcluster.
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/localcluster ./e2e/cmd/localcluster
+localcluster: ## Build bin/localcluster (the local cluster with this product's images; -deploy installs it).
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/localcluster ./e2e/product/cmd/localcluster
 
 .PHONY: kubectl
 kubectl: ## Link bin/kubectl to the kubectl of the cached Kubernetes build.
@@ -196,9 +201,10 @@ run-local: test-deps build localcluster kubectl ## Local cluster + CRDs + operat
 	bin/localcluster -deploy
 
 .PHONY: test-e2e
-test-e2e: test-deps ## Run the end-to-end tests on a local cluster (root).
+test-e2e: test-deps ## Run the end-to-end tests on a local cluster (root): the cluster's own, then the product's.
 	@hack/build-echo.sh >/dev/null
-	$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./e2e/...
+	export $(TEST_ENV) && (cd e2e/localcluster && $(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./...) && \
+		$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./e2e/...
 
 ##@ Conformance
 

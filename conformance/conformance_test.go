@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,8 +33,10 @@ import (
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/nodeagent"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/product"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // The suite registers its own flags (-gateway-class, -run-test,
@@ -62,18 +63,22 @@ func TestConformance(t *testing.T) {
 	log.SetLogger(zap.New(zap.WriteTo(os.Stdout), zap.UseDevMode(true)))
 	ctx := context.Background()
 
-	images, err := cluster.DefaultImages()
+	images, err := product.DefaultImages()
 	if err != nil {
 		t.Fatal(err)
 	}
-	coredns, err := hackScript("build-coredns.sh")
+	coredns, err := testenv.CoreDNS()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The base manifests' UDP backend (registry.k8s.io/coredns/coredns).
 	images = append([]nodeagent.ImageRule{{Contains: "coredns", Entrypoint: coredns}}, images...)
 
-	c, err := cluster.Start(ctx, cluster.Options{Images: images, Log: os.Stderr})
+	kube, err := testenv.KubeAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.Start(ctx, cluster.Options{Images: images, KubeBinDir: kube, Log: os.Stderr})
 	if err != nil {
 		t.Fatalf("starting the local cluster: %v", err)
 	}
@@ -88,7 +93,7 @@ func TestConformance(t *testing.T) {
 			t.Errorf("stopping the local cluster: %v", err)
 		}
 	})
-	if _, err := c.DeployProduct(ctx, t.Logf); err != nil {
+	if _, err := product.Deploy(ctx, c, images, t.Logf); err != nil {
 		dumpState(ctx, t, c)
 		t.Fatalf("deploying the operator: %v", err)
 	}
@@ -157,7 +162,7 @@ func options(t *testing.T, c *cluster.Cluster) suite.ConformanceOptions {
 		Mode:                 flags.DefaultMode,
 		ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName},
 		TimeoutConfig:        slowMachineTimeouts(),
-		ReportOutputPath:     filepath.Join(cluster.RepoRoot(), "conformance", "report.yaml"),
+		ReportOutputPath:     filepath.Join(testenv.RepoRoot(), "conformance", "report.yaml"),
 		Implementation: confv1.Implementation{
 			Organization: "nginx-gateway-operator",
 			Project:      "nginx-gateway-operator",
@@ -297,18 +302,6 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
-}
-
-// hackScript runs hack/<name> and returns the last line it prints (a path).
-func hackScript(name string) (string, error) {
-	cmd := exec.Command(filepath.Join(cluster.RepoRoot(), "hack", name))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/%s: %w", name, err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
 }
 
 // dumpState logs the pods and the operator's log: the cluster is gone

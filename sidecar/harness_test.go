@@ -36,9 +36,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
 
@@ -240,10 +240,10 @@ func (p *gatewayPod) stopAll() {
 // write publishes one config version through both mounts, the kubelet's way.
 func (p *gatewayPod) write(c config) {
 	p.t.Helper()
-	if err := kubeletvolume.Write(p.configDir, c.configFiles, 0o644); err != nil {
+	if err := kubeletvolume.WriteKeys(p.configDir, c.configFiles, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
-	if err := kubeletvolume.Write(p.secretDir, c.secretFiles, 0o600); err != nil {
+	if err := kubeletvolume.WriteKeys(p.secretDir, c.secretFiles, 0o600); err != nil {
 		p.t.Fatal(err)
 	}
 }

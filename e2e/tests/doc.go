@@ -1,4 +1,5 @@
-// Package tests holds the end-to-end tests that run against a real local
-// cluster (e2e/cluster): plain workloads first (the conformance echo
-// backend), then the product.
+// Package tests holds the product's end-to-end tests: the operator
+// installed the way users install it (config/default, config/samples) on a
+// real local cluster (the e2e/localcluster module, wired to the product by
+// e2e/product). The local cluster's own tests live in that module.
 package tests

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/nodeagent"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
 )
 
 func TestMain(m *testing.M) {

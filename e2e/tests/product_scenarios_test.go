@@ -11,7 +11,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 )
 
@@ -73,14 +74,14 @@ spec:
 	if err := applyYAML(ctx, c, manifest); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kubectl(ctx, c, "wait", "--for=condition=Programmed", "--timeout=90s", "-n", "default", "gateway/"+gw); err != nil {
+	if _, err := clustertest.Kubectl(ctx, c, "wait", "--for=condition=Programmed", "--timeout=90s", "-n", "default", "gateway/"+gw); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := kubectl(ctx, c, "get", "-n", "default", "gateway/"+gw, "-o", "jsonpath={.status.addresses[0].value}")
+	addr, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", "gateway/"+gw, "-o", "jsonpath={.status.addresses[0].value}")
 	if err != nil || addr == "" {
 		t.Fatalf("the second Gateway has no address: %q %v", addr, err)
 	}
-	eventually(t, 60*time.Second, "the second Gateway serving its route", func() error {
+	clustertest.Eventually(t, 60*time.Second, "the second Gateway serving its route", func() error {
 		code, body, err := getStatus("http://" + addr + "/doomed/x")
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("%d %v %s", code, err, body)
@@ -93,16 +94,16 @@ spec:
 		t.Fatalf("the second Gateway's pods: %v (%d found)", err, len(pods.Items))
 	}
 	for _, kind := range ownedKinds {
-		if _, err := kubectl(ctx, c, "get", "-n", "default", kind+"/"+owned); err != nil {
+		if _, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", kind+"/"+owned); err != nil {
 			t.Fatalf("before deletion: %v", err)
 		}
 	}
 
 	began := time.Now()
-	if _, err := kubectl(ctx, c, "delete", "-n", "default", "gateway/"+gw, "--wait=false"); err != nil {
+	if _, err := clustertest.Kubectl(ctx, c, "delete", "-n", "default", "gateway/"+gw, "--wait=false"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the deleted Gateway's pods and objects gone", func() error {
+	clustertest.Eventually(t, 60*time.Second, "the deleted Gateway's pods and objects gone", func() error {
 		pods, err := c.Client.CoreV1().Pods("default").List(ctx, podSelector)
 		if err != nil {
 			return err
@@ -112,7 +113,7 @@ spec:
 			left = append(left, "pod/"+p.Name)
 		}
 		for _, kind := range ownedKinds {
-			out, err := kubectl(ctx, c, "get", "-n", "default", kind+"/"+owned, "--ignore-not-found", "-o", "name")
+			out, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", kind+"/"+owned, "--ignore-not-found", "-o", "name")
 			if err != nil {
 				return err
 			}
@@ -126,7 +127,7 @@ spec:
 		return nil
 	})
 	t.Logf("the Gateway's pods and objects were gone %s after its deletion", time.Since(began).Round(100*time.Millisecond))
-	if _, err := kubectl(ctx, c, "delete", "-n", "default", "httproute/"+gw); err != nil {
+	if _, err := clustertest.Kubectl(ctx, c, "delete", "-n", "default", "httproute/"+gw); err != nil {
 		t.Error(err)
 	}
 }
@@ -172,7 +173,7 @@ func testBackendPodReplacedUnderTraffic(t *testing.T, ctx context.Context, c *cl
 		elapsed := time.Since(began)
 		switch {
 		case !deleted && elapsed > time.Second:
-			if _, err := kubectl(ctx, c, "delete", "pod", "-n", "default", victim, "--wait=false"); err != nil {
+			if _, err := clustertest.Kubectl(ctx, c, "delete", "pod", "-n", "default", victim, "--wait=false"); err != nil {
 				t.Fatal(err)
 			}
 			deleted = true
@@ -184,7 +185,7 @@ func testBackendPodReplacedUnderTraffic(t *testing.T, ctx context.Context, c *cl
 				for i := range now.Items {
 					if now.Items[i].Name == victim {
 						victimLeft = true
-					} else if podReady(&now.Items[i]) {
+					} else if clustertest.PodReady(&now.Items[i]) {
 						ready++
 					}
 				}
@@ -211,7 +212,7 @@ func testBackendPodReplacedUnderTraffic(t *testing.T, ctx context.Context, c *cl
 		t.Errorf("request failed at %s: status %d, error %v, body %q", f.at.Round(time.Millisecond), f.code, f.err, f.body)
 	}
 	if len(failures) > 0 {
-		out, _ := kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
+		out, _ := clustertest.Kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
 		var notOK []string
 		for _, line := range strings.Split(out, "\n") {
 			if line != "" && !strings.Contains(line, `" 200 `) {
@@ -239,7 +240,7 @@ spec:
 		t.Fatal(err)
 	}
 	defer func() {
-		if _, err := kubectl(ctx, c, "delete", "-n", "default", "httproute/other"); err != nil {
+		if _, err := clustertest.Kubectl(ctx, c, "delete", "-n", "default", "httproute/other"); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -252,20 +253,20 @@ spec:
 			return nil
 		}
 	}
-	eventually(t, 60*time.Second, "the other route serving", serves("/other/x"))
-	eventually(t, 10*time.Second, "the sample route serving", serves("/v2/check"))
+	clustertest.Eventually(t, 60*time.Second, "the other route serving", serves("/other/x"))
+	clustertest.Eventually(t, 10*time.Second, "the sample route serving", serves("/v2/check"))
 
 	invalid := `{"spec":{"rules":[{"matches":[{"path":{"type":"RegularExpression","value":"/("}}],"backendRefs":[{"name":"echo","port":80}]}]}}`
-	if _, err := kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", invalid); err != nil {
+	if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", invalid); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the refused route's status", func() error {
-		gen, err := kubectl(ctx, c, "get", "-n", "default", "httproute/echo", "-o", "jsonpath={.metadata.generation}")
+	clustertest.Eventually(t, 30*time.Second, "the refused route's status", func() error {
+		gen, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", "httproute/echo", "-o", "jsonpath={.metadata.generation}")
 		if err != nil {
 			return err
 		}
 		q := `jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")]}`
-		out, err := kubectl(ctx, c, "get", "-n", "default", "httproute/echo", "-o", q)
+		out, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", "httproute/echo", "-o", q)
 		if err != nil {
 			return err
 		}
@@ -286,12 +287,12 @@ spec:
 	}
 
 	restore := `{"spec":{"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/v2"}}],"backendRefs":[{"name":"echo","port":80}]}]}}`
-	if _, err := kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", restore); err != nil {
+	if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", restore); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the restored route serving", serves("/v2/check"))
-	eventually(t, 30*time.Second, "the restored route Accepted", func() error {
-		out, err := kubectl(ctx, c, "get", "-n", "default", "httproute/echo", "-o", `jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")].status}`)
+	clustertest.Eventually(t, 60*time.Second, "the restored route serving", serves("/v2/check"))
+	clustertest.Eventually(t, 30*time.Second, "the restored route Accepted", func() error {
+		out, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", "httproute/echo", "-o", `jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")].status}`)
 		if err != nil || out != "True" {
 			return fmt.Errorf("Accepted %q %v", out, err)
 		}

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/product"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestProductOnLocalCluster installs the operator the way users do
@@ -20,7 +23,7 @@ import (
 // that the sample Gateway serves the echo backend, follows a route change,
 // and logs the request.
 func TestProductOnLocalCluster(t *testing.T) {
-	requireRoot(t)
+	clustertest.RequireRoot(t)
 	if testing.Short() {
 		t.Skip("builds the operator and runs the whole product (-short)")
 	}
@@ -29,18 +32,22 @@ func TestProductOnLocalCluster(t *testing.T) {
 	bin := t.TempDir()
 	for _, prog := range []string{"operator", "sidecar"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, prog), "./"+prog)
-		cmd.Dir = cluster.RepoRoot()
+		cmd.Dir = testenv.RepoRoot()
 		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("building %s: %v\n%s", prog, err, out)
 		}
 	}
-	images, err := cluster.ImagesFrom(bin)
+	images, err := product.Images(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startCluster(t, images)
-	p, err := c.DeployProduct(ctx, t.Logf)
+	kube, err := testenv.KubeAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := clustertest.Start(t, cluster.Options{Images: images, KubeBinDir: kube})
+	p, err := product.Deploy(ctx, c, images, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +74,10 @@ func TestProductOnLocalCluster(t *testing.T) {
 	// A route change reaches nginx: config ConfigMap → pod annotation →
 	// volume re-sync → sidecar validates and reloads.
 	patch := `{"spec":{"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/v2"}}],"backendRefs":[{"name":"echo","port":80}]}]}}`
-	if _, err := kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", patch); err != nil {
+	if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "httproute/echo", "--type=merge", "-p", patch); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the route change served", func() error {
+	clustertest.Eventually(t, 60*time.Second, "the route change served", func() error {
 		old, _, err := get("/product/check")
 		if err != nil {
 			return err
@@ -84,7 +91,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 		}
 		return nil
 	})
-	out, err := kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
+	out, err := clustertest.Kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
 	if err != nil {
 		t.Fatal(err)
 	}

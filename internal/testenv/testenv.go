@@ -22,11 +22,35 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-// RepoRoot is the repository's root folder.
+// RepoRoot is the repository's root folder: from this source file's path
+// when it exists (go test, go run), else the first folder upwards from the
+// working directory whose go.mod is this module's (a -trimpath binary such
+// as bin/localcluster).
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	if filepath.IsAbs(file) {
+		if _, err := os.Stat(file); err == nil {
+			return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for {
+		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(mod), "module "+modulePath+"\n") {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "."
+		}
+		dir = parent
+	}
 }
+
+const modulePath = "github.com/nginx-gateway-operator/nginx-gateway-operator"
 
 var (
 	scriptOnce sync.Map // script name → *scriptResult
@@ -64,6 +88,21 @@ func KubeAssets() (string, error) {
 		return dir, nil
 	}
 	return runScript("build-kube.sh")
+}
+
+// EchoBasic is the echo-basic binary (the Gateway API conformance backend)
+// of hack/build-echo.sh (ECHO_BASIC wins when set).
+func EchoBasic() (string, error) {
+	if bin := os.Getenv("ECHO_BASIC"); bin != "" {
+		return bin, nil
+	}
+	return runScript("build-echo.sh")
+}
+
+// CoreDNS is the coredns binary of hack/build-coredns.sh (the conformance
+// suite's cluster DNS).
+func CoreDNS() (string, error) {
+	return runScript("build-coredns.sh")
 }
 
 // NginxRootfs is the folder of the Debian unstable root filesystem that has

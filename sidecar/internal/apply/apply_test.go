@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/metrics"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
@@ -45,10 +45,10 @@ func newApplierWith(t *testing.T, run string, change func(*Config)) (*Applier, C
 
 func TestConflictingNamesAreRefused(t *testing.T) {
 	a, cfg := newApplier(t, t.TempDir())
-	if err := kubeletvolume.Write(cfg.ConfigDir, map[string][]byte{"nginx.conf": []byte("x"), "tls.crt": []byte("c")}, 0o644); err != nil {
+	if err := kubeletvolume.WriteKeys(cfg.ConfigDir, map[string][]byte{"nginx.conf": []byte("x"), "tls.crt": []byte("c")}, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeletvolume.Write(cfg.SecretDir, map[string][]byte{"tls.crt": []byte("other")}, 0o600); err != nil {
+	if err := kubeletvolume.WriteKeys(cfg.SecretDir, map[string][]byte{"tls.crt": []byte("other")}, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	res := a.Apply(context.Background())
@@ -88,10 +88,10 @@ func TestLiveTreeFoundAtStart(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale staging folder kept (%v)", err)
 	}
-	if err := kubeletvolume.Write(cfg.ConfigDir, map[string][]byte{"nginx.conf": files["nginx.conf"]}, 0o644); err != nil {
+	if err := kubeletvolume.WriteKeys(cfg.ConfigDir, map[string][]byte{"nginx.conf": files["nginx.conf"]}, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeletvolume.Write(cfg.SecretDir, map[string][]byte{"tls.key": files["tls.key"]}, 0o600); err != nil {
+	if err := kubeletvolume.WriteKeys(cfg.SecretDir, map[string][]byte{"tls.key": files["tls.key"]}, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if res := a.Apply(context.Background()); res.Changed || res.Err != nil {

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/mount"
 )
 
@@ -50,10 +50,10 @@ func TestCompressedConfigMap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, cfg := newApplierWith(t, t.TempDir(), func(c *Config) { c.Decompression = mount.Limits{File: 1000, Total: 4000} })
-			if err := kubeletvolume.Write(cfg.ConfigDir, tt.config, 0o644); err != nil {
+			if err := kubeletvolume.WriteKeys(cfg.ConfigDir, tt.config, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if err := kubeletvolume.Write(cfg.SecretDir, secret, 0o600); err != nil {
+			if err := kubeletvolume.WriteKeys(cfg.SecretDir, secret, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			files, refusal, err := a.read()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/kubeletvolume"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/kubeletvolume"
 )
 
 func TestReadKubeletVolume(t *testing.T) {
@@ -30,7 +30,7 @@ func TestReadKubeletVolume(t *testing.T) {
 			dir := t.TempDir()
 			var last map[string]string
 			for _, v := range tc.versions {
-				if err := kubeletvolume.Write(dir, bytesMap(v), 0o640); err != nil {
+				if err := kubeletvolume.WriteKeys(dir, bytesMap(v), 0o640); err != nil {
 					t.Fatal(err)
 				}
 				last = v
@@ -92,7 +92,7 @@ func TestReadNeverMixesVersions(t *testing.T) {
 		}
 		return files
 	}
-	if err := kubeletvolume.Write(dir, version(0), 0o644); err != nil {
+	if err := kubeletvolume.WriteKeys(dir, version(0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -100,7 +100,7 @@ func TestReadNeverMixesVersions(t *testing.T) {
 	wg.Go(func() {
 		defer close(done)
 		for n := 1; n <= 300; n++ {
-			if err := kubeletvolume.Write(dir, version(n), 0o644); err != nil {
+			if err := kubeletvolume.WriteKeys(dir, version(n), 0o644); err != nil {
 				t.Error(err)
 				return
 			}
@@ -142,7 +142,7 @@ func TestWatchCoalesces(t *testing.T) {
 	}
 	for n := range 10 {
 		for _, dir := range []string{a, b} {
-			if err := kubeletvolume.Write(dir, map[string][]byte{"k": []byte(fmt.Sprint(n))}, 0o644); err != nil {
+			if err := kubeletvolume.WriteKeys(dir, map[string][]byte{"k": []byte(fmt.Sprint(n))}, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -162,7 +162,7 @@ func TestWatchCoalesces(t *testing.T) {
 	if n := count(500 * time.Millisecond); n != 1 {
 		t.Errorf("burst of 20 updates: %d notifications, want 1", n)
 	}
-	if err := kubeletvolume.Write(a, map[string][]byte{"k": []byte("later")}, 0o644); err != nil {
+	if err := kubeletvolume.WriteKeys(a, map[string][]byte{"k": []byte("later")}, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(500 * time.Millisecond); n != 1 {
@@ -192,7 +192,7 @@ func TestWatchMaxDelay(t *testing.T) {
 		case <-stop:
 			t.Fatal("no notification while the folder kept changing")
 		case <-time.After(50 * time.Millisecond):
-			if err := kubeletvolume.Write(dir, map[string][]byte{"k": []byte(fmt.Sprint(n))}, 0o644); err != nil {
+			if err := kubeletvolume.WriteKeys(dir, map[string][]byte{"k": []byte(fmt.Sprint(n))}, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package cluster
+package product
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // Product is the operator installed on the cluster with its samples.
@@ -23,32 +25,31 @@ type Product struct {
 	URL string
 }
 
-// DeployProduct installs what `make run-local` shows working: the Gateway
+// Deploy installs what `make run-local` shows working: the Gateway
 // API CRDs (standard channel of the version in go.mod), the operator from
 // config/default (its images map to bin/operator and, for the gateway pods,
 // nginx + bin/sidecar), the samples of config/samples with their echo
 // backend; then waits for the sample Gateway to be Programmed and answer.
-// The image rules must map those images to built binaries (DefaultImages:
-// make build).
-func (c *Cluster) DeployProduct(ctx context.Context, logf func(string, ...any)) (*Product, error) {
-	root := RepoRoot()
-	for _, r := range c.opts.Images {
+// images, the cluster's image rules, must map those images to built
+// binaries (DefaultImages: make build).
+func Deploy(ctx context.Context, c *cluster.Cluster, images []nodeagent.ImageRule, logf func(string, ...any)) (*Product, error) {
+	root := testenv.RepoRoot()
+	for _, r := range images {
 		for _, f := range []string{r.Entrypoint, r.Binds[dataplane.SidecarBinary]} {
 			if _, err := os.Stat(f); f != "" && err != nil {
 				return nil, fmt.Errorf("%s is missing: run make build first", f)
 			}
 		}
 	}
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	gatewayCRDs, err := testenv.GatewayAPICRDDir("standard")
 	if err != nil {
-		return nil, fmt.Errorf("locating sigs.k8s.io/gateway-api: %w", err)
+		return nil, err
 	}
-	gatewayAPI := strings.TrimSpace(string(out))
 	steps := []struct {
 		what string
 		args []string
 	}{
-		{"Gateway API CRDs", []string{"apply", "--server-side", "-f", filepath.Join(gatewayAPI, "config", "crd", "standard")}},
+		{"Gateway API CRDs", []string{"apply", "--server-side", "-f", gatewayCRDs}},
 		{"CRDs established", []string{"wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"}},
 		{"operator (config/default)", []string{"apply", "--server-side", "-k", filepath.Join(root, "config", "default")}},
 		{"operator available", []string{"wait", "--for=condition=Available", "--timeout=120s", "-n",

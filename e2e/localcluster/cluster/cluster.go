@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/nodeagent"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
 )
 
 // Options configures a local cluster. The zero value works: every field has
@@ -32,7 +32,7 @@ type Options struct {
 	// is removed on Stop. Default: a new os.TempDir()/localcluster-* folder.
 	StateDir string
 	// KubeBinDir has etcd, kube-apiserver, kube-controller-manager and
-	// kubectl. Default: KUBEBUILDER_ASSETS, else hack/build-kube.sh's folder.
+	// kubectl. Default: KUBEBUILDER_ASSETS (required when this is empty).
 	KubeBinDir string
 	// Network is the node agent's bridge and address ranges.
 	Network *nodeagent.NetworkConfig
@@ -42,7 +42,8 @@ type Options struct {
 	APIServerPort, KubeletPort int
 	// NodeName is the single Node's name.
 	NodeName string
-	// Images maps images to local programs. Default: DefaultImages.
+	// Images maps images to local programs (the caller's programs; this
+	// package knows none). A pod whose image no rule maps fails to start.
 	Images []nodeagent.ImageRule
 	// SyncPeriod and RestartBackoff tune the node agent (kubelet defaults).
 	SyncPeriod, RestartBackoff time.Duration
@@ -113,11 +114,6 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}
 	c.Kubectl = filepath.Join(opts.KubeBinDir, "kubectl")
-	if opts.Images == nil {
-		if opts.Images, err = DefaultImages(); err != nil {
-			return nil, err
-		}
-	}
 	c.opts = opts
 	if opts.StateDir == "" {
 		if c.Dir, err = os.MkdirTemp("", stateDirPrefix); err != nil {
@@ -424,25 +420,13 @@ func sweepLeftovers(n nodeagent.NetworkConfig, logf func(string, ...any)) {
 	}
 }
 
-// kubeBinDir finds the Kubernetes binaries.
+// kubeBinDir finds the Kubernetes binaries when Options.KubeBinDir is empty.
 func kubeBinDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
-	return runHackScript("build-kube.sh")
-}
-
-func runHackScript(name string) (string, error) {
-	out, err := exec.Command(filepath.Join(RepoRoot(), "hack", name)).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("hack/%s: %v: %s", name, err, ee.Stderr)
-		}
-		return "", fmt.Errorf("hack/%s: %w", name, err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
+	return "", errors.New("no Kubernetes binaries: set Options.KubeBinDir or KUBEBUILDER_ASSETS " +
+		"(etcd, kube-apiserver, kube-controller-manager, kubectl)")
 }
 
 // KubectlCmd is a kubectl command against the cluster.

@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/kubeletvolume"
 )
 
 // cachedToken is a projected service-account token and when to renew it
@@ -52,7 +54,7 @@ func (w *podWorker) syncVolume(ctx context.Context, pod *corev1.Pod, v corev1.Vo
 		}
 		return nil
 	}
-	files := map[string]volumeFile{}
+	files := map[string]kubeletvolume.File{}
 	var err error
 	switch {
 	case v.ConfigMap != nil:
@@ -69,7 +71,7 @@ func (w *podWorker) syncVolume(ctx context.Context, pod *corev1.Pod, v corev1.Vo
 	if err != nil {
 		return err
 	}
-	changed, err := writeAtomicDir(dir, files)
+	changed, err := kubeletvolume.Write(dir, files)
 	if changed && err == nil {
 		w.logf("volume %s updated", v.Name)
 	}
@@ -91,10 +93,10 @@ func itemMode(item corev1.KeyToPath, def os.FileMode) os.FileMode {
 }
 
 // addKeys adds data's keys (or only items, under their paths) to files.
-func addKeys(files map[string]volumeFile, data map[string][]byte, items []corev1.KeyToPath, def os.FileMode, what string, opt bool) error {
+func addKeys(files map[string]kubeletvolume.File, data map[string][]byte, items []corev1.KeyToPath, def os.FileMode, what string, opt bool) error {
 	if len(items) == 0 {
 		for k, v := range data {
-			files[k] = volumeFile{Data: v, Mode: def}
+			files[k] = kubeletvolume.File{Data: v, Mode: def}
 		}
 		return nil
 	}
@@ -106,12 +108,12 @@ func addKeys(files map[string]volumeFile, data map[string][]byte, items []corev1
 			}
 			return fmt.Errorf("%s has no key %q", what, item.Key)
 		}
-		files[filepath.Clean(item.Path)] = volumeFile{Data: v, Mode: itemMode(item, def)}
+		files[filepath.Clean(item.Path)] = kubeletvolume.File{Data: v, Mode: itemMode(item, def)}
 	}
 	return nil
 }
 
-func (w *podWorker) configMapFiles(ctx context.Context, pod *corev1.Pod, files map[string]volumeFile, name string, items []corev1.KeyToPath, opt *bool, def os.FileMode) error {
+func (w *podWorker) configMapFiles(ctx context.Context, pod *corev1.Pod, files map[string]kubeletvolume.File, name string, items []corev1.KeyToPath, opt *bool, def os.FileMode) error {
 	cm, err := w.a.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) && optional(opt) {
@@ -129,7 +131,7 @@ func (w *podWorker) configMapFiles(ctx context.Context, pod *corev1.Pod, files m
 	return addKeys(files, data, items, def, "ConfigMap "+name, optional(opt))
 }
 
-func (w *podWorker) secretFiles(ctx context.Context, pod *corev1.Pod, files map[string]volumeFile, name string, items []corev1.KeyToPath, opt *bool, def os.FileMode) error {
+func (w *podWorker) secretFiles(ctx context.Context, pod *corev1.Pod, files map[string]kubeletvolume.File, name string, items []corev1.KeyToPath, opt *bool, def os.FileMode) error {
 	s, err := w.a.client.CoreV1().Secrets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) && optional(opt) {
@@ -140,7 +142,7 @@ func (w *podWorker) secretFiles(ctx context.Context, pod *corev1.Pod, files map[
 	return addKeys(files, s.Data, items, def, "Secret "+name, optional(opt))
 }
 
-func (w *podWorker) downwardFiles(pod *corev1.Pod, files map[string]volumeFile, items []corev1.DownwardAPIVolumeFile, def os.FileMode) error {
+func (w *podWorker) downwardFiles(pod *corev1.Pod, files map[string]kubeletvolume.File, items []corev1.DownwardAPIVolumeFile, def os.FileMode) error {
 	for _, item := range items {
 		var v string
 		var err error
@@ -157,12 +159,12 @@ func (w *podWorker) downwardFiles(pod *corev1.Pod, files map[string]volumeFile, 
 		if item.Mode != nil {
 			mode = os.FileMode(*item.Mode)
 		}
-		files[filepath.Clean(item.Path)] = volumeFile{Data: []byte(v), Mode: mode}
+		files[filepath.Clean(item.Path)] = kubeletvolume.File{Data: []byte(v), Mode: mode}
 	}
 	return nil
 }
 
-func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, volume string, files map[string]volumeFile, p *corev1.ProjectedVolumeSource) error {
+func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, volume string, files map[string]kubeletvolume.File, p *corev1.ProjectedVolumeSource) error {
 	def := modeOr(p.DefaultMode)
 	for i, src := range p.Sources {
 		var err error
@@ -176,7 +178,7 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, volume 
 		case src.ServiceAccountToken != nil:
 			var tok string
 			tok, err = w.serviceAccountToken(ctx, pod, fmt.Sprintf("%s/%d", volume, i), src.ServiceAccountToken)
-			files[filepath.Clean(src.ServiceAccountToken.Path)] = volumeFile{Data: []byte(tok), Mode: def}
+			files[filepath.Clean(src.ServiceAccountToken.Path)] = kubeletvolume.File{Data: []byte(tok), Mode: def}
 		default:
 			err = fmt.Errorf("unsupported projected source")
 		}

@@ -1,4 +1,4 @@
-package tests
+package cluster_test
 
 import (
 	"context"
@@ -16,7 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 )
 
 // shellPod is a pod with one Debian container running script.
@@ -34,7 +35,7 @@ func shellPod(name, script string, grace int64) *corev1.Pod {
 
 func waitPodGone(ctx context.Context, t *testing.T, c *cluster.Cluster, name string, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, name+" gone", func() error {
+	clustertest.Eventually(t, timeout, name+" gone", func() error {
 		_, err := getPod(ctx, c, "default", name)
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -46,12 +47,12 @@ func waitPodGone(ctx context.Context, t *testing.T, c *cluster.Cluster, name str
 func waitPodReady(ctx context.Context, t *testing.T, c *cluster.Cluster, name string) *corev1.Pod {
 	t.Helper()
 	var pod *corev1.Pod
-	eventually(t, 60*time.Second, name+" ready", func() error {
+	clustertest.Eventually(t, 60*time.Second, name+" ready", func() error {
 		p, err := getPod(ctx, c, "default", name)
 		if err != nil {
 			return err
 		}
-		if !podReady(p) {
+		if !clustertest.PodReady(p) {
 			return fmt.Errorf("not ready: %+v", p.Status.ContainerStatuses)
 		}
 		pod = p
@@ -77,7 +78,7 @@ func testLiveness(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		t.Fatal(err)
 	}
 	waitPodReady(ctx, t, c, "liveness")
-	eventually(t, 30*time.Second, "a restart by the liveness probe", func() error {
+	clustertest.Eventually(t, 30*time.Second, "a restart by the liveness probe", func() error {
 		p, err := getPod(ctx, c, "default", "liveness")
 		if err != nil {
 			return err
@@ -131,7 +132,7 @@ func testJob(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	if _, err := c.Client.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "job complete", func() error {
+	clustertest.Eventually(t, 60*time.Second, "job complete", func() error {
 		j, err := c.Client.BatchV1().Jobs("default").Get(ctx, "once", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -150,7 +151,7 @@ func testJob(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	if phase := pods.Items[0].Status.Phase; phase != corev1.PodSucceeded {
 		t.Errorf("job pod phase %s, want Succeeded", phase)
 	}
-	out, err := kubectl(ctx, c, "logs", pods.Items[0].Name)
+	out, err := clustertest.Kubectl(ctx, c, "logs", pods.Items[0].Name)
 	if err != nil || strings.TrimSpace(out) != "done" {
 		t.Errorf("job pod logs %q %v", out, err)
 	}
@@ -184,7 +185,7 @@ func testUDPLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 		t.Fatal(err)
 	}
 	waitPodReady(ctx, t, c, "udp-echo")
-	eventually(t, 30*time.Second, "a UDP answer through the LoadBalancer", func() error {
+	clustertest.Eventually(t, 30*time.Second, "a UDP answer through the LoadBalancer", func() error {
 		s, err := c.Client.CoreV1().Services("default").Get(ctx, "udp-echo", metav1.GetOptions{})
 		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
 			return fmt.Errorf("no address yet (%v)", err)

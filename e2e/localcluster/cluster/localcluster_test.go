@@ -1,4 +1,4 @@
-package tests
+package cluster_test
 
 import (
 	"context"
@@ -23,7 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 )
 
 const echoImage = "gcr.io/k8s-staging-gateway-api/echo-basic:v20240412-v1.0.0-394-g40c666fd"
@@ -33,13 +34,9 @@ const echoImage = "gcr.io/k8s-staging-gateway-api/echo-basic:v20240412-v1.0.0-39
 // ConfigMap volume update, restarts, deletion, and finally checks that
 // stopping the cluster leaves nothing behind.
 func TestLocalCluster(t *testing.T) {
-	requireRoot(t)
+	clustertest.RequireRoot(t)
 	leftovers := makeLeftovers(t)
-	images, err := cluster.DefaultImages()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := startCluster(t, images)
+	c := clustertest.Start(t, cluster.Options{Images: testImages(t)})
 	t.Run("a crashed run's leftovers are swept", func(t *testing.T) { leftovers.assertSwept(t) })
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -100,14 +97,14 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	}
 
 	var pods []corev1.Pod
-	eventually(t, 60*time.Second, "two ready echo pods", func() error {
+	clustertest.Eventually(t, 60*time.Second, "two ready echo pods", func() error {
 		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo"})
 		if err != nil {
 			return err
 		}
 		pods = nil
 		for _, p := range list.Items {
-			if podReady(&p) && p.DeletionTimestamp == nil {
+			if clustertest.PodReady(&p) && p.DeletionTimestamp == nil {
 				pods = append(pods, p)
 			}
 		}
@@ -128,7 +125,7 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	}
 
 	var lbIP string
-	eventually(t, 30*time.Second, "a LoadBalancer address", func() error {
+	clustertest.Eventually(t, 30*time.Second, "a LoadBalancer address", func() error {
 		s, err := c.Client.CoreV1().Services(ns).Get(ctx, "echo", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -149,7 +146,7 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	// A new connection per request: the balancer picks a backend per connection.
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	answered := map[string]bool{}
-	eventually(t, 30*time.Second, "both pods answering through "+lbIP, func() error {
+	clustertest.Eventually(t, 30*time.Second, "both pods answering through "+lbIP, func() error {
 		resp, err := client.Get("http://" + lbIP + "/localcluster/echo")
 		if err != nil {
 			return err
@@ -175,7 +172,7 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 
 	// kubectl logs goes API server → the node agent's kubelet endpoint.
 	for name := range names {
-		out, err := kubectl(ctx, c, "logs", "-n", ns, name)
+		out, err := clustertest.Kubectl(ctx, c, "logs", "-n", ns, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +188,7 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, victim.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 40*time.Second, "deleted pod gone", func() error {
+	clustertest.Eventually(t, 40*time.Second, "deleted pod gone", func() error {
 		_, err := getPod(ctx, c, ns, victim.Name)
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -201,14 +198,14 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("process %d of the deleted pod still runs", pid)
 	}
-	eventually(t, 60*time.Second, "replacement pod ready", func() error {
+	clustertest.Eventually(t, 60*time.Second, "replacement pod ready", func() error {
 		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo"})
 		if err != nil {
 			return err
 		}
 		ready := 0
 		for _, p := range list.Items {
-			if podReady(&p) && p.Name != victim.Name {
+			if clustertest.PodReady(&p) && p.Name != victim.Name {
 				ready++
 			}
 		}
@@ -266,20 +263,20 @@ func testConfigMapVolume(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 		t.Fatal(err)
 	}
 	var running *corev1.Pod
-	eventually(t, 60*time.Second, "reader ready", func() error {
+	clustertest.Eventually(t, 60*time.Second, "reader ready", func() error {
 		p, err := getPod(ctx, c, ns, "reader")
 		if err != nil {
 			return err
 		}
-		if !podReady(p) {
+		if !clustertest.PodReady(p) {
 			return fmt.Errorf("not ready: %+v", p.Status.ContainerStatuses)
 		}
 		running = p
 		return nil
 	})
 	pid := containerPid(t, running, "reader")
-	eventually(t, 10*time.Second, "the env and the file in the logs", func() error {
-		out, err := kubectl(ctx, c, "logs", "reader")
+	clustertest.Eventually(t, 10*time.Second, "the env and the file in the logs", func() error {
+		out, err := clustertest.Kubectl(ctx, c, "logs", "reader")
 		if err != nil {
 			return err
 		}
@@ -330,7 +327,7 @@ func testConfigMapVolume(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 		t.Fatal(err)
 	}
 	// Well under the 60 s periodic sync: the pod update triggered it.
-	eventually(t, 10*time.Second, "the new greeting in the container", func() error {
+	clustertest.Eventually(t, 10*time.Second, "the new greeting in the container", func() error {
 		out, err := inContainer(pid, "cat", "/etc/greeting/greeting")
 		if err != nil || out != "bonjour" {
 			return fmt.Errorf("%q %v", out, err)
@@ -345,8 +342,8 @@ func testConfigMapVolume(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 		// Two: the readlink line and the one payload folder left.
 		t.Errorf("old payload not replaced (was %s):\n%s", firstPayload, layout)
 	}
-	eventually(t, 10*time.Second, "the new greeting in the logs", func() error {
-		out, err := kubectl(ctx, c, "logs", "reader", "--tail=1")
+	clustertest.Eventually(t, 10*time.Second, "the new greeting in the logs", func() error {
+		out, err := clustertest.Kubectl(ctx, c, "logs", "reader", "--tail=1")
 		if err != nil || !strings.Contains(out, "greeting=bonjour") {
 			return fmt.Errorf("%q %v", out, err)
 		}
@@ -357,7 +354,7 @@ func testConfigMapVolume(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, "reader", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "reader gone", func() error {
+	clustertest.Eventually(t, 30*time.Second, "reader gone", func() error {
 		_, err := getPod(ctx, c, ns, "reader")
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -384,7 +381,7 @@ func testRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "two restarts with the last exit code", func() error {
+	clustertest.Eventually(t, 30*time.Second, "two restarts with the last exit code", func() error {
 		p, err := getPod(ctx, c, ns, "crasher")
 		if err != nil {
 			return err
@@ -401,7 +398,7 @@ func testRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		}
 		return nil
 	})
-	eventually(t, 10*time.Second, "Started and BackOff events", func() error {
+	clustertest.Eventually(t, 10*time.Second, "Started and BackOff events", func() error {
 		events, err := c.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=crasher"})
 		if err != nil {
 			return err
@@ -415,7 +412,7 @@ func testRestart(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		}
 		return nil
 	})
-	out, err := kubectl(ctx, c, "logs", "crasher", "--previous")
+	out, err := clustertest.Kubectl(ctx, c, "logs", "crasher", "--previous")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package tests
+// Package clustertest holds the test helpers shared by the local cluster's
+// own tests and the tests that run a product on it: start a cluster that is
+// checked to leave nothing behind, poll until a condition holds, run
+// kubectl.
+package clustertest
 
 import (
 	"bytes"
@@ -13,31 +17,51 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/cluster"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/nodeagent"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
 )
 
-// debianImage runs its command in the nginx root filesystem (a Debian with
-// a shell), for pods that need a shell rather than a particular program
-// (cluster.DefaultImages maps it).
-const debianImage = "localcluster/debian:test"
-
-// startCluster starts a cluster for the test and checks, when the test
-// ends, that stopping it left nothing behind.
-func startCluster(t *testing.T, images []nodeagent.ImageRule) *cluster.Cluster {
+// RequireRoot skips the test unless it runs as root, which the cluster needs.
+func RequireRoot(t *testing.T) {
 	t.Helper()
-	logs := &testenv.SyncBuffer{} // the cluster's log; a failed test prints it
+	if os.Geteuid() != 0 {
+		t.Skip("the local cluster needs root (network namespaces, mounts, chroot)")
+	}
+}
+
+// Start starts a cluster for the test with opts (restart back-off 1 s
+// unless set) and checks, when the test ends, that stopping it left
+// nothing behind. The cluster's log goes to a file a failed test prints,
+// unless opts.Log is set.
+func Start(t *testing.T, opts cluster.Options) *cluster.Cluster {
+	t.Helper()
+	var logFile *os.File
+	if opts.Log == nil {
+		f, err := os.CreateTemp(t.TempDir(), "cluster-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		logFile, opts.Log = f, f
+	}
+	printLog := func() {
+		if logFile != nil {
+			data, _ := os.ReadFile(logFile.Name())
+			t.Logf("cluster log:\n%s", data)
+		}
+	}
+	if opts.RestartBackoff == 0 {
+		opts.RestartBackoff = time.Second
+	}
 	// Long enough to wait for another package's cluster to stop.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	forwarding, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	began := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{Log: logs, Images: images, RestartBackoff: time.Second})
+	c, err := cluster.Start(ctx, opts)
 	if err != nil {
-		t.Fatalf("starting the cluster: %v\n%s", err, logs)
+		printLog()
+		t.Fatalf("starting the cluster: %v", err)
 	}
 	t.Logf("cluster up in %s", time.Since(began).Round(10*time.Millisecond))
 	stopListening := c.StopOnSignal()
@@ -54,7 +78,10 @@ func startCluster(t *testing.T, images []nodeagent.ImageRule) *cluster.Cluster {
 			t.Errorf("net.ipv4.ip_forward changed from %q to %q", forwarding, now)
 		}
 		if t.Failed() {
-			t.Logf("cluster log:\n%s", logs)
+			printLog()
+		}
+		if logFile != nil {
+			_ = logFile.Close()
 		}
 	})
 	return c
@@ -111,24 +138,35 @@ func assertNothingLeft(t *testing.T, n nodeagent.NetworkConfig, stateDir string,
 	}
 }
 
-// eventually polls check every 200 ms until it returns nil or timeout
-// passes, then fails with check's last error.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+// Eventually calls check until it returns nil and fails the test with what
+// and check's last error when it still fails after timeout. It polls soon
+// after a first failure and backs off to pollCap, so that quick changes are
+// seen quickly and long waits do not hammer the API server. It is the one
+// poll helper of both modules (internal/testenv.Eventually calls it).
+func Eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	interval := pollStart
 	for {
 		err := check()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, timeout, err)
+			t.Fatalf("%s: still failing after %s: %v", what, timeout, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(interval)
+		interval = min(2*interval, pollCap)
 	}
 }
 
-func podReady(p *corev1.Pod) bool {
+const (
+	pollStart = 10 * time.Millisecond
+	pollCap   = 100 * time.Millisecond
+)
+
+// PodReady reports whether the pod's Ready condition is True.
+func PodReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
@@ -137,38 +175,12 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// containerPid reads the process id the node agent puts at the end of a
-// container ID ("localcluster://<pod>-<container>-<pid>").
-func containerPid(t *testing.T, p *corev1.Pod, name string) int {
-	t.Helper()
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == name && cs.State.Running != nil {
-			i := strings.LastIndexByte(cs.ContainerID, '-')
-			pid, err := strconv.Atoi(cs.ContainerID[i+1:])
-			if err != nil {
-				t.Fatalf("container ID %q: %v", cs.ContainerID, err)
-			}
-			return pid
-		}
-	}
-	t.Fatalf("container %s of %s is not running: %+v", name, p.Name, p.Status.ContainerStatuses)
-	return 0
-}
-
-// inContainer runs a command in a container's mount and UTS namespaces and root.
-func inContainer(pid int, args ...string) (string, error) {
-	out, err := exec.Command("nsenter", append([]string{"--target", strconv.Itoa(pid), "--mount", "--uts", "--root", "--wd", "--"}, args...)...).CombinedOutput()
-	return string(out), err
-}
-
-func kubectl(ctx context.Context, c *cluster.Cluster, args ...string) (string, error) {
+// Kubectl runs kubectl against the cluster and returns its output, or an
+// error with the output.
+func Kubectl(ctx context.Context, c *cluster.Cluster, args ...string) (string, error) {
 	out, err := c.KubectlCmd(ctx, args...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
-}
-
-func getPod(ctx context.Context, c *cluster.Cluster, ns, name string) (*corev1.Pod, error) {
-	return c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 }

@@ -1,4 +1,4 @@
-package tests
+package cluster_test
 
 import (
 	"os"
@@ -9,15 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/nodeagent"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the local cluster needs root (network namespaces, mounts, chroot)")
-	}
-}
 
 // leftovers imitates what a run killed with SIGKILL leaves behind: a pod
 // network namespace with a process in it, a veth pair, a state folder whose

@@ -1,0 +1,14 @@
+package cluster_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/nodeagent"
+)
+
+func TestMain(m *testing.M) {
+	// The node agent starts containers by re-executing this test binary.
+	nodeagent.RunContainerInitIfRequested()
+	os.Exit(m.Run())
+}
