@@ -26,6 +26,9 @@ type renderer struct {
 	splits   []*splitClients
 	splitFor map[string]bool // rule or mirror variables already split
 	counter  int
+	// owner is the rule being rendered: the maps and splits added for it
+	// are its lines in Files.Sources.
+	owner *model.RouteRef
 }
 
 func newRenderer(gw *model.Gateway) (*renderer, error) {
@@ -314,7 +317,9 @@ func (r *renderer) dispatch(sc *serverCtx, lv *locationView, cands []model.Candi
 			fallback = c.Rule // later candidates are unreachable
 			break
 		}
+		r.owner = &c.Rule.Route
 		v, ok := r.candidateVar(c.Conditions)
+		r.owner = nil
 		if !ok {
 			continue // a condition nginx can never see, e.g. a header it drops
 		}
