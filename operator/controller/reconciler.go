@@ -54,6 +54,9 @@ type Reconciler struct {
 	reader   client.Reader // uncached, to see objects the cache filters out
 	recorder events.EventRecorder
 	opts     Options
+	// mem is what runs remember of the data planes (see refusals.go).
+	// Reconcile never runs concurrently: there is one request, globalKey.
+	mem *dataPlaneMemory
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
@@ -84,6 +87,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		reader:   mgr.GetAPIReader(),
 		recorder: mgr.GetEventRecorder(FieldManager),
 		opts:     opts,
+		mem:      newDataPlaneMemory(),
 	}
 	toGlobal := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{globalKey}
@@ -137,14 +141,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	out := translate.Translate(in)
-	now := metav1.Now()
-
 	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
 	for i := range in.Gateways {
 		gw := &in.Gateways[i]
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
+	generations := routeGenerations(in)
+	if err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
+		return reconcile.Result{}, err
+	}
+	for route, msg := range r.mem.refusedRoutes(generations) {
+		if in.Refused == nil {
+			in.Refused = map[translate.RouteKey]string{}
+		}
+		if _, set := in.Refused[route]; !set {
+			in.Refused[route] = msg
+		}
+	}
+	out := translate.Translate(in)
+	now := metav1.Now()
 
 	// The data planes first: their verdicts are part of the statuses.
 	var errs []error
@@ -156,7 +171,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		if gw == nil || result.Model == nil || gw.DeletionTimestamp != nil {
 			continue
 		}
-		verdict, err := r.syncDataPlane(ctx, gw, result)
+		verdict, err := r.syncDataPlane(ctx, gw, result, generations)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -165,6 +180,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.deleteUnserved(ctx, gateways, verdicts); err != nil {
 		errs = append(errs, err)
 	}
+	r.mem.forget(func(gw types.NamespacedName) bool { _, served := verdicts[gw]; return served })
 
 	statuses := ComposeStatuses(out, verdicts)
 	for _, result := range out.Gateways {
@@ -211,7 +227,7 @@ func onlyConflicts(err error) bool {
 // syncDataPlane renders one accepted Gateway, applies its owned objects,
 // points its pods at the new config and returns the data plane's verdict
 // (see DataPlaneProgrammed).
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult) (metav1.Condition, error) {
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, generations map[translate.RouteKey]int64) (metav1.Condition, error) {
 	files, err := render.Render(result.Model)
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
@@ -220,6 +236,8 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
 		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
+	hash := resources.ConfigHash(files)
+	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, files: files, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
 	set := resources.Objects(owner, result.Infrastructure, files, r.opts.Resources)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
@@ -229,7 +247,6 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
 		}, err
 	}
-	hash := resources.ConfigHash(files)
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
 		client.MatchingLabels(resources.SelectorLabels(gw.Namespace, gw.Name))); err != nil {
@@ -240,6 +257,26 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	}
 	err = r.patchConfigHash(ctx, pods.Items, hash)
 	return DataPlaneProgrammed(hash, pods.Items), err
+}
+
+// refuseRejectedRoutes refuses the route behind each config rendered here
+// that a gateway pod rejected (see refusals.go), with an event on its Gateway.
+func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway) error {
+	for key := range r.mem.rendered {
+		var pods corev1.PodList
+		if err := r.client.List(ctx, &pods, client.InNamespace(key.Namespace),
+			client.MatchingLabels(resources.SelectorLabels(key.Namespace, key.Name))); err != nil {
+			return fmt.Errorf("listing the pods of Gateway %s: %w", key, err)
+		}
+		for _, route := range r.mem.noteRejections(key, pods.Items) {
+			log.FromContext(ctx).Info("refusing the route behind a rejected config", "gateway", key, "route", route)
+			if gw := gateways[key]; gw != nil {
+				r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RouteRefused", "Render",
+					"nginx rejected a line of %s %s; it is left out of the configuration until it changes", route.Kind, route.NamespacedName)
+			}
+		}
+	}
+	return nil
 }
 
 // patchConfigHash writes the wanted config hash on every running gateway

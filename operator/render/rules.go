@@ -98,6 +98,9 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		fmt.Sprintf("set $%s %s;", varRoute, quoteValue(rule.Route.Namespace+"/"+rule.Route.Name)),
 		fmt.Sprintf("set $%s %s;", varRule, quoteValue(ruleName)),
 		fmt.Sprintf("set $%s %s;", varBackend, quoteValue(logBackend)))
+	if raw := testDirectiveFor(rule.Route); raw != "" {
+		lv.Script = append(lv.Script, raw)
+	}
 
 	resp := &responseHeaders{}
 	resp.apply(rule.ResponseHeaders)
