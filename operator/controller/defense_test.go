@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -126,6 +127,26 @@ func configHolds(ns, gw, text string, present bool) error {
 	return nil
 }
 
+// lastGoodHolds says why the Gateway's last-good ConfigMap does not hold
+// the files of the config of hash, which the Gateway's ConfigMap holds now.
+func lastGoodHolds(ns, gw, hash string) error {
+	ctx := context.Background()
+	current, lastGood := &corev1.ConfigMap{}, &corev1.ConfigMap{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.Name(gw)}, current); err != nil {
+		return err
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.LastGoodName(gw)}, lastGood); err != nil {
+		return err
+	}
+	if got := lastGood.Annotations[dataplane.AnnotationConfigHash]; got != hash {
+		return fmt.Errorf("last-good holds config %s, want %s", got, hash)
+	}
+	if !reflect.DeepEqual(lastGood.Data, current.Data) || !reflect.DeepEqual(lastGood.BinaryData, current.BinaryData) {
+		return fmt.Errorf("last-good files differ from the applied config's")
+	}
+	return nil
+}
+
 // TestRejectedRouteIsRefused: a route whose config nginx rejects (made
 // possible here by render's test hook) is refused with nginx's message,
 // the config without it goes live, and the other routes of the Gateway,
@@ -162,7 +183,12 @@ func TestRejectedRouteIsRefused(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return hasCondition(gw.Status.Conditions, "Programmed", metav1.ConditionTrue, "Programmed")
+		if err := hasCondition(gw.Status.Conditions, "Programmed", metav1.ConditionTrue, "Programmed"); err != nil {
+			return err
+		}
+		// The config nginx applied, never the one it rejected, is the one
+		// a new or restarted pod falls back to.
+		return lastGoodHolds(ns, "gw", sidecar.played)
 	})
 	waitEvent(t, ns, "gw", "RouteRefused", "poison")
 

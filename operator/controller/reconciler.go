@@ -255,7 +255,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods could not be listed; retrying",
 		}, err
 	}
-	err = r.patchConfigHash(ctx, pods.Items, hash)
+	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items))
 	return DataPlaneProgrammed(hash, pods.Items), err
 }
 
@@ -277,6 +277,18 @@ func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[type
 		}
 	}
 	return nil
+}
+
+// writeLastGood keeps the Gateway's last-good ConfigMap at the newest
+// config a pod reports applied, from the files rendered here for its hash
+// (a config this operator did not render is never copied). With no such
+// config in memory (say after an operator restart) it is left as it is.
+func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, result translate.GatewayResult, pods []corev1.Pod) error {
+	cfg, ok := r.mem.newestApplied(result.NamespacedName, pods)
+	if !ok {
+		return nil
+	}
+	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.files))
 }
 
 // patchConfigHash writes the wanted config hash on every running gateway

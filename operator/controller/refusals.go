@@ -73,6 +73,20 @@ func (m *dataPlaneMemory) config(gw types.NamespacedName, hash string) (rendered
 	return renderedConfig{}, false
 }
 
+// newestApplied returns the newest config rendered for gw that one of
+// pods reports applied: what the Gateway's last-good ConfigMap holds.
+func (m *dataPlaneMemory) newestApplied(gw types.NamespacedName, pods []corev1.Pod) (renderedConfig, bool) {
+	configs := m.rendered[gw]
+	for i := len(configs) - 1; i >= 0; i-- {
+		for j := range pods {
+			if pods[j].DeletionTimestamp == nil && pods[j].Annotations[dataplane.AnnotationAppliedHash] == configs[i].hash {
+				return configs[i], true
+			}
+		}
+	}
+	return renderedConfig{}, false
+}
+
 // forget drops the configs of Gateways not in served.
 func (m *dataPlaneMemory) forget(served func(types.NamespacedName) bool) {
 	for gw := range m.rendered {

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -84,7 +85,9 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			PeriodSeconds:    10,
 			FailureThreshold: 3,
 		},
-		VolumeMounts:    mounts,
+		// Only the sidecar reads the last-good config, to stage it.
+		VolumeMounts: append(slices.Clone(mounts),
+			corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true}),
 		SecurityContext: containerSecurityContext(),
 	}
 
@@ -116,6 +119,11 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 						LocalObjectReference: corev1.LocalObjectReference{Name: name},
 					}}},
 					{Name: volumeSecrets, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}},
+					// Written once a replica applied a config; until then empty.
+					{Name: volumeLastGood, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: LastGoodName(owner.Name)},
+						Optional:             ptr.To(true),
+					}}},
 					emptyDir(volumeRun),
 					emptyDir(volumeNginxLib),
 					emptyDir(volumeNginxLog),
