@@ -53,16 +53,7 @@ func (s *nginxSidecar) step() error {
 	if err := k8s.Get(ctx, key, secret); err != nil {
 		return err
 	}
-	files := map[string][]byte{}
-	for k, v := range cm.Data {
-		files[k] = []byte(v)
-	}
-	for k, v := range cm.BinaryData {
-		files[k] = v
-	}
-	for k, v := range secret.Data {
-		files[k] = v
-	}
+	files := mountedFiles(cm, secret)
 	if got := dataplane.Hash(files); got != want {
 		return fmt.Errorf("the objects hold config %s, the pod wants %s", got, want) // not written yet
 	}
