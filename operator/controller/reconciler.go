@@ -147,7 +147,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
 	generations := routeGenerations(in)
-	if err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
+	if _, err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
 		return reconcile.Result{}, err
 	}
 	for route, msg := range r.mem.refusedRoutes(generations) {
@@ -181,6 +181,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 	r.mem.forget(func(gw types.NamespacedName) bool { _, served := verdicts[gw]; return served })
+	// A rejection of a config only just remembered (the same config
+	// rendered again after an operator restart) is acted on at once.
+	refusedNow, err := r.refuseRejectedRoutes(ctx, gateways)
+	if err != nil {
+		errs = append(errs, err)
+	}
 
 	statuses := ComposeStatuses(out, verdicts)
 	for _, result := range out.Gateways {
@@ -201,6 +207,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		// Our cache had not yet seen our own last write: nothing is wrong,
 		// the next run reads fresh objects.
 		log.FromContext(ctx).V(1).Info("write conflict, retrying", "error", err.Error())
+		return reconcile.Result{RequeueAfter: conflictRetry}, nil
+	}
+	if err == nil && refusedNow {
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
 	return reconcile.Result{}, err
@@ -261,14 +270,17 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 
 // refuseRejectedRoutes refuses the route behind each config rendered here
 // that a gateway pod rejected (see refusals.go), with an event on its Gateway.
-func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway) error {
+// It reports whether it refused any route.
+func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway) (bool, error) {
+	refused := false
 	for key := range r.mem.rendered {
 		var pods corev1.PodList
 		if err := r.client.List(ctx, &pods, client.InNamespace(key.Namespace),
 			client.MatchingLabels(resources.SelectorLabels(key.Namespace, key.Name))); err != nil {
-			return fmt.Errorf("listing the pods of Gateway %s: %w", key, err)
+			return refused, fmt.Errorf("listing the pods of Gateway %s: %w", key, err)
 		}
 		for _, route := range r.mem.noteRejections(key, pods.Items) {
+			refused = true
 			log.FromContext(ctx).Info("refusing the route behind a rejected config", "gateway", key, "route", route)
 			if gw := gateways[key]; gw != nil {
 				r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RouteRefused", "Render",
@@ -276,7 +288,7 @@ func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[type
 			}
 		}
 	}
-	return nil
+	return refused, nil
 }
 
 // writeLastGood keeps the Gateway's last-good ConfigMap at the newest
