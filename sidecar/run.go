@@ -36,6 +36,7 @@ import (
 type runFlags struct {
 	pathFlags
 	configDir, secretDir      string
+	lastGoodDir               string
 	healthAddr, metricsAddr   string
 	kubeconfig                string
 	noKube                    bool
@@ -50,6 +51,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	f.register(fs)
 	fs.StringVar(&f.configDir, "config-dir", dataplane.ConfigMountPath, "ConfigMap mount (rendered nginx config)")
 	fs.StringVar(&f.secretDir, "secret-dir", dataplane.SecretMountPath, "Secret mount (TLS certificates and keys)")
+	fs.StringVar(&f.lastGoodDir, "last-good-dir", dataplane.LastGoodMountPath, "last-good ConfigMap mount: served when nothing is live yet and the current config is refused")
 	fs.StringVar(&f.healthAddr, "health-addr", fmt.Sprintf(":%d", dataplane.HealthPort), "address of /healthz and /readyz")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", fmt.Sprintf(":%d", dataplane.MetricsPort), "address of /metrics")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config)")
@@ -101,7 +103,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	}
 
 	applier, err := apply.New(apply.Config{
-		ConfigDir: f.configDir, SecretDir: f.secretDir,
+		ConfigDir: f.configDir, SecretDir: f.secretDir, LastGoodDir: f.lastGoodDir,
 		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile,
 		Nginx: f.nginx, EmergLog: f.emergLog(),
 		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO,
@@ -128,6 +130,11 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	for {
 		res := applier.Apply(ctx)
 		if res.Changed && ctx.Err() == nil {
+			if res.Fallback != "" {
+				// Served instead: applied-hash names it, then the refusal
+				// of the current config (rejected-hash) is reported as ever.
+				reporter.Report(report.Outcome{Hash: res.Fallback, Event: true})
+			}
 			reporter.Report(report.Outcome{Hash: res.Hash, Rejected: res.Err != nil, Message: res.Message, Event: true})
 		}
 		select {

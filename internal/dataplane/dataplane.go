@@ -17,6 +17,14 @@ const (
 	// SecretMountPath is where the Gateway's Secret (TLS certificates and
 	// keys) is mounted in both containers.
 	SecretMountPath = "/etc/nginx-gateway/secrets"
+	// LastGoodMountPath is where the sidecar container mounts the Gateway's
+	// last-good ConfigMap (optional; see LastGoodFallback in the sidecar's
+	// apply package): the config files of the newest config a replica of
+	// the Gateway reported applied, written by the operator from the files
+	// it rendered for that hash, never copied from elsewhere. A sidecar
+	// with nothing live yet (a new or restarted pod) falls back to it when
+	// the current config fails `nginx -t`.
+	LastGoodMountPath = "/etc/nginx-gateway/last-good"
 	// RunPath is an emptyDir shared by nginx and the sidecar: the validated
 	// live config that nginx reads, nginx's pid file, temp folders.
 	RunPath = "/var/run/nginx-gateway"

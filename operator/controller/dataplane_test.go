@@ -58,6 +58,18 @@ func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 	return hash
 }
 
+// mountedFiles is what the sidecar sees: every key of both volumes in one
+// folder (small configs only: compressed keys are not expanded).
+func mountedFiles(cm *corev1.ConfigMap, secret *corev1.Secret) map[string][]byte {
+	files := map[string][]byte{}
+	for k, v := range cm.Data {
+		files[k] = []byte(v)
+	}
+	maps.Copy(files, cm.BinaryData)
+	maps.Copy(files, secret.Data)
+	return files
+}
+
 // waitEvent waits for an event with reason about the object named regarding
 // whose note contains note.
 func waitEvent(t *testing.T, ns, regarding, reason, note string) {
@@ -126,14 +138,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 		if err := k8s.Get(ctx, key, secret); err != nil {
 			t.Fatal(err)
 		}
-		// What the sidecar sees: every key of both volumes in one folder.
-		files := map[string][]byte{}
-		for k, v := range cm.Data {
-			files[k] = []byte(v)
-		}
-		maps.Copy(files, cm.BinaryData)
-		maps.Copy(files, secret.Data)
-		if got := dataplane.Hash(files); got != hash {
+		if got := dataplane.Hash(mountedFiles(cm, secret)); got != hash {
 			t.Errorf("pod annotation %s, hash of the mounted files %s", hash, got)
 		}
 	})

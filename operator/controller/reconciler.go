@@ -55,6 +55,9 @@ type Reconciler struct {
 	reader   client.Reader // uncached, to see objects the cache filters out
 	recorder events.EventRecorder
 	opts     Options
+	// mem is what runs remember of the data planes (see refusals.go).
+	// Reconcile never runs concurrently: there is one request, globalKey.
+	mem *dataPlaneMemory
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
@@ -85,6 +88,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		reader:   mgr.GetAPIReader(),
 		recorder: mgr.GetEventRecorder(FieldManager),
 		opts:     opts,
+		mem:      newDataPlaneMemory(),
 	}
 	toGlobal := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{globalKey}
@@ -138,16 +142,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	// Translate and render; routes nginx cannot take are refused there.
-	piped := pipeline.Run(in)
-	out := piped.Output
-	now := metav1.Now()
-
 	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
 	for i := range in.Gateways {
 		gw := &in.Gateways[i]
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
+	generations := routeGenerations(in)
+	if _, err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
+		return reconcile.Result{}, err
+	}
+	for route, msg := range r.mem.refusedRoutes(generations) {
+		if in.Refused == nil {
+			in.Refused = map[translate.RouteKey]string{}
+		}
+		if _, set := in.Refused[route]; !set {
+			in.Refused[route] = msg
+		}
+	}
+	// Translate and render; routes nginx cannot take are refused there.
+	piped := pipeline.Run(in)
+	out := piped.Output
+	now := metav1.Now()
 
 	// The data planes first: their verdicts are part of the statuses.
 	var errs []error
@@ -159,13 +174,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		if gw == nil || result.Model == nil || gw.DeletionTimestamp != nil {
 			continue
 		}
-		verdict, err := r.syncDataPlane(ctx, gw, result, piped.Files[result.NamespacedName], piped.Errors[result.NamespacedName])
+		verdict, err := r.syncDataPlane(ctx, gw, result, piped.Files[result.NamespacedName], piped.Errors[result.NamespacedName], generations)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		verdicts[result.NamespacedName] = verdict
 	}
 	if err := r.deleteUnserved(ctx, gateways, verdicts); err != nil {
+		errs = append(errs, err)
+	}
+	r.mem.forget(func(gw types.NamespacedName) bool { _, served := verdicts[gw]; return served })
+	// A rejection of a config only just remembered (the same config
+	// rendered again after an operator restart) is acted on at once.
+	refusedNow, err := r.refuseRejectedRoutes(ctx, gateways)
+	if err != nil {
 		errs = append(errs, err)
 	}
 
@@ -190,6 +212,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		log.FromContext(ctx).V(1).Info("write conflict, retrying", "error", err.Error())
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
+	if err == nil && refusedNow {
+		return reconcile.Result{RequeueAfter: conflictRetry}, nil
+	}
 	return reconcile.Result{}, err
 }
 
@@ -212,9 +237,10 @@ func onlyConflicts(err error) bool {
 }
 
 // syncDataPlane applies the owned objects of one accepted Gateway with
-// its rendered files, points its pods at the new config and returns the
-// data plane's verdict (see DataPlaneProgrammed). err is its render error.
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, files render.Files, err error) (metav1.Condition, error) {
+// its rendered files, remembers them (a rejection names a line of them),
+// points its pods at the new config and returns the data plane's verdict
+// (see DataPlaneProgrammed). err is its render error.
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, files render.Files, err error, generations map[translate.RouteKey]int64) (metav1.Condition, error) {
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
 		return metav1.Condition{
@@ -222,6 +248,8 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
 		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
+	hash := resources.ConfigHash(files)
+	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, files: files, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
 	set := resources.Objects(owner, result.Infrastructure, files, r.opts.Resources)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
@@ -231,7 +259,6 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
 		}, err
 	}
-	hash := resources.ConfigHash(files)
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
 		client.MatchingLabels(resources.SelectorLabels(gw.Namespace, gw.Name))); err != nil {
@@ -240,8 +267,43 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods could not be listed; retrying",
 		}, err
 	}
-	err = r.patchConfigHash(ctx, pods.Items, hash)
+	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items))
 	return DataPlaneProgrammed(hash, pods.Items), err
+}
+
+// refuseRejectedRoutes refuses the route behind each config rendered here
+// that a gateway pod rejected (see refusals.go), with an event on its Gateway.
+// It reports whether it refused any route.
+func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway) (bool, error) {
+	refused := false
+	for key := range r.mem.rendered {
+		var pods corev1.PodList
+		if err := r.client.List(ctx, &pods, client.InNamespace(key.Namespace),
+			client.MatchingLabels(resources.SelectorLabels(key.Namespace, key.Name))); err != nil {
+			return refused, fmt.Errorf("listing the pods of Gateway %s: %w", key, err)
+		}
+		for _, route := range r.mem.noteRejections(key, pods.Items) {
+			refused = true
+			log.FromContext(ctx).Info("refusing the route behind a rejected config", "gateway", key, "route", route)
+			if gw := gateways[key]; gw != nil {
+				r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RouteRefused", "Render",
+					"nginx rejected a line of %s %s; it is left out of the configuration until it changes", route.Kind, route.NamespacedName)
+			}
+		}
+	}
+	return refused, nil
+}
+
+// writeLastGood keeps the Gateway's last-good ConfigMap at the newest
+// config a pod reports applied, from the files rendered here for its hash
+// (a config this operator did not render is never copied). With no such
+// config in memory (say after an operator restart) it is left as it is.
+func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, result translate.GatewayResult, pods []corev1.Pod) error {
+	cfg, ok := r.mem.newestApplied(result.NamespacedName, pods)
+	if !ok {
+		return nil
+	}
+	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.files))
 }
 
 // patchConfigHash writes the wanted config hash on every running gateway

@@ -16,6 +16,9 @@ import (
 
 // corsPreflightVar is "1" for a CORS preflight request.
 func (r *renderer) corsPreflightVar() string {
+	owner := r.owner // shared by every CORS rule: ours
+	r.owner = nil
+	defer func() { r.owner = owner }()
 	return r.addMap("cors-preflight", &nginxMap{
 		Comment: "CORS preflight request",
 		Source:  quote("${request_method}:${http_access_control_request_method}"),

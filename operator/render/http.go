@@ -31,6 +31,9 @@ type renderer struct {
 	// (limits.go), routeBytes what each route's values take.
 	refused    map[routeID]string
 	routeBytes map[routeID]int
+	// owner is the rule being rendered: the maps and splits added for it
+	// are its lines in Files.Sources.
+	owner *model.RouteRef
 }
 
 func newRenderer(gw *model.Gateway) (*renderer, error) {
@@ -341,7 +344,9 @@ func (r *renderer) dispatch(sc *serverCtx, lv *locationView, cands []model.Candi
 		if !r.conditionsFit(c.Rule, c.Conditions) {
 			continue // the route is refused
 		}
+		r.owner = &c.Rule.Route
 		v, ok := r.candidateVar(c.Conditions)
+		r.owner = nil
 		if !ok {
 			continue // a condition nginx can never see, e.g. a header it drops
 		}

@@ -33,6 +33,9 @@ func (r *renderer) addMap(key string, m *nginxMap) string {
 		m.Var = r.newVar(m.Var)
 	}
 	r.mapByKey[key] = m.Var
+	if m.Src == nil {
+		m.Src = r.owner
+	}
 	r.maps = append(r.maps, m)
 	return m.Var
 }
@@ -176,7 +179,7 @@ func (r *renderer) addHeaderVar(rule *model.Rule, h model.Header) string {
 // split registers a split_clients block on $request_id that yields each
 // value for its share (basis points out of 10000, summing to 10000).
 func (r *renderer) split(varName, cmt string, shares []int, values []string) {
-	s := &splitClients{Comment: comment(cmt), Var: varName}
+	s := &splitClients{Comment: comment(cmt), Var: varName, Src: r.owner}
 	for i, bp := range shares {
 		if bp == 0 {
 			continue

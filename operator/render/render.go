@@ -21,6 +21,10 @@ type Files struct {
 	Config map[string][]byte
 	// Secret files (TLS certificates and keys) go into the Gateway's Secret.
 	Secret map[string][]byte
+	// Sources names the route rule behind each line of the Config files
+	// that one wrote (see Sources): what a data plane's error about a file
+	// and line is blamed on. It is not part of the files or their hash.
+	Sources Sources
 }
 
 // The config files, in the order nginx.conf includes them.
@@ -100,10 +104,11 @@ func Render(gw *model.Gateway) (Files, error) {
 	if err := r.refusedError(); err != nil {
 		return Files{}, err
 	}
-	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}}
+	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
 		var buf bytes.Buffer
 		buf.Grow(v.sizeHint(f.file))
+		v.rec.start(&buf)
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
 			return Files{}, fmt.Errorf("render %s: %w", f.file, err)
 		}
@@ -111,6 +116,9 @@ func Render(gw *model.Gateway) (Files, error) {
 			return Files{}, err
 		}
 		files.Config[f.file] = buf.Bytes()
+		if ranges := v.rec.ranges(); len(ranges) > 0 {
+			files.Sources[f.file] = ranges
+		}
 	}
 	for _, c := range gw.Certificates {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
@@ -130,6 +138,8 @@ type view struct {
 	Upstreams       []upstreamView
 	UpstreamZoneKB  int
 	Servers         []*serverView
+
+	rec sourceRecorder // see Begin and End
 }
 
 type mainView struct {
@@ -152,10 +162,11 @@ type httpView struct {
 // nginxMap is one `map SOURCE $VAR { KEY VALUE; … default VALUE; }`.
 type nginxMap struct {
 	Comment string
-	Source  string // quoted complex value
-	Var     string // without "$"
-	Entries []kv   // Key quoted literal, Value quoted complex value
-	Default string // quoted complex value
+	Source  string          // quoted complex value
+	Var     string          // without "$"
+	Entries []kv            // Key quoted literal, Value quoted complex value
+	Default string          // quoted complex value
+	Src     *model.RouteRef // the rule it was written for, nil when ours or shared
 }
 
 // splitClients is one `split_clients "$request_id" $VAR { P% VALUE; … }`.
@@ -163,6 +174,7 @@ type splitClients struct {
 	Comment string
 	Var     string
 	Entries []kv // Key "12.34%" or "*", Value quoted literal
+	Src     *model.RouteRef
 }
 
 type kv struct{ Key, Value string }
@@ -197,6 +209,9 @@ type locationView struct {
 	Mirrors     []string // quoted internal URIs
 	Timeouts    []kv     // directive, value
 	Proxy       *proxyView
+	// Src is the rule served here: the rule of an internal location, or
+	// the one served inline by a user-facing location (nil: none).
+	Src *model.RouteRef
 }
 
 type proxyView struct {

@@ -17,10 +17,13 @@ func (r *renderer) ruleEntry(sc *serverCtx, lv *locationView, rule *model.Rule, 
 	if lv.Comment == "" {
 		lv.Comment = r.ruleComment(rule)
 	}
+	r.owner = &rule.Route
+	defer func() { r.owner = nil }()
+	lv.Src = r.owner
 	if rule.CORS != nil {
 		uri := internalPrefix + rule.ID + "/cors"
 		lv.Script = append(lv.Script, fmt.Sprintf("if ($%s) { rewrite ^ %s last; }", r.corsPreflightVar(), quote(uri)))
-		in := &locationView{Comment: "CORS preflight, " + r.ruleComment(rule), Path: quote(uri)}
+		in := &locationView{Comment: "CORS preflight, " + r.ruleComment(rule), Path: quote(uri), Src: r.owner}
 		if sc.addInternal(in) {
 			r.corsPreflight(in, rule)
 		}
@@ -58,6 +61,7 @@ func (r *renderer) ruleEntry(sc *serverCtx, lv *locationView, rule *model.Rule, 
 		in := &locationView{
 			Comment: comment(fmt.Sprintf("backend %d (%s, weight %d) of %s", i, b.Upstream, b.Weight, r.ruleComment(rule))),
 			Path:    quote(fmt.Sprintf("%s%s/b%d", internalPrefix, rule.ID, i)),
+			Src:     r.owner,
 		}
 		if sc.addInternal(in) {
 			if err := r.final(sc, in, rule, b, false); err != nil {
@@ -94,6 +98,9 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		fmt.Sprintf("set $%s %s;", varRoute, quoteValue(rule.Route.Namespace+"/"+rule.Route.Name)),
 		fmt.Sprintf("set $%s %s;", varRule, quoteValue(ruleName)),
 		fmt.Sprintf("set $%s %s;", varBackend, quoteValue(logBackend)))
+	if raw := testDirectiveFor(rule.Route); raw != "" {
+		lv.Script = append(lv.Script, raw)
+	}
 
 	resp := &responseHeaders{}
 	resp.apply(r, rule, rule.ResponseHeaders)
@@ -481,6 +488,7 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 	in := &locationView{
 		Comment: comment(fmt.Sprintf("mirror %d (%s) of %s", i, up.Name, r.ruleComment(rule))),
 		Path:    quote(uri),
+		Src:     &rule.Route,
 	}
 	if !sc.addInternal(in) {
 		return quote(uri), nil

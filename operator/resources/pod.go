@@ -2,6 +2,7 @@ package resources
 
 import (
 	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -138,8 +139,10 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			PeriodSeconds:    10,
 			FailureThreshold: 3,
 		},
-		Resources:       *sidecarResources.DeepCopy(),
-		VolumeMounts:    mounts,
+		Resources: *sidecarResources.DeepCopy(),
+		// Only the sidecar reads the last-good config, to stage it.
+		VolumeMounts: append(slices.Clone(mounts),
+			corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true}),
 		SecurityContext: containerSecurityContext(),
 	}
 
@@ -172,6 +175,11 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 					}}},
 					{Name: volumeSecrets, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 						SecretName: name, DefaultMode: ptr.To(secretFileMode),
+					}}},
+					// Written once a replica applied a config; until then empty.
+					{Name: volumeLastGood, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: LastGoodName(owner.Name)},
+						Optional:             ptr.To(true),
 					}}},
 					emptyDir(volumeRun, runSizeLimit),
 					emptyDir(volumeNginxLib, nginxLibSizeLimit),

@@ -58,10 +58,35 @@ func ConfigHash(files render.Files) string {
 	return dataplane.Hash(merged)
 }
 
+// LastGoodName is the name of a Gateway's last-good ConfigMap.
+func LastGoodName(gatewayName string) string { return Name(gatewayName) + "-last-good" }
+
+// LastGoodConfigMap is the Gateway's last-good ConfigMap (mounted by the
+// sidecar at dataplane.LastGoodMountPath): the config files of a config
+// the data plane applied, encoded like the Gateway's ConfigMap, with that
+// config's hash in dataplane.AnnotationConfigHash. files must be what the
+// operator rendered for that hash.
+func LastGoodConfigMap(owner Owner, infra model.Infrastructure, files render.Files) *corev1.ConfigMap {
+	data, binary := configMapContent(files.Config)
+	return &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            LastGoodName(owner.Name),
+			Namespace:       owner.Namespace,
+			Labels:          objectLabels(owner, infra),
+			Annotations:     map[string]string{dataplane.AnnotationConfigHash: ConfigHash(files)},
+			OwnerReferences: []metav1.OwnerReference{ownerReference(owner)},
+		},
+		Data:       data,
+		BinaryData: binary,
+	}
+}
+
 // Volume names in the gateway pod.
 const (
 	volumeConfig   = "config"
 	volumeSecrets  = "secrets"
+	volumeLastGood = "last-good"
 	volumeRun      = "run"
 	volumeNginxLib = "nginx-lib"
 	volumeNginxLog = "nginx-log"

@@ -293,6 +293,14 @@ func TestObjectsDeployment(t *testing.T) {
 					t.Errorf("sidecar %s request %s limit %s", r, req.String(), lim.String())
 				}
 			}
+			if lg := volumes[volumeLastGood].ConfigMap; lg == nil || lg.Name != "gw-nginx-last-good" || lg.Optional == nil || !*lg.Optional {
+				t.Errorf("last-good volume = %+v", volumes[volumeLastGood])
+			}
+			if !slices.ContainsFunc(sidecar.VolumeMounts, func(m corev1.VolumeMount) bool {
+				return m.Name == volumeLastGood && m.MountPath == dataplane.LastGoodMountPath && m.ReadOnly
+			}) || slices.ContainsFunc(nginx.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == volumeLastGood }) {
+				t.Errorf("last-good mounts: sidecar %+v, nginx %+v", sidecar.VolumeMounts, nginx.VolumeMounts)
+			}
 		})
 	}
 }
@@ -338,5 +346,25 @@ func TestObjectsRole(t *testing.T) {
 	binding := Objects(testOwner, testInfra(), render.Files{}, Options{}).RoleBinding
 	if binding.RoleRef.Name != "gw-nginx" || binding.Subjects[0].Name != "gw-nginx" || binding.Subjects[0].Namespace != "ns" {
 		t.Errorf("binding = %+v", binding)
+	}
+}
+
+// TestLastGoodConfigMap: the config files of an applied config, encoded
+// like the Gateway's ConfigMap, owned by the Gateway, with the config's hash.
+func TestLastGoodConfigMap(t *testing.T) {
+	files := render.Files{Config: map[string][]byte{"nginx.conf": []byte("events {}\n")}, Secret: map[string][]byte{"a.key": []byte("k")}}
+	cm := LastGoodConfigMap(testOwner, testInfra(), files)
+	if cm.Name != LastGoodName(testOwner.Name) || cm.Namespace != testOwner.Namespace || len(cm.OwnerReferences) != 1 || cm.OwnerReferences[0].UID != testOwner.UID {
+		t.Errorf("metadata = %+v", cm.ObjectMeta)
+	}
+	if cm.Annotations[dataplane.AnnotationConfigHash] != ConfigHash(files) {
+		t.Errorf("hash annotation = %q, want %q", cm.Annotations[dataplane.AnnotationConfigHash], ConfigHash(files))
+	}
+	want := Objects(testOwner, testInfra(), files, Options{}).ConfigMap
+	if !reflect.DeepEqual(cm.Data, want.Data) || !reflect.DeepEqual(cm.BinaryData, want.BinaryData) || cm.Labels[dataplane.LabelManagedBy] != dataplane.ManagedByValue {
+		t.Errorf("content %+v / %+v, want that of the Gateway's ConfigMap %+v", cm.Data, cm.BinaryData, want.Data)
+	}
+	if _, leaked := cm.Data["a.key"]; leaked {
+		t.Error("a Secret file is in the last-good ConfigMap")
 	}
 }

@@ -22,6 +22,9 @@ import (
 // Config says where things are and how long steps may take.
 type Config struct {
 	ConfigDir, SecretDir string // the mounts
+	// LastGoodDir is the mount of the Gateway's last-good ConfigMap
+	// (dataplane.LastGoodMountPath; "" for none): see Result.Fallback.
+	LastGoodDir string
 	// StagingDir holds one folder per config hash; LivePath is the symlink
 	// nginx serves through; PidFile is nginx's pid file.
 	StagingDir, LivePath, PidFile string
@@ -57,6 +60,11 @@ type Result struct {
 	// timed out, an I/O error): the same config is tried again by the next
 	// Apply. Configs nginx -t refused are not tried again until they change.
 	Transient bool
+	// Fallback is the hash of the last-good config (Config.LastGoodDir,
+	// merged with the Secret's files) applied instead of a refused one,
+	// when nothing was live yet: a new or restarted pod serves the newest
+	// config a replica applied rather than nothing. "" when not.
+	Fallback string
 	// Validation and Reload are the durations of nginx -t and of the
 	// reload (zero when nginx was not running: it reads the tree at start).
 	Validation, Reload time.Duration
@@ -115,6 +123,9 @@ func (a *Applier) Apply(ctx context.Context) Result {
 			a.rejected = ""
 		}
 		a.cfg.Log.Error(res.Err, "config refused", "hash", hash, "message", res.Message)
+		if a.applied == "" && !res.Transient {
+			res.Fallback = a.fallback(ctx, hash)
+		}
 	} else {
 		a.rejected = ""
 		a.applied = hash
@@ -181,7 +192,12 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 // has no decompressed hash, so such a refusal carries the hash of the files
 // as mounted, which no operator-rendered config has.
 func (a *Applier) read() (files map[string]mount.File, refusal, err error) {
-	config, err := mount.Read(a.cfg.ConfigDir)
+	return a.readFrom(a.cfg.ConfigDir)
+}
+
+// readFrom is read with the config files from configDir.
+func (a *Applier) readFrom(configDir string) (files map[string]mount.File, refusal, err error) {
+	config, err := mount.Read(configDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,6 +220,31 @@ func (a *Applier) read() (files map[string]mount.File, refusal, err error) {
 		config[name] = f
 	}
 	return config, refusal, nil
+}
+
+// fallback applies the last-good config when nothing is live and the
+// config of hash refused was refused, and returns its hash ("" when there
+// is none, it is the refused one, or it fails too).
+func (a *Applier) fallback(ctx context.Context, refused string) string {
+	if entries, err := os.ReadDir(a.cfg.LastGoodDir); err != nil || len(entries) == 0 {
+		return "" // none, or the ConfigMap (optional) does not exist yet
+	}
+	files, refusal, err := a.readFrom(a.cfg.LastGoodDir)
+	if err != nil || refusal != nil || len(files) == 0 {
+		return ""
+	}
+	hash := dataplane.Hash(contents(files))
+	if hash == refused {
+		return ""
+	}
+	if res := a.apply(ctx, hash, files); res.Err != nil {
+		a.cfg.Log.Error(res.Err, "last-good config refused too", "hash", hash, "message", res.Message)
+		return ""
+	}
+	a.applied = hash
+	a.cfg.Metrics.SetApplied(hash)
+	a.cfg.Log.Info("serving the last-good config instead", "hash", hash, "refused", refused)
+	return hash
 }
 
 // stage writes the tree into StagingDir/<hash>, complete or not at all: it

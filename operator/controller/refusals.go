@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/blame"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// Defense in depth: whatever the translation step misses must not freeze a
+// shared Gateway. When a gateway pod rejects a config the reconciler
+// rendered, the route behind the line nginx names (blame.Route over that
+// config's render.Sources) is refused (translate.Input.Refused, with
+// nginx's message) until the route changes, so the next config leaves it
+// out and the other routes are served again.
+
+// keepRendered is how many of its latest configs the reconciler remembers
+// per Gateway: pods report on a config a little after the next may have
+// been rendered.
+const keepRendered = 3
+
+// renderedConfig is a config the reconciler rendered, with what a
+// rejection of it is blamed on.
+type renderedConfig struct {
+	hash  string
+	files render.Files
+	// generations are the metadata.generation of the routes when the
+	// config was rendered: a refusal holds for that generation only.
+	generations map[translate.RouteKey]int64
+}
+
+// refusalKey is a route at one generation: a new generation gets another chance.
+type refusalKey struct {
+	route      translate.RouteKey
+	generation int64
+}
+
+// dataPlaneMemory is what the reconciler remembers between runs, per
+// Gateway: the configs it rendered lately and the routes refused.
+type dataPlaneMemory struct {
+	rendered map[types.NamespacedName][]renderedConfig // newest last
+	refused  map[refusalKey]string
+}
+
+func newDataPlaneMemory() *dataPlaneMemory {
+	return &dataPlaneMemory{rendered: map[types.NamespacedName][]renderedConfig{}, refused: map[refusalKey]string{}}
+}
+
+// remember notes a config rendered for gw.
+func (m *dataPlaneMemory) remember(gw types.NamespacedName, cfg renderedConfig) {
+	list := slices.DeleteFunc(m.rendered[gw], func(c renderedConfig) bool { return c.hash == cfg.hash })
+	list = append(list, cfg)
+	if len(list) > keepRendered {
+		list = slices.Delete(list, 0, len(list)-keepRendered)
+	}
+	m.rendered[gw] = list
+}
+
+// config returns the config of hash rendered for gw, if remembered.
+func (m *dataPlaneMemory) config(gw types.NamespacedName, hash string) (renderedConfig, bool) {
+	for _, c := range m.rendered[gw] {
+		if c.hash == hash {
+			return c, true
+		}
+	}
+	return renderedConfig{}, false
+}
+
+// newestApplied returns the newest config rendered for gw that one of
+// pods reports applied: what the Gateway's last-good ConfigMap holds.
+func (m *dataPlaneMemory) newestApplied(gw types.NamespacedName, pods []corev1.Pod) (renderedConfig, bool) {
+	configs := m.rendered[gw]
+	for i := len(configs) - 1; i >= 0; i-- {
+		for j := range pods {
+			if pods[j].DeletionTimestamp == nil && pods[j].Annotations[dataplane.AnnotationAppliedHash] == configs[i].hash {
+				return configs[i], true
+			}
+		}
+	}
+	return renderedConfig{}, false
+}
+
+// forget drops the configs of Gateways not in served.
+func (m *dataPlaneMemory) forget(served func(types.NamespacedName) bool) {
+	for gw := range m.rendered {
+		if !served(gw) {
+			delete(m.rendered, gw)
+		}
+	}
+}
+
+// noteRejections refuses the route behind each config of gw that a pod
+// rejected, and returns the routes newly refused. A rejection whose line
+// is no route's refuses nothing: the Gateway stays Programmed False with
+// nginx's message (DataPlaneProgrammed).
+func (m *dataPlaneMemory) noteRejections(gw types.NamespacedName, pods []corev1.Pod) []translate.RouteKey {
+	var added []translate.RouteKey
+	for i := range pods {
+		pod := &pods[i]
+		hash := pod.Annotations[dataplane.AnnotationRejectedHash]
+		cfg, ok := m.config(gw, hash)
+		if hash == "" || !ok {
+			continue
+		}
+		msg := pod.Annotations[dataplane.AnnotationRejectedMessage]
+		ref, ok := blame.Route(msg, cfg.files.Sources)
+		if !ok {
+			continue
+		}
+		route := translate.RouteKey{Kind: gatewayv1.Kind(ref.Kind), NamespacedName: types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}}
+		key := refusalKey{route: route, generation: cfg.generations[route]}
+		if _, known := m.refused[key]; known {
+			continue
+		}
+		if len(msg) > maxRejectedMessage {
+			msg = msg[:maxRejectedMessage] + "…"
+		}
+		rule := fmt.Sprintf("rule %d", ref.RuleIndex)
+		if ref.RuleName != "" {
+			rule = fmt.Sprintf("rule %q", ref.RuleName)
+		}
+		m.refused[key] = fmt.Sprintf("nginx rejected the configuration at a line of this route's %s (config %s, pod %s): %s", rule, hash, pod.Name, msg)
+		added = append(added, route)
+	}
+	return added
+}
+
+// refusedRoutes drops the refusals of routes gone or changed (another
+// generation) and returns the others, for translate.Input.Refused.
+func (m *dataPlaneMemory) refusedRoutes(generations map[translate.RouteKey]int64) map[translate.RouteKey]string {
+	out := map[translate.RouteKey]string{}
+	for key, msg := range m.refused {
+		if gen, ok := generations[key.route]; !ok || gen != key.generation {
+			delete(m.refused, key)
+			continue
+		}
+		out[key.route] = msg
+	}
+	return out
+}
+
+// routeGenerations maps every route of the input to its metadata.generation.
+func routeGenerations(in translate.Input) map[translate.RouteKey]int64 {
+	out := map[translate.RouteKey]int64{}
+	for _, r := range routeObjects(in) {
+		out[r.key] = r.obj.GetGeneration()
+	}
+	return out
+}

@@ -1,0 +1,66 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// TestDataPlaneMemory: a rejection is blamed on the route of the line
+// nginx names, at the generation the config was rendered from; a line of
+// ours or an unknown hash refuses nothing; a new generation or a deleted
+// route drops the refusal.
+func TestDataPlaneMemory(t *testing.T) {
+	gw := types.NamespacedName{Namespace: "ns", Name: "gw"}
+	poison := translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: "ns", Name: "poison"}}
+	sources := render.Sources{"servers.conf": {{From: 10, To: 20, Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "ns", Name: "poison"}}}}
+	m := newDataPlaneMemory()
+	m.remember(gw, renderedConfig{hash: "h1", files: render.Files{Sources: sources}, generations: map[translate.RouteKey]int64{poison: 3}})
+	rejected := func(hash, msg string) []corev1.Pod {
+		return []corev1.Pod{testPod("p", false, map[string]string{dataplane.AnnotationRejectedHash: hash, dataplane.AnnotationRejectedMessage: msg})}
+	}
+
+	if got := m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:9")); len(got) != 0 {
+		t.Errorf("a line of ours refused %v", got)
+	}
+	if got := m.noteRejections(gw, rejected("h2", "[emerg] bad in servers.conf:15")); len(got) != 0 {
+		t.Errorf("a config not rendered here refused %v", got)
+	}
+	if got := m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:15")); len(got) != 1 || got[0] != poison {
+		t.Fatalf("refused %v, want %v", got, poison)
+	}
+	if got := m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:15")); len(got) != 0 {
+		t.Errorf("refused again: %v", got)
+	}
+	refused := m.refusedRoutes(map[translate.RouteKey]int64{poison: 3})
+	if msg := refused[poison]; !strings.Contains(msg, "[emerg] bad in servers.conf:15") || !strings.Contains(msg, "rule 0") {
+		t.Errorf("refusal message %q", msg)
+	}
+	// The route changed: its refusal goes, and the old rejection (still on
+	// the pod) does not refuse the new generation.
+	if refused := m.refusedRoutes(map[translate.RouteKey]int64{poison: 4}); len(refused) != 0 {
+		t.Errorf("generation 4 refused: %v", refused)
+	}
+	m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:15"))
+	if refused := m.refusedRoutes(map[translate.RouteKey]int64{poison: 4}); len(refused) != 0 {
+		t.Errorf("generation 4 refused by generation 3's rejection: %v", refused)
+	}
+	// Only the latest configs are remembered.
+	for _, h := range []string{"h2", "h3", "h4"} {
+		m.remember(gw, renderedConfig{hash: h})
+	}
+	if _, ok := m.config(gw, "h1"); ok {
+		t.Error("h1 still remembered after 3 newer configs")
+	}
+	m.forget(func(types.NamespacedName) bool { return false })
+	if len(m.rendered) != 0 {
+		t.Error("configs of unserved Gateways kept")
+	}
+}
