@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -99,7 +100,11 @@ func TestObjectsMetadata(t *testing.T) {
 	set := Objects(testOwner, testInfra(), render.Files{}, Options{DefaultImage: "img:1"})
 	for _, obj := range set.Objects() {
 		kind := obj.GetObjectKind().GroupVersionKind().Kind
-		if obj.GetName() != "gw-nginx" || obj.GetNamespace() != "ns" {
+		wantName := "gw-nginx"
+		if obj == client.Object(set.Report) {
+			wantName = "gw-nginx-report"
+		}
+		if obj.GetName() != wantName || obj.GetNamespace() != "ns" {
 			t.Errorf("%s is %s/%s", kind, obj.GetNamespace(), obj.GetName())
 		}
 		wantLabels := map[string]string{
@@ -258,7 +263,7 @@ func TestObjectsDeployment(t *testing.T) {
 			if env[dataplane.EnvPodName].ValueFrom.FieldRef.FieldPath != "metadata.name" ||
 				env[dataplane.EnvPodNamespace].ValueFrom.FieldRef.FieldPath != "metadata.namespace" ||
 				env[dataplane.EnvGatewayName].Value != "gw" || env[dataplane.EnvGatewayNamespace].Value != "ns" ||
-				env[dataplane.EnvServiceName].Value != "gw-nginx" {
+				env[dataplane.EnvServiceName].Value != "gw-nginx" || env[dataplane.EnvReportConfigMap].Value != "gw-nginx-report" {
 				t.Errorf("sidecar env = %+v", sidecar.Env)
 			}
 			if p := sidecar.ReadinessProbe.HTTPGet; p.Path != "/readyz" || p.Port.IntVal != dataplane.HealthPort {
@@ -304,6 +309,13 @@ func TestObjectsRole(t *testing.T) {
 				if len(rule.ResourceNames) != 1 {
 					t.Errorf("%s rule is not limited to one object: %+v", res, rule)
 				}
+			case "configmaps":
+				// The report ConfigMap only, and only an apply to it.
+				if !reflect.DeepEqual(rule.ResourceNames, []string{"gw-nginx-report"}) || !reflect.DeepEqual(rule.Verbs, []string{"patch"}) {
+					t.Errorf("configmaps rule = %+v", rule)
+				}
+			case "pods":
+				t.Errorf("the sidecar may touch pods: %+v", rule)
 			}
 		}
 	}
@@ -311,8 +323,9 @@ func TestObjectsRole(t *testing.T) {
 		t.Error("no gateways/status rule")
 	}
 	// Every replica writes the addresses, without an election: no leases.
+	// Reports go to the report ConfigMap: no pods.
 	slices.Sort(granted)
-	want := []string{"/events", "/pods", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
+	want := []string{"/configmaps", "/events", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
 	if !slices.Equal(granted, want) {
 		t.Errorf("the Role grants %v, want exactly %v", granted, want)
 	}
