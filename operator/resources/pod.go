@@ -2,6 +2,7 @@ package resources
 
 import (
 	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -85,7 +86,9 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			PeriodSeconds:    10,
 			FailureThreshold: 3,
 		},
-		VolumeMounts:    mounts,
+		// The API token only here: nginx's container has no mount of it.
+		VolumeMounts: append(slices.Clone(mounts),
+			corev1.VolumeMount{Name: volumeAPIAccess, MountPath: serviceAccountPath, ReadOnly: true}),
 		SecurityContext: containerSecurityContext(),
 	}
 
@@ -100,8 +103,11 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 				Annotations: nonEmpty(maps.Clone(infra.Annotations)),
 			},
 			Spec: corev1.PodSpec{
-				ServiceAccountName:    name,
-				ShareProcessNamespace: ptr.To(true),
+				ServiceAccountName: name,
+				// No token in every container: apiAccessVolume mounts it in
+				// the sidecar's only.
+				AutomountServiceAccountToken: ptr.To(false),
+				ShareProcessNamespace:        ptr.To(true),
 				SecurityContext: &corev1.PodSecurityContext{
 					RunAsNonRoot:   ptr.To(true),
 					RunAsUser:      ptr.To[int64](nginxUID),
@@ -121,10 +127,40 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 					emptyDir(volumeNginxLib),
 					emptyDir(volumeNginxLog),
 					emptyDir(volumeTmp),
+					apiAccessVolume(),
 				},
 			},
 		},
 	}
+}
+
+// serviceAccountPath is where client-go's in-cluster config reads the
+// token, CA and namespace.
+const serviceAccountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// tokenExpirationSeconds is the kubelet's default for its own token volume
+// (an hour, plus 7 s so that a client can tell it from a bound one); the
+// kubelet refreshes the token at 80 % of its life.
+const tokenExpirationSeconds = 3607
+
+// apiAccessVolume is what the kubelet would mount in every container with
+// automountServiceAccountToken: a bound ServiceAccount token from the
+// TokenRequest API, the cluster's CA (the kube-root-ca.crt ConfigMap every
+// namespace holds) and the namespace.
+func apiAccessVolume() corev1.Volume {
+	return corev1.Volume{Name: volumeAPIAccess, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptr.To[int32](0o644), // the kubelet's default
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](tokenExpirationSeconds)}},
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+			}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+				{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}},
+			}}},
+		},
+	}}}
 }
 
 func containerSecurityContext() *corev1.SecurityContext {

@@ -69,6 +69,9 @@ const (
 	volumeNginxLib = "nginx-lib"
 	volumeNginxLog = "nginx-log"
 	volumeTmp      = "tmp"
+	// volumeAPIAccess holds the ServiceAccount token, mounted in the
+	// sidecar container only.
+	volumeAPIAccess = "kube-api-access"
 )
 
 // nginxUID is the nginx user of the Debian image; both containers run as it

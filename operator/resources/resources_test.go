@@ -276,6 +276,27 @@ func TestObjectsDeployment(t *testing.T) {
 			for _, v := range pod.Volumes {
 				volumes[v.Name] = v.VolumeSource
 			}
+			// The API token is in the sidecar only, never in nginx's container.
+			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+				t.Error("automountServiceAccountToken is not false: the kubelet would mount the token in nginx's container")
+			}
+			for _, c := range pod.Containers {
+				var tokenMount bool
+				for _, m := range c.VolumeMounts {
+					if m.Name == volumeAPIAccess {
+						tokenMount = m.MountPath == "/var/run/secrets/kubernetes.io/serviceaccount" && m.ReadOnly
+					}
+				}
+				if tokenMount != (c.Name == dataplane.SidecarContainerName) {
+					t.Errorf("container %s mounts the API token: %v", c.Name, tokenMount)
+				}
+			}
+			if p := volumes[volumeAPIAccess].Projected; p == nil || len(p.Sources) != 3 ||
+				p.Sources[0].ServiceAccountToken == nil || p.Sources[0].ServiceAccountToken.Path != "token" ||
+				p.Sources[1].ConfigMap == nil || p.Sources[1].ConfigMap.Name != "kube-root-ca.crt" ||
+				p.Sources[2].DownwardAPI == nil || p.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath != "metadata.namespace" {
+				t.Errorf("API access volume = %+v", volumes[volumeAPIAccess])
+			}
 			if volumes[volumeConfig].ConfigMap.Name != "gw-nginx" || volumes[volumeSecrets].Secret.SecretName != "gw-nginx" || volumes[volumeRun].EmptyDir == nil {
 				t.Errorf("volumes = %+v", pod.Volumes)
 			}
