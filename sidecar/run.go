@@ -102,7 +102,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 
 	applier, err := apply.New(apply.Config{
 		ConfigDir: f.configDir, SecretDir: f.secretDir,
-		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile,
+		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile, ReloadFIFO: f.reloadFIFO(),
 		Nginx: f.nginx, EmergLog: f.emergLog(),
 		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO,
 		Metrics: m, Log: log.WithName("apply"),
