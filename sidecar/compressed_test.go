@@ -52,7 +52,7 @@ func TestCompressedConfigMap(t *testing.T) {
 	p.startSidecar()
 	p.startNginx()
 	p.waitServed("/", "v=1")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: hash1}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: hash1})
 	live, err := filepath.EvalSymlinks(filepath.Join(p.run, "live"))
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestCompressedConfigMap(t *testing.T) {
 	v2, hash2 := operatorConfig(t, p, backend, 2, cert)
 	p.write(v2)
 	p.waitServed("/", "v=2")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: hash2}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: hash2})
 
 	valid := v2.configFiles["routes.conf.gz"]
 	corrupt := bytes.Clone(valid)
@@ -83,10 +83,7 @@ func TestCompressedConfigMap(t *testing.T) {
 		bad.configFiles["routes.conf.gz"] = tc.routes
 		p.write(bad)
 		// Undecodable: reported under the hash of the files as mounted.
-		waitAnnotations(t, c, ns, pod, map[string]string{
-			dataplane.AnnotationAppliedHash:  hash2,
-			dataplane.AnnotationRejectedHash: bad.hash(),
-		}, tc.message)
+		waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: hash2, RejectedHash: bad.hash(), RejectedMessage: tc.message})
 		waitEvent(t, c, ns, gw, dataplane.EventReasonConfigRejected, tc.message)
 		if code, body, err := p.get("http", "/"); err != nil || body != "v=2" {
 			t.Errorf("%s: after the refused config nginx answers %d %q (%v), want v=2", tc.name, code, body, err)
@@ -99,5 +96,5 @@ func TestCompressedConfigMap(t *testing.T) {
 	v3, hash3 := operatorConfig(t, p, backend, 3, cert)
 	p.write(v3)
 	p.waitServed("/", "v=3")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: hash3}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: hash3})
 }

@@ -25,6 +25,7 @@ func execNginx(args []string) int {
 		Nginx:        paths.nginx,
 		LivePath:     paths.livePath,
 		PidFile:      paths.pidFile,
+		ReloadFIFO:   paths.reloadFIFO(),
 		EmergLog:     paths.emergLog(),
 		DrainTimeout: *drain,
 		KillTimeout:  *kill,

@@ -39,6 +39,7 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/kubeletvolume"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
 
@@ -192,6 +193,7 @@ func (p *gatewayPod) useAPIServer(cfg *rest.Config, podName, namespace, gateway,
 		dataplane.EnvGatewayName + "=" + gateway,
 		dataplane.EnvGatewayNamespace + "=" + namespace,
 		dataplane.EnvServiceName + "=" + service,
+		dataplane.EnvReportConfigMap + "=" + resources.ReportName(gateway),
 	}
 }
 

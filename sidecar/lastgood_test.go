@@ -35,16 +35,15 @@ func TestLastGoodFallback(t *testing.T) {
 	p.startSidecar()
 	p.startNginx()
 	p.waitServed("/", "v=1")
-	waitAnnotations(t, c, ns, pod, map[string]string{
-		dataplane.AnnotationAppliedHash:  lastGood.hash(),
-		dataplane.AnnotationRejectedHash: bad.hash(),
-	}, `unknown directive "retrun" in routes.conf:`)
+	waitReport(t, c, ns, pod, dataplane.PodReport{
+		AppliedHash: lastGood.hash(), RejectedHash: bad.hash(), RejectedMessage: `unknown directive "retrun" in routes.conf:`,
+	})
 	testenv.Eventually(t, 10*time.Second, "ready while serving the last-good config", func() error { return p.ready(200) })
 
 	fixed := httpConfig(p.ip, backend, 3, cert, "")
 	p.write(fixed)
 	p.waitServed("/", "v=3")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: fixed.hash()}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: fixed.hash()})
 }
 
 // TestNoLastGoodNoFallback: without a last-good config (the optional
@@ -61,7 +60,7 @@ func TestNoLastGoodNoFallback(t *testing.T) {
 	bad := httpConfig(p.ip, backend, 2, newCert(t), "    location /typo { retrun 200; }")
 	p.write(bad)
 	p.startSidecar()
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationRejectedHash: bad.hash()}, `unknown directive "retrun"`)
+	waitReport(t, c, ns, pod, dataplane.PodReport{RejectedHash: bad.hash(), RejectedMessage: `unknown directive "retrun"`})
 	if _, err := os.Lstat(filepath.Join(p.run, "live")); !os.IsNotExist(err) {
 		t.Errorf("live config after a refused first config without last-good: %v", err)
 	}

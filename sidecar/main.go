@@ -43,6 +43,9 @@ func (p *pathFlags) emergLog() *nginxproc.EmergLog {
 
 func (p *pathFlags) stagingDir() string { return filepath.Join(p.runPath, "configs") }
 
+// reloadFIFO is where exec-nginx takes the sidecar's reload requests.
+func (p *pathFlags) reloadFIFO() string { return filepath.Join(p.runPath, "reload.fifo") }
+
 // newLogger logs JSON to stderr through zap.
 func newLogger(name string, verbosity int) logr.Logger {
 	cfg := zap.NewProductionConfig()

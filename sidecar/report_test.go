@@ -19,27 +19,17 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
 
-// sidecarRules is all the sidecar may do, as the operator's Role for the
-// gateway pods grants it: the tests run the sidecar as a user with only these.
-func sidecarRules(gateway, service string) []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"patch"}},
-		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
-		{APIGroups: []string{""}, Resources: []string{"services"}, ResourceNames: []string{service}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways"}, ResourceNames: []string{gateway}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/status"}, ResourceNames: []string{gateway}, Verbs: []string{"patch"}},
-	}
-}
-
-// sidecarUser is an API user bound in ns to sidecarRules only.
+// sidecarUser is an API user bound in ns to the sidecar's Role only: the
+// rules the operator grants a Gateway's sidecar (resources.SidecarRules).
 func sidecarUser(t *testing.T, c client.Client, ns, gateway, service string) *rest.Config {
 	t.Helper()
 	ctx := context.Background()
 	name := "nginx-gateway-sidecar"
-	if err := c.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: sidecarRules(gateway, service)}); err != nil {
+	if err := c.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: resources.SidecarRules(gateway, service, resources.ReportName(gateway))}); err != nil {
 		t.Fatal(err)
 	}
 	user := "sidecar-" + ns
@@ -57,8 +47,11 @@ func sidecarUser(t *testing.T, c client.Client, ns, gateway, service string) *re
 	return u.Config()
 }
 
-// kubeObjects creates the namespace, Pod and Gateway a reporting sidecar
-// needs, with names unique to the test.
+// testGateway is the Gateway of kubeObjects.
+const testGateway = "gw"
+
+// kubeObjects creates the namespace, Pod, Gateway and report ConfigMap (as
+// the operator does) a reporting sidecar needs, with names unique to the test.
 func kubeObjects(t *testing.T, c client.Client, prefix string) (ns, pod, gateway string) {
 	t.Helper()
 	ctx := context.Background()
@@ -66,7 +59,7 @@ func kubeObjects(t *testing.T, c client.Client, prefix string) (ns, pod, gateway
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	pod, gateway = "gw-pod-0", "gw"
+	pod, gateway = "gw-pod-0", testGateway
 	if err := c.Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
@@ -85,6 +78,9 @@ func kubeObjects(t *testing.T, c client.Client, prefix string) (ns, pod, gateway
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: resources.ReportName(gateway), Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
 	return ns, pod, gateway
 }
 
@@ -99,33 +95,31 @@ func reportingPod(t *testing.T, prefix string) (p *gatewayPod, c client.Client, 
 	return p, c, ns, pod, gateway
 }
 
-func podAnnotations(t *testing.T, c client.Client, ns, name string) map[string]string {
+// podReport is pod's entry in the report ConfigMap of testGateway.
+func podReport(t *testing.T, c client.Client, ns, pod string) dataplane.PodReport {
 	t.Helper()
-	pod := &corev1.Pod{}
-	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, pod); err != nil {
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: resources.ReportName(testGateway)}, cm); err != nil {
 		t.Fatal(err)
 	}
-	return pod.Annotations
+	return dataplane.ParseReports(cm.Data)[pod]
 }
 
-// waitAnnotations waits until the pod's sidecar annotations are exactly
-// want (absent keys must be absent).
-func waitAnnotations(t *testing.T, c client.Client, ns, name string, want map[string]string, contains string) {
+// waitReport waits until the pod's report has exactly the applied and
+// rejected hashes of want, and a rejected message containing
+// want.RejectedMessage (none when that is empty).
+func waitReport(t *testing.T, c client.Client, ns, pod string, want dataplane.PodReport) {
 	t.Helper()
-	keys := []string{dataplane.AnnotationAppliedHash, dataplane.AnnotationRejectedHash}
-	testenv.Eventually(t, 20*time.Second, "sidecar annotations on "+name, func() error {
-		got := podAnnotations(t, c, ns, name)
-		for _, k := range keys {
-			if got[k] != want[k] {
-				return fmt.Errorf("annotation %s = %q, want %q (all: %v)", k, got[k], want[k], got)
-			}
+	testenv.Eventually(t, 20*time.Second, "report of "+pod, func() error {
+		got := podReport(t, c, ns, pod)
+		if got.AppliedHash != want.AppliedHash || got.RejectedHash != want.RejectedHash {
+			return fmt.Errorf("report %+v, want hashes of %+v", got, want)
 		}
-		msg, has := got[dataplane.AnnotationRejectedMessage]
-		if contains == "" && has {
-			return fmt.Errorf("rejected-message still set: %q", msg)
+		if want.RejectedMessage == "" && got.RejectedMessage != "" {
+			return fmt.Errorf("rejected message still set: %q", got.RejectedMessage)
 		}
-		if contains != "" && !strings.Contains(msg, contains) {
-			return fmt.Errorf("rejected-message %q does not contain %q", msg, contains)
+		if !strings.Contains(got.RejectedMessage, want.RejectedMessage) {
+			return fmt.Errorf("rejected message %q does not contain %q", got.RejectedMessage, want.RejectedMessage)
 		}
 		return nil
 	})
@@ -149,7 +143,7 @@ func waitEvent(t *testing.T, c client.Client, ns, gateway, reason, contains stri
 }
 
 // TestBadConfigRefused: a config nginx -t refuses never reaches nginx;
-// nginx keeps serving the old one; the pod annotations, an Event and the
+// nginx keeps serving the old one; the pod's report, an Event and the
 // metrics say so; the next good config clears the rejection.
 func TestBadConfigRefused(t *testing.T) {
 	p, c, ns, pod, gw := reportingPod(t, "refused")
@@ -160,16 +154,13 @@ func TestBadConfigRefused(t *testing.T) {
 	p.startSidecar()
 	p.startNginx()
 	p.waitServed("/", "v=1")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: good.hash()}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash()})
 	waitEvent(t, c, ns, gw, "ConfigApplied", good.hash())
 	reloads := p.metric("reloads_total")
 
 	bad := httpConfig(p.ip, backend, 2, cert, "    location /typo { retrun 200; }")
 	p.write(bad)
-	waitAnnotations(t, c, ns, pod, map[string]string{
-		dataplane.AnnotationAppliedHash:  good.hash(),
-		dataplane.AnnotationRejectedHash: bad.hash(),
-	}, `unknown directive "retrun" in routes.conf:`)
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash(), RejectedHash: bad.hash(), RejectedMessage: `unknown directive "retrun" in routes.conf:`})
 	waitEvent(t, c, ns, gw, "ConfigRejected", `unknown directive "retrun"`)
 	if got := p.metric("validation_failures_total"); got != 1 {
 		t.Errorf("validation failures: %v, want 1", got)
@@ -187,7 +178,7 @@ func TestBadConfigRefused(t *testing.T) {
 	fixed := httpConfig(p.ip, backend, 3, cert, "")
 	p.write(fixed)
 	p.waitServed("/", "v=3")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: fixed.hash()}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: fixed.hash()})
 }
 
 // TestFailedReloadRollsBack: a config that passes nginx -t but that the
@@ -203,7 +194,7 @@ func TestFailedReloadRollsBack(t *testing.T) {
 	p.startSidecar()
 	p.startNginx()
 	p.waitServed("/", "v=1")
-	waitAnnotations(t, c, ns, pod, map[string]string{dataplane.AnnotationAppliedHash: good.hash()}, "")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash()})
 
 	taken, err := net.Listen("tcp", net.JoinHostPort(p.ip, "9090"))
 	if err != nil {
@@ -212,10 +203,7 @@ func TestFailedReloadRollsBack(t *testing.T) {
 	defer taken.Close()
 	unloadable := httpConfig(p.ip, backend, 2, cert, "}\nserver {\n    listen "+p.ip+":9090;\n    return 200 \"taken\";")
 	p.write(unloadable)
-	waitAnnotations(t, c, ns, pod, map[string]string{
-		dataplane.AnnotationAppliedHash:  good.hash(),
-		dataplane.AnnotationRejectedHash: unloadable.hash(),
-	}, "Address already in use")
+	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash(), RejectedHash: unloadable.hash(), RejectedMessage: "Address already in use"})
 	if got := p.metric("reload_failures_total"); got != 1 {
 		t.Errorf("reload failures: %v, want 1", got)
 	}
@@ -229,7 +217,7 @@ func TestFailedReloadRollsBack(t *testing.T) {
 	if err != nil || !strings.HasSuffix(live, good.hash()) {
 		t.Errorf("live -> %q (%v), want the previous config %s", live, err, good.hash())
 	}
-	msg := podAnnotations(t, c, ns, pod)[dataplane.AnnotationRejectedMessage]
+	msg := podReport(t, c, ns, pod).RejectedMessage
 	if !strings.HasPrefix(msg, "[emerg] bind() to "+p.ip+":9090 failed") {
 		t.Errorf("rejected-message %q, want nginx's message without time and pids", msg)
 	}

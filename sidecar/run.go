@@ -55,7 +55,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.healthAddr, "health-addr", fmt.Sprintf(":%d", dataplane.HealthPort), "address of /healthz and /readyz")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", fmt.Sprintf(":%d", dataplane.MetricsPort), "address of /metrics")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config)")
-	fs.BoolVar(&f.noKube, "no-kube", false, "run without the API server: no pod annotations, events or Gateway addresses")
+	fs.BoolVar(&f.noKube, "no-kube", false, "run without the API server: no reports, events or Gateway addresses")
 	fs.DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time that ends a burst of mount changes")
 	fs.DurationVar(&f.debounceMax, "debounce-max", time.Second, "longest delay from a burst's first change to its apply")
 	fs.DurationVar(&f.validateTimeout, "validate-timeout", 30*time.Second, "bound on nginx -t")
@@ -104,7 +104,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 
 	applier, err := apply.New(apply.Config{
 		ConfigDir: f.configDir, SecretDir: f.secretDir, LastGoodDir: f.lastGoodDir,
-		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile,
+		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile, ReloadFIFO: f.reloadFIFO(),
 		Nginx: f.nginx, EmergLog: f.emergLog(),
 		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO,
 		Metrics: m, Log: log.WithName("apply"),
@@ -184,10 +184,11 @@ func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Lo
 	gwNamespace := envOr(dataplane.EnvGatewayNamespace, os.Getenv(dataplane.EnvPodNamespace))
 	target := report.Target{
 		PodName: os.Getenv(dataplane.EnvPodName), PodNamespace: os.Getenv(dataplane.EnvPodNamespace),
-		GatewayName: os.Getenv(dataplane.EnvGatewayName), GatewayNamespace: gwNamespace,
+		ReportConfigMap: os.Getenv(dataplane.EnvReportConfigMap),
+		GatewayName:     os.Getenv(dataplane.EnvGatewayName), GatewayNamespace: gwNamespace,
 	}
-	if target.PodName == "" || target.PodNamespace == "" {
-		log.Info("POD_NAME or POD_NAMESPACE unset: the pod is not annotated")
+	if target.PodName == "" || target.PodNamespace == "" || target.ReportConfigMap == "" {
+		log.Info("POD_NAME, POD_NAMESPACE or REPORT_CONFIGMAP unset: outcomes are not reported, only recorded as Events")
 		target.PodName = ""
 	}
 	r := report.New(c, target, log.WithName("report"))

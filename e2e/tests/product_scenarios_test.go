@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ import (
 // and deployed operator, after the sample route was moved to /v2.
 
 // ownedKinds are the kinds of the objects the operator creates per Gateway,
-// all named resources.Name(gateway) and owned by it.
+// all named resources.Name(gateway) and owned by it (besides the report
+// ConfigMap, resources.ReportName(gateway)).
 var ownedKinds = []string{"deployment", "service", "configmap", "secret", "serviceaccount", "role", "rolebinding"}
 
 // getStatus sends one GET on a fresh connection and returns its status code.
@@ -54,6 +56,7 @@ func applyYAML(ctx context.Context, c *cluster.Cluster, yaml string) error {
 func testGatewayDeletionRemovesOwnedObjects(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 	const gw = "doomed"
 	const owned = gw + "-nginx"
+	const ownedReport = owned + "-report"
 	manifest := `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: doomed, namespace: default}
@@ -98,6 +101,18 @@ spec:
 			t.Fatalf("before deletion: %v", err)
 		}
 	}
+	// Each sidecar reported, with the token mounted in its container only,
+	// in the report ConfigMap (it may not touch pods).
+	report, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, ownedReport, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the report ConfigMap: %v", err)
+	}
+	reports := dataplane.ParseReports(report.Data)
+	for _, p := range pods.Items {
+		if reports[p.Name].AppliedHash == "" || reports[p.Name].AppliedHash != p.Annotations[dataplane.AnnotationConfigHash] {
+			t.Errorf("pod %s: report %+v, config-hash %q", p.Name, reports[p.Name], p.Annotations[dataplane.AnnotationConfigHash])
+		}
+	}
 
 	began := time.Now()
 	if _, err := clustertest.Kubectl(ctx, c, "delete", "-n", "default", "gateway/"+gw, "--wait=false"); err != nil {
@@ -112,8 +127,11 @@ spec:
 		for _, p := range pods.Items {
 			left = append(left, "pod/"+p.Name)
 		}
-		for _, kind := range ownedKinds {
-			out, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", kind+"/"+owned, "--ignore-not-found", "-o", "name")
+		for _, obj := range append(slices.Clone(ownedKinds), "configmap/"+ownedReport) {
+			if !strings.Contains(obj, "/") {
+				obj += "/" + owned
+			}
+			out, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", obj, "--ignore-not-found", "-o", "name")
 			if err != nil {
 				return err
 			}

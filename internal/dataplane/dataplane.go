@@ -1,6 +1,7 @@
 // Package dataplane is the contract between the operator, which builds the
 // gateway pods, and the sidecar, which runs inside them: mount paths,
-// annotation keys and the config hash both sides compute.
+// annotation keys, the report ConfigMap's keys and the config hash both
+// sides compute.
 package dataplane
 
 import (
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strings"
 )
 
 const (
@@ -57,6 +59,9 @@ const (
 	EnvGatewayName      = "GATEWAY_NAME"
 	EnvGatewayNamespace = "GATEWAY_NAMESPACE"
 	EnvServiceName      = "SERVICE_NAME"
+	// EnvReportConfigMap names the Gateway's report ConfigMap (in
+	// EnvPodNamespace), the only object the sidecar may patch.
+	EnvReportConfigMap = "REPORT_CONFIGMAP"
 
 	// NginxContainerName and SidecarContainerName name the two containers.
 	NginxContainerName   = "nginx"
@@ -72,15 +77,9 @@ const (
 	// the hash of the config the pod should serve. Changing it makes the
 	// kubelet re-sync the pod's ConfigMap and Secret volumes at once.
 	AnnotationConfigHash = KeyPrefix + "config-hash"
-	// AnnotationAppliedHash is written by the sidecar on its own pod: the
-	// hash of the config nginx serves now.
-	AnnotationAppliedHash = KeyPrefix + "applied-hash"
-	// AnnotationRejectedHash and AnnotationRejectedMessage are written by
-	// the sidecar on its own pod when a config failed validation or reload:
-	// that config's hash and nginx's error text. Both are removed once a
-	// config is applied.
-	AnnotationRejectedHash    = KeyPrefix + "rejected-hash"
-	AnnotationRejectedMessage = KeyPrefix + "rejected-message"
+	// The sidecar reports what it did with a config in the Gateway's
+	// report ConfigMap (see PodReport), never on a pod: it has no pod
+	// permission at all.
 
 	// LabelGatewayName and LabelGatewayNamespace are on every object the
 	// operator creates for a Gateway, and on its pods.
@@ -158,3 +157,96 @@ const (
 	MaxDecompressedFileSize   = 64 << 20
 	MaxDecompressedConfigSize = 256 << 20
 )
+
+// The report ConfigMap. The operator creates one per Gateway, empty,
+// labelled and owned by the Gateway; the sidecar's Role may patch that one
+// name and nothing else of the namespace (no pod, no other ConfigMap). Each
+// replica server-side applies its own keys, "<pod name>" + a Report*Suffix,
+// under its own field manager (ReportFieldManager), so replicas never
+// overwrite each other and a replica's apply drops the keys it no longer
+// sets. The operator reads the keys (ParseReports), composes the Gateway's
+// Programmed condition from them and the pods' readiness, and removes the
+// keys of pods that no longer exist.
+const (
+	// ReportAppliedSuffix: the hash of the config nginx serves now.
+	ReportAppliedSuffix = ".applied-hash"
+	// ReportRejectedHashSuffix and ReportRejectedMessageSuffix: the hash of
+	// the last config that failed validation or reload, and nginx's error
+	// text. Both are gone once a later config is applied.
+	ReportRejectedHashSuffix    = ".rejected-hash"
+	ReportRejectedMessageSuffix = ".rejected-message"
+	// ReportFieldManagerPrefix + the pod name is a replica's field manager
+	// on the report ConfigMap.
+	ReportFieldManagerPrefix = SidecarFieldManager + "-"
+)
+
+// PodReport is one replica's entry in the report ConfigMap.
+type PodReport struct {
+	AppliedHash     string
+	RejectedHash    string
+	RejectedMessage string
+}
+
+// ReportFieldManager is the server-side-apply field manager under which
+// the sidecar of pod writes its keys (at most 128 characters, as the API
+// server requires; pod names of Deployments are at most 63).
+func ReportFieldManager(pod string) string {
+	m := ReportFieldManagerPrefix + pod
+	if len(m) > 128 {
+		m = m[:128]
+	}
+	return m
+}
+
+// Data is the report's keys for pod; empty fields have no key.
+func (r PodReport) Data(pod string) map[string]string {
+	data := map[string]string{}
+	for suffix, v := range map[string]string{
+		ReportAppliedSuffix:         r.AppliedHash,
+		ReportRejectedHashSuffix:    r.RejectedHash,
+		ReportRejectedMessageSuffix: r.RejectedMessage,
+	} {
+		if v != "" {
+			data[pod+suffix] = v
+		}
+	}
+	return data
+}
+
+// ParseReports reads a report ConfigMap's data: the report of each pod
+// that has a key. Keys of another shape are ignored.
+func ParseReports(data map[string]string) map[string]PodReport {
+	out := map[string]PodReport{}
+	for k, v := range data {
+		pod, suffix := splitReportKey(k)
+		if pod == "" {
+			continue
+		}
+		r := out[pod]
+		switch suffix {
+		case ReportAppliedSuffix:
+			r.AppliedHash = v
+		case ReportRejectedHashSuffix:
+			r.RejectedHash = v
+		case ReportRejectedMessageSuffix:
+			r.RejectedMessage = v
+		}
+		out[pod] = r
+	}
+	return out
+}
+
+// ReportPod is the pod a report key belongs to, "" for a key of another shape.
+func ReportPod(key string) string {
+	pod, _ := splitReportKey(key)
+	return pod
+}
+
+func splitReportKey(key string) (pod, suffix string) {
+	for _, suffix := range []string{ReportAppliedSuffix, ReportRejectedHashSuffix, ReportRejectedMessageSuffix} {
+		if pod, ok := strings.CutSuffix(key, suffix); ok && pod != "" {
+			return pod, suffix
+		}
+	}
+	return "", ""
+}

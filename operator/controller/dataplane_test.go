@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -88,8 +89,10 @@ func waitEvent(t *testing.T, ns, regarding, reason, note string) {
 	})
 }
 
-// playSidecar sets the pod's readiness and the annotations the sidecar writes.
-func playSidecar(t *testing.T, pod *corev1.Pod, ready bool, annotations map[string]string) {
+// playSidecar sets the pod's readiness and writes the report its sidecar
+// would: its keys in the Gateway's report ConfigMap, server-side applied
+// under the pod's own field manager (which drops the keys it no longer sets).
+func playSidecar(t *testing.T, pod *corev1.Pod, ready bool, report dataplane.PodReport) {
 	t.Helper()
 	ctx := ctxFor(t)
 	got := pod.DeepCopy()
@@ -100,18 +103,22 @@ func playSidecar(t *testing.T, pod *corev1.Pod, ready bool, annotations map[stri
 	updateStatus(t, got, func() {
 		got.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.Now()}}
 	})
-	// A merge patch of annotations cannot conflict with the operator's.
-	patch := client.MergeFrom(got.DeepCopy())
-	for k, v := range annotations {
-		if v == "" {
-			delete(got.Annotations, k)
-		} else {
-			got.Annotations[k] = v
-		}
-	}
-	if err := k8s.Patch(ctx, got, patch); err != nil {
+	gateway := pod.Labels[dataplane.LabelGatewayName]
+	cm := corev1ac.ConfigMap(resources.ReportName(gateway), pod.Namespace).WithData(report.Data(pod.Name))
+	testenv.Eventually(t, waitTimeout, "report of "+pod.Name, func() error {
+		// The operator creates the ConfigMap: until then the apply fails.
+		return k8s.Apply(ctx, cm, client.FieldOwner(dataplane.ReportFieldManager(pod.Name)))
+	})
+}
+
+// reportData is the Gateway's report ConfigMap's data.
+func reportData(t *testing.T, ns, gateway string) map[string]string {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := k8s.Get(ctxFor(t), client.ObjectKey{Namespace: ns, Name: resources.ReportName(gateway)}, cm); err != nil {
 		t.Fatal(err)
 	}
+	return cm.Data
 }
 
 func TestDataPlaneProgrammed(t *testing.T) {
@@ -144,7 +151,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 	})
 
 	t.Run("ready pod serving an older hash: Pending", func(t *testing.T) {
-		playSidecar(t, pod, true, map[string]string{dataplane.AnnotationAppliedHash: "0000000000000000"})
+		playSidecar(t, pod, true, dataplane.PodReport{AppliedHash: "0000000000000000"})
 		testenv.Eventually(t, waitTimeout, "Pending with replica counts", func() error {
 			got, err := getGateway(t, ns, "gw")
 			if err != nil {
@@ -161,7 +168,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 	})
 
 	t.Run("ready pod serving the hash: Programmed", func(t *testing.T) {
-		playSidecar(t, pod, true, map[string]string{dataplane.AnnotationAppliedHash: hash})
+		playSidecar(t, pod, true, dataplane.PodReport{AppliedHash: hash})
 		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionTrue, string(gatewayv1.GatewayReasonProgrammed))
 		waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionTrue, string(gatewayv1.ListenerReasonProgrammed))
 	})
@@ -175,10 +182,7 @@ func TestDataPlaneProgrammed(t *testing.T) {
 
 	t.Run("rejected config: Invalid with nginx's message, and an event", func(t *testing.T) {
 		const nginxSays = `nginx: [emerg] unknown directive "bogus" in nginx.conf:12`
-		playSidecar(t, pod, true, map[string]string{
-			dataplane.AnnotationRejectedHash:    newHash,
-			dataplane.AnnotationRejectedMessage: nginxSays,
-		})
+		playSidecar(t, pod, true, dataplane.PodReport{AppliedHash: hash, RejectedHash: newHash, RejectedMessage: nginxSays})
 		gwNow := waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonInvalid))
 		if c := gwNow.Status.Conditions; !strings.Contains(fmt.Sprint(c), nginxSays) {
 			t.Errorf("message lacks nginx's error: %+v", c)
@@ -188,19 +192,40 @@ func TestDataPlaneProgrammed(t *testing.T) {
 	})
 
 	t.Run("the fixed config applies: Programmed again", func(t *testing.T) {
-		playSidecar(t, pod, true, map[string]string{
-			dataplane.AnnotationAppliedHash:     newHash,
-			dataplane.AnnotationRejectedHash:    "",
-			dataplane.AnnotationRejectedMessage: "",
-		})
+		playSidecar(t, pod, true, dataplane.PodReport{AppliedHash: newHash})
 		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionTrue, string(gatewayv1.GatewayReasonProgrammed))
+		if got := reportData(t, ns, "gw"); len(got) != 1 || got[pod.Name+dataplane.ReportAppliedSuffix] != newHash {
+			t.Errorf("report %v, want only %s's applied hash (the apply dropped its rejected keys)", got, pod.Name)
+		}
 	})
 
+	second := newGatewayPod(t, ns, "gw", "gw-pod-2")
 	t.Run("a new replica gets the hash at once", func(t *testing.T) {
-		second := newGatewayPod(t, ns, "gw", "gw-pod-2")
 		if got := configHash(t, second, ""); got != newHash {
 			t.Errorf("second pod got %s, want %s", got, newHash)
 		}
+	})
+
+	t.Run("replicas report side by side; a ready one that lags holds Programmed back", func(t *testing.T) {
+		playSidecar(t, second, true, dataplane.PodReport{AppliedHash: hash})
+		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonPending))
+		got := reportData(t, ns, "gw")
+		if got[pod.Name+dataplane.ReportAppliedSuffix] != newHash || got[second.Name+dataplane.ReportAppliedSuffix] != hash {
+			t.Errorf("report %v: one replica's apply changed the other's keys", got)
+		}
+	})
+
+	t.Run("the keys of a deleted pod are pruned", func(t *testing.T) {
+		if err := k8s.Delete(ctx, second, client.GracePeriodSeconds(0)); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, waitTimeout, "report without "+second.Name, func() error {
+			if got := reportData(t, ns, "gw"); len(got) != 1 || got[pod.Name+dataplane.ReportAppliedSuffix] != newHash {
+				return fmt.Errorf("report %v", got)
+			}
+			return nil
+		})
+		waitGateway(t, ns, "gw", "Programmed", metav1.ConditionTrue, string(gatewayv1.GatewayReasonProgrammed))
 	})
 }
 

@@ -28,10 +28,11 @@ import (
 // writes: applied-hash, or rejected-hash and nginx's message with the
 // staging folder stripped.
 type nginxSidecar struct {
-	t      *testing.T
-	pod    *corev1.Pod
-	gw     string
-	played string // the last hash reported
+	t       *testing.T
+	pod     *corev1.Pod
+	gw      string
+	played  string // the last hash reported
+	applied string // the last hash nginx accepted, as the real sidecar keeps reporting it
 }
 
 // step reports on the pod's current config-hash, once per hash.
@@ -63,14 +64,16 @@ func (s *nginxSidecar) step() error {
 			return err
 		}
 	}
-	annotations := map[string]string{dataplane.AnnotationAppliedHash: want, dataplane.AnnotationRejectedHash: "", dataplane.AnnotationRejectedMessage: ""}
+	report := dataplane.PodReport{AppliedHash: want}
 	if err := testenv.NginxTest(dir); err != nil {
 		_, msg, _ := strings.Cut(err.Error(), "exit status 1: ") // nginx's own output follows
 		msg = strings.ReplaceAll(msg, "<prefix>/", "")
-		annotations = map[string]string{dataplane.AnnotationRejectedHash: want, dataplane.AnnotationRejectedMessage: msg}
+		report = dataplane.PodReport{AppliedHash: s.applied, RejectedHash: want, RejectedMessage: msg}
+	} else {
+		s.applied = want
 	}
-	s.t.Logf("config %s: %v", want, annotations)
-	playSidecar(s.t, s.pod, true, annotations)
+	s.t.Logf("config %s: %+v", want, report)
+	playSidecar(s.t, s.pod, true, report)
 	s.played = want
 	return nil
 }

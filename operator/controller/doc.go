@@ -3,8 +3,9 @@
 // the whole cluster, renders each accepted Gateway (operator/render), applies
 // the owned objects (operator/resources) with server-side apply, points the
 // gateway pods at the new config hash, and writes GatewayClass, Gateway and
-// HTTPRoute statuses only when they change. Gateway Programmed is lowered
-// from what the sidecars report on their pods (ProgrammedFromDataPlane).
+// HTTPRoute statuses only when they change. Gateway Programmed is composed
+// from the pods' readiness and what their sidecars report in the Gateway's
+// report ConfigMap (PodReports, DataPlaneProgrammed).
 //
 // The operator does not install the Gateway API CRDs: CRDWaiter
 // (SetupWhenCRDsInstalled) registers the reconciler in the running manager

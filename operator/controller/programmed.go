@@ -15,7 +15,9 @@ import (
 const maxRejectedMessage = 1024
 
 // DataPlaneProgrammed is the data plane's verdict on the config of hash
-// wantedHash, from what the Gateway's pods report:
+// wantedHash, from the Gateway's pods (their readiness, read by the operator
+// from the Pod objects) and their sidecars' reports (the report ConfigMap,
+// see PodReports), by pod name:
 //   - False/Invalid with nginx's message when any pod rejected wantedHash;
 //   - False/Pending when no replica is ready, or a ready one serves
 //     another hash (the kubelet has not synced its volumes yet, or nginx is
@@ -23,7 +25,7 @@ const maxRejectedMessage = 1024
 //   - True/Programmed when every ready replica serves wantedHash.
 //
 // ComposeStatuses turns it into the Gateway's and listeners' Programmed.
-func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod) metav1.Condition {
+func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod, reports map[string]dataplane.PodReport) metav1.Condition {
 	out := metav1.Condition{Type: string(gatewayv1.GatewayConditionProgrammed)}
 	var ready, serving int
 	for i := range pods {
@@ -31,10 +33,11 @@ func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod) metav1.Condition 
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
+		report := reports[pod.Name]
 		// A pod whose first config was rejected never becomes ready, so
 		// rejections count whether or not the pod is ready.
-		if pod.Annotations[dataplane.AnnotationRejectedHash] == wantedHash {
-			msg := pod.Annotations[dataplane.AnnotationRejectedMessage]
+		if report.RejectedHash == wantedHash {
+			msg := report.RejectedMessage
 			if len(msg) > maxRejectedMessage {
 				msg = msg[:maxRejectedMessage] + "…"
 			}
@@ -47,7 +50,7 @@ func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod) metav1.Condition 
 			continue
 		}
 		ready++
-		if pod.Annotations[dataplane.AnnotationAppliedHash] == wantedHash {
+		if report.AppliedHash == wantedHash {
 			serving++
 		}
 	}
@@ -75,4 +78,14 @@ func podReady(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// PodReports is, per pod name, what its sidecar reported in the Gateway's
+// report ConfigMap: the applied hash, or the rejected hash and nginx's
+// message. A missing ConfigMap (nil) reports nothing.
+func PodReports(report *corev1.ConfigMap) map[string]dataplane.PodReport {
+	if report == nil {
+		return map[string]dataplane.PodReport{}
+	}
+	return dataplane.ParseReports(report.Data)
 }

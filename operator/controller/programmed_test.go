@@ -12,77 +12,92 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
-func testPod(name string, ready bool, annotations map[string]string) corev1.Pod {
+// replica is a gateway pod and its sidecar's report.
+type replica struct {
+	pod    corev1.Pod
+	report dataplane.PodReport
+}
+
+func testPod(name string, ready bool, report dataplane.PodReport) replica {
 	status := corev1.ConditionFalse
 	if ready {
 		status = corev1.ConditionTrue
 	}
-	return corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations},
-		Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+	return replica{
+		pod: corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+		},
+		report: report,
 	}
 }
 
-func applied(hash string) map[string]string {
-	return map[string]string{dataplane.AnnotationAppliedHash: hash}
+func applied(hash string) dataplane.PodReport {
+	return dataplane.PodReport{AppliedHash: hash}
 }
 
 func TestDataPlaneVerdict(t *testing.T) {
 	terminating := testPod("old", true, applied("h0"))
-	terminating.DeletionTimestamp = &metav1.Time{}
+	terminating.pod.DeletionTimestamp = &metav1.Time{}
 	tests := []struct {
 		name        string
-		pods        []corev1.Pod
+		pods        []replica
 		wantStatus  metav1.ConditionStatus
 		wantReason  gatewayv1.GatewayConditionReason
 		wantMessage string // substring
 	}{
 		{name: "no pods",
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending, wantMessage: "no gateway replica is ready"},
-		{name: "pod not ready", pods: []corev1.Pod{testPod("a", false, applied("h1"))},
+		{name: "pod not ready", pods: []replica{testPod("a", false, applied("h1"))},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending},
-		{name: "ready pod serves an older hash", pods: []corev1.Pod{testPod("a", true, applied("h0"))},
+		{name: "ready pod serves an older hash", pods: []replica{testPod("a", true, applied("h0"))},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending, wantMessage: "0 of 1 ready replicas"},
-		{name: "ready pod without annotations", pods: []corev1.Pod{testPod("a", true, nil)},
+		{name: "ready pod without annotations", pods: []replica{testPod("a", true, dataplane.PodReport{})},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending},
 		{name: "every ready pod serves the hash",
-			pods:       []corev1.Pod{testPod("a", true, applied("h1")), testPod("b", true, applied("h1")), testPod("c", false, nil)},
+			pods:       []replica{testPod("a", true, applied("h1")), testPod("b", true, applied("h1")), testPod("c", false, dataplane.PodReport{})},
 			wantStatus: metav1.ConditionTrue, wantReason: gatewayv1.GatewayReasonProgrammed, wantMessage: "2 ready replicas"},
 		{name: "one of two ready pods lags",
-			pods:       []corev1.Pod{testPod("a", true, applied("h1")), testPod("b", true, applied("h0"))},
+			pods:       []replica{testPod("a", true, applied("h1")), testPod("b", true, applied("h0"))},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonPending, wantMessage: "1 of 2"},
 		{name: "terminating pods do not count",
-			pods:       []corev1.Pod{testPod("a", true, applied("h1")), terminating},
+			pods:       []replica{testPod("a", true, applied("h1")), terminating},
 			wantStatus: metav1.ConditionTrue, wantReason: gatewayv1.GatewayReasonProgrammed},
 		{name: "wanted hash rejected",
-			pods: []corev1.Pod{testPod("a", true, map[string]string{
-				dataplane.AnnotationAppliedHash:     "h0",
-				dataplane.AnnotationRejectedHash:    "h1",
-				dataplane.AnnotationRejectedMessage: `unknown directive "bogus"`,
+			pods: []replica{testPod("a", true, dataplane.PodReport{
+				AppliedHash:     "h0",
+				RejectedHash:    "h1",
+				RejectedMessage: `unknown directive "bogus"`,
 			})},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonInvalid, wantMessage: `unknown directive "bogus"`},
 		{name: "first config rejected on a pod that never got ready",
-			pods: []corev1.Pod{testPod("a", false, map[string]string{
-				dataplane.AnnotationRejectedHash:    "h1",
-				dataplane.AnnotationRejectedMessage: "bad",
+			pods: []replica{testPod("a", false, dataplane.PodReport{
+				RejectedHash:    "h1",
+				RejectedMessage: "bad",
 			})},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonInvalid, wantMessage: "bad"},
 		{name: "an older rejected hash does not matter",
-			pods: []corev1.Pod{testPod("a", true, map[string]string{
-				dataplane.AnnotationAppliedHash:  "h1",
-				dataplane.AnnotationRejectedHash: "h0",
+			pods: []replica{testPod("a", true, dataplane.PodReport{
+				AppliedHash:  "h1",
+				RejectedHash: "h0",
 			})},
 			wantStatus: metav1.ConditionTrue, wantReason: gatewayv1.GatewayReasonProgrammed},
 		{name: "long messages are cut",
-			pods: []corev1.Pod{testPod("a", true, map[string]string{
-				dataplane.AnnotationRejectedHash:    "h1",
-				dataplane.AnnotationRejectedMessage: strings.Repeat("x", 5000),
+			pods: []replica{testPod("a", true, dataplane.PodReport{
+				RejectedHash:    "h1",
+				RejectedMessage: strings.Repeat("x", 5000),
 			})},
 			wantStatus: metav1.ConditionFalse, wantReason: gatewayv1.GatewayReasonInvalid, wantMessage: "xxx…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DataPlaneProgrammed("h1", tt.pods)
+			var pods []corev1.Pod
+			reports := map[string]dataplane.PodReport{}
+			for _, r := range tt.pods {
+				pods = append(pods, r.pod)
+				reports[r.pod.Name] = r.report
+			}
+			got := DataPlaneProgrammed("h1", pods, reports)
 			if got.Status != tt.wantStatus || got.Reason != string(tt.wantReason) || !strings.Contains(got.Message, tt.wantMessage) {
 				t.Errorf("got %s/%s %q, want %s/%s containing %q", got.Status, got.Reason, got.Message, tt.wantStatus, tt.wantReason, tt.wantMessage)
 			}

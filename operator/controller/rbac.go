@@ -2,10 +2,14 @@ package controller
 
 // The operator's ClusterRole (config/rbac/role.yaml, `make manifests`).
 // Besides what the reconciler itself does, it holds every permission of the
-// per-Gateway sidecar Role (gateways/status get, events): Kubernetes only
-// lets a subject create a Role that grants what it holds itself. The
-// operator's own leader election uses the namespaced Role in
-// config/rbac/leader_election_role.yaml, not this ClusterRole.
+// per-Gateway sidecar Role (resources.SidecarRules: services and gateways
+// read, gateways/status get and patch, configmaps patch, events): Kubernetes
+// only lets a subject create a Role that grants what it holds itself. Pods
+// get, list, watch and patch are the operator's own (readiness, the
+// config-hash annotation); the sidecar has none. docs/security.md gives the
+// reason of every verb. The operator's own leader election uses the
+// namespaced Role in config/rbac/leader_election_role.yaml, not this
+// ClusterRole.
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;httproutes;referencegrants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status,verbs=get;patch

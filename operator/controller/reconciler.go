@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -61,9 +62,9 @@ type Reconciler struct {
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
-// owns to those it labelled, so it does not hold every ConfigMap, pod or
-// Deployment of the cluster. Services and Secrets stay unfiltered: routes
-// and listeners reference any of them.
+// owns to those it labelled (the report ConfigMaps included), so it does
+// not hold every ConfigMap, pod or Deployment of the cluster. Services and
+// Secrets stay unfiltered: routes and listeners reference any of them.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
 	gatewayPods := labels.NewSelector()
@@ -98,8 +99,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{},
 		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &corev1.Service{},
 		&discoveryv1.EndpointSlice{}, &corev1.Secret{}, &v1alpha1.GatewayParameters{},
-		// Owned objects, so hand edits and deletions are put back, and the
-		// gateway pods, whose annotations say what nginx serves.
+		// Owned objects, so hand edits and deletions are put back (among
+		// the ConfigMaps, each Gateway's report ConfigMap, where its
+		// sidecars say what nginx serves), and the gateway pods, whose
+		// readiness counts.
 		&corev1.ConfigMap{}, &appsv1.Deployment{}, &corev1.ServiceAccount{},
 		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Pod{},
 	} {
@@ -267,8 +270,77 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods could not be listed; retrying",
 		}, err
 	}
-	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items))
-	return DataPlaneProgrammed(hash, pods.Items), err
+	report, err := r.readReport(ctx, result.NamespacedName)
+	if err != nil {
+		return metav1.Condition{
+			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
+			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods' report could not be read; retrying",
+		}, err
+	}
+	reports := PodReports(report)
+	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items, reports), r.pruneReport(ctx, report, pods.Items))
+	return DataPlaneProgrammed(hash, pods.Items, reports), err
+}
+
+// readReport returns the Gateway's report ConfigMap from the cache, nil
+// when it is not there yet (the apply that creates it has not reached the
+// cache).
+func (r *Reconciler) readReport(ctx context.Context, gw types.NamespacedName) (*corev1.ConfigMap, error) {
+	report := &corev1.ConfigMap{}
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: gw.Namespace, Name: resources.ReportName(gw.Name)}, report)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the report ConfigMap of %s/%s: %w", gw.Namespace, gw.Name, err)
+	}
+	return report, nil
+}
+
+// pruneReport removes from the report ConfigMap the keys of pods that no
+// longer exist. A pod missing from the cache is looked up on the API server
+// first: a new pod may report before the cache has seen it, and its keys
+// must stay. The keys are owned by the pods' field managers, so they are
+// removed with a merge patch (null deletes), which no field manager can
+// refuse, rather than by an apply.
+func (r *Reconciler) pruneReport(ctx context.Context, report *corev1.ConfigMap, pods []corev1.Pod) error {
+	if report == nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for i := range pods {
+		known[pods[i].Name] = true
+	}
+	gone := map[string]bool{}
+	remove := map[string]any{}
+	for key := range report.Data {
+		pod := dataplane.ReportPod(key)
+		if pod == "" || known[pod] {
+			continue
+		}
+		if _, checked := gone[pod]; !checked {
+			err := r.reader.Get(ctx, client.ObjectKey{Namespace: report.Namespace, Name: pod}, &corev1.Pod{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("looking up pod %s/%s of a report: %w", report.Namespace, pod, err)
+			}
+			gone[pod] = apierrors.IsNotFound(err)
+		}
+		if gone[pod] {
+			remove[key] = nil
+		}
+	}
+	if len(remove) == 0 {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"data": remove})
+	if err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("removing the reports of deleted pods", "namespace", report.Namespace, "name", report.Name, "keys", len(remove))
+	if err := r.client.Patch(ctx, report, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("pruning report ConfigMap %s/%s: %w", report.Namespace, report.Name, err)
+	}
+	return nil
 }
 
 // refuseRejectedRoutes refuses the route behind each config rendered here
@@ -277,12 +349,11 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[types.NamespacedName]*gatewayv1.Gateway) (bool, error) {
 	refused := false
 	for key := range r.mem.rendered {
-		var pods corev1.PodList
-		if err := r.client.List(ctx, &pods, client.InNamespace(key.Namespace),
-			client.MatchingLabels(resources.SelectorLabels(key.Namespace, key.Name))); err != nil {
-			return refused, fmt.Errorf("listing the pods of Gateway %s: %w", key, err)
+		report, err := r.readReport(ctx, key)
+		if err != nil {
+			return refused, err
 		}
-		for _, route := range r.mem.noteRejections(key, pods.Items) {
+		for _, route := range r.mem.noteRejections(key, PodReports(report)) {
 			refused = true
 			log.FromContext(ctx).Info("refusing the route behind a rejected config", "gateway", key, "route", route)
 			if gw := gateways[key]; gw != nil {
@@ -298,8 +369,8 @@ func (r *Reconciler) refuseRejectedRoutes(ctx context.Context, gateways map[type
 // config a pod reports applied, from the files rendered here for its hash
 // (a config this operator did not render is never copied). With no such
 // config in memory (say after an operator restart) it is left as it is.
-func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, result translate.GatewayResult, pods []corev1.Pod) error {
-	cfg, ok := r.mem.newestApplied(result.NamespacedName, pods)
+func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, result translate.GatewayResult, pods []corev1.Pod, reports map[string]dataplane.PodReport) error {
+	cfg, ok := r.mem.newestApplied(result.NamespacedName, pods, reports)
 	if !ok {
 		return nil
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -74,12 +75,13 @@ func (m *dataPlaneMemory) config(gw types.NamespacedName, hash string) (rendered
 }
 
 // newestApplied returns the newest config rendered for gw that one of
-// pods reports applied: what the Gateway's last-good ConfigMap holds.
-func (m *dataPlaneMemory) newestApplied(gw types.NamespacedName, pods []corev1.Pod) (renderedConfig, bool) {
+// pods (not being deleted) reports applied: what the Gateway's last-good
+// ConfigMap holds.
+func (m *dataPlaneMemory) newestApplied(gw types.NamespacedName, pods []corev1.Pod, reports map[string]dataplane.PodReport) (renderedConfig, bool) {
 	configs := m.rendered[gw]
 	for i := len(configs) - 1; i >= 0; i-- {
 		for j := range pods {
-			if pods[j].DeletionTimestamp == nil && pods[j].Annotations[dataplane.AnnotationAppliedHash] == configs[i].hash {
+			if pods[j].DeletionTimestamp == nil && reports[pods[j].Name].AppliedHash == configs[i].hash {
 				return configs[i], true
 			}
 		}
@@ -100,16 +102,15 @@ func (m *dataPlaneMemory) forget(served func(types.NamespacedName) bool) {
 // rejected, and returns the routes newly refused. A rejection whose line
 // is no route's refuses nothing: the Gateway stays Programmed False with
 // nginx's message (DataPlaneProgrammed).
-func (m *dataPlaneMemory) noteRejections(gw types.NamespacedName, pods []corev1.Pod) []translate.RouteKey {
+func (m *dataPlaneMemory) noteRejections(gw types.NamespacedName, reports map[string]dataplane.PodReport) []translate.RouteKey {
 	var added []translate.RouteKey
-	for i := range pods {
-		pod := &pods[i]
-		hash := pod.Annotations[dataplane.AnnotationRejectedHash]
+	for _, pod := range slices.Sorted(maps.Keys(reports)) {
+		hash := reports[pod].RejectedHash
 		cfg, ok := m.config(gw, hash)
 		if hash == "" || !ok {
 			continue
 		}
-		msg := pod.Annotations[dataplane.AnnotationRejectedMessage]
+		msg := reports[pod].RejectedMessage
 		ref, ok := blame.Route(msg, cfg.files.Sources)
 		if !ok {
 			continue
@@ -126,7 +127,7 @@ func (m *dataPlaneMemory) noteRejections(gw types.NamespacedName, pods []corev1.
 		if ref.RuleName != "" {
 			rule = fmt.Sprintf("rule %q", ref.RuleName)
 		}
-		m.refused[key] = fmt.Sprintf("nginx rejected the configuration at a line of this route's %s (config %s, pod %s): %s", rule, hash, pod.Name, msg)
+		m.refused[key] = fmt.Sprintf("nginx rejected the configuration at a line of this route's %s (config %s, pod %s): %s", rule, hash, pod, msg)
 		added = append(added, route)
 	}
 	return added

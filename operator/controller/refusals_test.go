@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
@@ -23,8 +22,8 @@ func TestDataPlaneMemory(t *testing.T) {
 	sources := render.Sources{"servers.conf": {{From: 10, To: 20, Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "ns", Name: "poison"}}}}
 	m := newDataPlaneMemory()
 	m.remember(gw, renderedConfig{hash: "h1", files: render.Files{Sources: sources}, generations: map[translate.RouteKey]int64{poison: 3}})
-	rejected := func(hash, msg string) []corev1.Pod {
-		return []corev1.Pod{testPod("p", false, map[string]string{dataplane.AnnotationRejectedHash: hash, dataplane.AnnotationRejectedMessage: msg})}
+	rejected := func(hash, msg string) map[string]dataplane.PodReport {
+		return map[string]dataplane.PodReport{"p": {RejectedHash: hash, RejectedMessage: msg}}
 	}
 
 	if got := m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:9")); len(got) != 0 {

@@ -37,6 +37,13 @@ func Name(gatewayName string) string {
 	return strings.TrimRight(clean, "-") + suffix
 }
 
+// ReportName is the name of the Gateway's report ConfigMap, which its
+// sidecars write (dataplane.PodReport): Name + "-report". ConfigMap names
+// are DNS subdomains, so the longer name still fits.
+func ReportName(gatewayName string) string {
+	return Name(gatewayName) + "-report"
+}
+
 // LabelValue makes s usable as a label value (at most 63 characters): a
 // longer value is cut and suffixed with its hash, so two long Gateway names
 // never share a label value by accident.

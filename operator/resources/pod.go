@@ -124,6 +124,7 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			{Name: dataplane.EnvGatewayName, Value: owner.Name},
 			{Name: dataplane.EnvGatewayNamespace, Value: owner.Namespace},
 			{Name: dataplane.EnvServiceName, Value: name},
+			{Name: dataplane.EnvReportConfigMap, Value: ReportName(owner.Name)},
 		},
 		Ports: []corev1.ContainerPort{
 			{Name: "health", ContainerPort: dataplane.HealthPort, Protocol: corev1.ProtocolTCP},
@@ -140,9 +141,11 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			FailureThreshold: 3,
 		},
 		Resources: *sidecarResources.DeepCopy(),
-		// Only the sidecar reads the last-good config, to stage it.
+		// The API token and the last-good config only here: nginx's
+		// container mounts neither.
 		VolumeMounts: append(slices.Clone(mounts),
-			corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true}),
+			corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true},
+			corev1.VolumeMount{Name: volumeAPIAccess, MountPath: serviceAccountPath, ReadOnly: true}),
 		SecurityContext: containerSecurityContext(),
 	}
 
@@ -157,8 +160,11 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 				Annotations: nonEmpty(maps.Clone(infra.Annotations)),
 			},
 			Spec: corev1.PodSpec{
-				ServiceAccountName:    name,
-				ShareProcessNamespace: ptr.To(true),
+				ServiceAccountName: name,
+				// No token in every container: apiAccessVolume mounts it in
+				// the sidecar's only.
+				AutomountServiceAccountToken: ptr.To(false),
+				ShareProcessNamespace:        ptr.To(true),
 				SecurityContext: &corev1.PodSecurityContext{
 					RunAsNonRoot:   ptr.To(true),
 					RunAsUser:      ptr.To[int64](nginxUID),
@@ -185,10 +191,40 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 					emptyDir(volumeNginxLib, nginxLibSizeLimit),
 					emptyDir(volumeNginxLog, nginxLogSizeLimit),
 					emptyDir(volumeTmp, tmpSizeLimit),
+					apiAccessVolume(),
 				},
 			},
 		},
 	}
+}
+
+// serviceAccountPath is where client-go's in-cluster config reads the
+// token, CA and namespace.
+const serviceAccountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// tokenExpirationSeconds is the kubelet's default for its own token volume
+// (an hour, plus 7 s so that a client can tell it from a bound one); the
+// kubelet refreshes the token at 80 % of its life.
+const tokenExpirationSeconds = 3607
+
+// apiAccessVolume is what the kubelet would mount in every container with
+// automountServiceAccountToken: a bound ServiceAccount token from the
+// TokenRequest API, the cluster's CA (the kube-root-ca.crt ConfigMap every
+// namespace holds) and the namespace.
+func apiAccessVolume() corev1.Volume {
+	return corev1.Volume{Name: volumeAPIAccess, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptr.To[int32](0o644), // the kubelet's default
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](tokenExpirationSeconds)}},
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+			}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+				{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}},
+			}}},
+		},
+	}}}
 }
 
 func containerSecurityContext() *corev1.SecurityContext {

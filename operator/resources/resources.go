@@ -37,16 +37,19 @@ type Set struct {
 	Role           *rbacv1.Role
 	RoleBinding    *rbacv1.RoleBinding
 	ConfigMap      *corev1.ConfigMap
-	Secret         *corev1.Secret
-	Service        *corev1.Service
-	Deployment     *appsv1.Deployment
+	// Report is the empty ConfigMap the sidecars write their reports to
+	// (dataplane.PodReport); the operator never sets its data.
+	Report     *corev1.ConfigMap
+	Secret     *corev1.Secret
+	Service    *corev1.Service
+	Deployment *appsv1.Deployment
 }
 
 // Objects lists the set in the order it should be applied: the pod's
 // identity and permissions and its mounted files exist before the
 // Deployment that needs them.
 func (s Set) Objects() []client.Object {
-	return []client.Object{s.ServiceAccount, s.Role, s.RoleBinding, s.ConfigMap, s.Secret, s.Service, s.Deployment}
+	return []client.Object{s.ServiceAccount, s.Role, s.RoleBinding, s.ConfigMap, s.Report, s.Secret, s.Service, s.Deployment}
 }
 
 // ConfigHash is the hash the gateway pods must report as applied: the
@@ -91,6 +94,9 @@ const (
 	volumeNginxLib = "nginx-lib"
 	volumeNginxLog = "nginx-log"
 	volumeTmp      = "tmp"
+	// volumeAPIAccess holds the ServiceAccount token, mounted in the
+	// sidecar container only.
+	volumeAPIAccess = "kube-api-access"
 )
 
 // nginxUID is the nginx user of the Debian image; both containers run as it
@@ -129,7 +135,7 @@ func Objects(owner Owner, infra model.Infrastructure, files render.Files, opts O
 		Role: &rbacv1.Role{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 			ObjectMeta: meta(infraAnnotations),
-			Rules:      sidecarRules(owner.Name, name),
+			Rules:      SidecarRules(owner.Name, name, ReportName(owner.Name)),
 		},
 		RoleBinding: &rbacv1.RoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -142,6 +148,14 @@ func Objects(owner Owner, infra model.Infrastructure, files render.Files, opts O
 			ObjectMeta: meta(infraAnnotations),
 			Data:       configData,
 			BinaryData: configBinary,
+		},
+		Report: &corev1.ConfigMap{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: func() metav1.ObjectMeta {
+				m := meta(infraAnnotations)
+				m.Name = ReportName(owner.Name)
+				return m
+			}(),
 		},
 		Secret: &corev1.Secret{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -185,15 +199,25 @@ func objectLabels(owner Owner, infra model.Infrastructure) map[string]string {
 	return labels
 }
 
-// sidecarRules is what the sidecar of one Gateway may do: read its Service
-// and pods, annotate its pod (RBAC cannot name a pod that does not exist
-// yet, so this is every pod of the namespace), write the status of its own
-// Gateway only and emit events. Every replica writes status.addresses (no
-// election, so no Lease).
-func sidecarRules(gatewayName, serviceName string) []rbacv1.PolicyRule {
+// SidecarRules is what the sidecar of one Gateway may do, each rule naming
+// its one object where RBAC allows:
+//   - get, list and watch its Service and its Gateway (one name each): the
+//     addresses writer's informers;
+//   - patch its Gateway's status (one name): status.addresses;
+//   - patch its Gateway's report ConfigMap (one name): the server-side
+//     apply of its replica's keys. Not create: the operator creates it, and
+//     an apply to a missing object fails until then. Not get: an apply
+//     needs no read;
+//   - create and patch events (a Role cannot name an object that does not
+//     exist yet).
+//
+// It has no pod permission at all: a sidecar (or an nginx that took it
+// over) cannot relabel or change any pod, its own included. Every replica
+// writes status.addresses (no election, so no Lease).
+func SidecarRules(gatewayName, serviceName, reportName string) []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services"}, ResourceNames: []string{serviceName}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{reportName}, Verbs: []string{"patch"}},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/status"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -99,7 +100,11 @@ func TestObjectsMetadata(t *testing.T) {
 	set := Objects(testOwner, testInfra(), render.Files{}, Options{DefaultImage: "img:1"})
 	for _, obj := range set.Objects() {
 		kind := obj.GetObjectKind().GroupVersionKind().Kind
-		if obj.GetName() != "gw-nginx" || obj.GetNamespace() != "ns" {
+		wantName := "gw-nginx"
+		if obj == client.Object(set.Report) {
+			wantName = "gw-nginx-report"
+		}
+		if obj.GetName() != wantName || obj.GetNamespace() != "ns" {
 			t.Errorf("%s is %s/%s", kind, obj.GetNamespace(), obj.GetName())
 		}
 		wantLabels := map[string]string{
@@ -258,7 +263,7 @@ func TestObjectsDeployment(t *testing.T) {
 			if env[dataplane.EnvPodName].ValueFrom.FieldRef.FieldPath != "metadata.name" ||
 				env[dataplane.EnvPodNamespace].ValueFrom.FieldRef.FieldPath != "metadata.namespace" ||
 				env[dataplane.EnvGatewayName].Value != "gw" || env[dataplane.EnvGatewayNamespace].Value != "ns" ||
-				env[dataplane.EnvServiceName].Value != "gw-nginx" {
+				env[dataplane.EnvServiceName].Value != "gw-nginx" || env[dataplane.EnvReportConfigMap].Value != "gw-nginx-report" {
 				t.Errorf("sidecar env = %+v", sidecar.Env)
 			}
 			if p := sidecar.ReadinessProbe.HTTPGet; p.Path != "/readyz" || p.Port.IntVal != dataplane.HealthPort {
@@ -270,6 +275,27 @@ func TestObjectsDeployment(t *testing.T) {
 			volumes := map[string]corev1.VolumeSource{}
 			for _, v := range pod.Volumes {
 				volumes[v.Name] = v.VolumeSource
+			}
+			// The API token is in the sidecar only, never in nginx's container.
+			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+				t.Error("automountServiceAccountToken is not false: the kubelet would mount the token in nginx's container")
+			}
+			for _, c := range pod.Containers {
+				var tokenMount bool
+				for _, m := range c.VolumeMounts {
+					if m.Name == volumeAPIAccess {
+						tokenMount = m.MountPath == "/var/run/secrets/kubernetes.io/serviceaccount" && m.ReadOnly
+					}
+				}
+				if tokenMount != (c.Name == dataplane.SidecarContainerName) {
+					t.Errorf("container %s mounts the API token: %v", c.Name, tokenMount)
+				}
+			}
+			if p := volumes[volumeAPIAccess].Projected; p == nil || len(p.Sources) != 3 ||
+				p.Sources[0].ServiceAccountToken == nil || p.Sources[0].ServiceAccountToken.Path != "token" ||
+				p.Sources[1].ConfigMap == nil || p.Sources[1].ConfigMap.Name != "kube-root-ca.crt" ||
+				p.Sources[2].DownwardAPI == nil || p.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath != "metadata.namespace" {
+				t.Errorf("API access volume = %+v", volumes[volumeAPIAccess])
 			}
 			if volumes[volumeConfig].ConfigMap.Name != "gw-nginx" || volumes[volumeSecrets].Secret.SecretName != "gw-nginx" || volumes[volumeRun].EmptyDir == nil {
 				t.Errorf("volumes = %+v", pod.Volumes)
@@ -331,6 +357,13 @@ func TestObjectsRole(t *testing.T) {
 				if len(rule.ResourceNames) != 1 {
 					t.Errorf("%s rule is not limited to one object: %+v", res, rule)
 				}
+			case "configmaps":
+				// The report ConfigMap only, and only an apply to it.
+				if !reflect.DeepEqual(rule.ResourceNames, []string{"gw-nginx-report"}) || !reflect.DeepEqual(rule.Verbs, []string{"patch"}) {
+					t.Errorf("configmaps rule = %+v", rule)
+				}
+			case "pods":
+				t.Errorf("the sidecar may touch pods: %+v", rule)
 			}
 		}
 	}
@@ -338,8 +371,9 @@ func TestObjectsRole(t *testing.T) {
 		t.Error("no gateways/status rule")
 	}
 	// Every replica writes the addresses, without an election: no leases.
+	// Reports go to the report ConfigMap: no pods.
 	slices.Sort(granted)
-	want := []string{"/events", "/pods", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
+	want := []string{"/configmaps", "/events", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
 	if !slices.Equal(granted, want) {
 		t.Errorf("the Role grants %v, want exactly %v", granted, want)
 	}

@@ -28,12 +28,16 @@ type Config struct {
 	// StagingDir holds one folder per config hash; LivePath is the symlink
 	// nginx serves through; PidFile is nginx's pid file.
 	StagingDir, LivePath, PidFile string
-	Nginx                         string // nginx binary
-	EmergLog                      *nginxproc.EmergLog
-	ValidateTimeout               time.Duration
-	ReloadTimeout                 time.Duration
-	Metrics                       *metrics.Metrics
-	Log                           logr.Logger
+	// ReloadFIFO is where the exec-nginx supervisor takes reload requests
+	// (nginxproc.RequestReload). Empty: the master is sent SIGHUP directly
+	// (tests that run nginx without the supervisor).
+	ReloadFIFO      string
+	Nginx           string // nginx binary
+	EmergLog        *nginxproc.EmergLog
+	ValidateTimeout time.Duration
+	ReloadTimeout   time.Duration
+	Metrics         *metrics.Metrics
+	Log             logr.Logger
 	// Decompression bounds the ConfigMap's compressed keys; zero means
 	// mount.DefaultLimits.
 	Decompression mount.Limits
@@ -313,10 +317,19 @@ func (a *Applier) reload(ctx context.Context) (bool, error) {
 		return true, fmt.Errorf("listing nginx workers: %w", err)
 	}
 	offset := a.cfg.EmergLog.Offset()
-	if err := nginxproc.Signal(master, syscall.SIGHUP); err != nil {
-		return true, fmt.Errorf("signalling nginx master %d: %w", master, err)
+	if err := a.requestReload(master); err != nil {
+		return true, fmt.Errorf("reloading nginx master %d: %w", master, err)
 	}
 	return true, nginxproc.WaitNewGeneration(ctx, master, before, a.cfg.EmergLog, offset, a.cfg.ReloadTimeout)
+}
+
+// requestReload asks the supervisor to reload nginx, or signals the master
+// when no supervisor is configured.
+func (a *Applier) requestReload(master int) error {
+	if a.cfg.ReloadFIFO == "" {
+		return nginxproc.Signal(master, syscall.SIGHUP)
+	}
+	return nginxproc.RequestReload(a.cfg.ReloadFIFO)
 }
 
 // waitStartingMaster handles an nginx that started before the swap but has
@@ -353,7 +366,7 @@ func (a *Applier) restore(previous string, cause error) {
 	var re *nginxproc.ReloadError
 	if errors.As(cause, &re) && re.Timeout {
 		if master, ok := nginxproc.Master(a.cfg.PidFile); ok {
-			_ = nginxproc.Signal(master, syscall.SIGHUP)
+			_ = a.requestReload(master)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,7 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -22,15 +21,18 @@ const (
 	// ReasonApplied and ReasonRejected are the Gateway Events' reasons.
 	ReasonApplied  = dataplane.EventReasonConfigApplied
 	ReasonRejected = dataplane.EventReasonConfigRejected
-	// MaxMessage bounds nginx's message in the annotation and the Event.
+	// MaxMessage bounds nginx's message in the report and the Event.
 	MaxMessage = 2048
 	// component names the Events' source.
 	component = dataplane.SidecarFieldManager
 )
 
-// Target names the objects reports go to.
+// Target names the objects reports go to: the report ConfigMap (in
+// PodNamespace, which is the Gateway's), where this pod's keys are named
+// after PodName, and the Gateway the Events are about.
 type Target struct {
 	PodName, PodNamespace         string
+	ReportConfigMap               string
 	GatewayName, GatewayNamespace string
 }
 
@@ -49,9 +51,17 @@ type Reporter struct {
 	target Target
 	log    logr.Logger
 
-	mu     sync.Mutex
-	queue  []Outcome
-	wakeup chan struct{}
+	mu      sync.Mutex
+	queue   []queued
+	applied string // the last applied hash, kept in reports of rejections
+	wakeup  chan struct{}
+}
+
+// queued is an outcome and the whole report it leaves: an apply sets every
+// key of this pod's field manager, so each carries the applied hash too.
+type queued struct {
+	Outcome
+	report dataplane.PodReport
 }
 
 // maxQueue bounds the outcomes waiting while the API server is unreachable;
@@ -67,7 +77,14 @@ func New(c client.Client, target Target, log logr.Logger) *Reporter {
 func (r *Reporter) Report(o Outcome) {
 	o.Message = TrimMessage(o.Message, MaxMessage)
 	r.mu.Lock()
-	r.queue = append(r.queue, o)
+	q := queued{Outcome: o}
+	if o.Rejected {
+		q.report = dataplane.PodReport{AppliedHash: r.applied, RejectedHash: o.Hash, RejectedMessage: o.Message}
+	} else {
+		r.applied = o.Hash
+		q.report = dataplane.PodReport{AppliedHash: o.Hash}
+	}
+	r.queue = append(r.queue, q)
 	if len(r.queue) > maxQueue {
 		r.queue = r.queue[len(r.queue)-maxQueue:]
 	}
@@ -82,7 +99,7 @@ func (r *Reporter) Report(o Outcome) {
 func (r *Reporter) Run(ctx context.Context) {
 	for {
 		r.mu.Lock()
-		var next *Outcome
+		var next *queued
 		if len(r.queue) > 0 {
 			next = &r.queue[0]
 		}
@@ -105,18 +122,18 @@ func (r *Reporter) Run(ctx context.Context) {
 }
 
 // send delivers one outcome, retrying; false when ctx ended first.
-func (r *Reporter) send(ctx context.Context, o Outcome) bool {
+func (r *Reporter) send(ctx context.Context, o queued) bool {
 	backoff := 500 * time.Millisecond
-	annotated := false
+	reported := false
 	for {
 		var err error
-		if !annotated {
-			if err = r.annotatePod(ctx, o); err == nil {
-				annotated = true
+		if !reported {
+			if err = r.applyReport(ctx, o.report); err == nil {
+				reported = true
 			}
 		}
 		if err == nil && o.Event {
-			err = r.recordEvent(ctx, o)
+			err = r.recordEvent(ctx, o.Outcome)
 		}
 		if err == nil {
 			return true
@@ -131,26 +148,19 @@ func (r *Reporter) send(ctx context.Context, o Outcome) bool {
 	}
 }
 
-func (r *Reporter) annotatePod(ctx context.Context, o Outcome) error {
-	if r.target.PodName == "" {
+// applyReport server-side applies this pod's keys of the report ConfigMap
+// under the pod's own field manager: keys of other replicas are not this
+// manager's and stay, keys this manager set before and no longer sets (a
+// rejection that a later config fixed) are removed. The operator created
+// the ConfigMap; the sidecar may not create it, so until then this fails
+// and is retried.
+func (r *Reporter) applyReport(ctx context.Context, report dataplane.PodReport) error {
+	if r.target.PodName == "" || r.target.ReportConfigMap == "" {
 		return nil
 	}
-	annotations := map[string]any{}
-	if o.Rejected {
-		annotations[dataplane.AnnotationRejectedHash] = o.Hash
-		annotations[dataplane.AnnotationRejectedMessage] = o.Message
-	} else {
-		annotations[dataplane.AnnotationAppliedHash] = o.Hash
-		annotations[dataplane.AnnotationRejectedHash] = nil // null removes, in a merge patch
-		annotations[dataplane.AnnotationRejectedMessage] = nil
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
-	if err != nil {
-		return err
-	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: r.target.PodName, Namespace: r.target.PodNamespace}}
-	if err := r.client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("annotating pod %s/%s: %w", r.target.PodNamespace, r.target.PodName, err)
+	cm := corev1ac.ConfigMap(r.target.ReportConfigMap, r.target.PodNamespace).WithData(report.Data(r.target.PodName))
+	if err := r.client.Apply(ctx, cm, client.FieldOwner(dataplane.ReportFieldManager(r.target.PodName)), client.ForceOwnership); err != nil {
+		return fmt.Errorf("reporting to ConfigMap %s/%s: %w", r.target.PodNamespace, r.target.ReportConfigMap, err)
 	}
 	return nil
 }
@@ -197,7 +207,7 @@ func (r *Reporter) recordEvent(ctx context.Context, o Outcome) error {
 }
 
 // TrimMessage shortens nginx's text to at most max bytes, cut on a
-// character boundary, to fit an annotation.
+// character boundary, to fit the report.
 func TrimMessage(msg string, max int) string {
 	msg = strings.TrimSpace(msg)
 	if len(msg) <= max {

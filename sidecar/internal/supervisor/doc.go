@@ -7,5 +7,8 @@
 // SIGKILL, when draining outlasts its bound. nginx writes its own pid file,
 // so the file names the nginx master, never the supervisor. The supervisor
 // also copies nginx's `[emerg]` lines from stderr into the shared run folder,
-// where the sidecar looks for the reason of a failed reload.
+// where the sidecar looks for the reason of a failed reload, and turns the
+// sidecar's reload requests, written to a FIFO in that folder
+// (nginxproc.ListenReloads), into SIGHUPs to nginx: the sidecar never
+// signals nginx's processes itself.
 package supervisor

@@ -22,7 +22,10 @@ type Options struct {
 	Nginx    string // nginx binary
 	LivePath string // the live config symlink, nginx's prefix
 	PidFile  string
-	EmergLog *nginxproc.EmergLog
+	// ReloadFIFO is where the sidecar asks for reloads (see
+	// nginxproc.ListenReloads); each request becomes a SIGHUP to nginx.
+	ReloadFIFO string
+	EmergLog   *nginxproc.EmergLog
 	// DrainTimeout bounds the graceful shutdown after SIGTERM; KillTimeout
 	// the fast shutdown after it.
 	DrainTimeout, KillTimeout time.Duration
@@ -40,8 +43,21 @@ func Run(opts Options) (int, error) {
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(signals)
 
+	// Listen before nginx starts: the sidecar asks for reloads only once a
+	// master runs, so a request always finds a listener.
+	reloads, stopReloads, err := nginxproc.ListenReloads(opts.ReloadFIFO)
+	if err != nil {
+		return 1, err
+	}
+	defer stopReloads()
+
 	if stopped := waitForConfig(opts, signals); stopped {
 		return 0, nil
+	}
+	// nginx starts from the live config: earlier requests are moot.
+	select {
+	case <-reloads:
+	default:
 	}
 
 	errR, errW, err := os.Pipe()
@@ -71,6 +87,10 @@ func Run(opts Options) (int, error) {
 		select {
 		case err := <-exited:
 			return exitCode(cmd, err, opts.Log, stage)
+		case <-reloads:
+			if stage == "running" {
+				_ = cmd.Process.Signal(syscall.SIGHUP)
+			}
 		case sig := <-signals:
 			switch sig {
 			case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
