@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -56,6 +58,14 @@ type Reconciler struct {
 	reader   client.Reader // uncached, to see objects the cache filters out
 	recorder events.EventRecorder
 	opts     Options
+	// refs are the Services and Secrets the last translation looked up;
+	// nil until the first one.
+	refs atomic.Pointer[translate.References]
+	// skipped are the Services and Secrets whose events were not acted on
+	// since the running reconcile began: if its translation looks one of
+	// them up, it may have read it before the change, so it runs again.
+	skippedMu sync.Mutex
+	skipped   translate.References
 	// mem is what runs remember of the data planes (see refusals.go).
 	// Reconcile never runs concurrently: there is one request, globalKey.
 	mem *dataPlaneMemory
@@ -71,14 +81,34 @@ func CacheOptions() cache.Options {
 	if req, err := labels.NewRequirement(dataplane.LabelGatewayNamespace, selection.Exists, nil); err == nil {
 		gatewayPods = gatewayPods.Add(*req)
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.ConfigMap{}:      {Label: managed},
-		&corev1.ServiceAccount{}: {Label: managed},
-		&rbacv1.Role{}:           {Label: managed},
-		&rbacv1.RoleBinding{}:    {Label: managed},
-		&appsv1.Deployment{}:     {Label: managed},
-		&corev1.Pod{}:            {Label: gatewayPods},
-	}}
+	return cache.Options{
+		// Nothing the operator does reads managedFields: they are often
+		// larger than the object itself.
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}:      {Label: managed},
+			&corev1.ServiceAccount{}: {Label: managed},
+			&rbacv1.Role{}:           {Label: managed},
+			&rbacv1.RoleBinding{}:    {Label: managed},
+			&appsv1.Deployment{}:     {Label: managed},
+			&corev1.Pod{}:            {Label: gatewayPods},
+			&corev1.Secret{}:         {Transform: keepSecretDataWeUse},
+		},
+	}
+}
+
+// keepSecretDataWeUse drops, in the cache, the data of every Secret that is
+// neither a TLS Secret (a listener may reference it) nor one of ours (compared
+// with what we apply): the operator holds no other Secret's contents in
+// memory. The object stays, so a listener that references an Opaque Secret
+// still hears that its type is wrong rather than that it is missing.
+func keepSecretDataWeUse(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok || s.Type == corev1.SecretTypeTLS || s.Labels[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
+		return cache.TransformStripManagedFields()(obj)
+	}
+	s.Data, s.StringData = nil, nil
+	return cache.TransformStripManagedFields()(s)
 }
 
 // SetupWithManager registers the reconciler and its watches. The manager
@@ -95,10 +125,20 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return []reconcile.Request{globalKey}
 	})
 	b := ctrl.NewControllerManagedBy(mgr).Named("gateway")
+	// Services, their EndpointSlices and Secrets: only those the last
+	// translation looked up (or ours) can change its output.
+	ifReferenced := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		if r.referenced(obj) {
+			return []reconcile.Request{globalKey}
+		}
+		return nil
+	})
+	for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}} {
+		b = b.Watches(obj, ifReferenced)
+	}
 	for _, obj := range []client.Object{
 		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{},
-		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &corev1.Service{},
-		&discoveryv1.EndpointSlice{}, &corev1.Secret{}, &v1alpha1.GatewayParameters{},
+		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &v1alpha1.GatewayParameters{},
 		// Owned objects, so hand edits and deletions are put back (among
 		// the ConfigMaps, each Gateway's report ConfigMap, where its
 		// sidecars say what nginx serves), and the gateway pods, whose
@@ -112,6 +152,64 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	// GatewayClass SupportedVersion condition, their schemas are large.
 	b = b.WatchesMetadata(crdMetadata(), toGlobal)
 	return b.Complete(r)
+}
+
+// referenced reports whether a change to obj (a Service, EndpointSlice or
+// Secret) can change the translation: it is one of ours, or the last
+// translation looked it up (an EndpointSlice through its Service), or no
+// translation ran yet.
+func (r *Reconciler) referenced(obj client.Object) bool {
+	refs := r.refs.Load()
+	if refs == nil || obj.GetLabels()[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
+		return true
+	}
+	key, secret := client.ObjectKeyFromObject(obj), false
+	switch obj.(type) {
+	case *corev1.Secret:
+		secret = true
+	case *discoveryv1.EndpointSlice:
+		key.Name = obj.GetLabels()[discoveryv1.LabelServiceName]
+	}
+	if (secret && refs.Secrets[key]) || (!secret && refs.Services[key]) {
+		return true
+	}
+	r.skippedMu.Lock()
+	defer r.skippedMu.Unlock()
+	if r.skipped.Services == nil {
+		r.skipped = translate.References{Services: map[types.NamespacedName]bool{}, Secrets: map[types.NamespacedName]bool{}}
+	}
+	if secret {
+		r.skipped.Secrets[key] = true
+	} else {
+		r.skipped.Services[key] = true
+	}
+	return false
+}
+
+// takeSkipped returns the objects skipped since the last call and forgets
+// them.
+func (r *Reconciler) takeSkipped() translate.References {
+	r.skippedMu.Lock()
+	defer r.skippedMu.Unlock()
+	s := r.skipped
+	r.skipped = translate.References{}
+	return s
+}
+
+// missedChange reports whether the translation looked up an object whose
+// event was skipped while it ran.
+func missedChange(looked, skipped translate.References) bool {
+	for k := range skipped.Services {
+		if looked.Services[k] {
+			return true
+		}
+	}
+	for k := range skipped.Secrets {
+		if looked.Secrets[k] {
+			return true
+		}
+	}
+	return false
 }
 
 var crdListGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinitionList"}
@@ -141,6 +239,7 @@ func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (map[string]stri
 
 // Reconcile runs one translation over the whole cluster and applies its result.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	r.takeSkipped() // this run reads them fresh
 	in, err := r.readInputs(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -165,6 +264,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// Translate and render; routes nginx cannot take are refused there.
 	piped := pipeline.Run(in)
 	out := piped.Output
+	r.refs.Store(&out.References)
+	missed := missedChange(out.References, r.takeSkipped())
 	now := metav1.Now()
 
 	// The data planes first: their verdicts are part of the statuses.
@@ -215,7 +316,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		log.FromContext(ctx).V(1).Info("write conflict, retrying", "error", err.Error())
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
-	if err == nil && refusedNow {
+	if err == nil && (refusedNow || missed) {
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
 	return reconcile.Result{}, err

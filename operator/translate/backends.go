@@ -91,7 +91,7 @@ func (b *translator) resolveBackendRef(route RouteKey, ref gatewayv1.BackendObje
 		return key, &refError{gatewayv1.RouteReasonBackendNotFound, field + ".port: required for a Service"}
 	}
 	key.Port = *ref.Port
-	svc, ok := b.ix.services[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
+	svc, ok := b.ix.service(types.NamespacedName{Namespace: ns, Name: string(ref.Name)})
 	if !ok {
 		return key, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s not found", field, ns, ref.Name)}
 	}

@@ -68,3 +68,29 @@ func TestRefusedRouteIsLeftOut(t *testing.T) {
 		t.Errorf("attachedRoutes = %d, want 1 (the refused route is not attached)", got)
 	}
 }
+
+// TestReferencesRecordLookups: the translation reports every Service and
+// Secret it looked up, found or not, so the controller can ignore changes
+// to the others; an object behind a missing ReferenceGrant is not looked up.
+func TestReferencesRecordLookups(t *testing.T) {
+	in := baseInput()
+	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners,
+		httpsListener("https", 443, "", secretRef("", "missing-cert")))
+	in.HTTPRoutes = []gatewayv1.HTTPRoute{
+		route(testNS, "r", parent("", "gw", ""), simpleRule("svc"), simpleRule("not-yet")),
+		route(testNS, "cross", parent("", "gw", ""), rule(gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("other", "svc", 80, nil)}})),
+	}
+	refs := Translate(in).References
+	nn := func(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+	for _, want := range []types.NamespacedName{nn(testNS, "svc"), nn(testNS, "not-yet")} {
+		if !refs.Services[want] {
+			t.Errorf("Service %s not among the references %v", want, refs.Services)
+		}
+	}
+	if refs.Services[nn("other", "svc")] {
+		t.Error("a Service no ReferenceGrant allows was looked up")
+	}
+	if !refs.Secrets[nn(testNS, "missing-cert")] {
+		t.Errorf("missing Secret not among the references %v", refs.Secrets)
+	}
+}

@@ -25,6 +25,30 @@ type index struct {
 	secrets map[types.NamespacedName]*corev1.Secret
 	// grants are the ReferenceGrants of each namespace (the "to" side).
 	grants map[string][]*gatewayv1beta1.ReferenceGrant
+	// looked is every Service and Secret looked up, found or not.
+	looked References
+}
+
+// References are the Services and Secrets a translation looked up, found or
+// not: a change to any other Service, Secret or EndpointSlice cannot change
+// its output, so the controller need not translate again for it.
+type References struct {
+	Services map[types.NamespacedName]bool
+	Secrets  map[types.NamespacedName]bool
+}
+
+// service looks a Service up and records that it was.
+func (ix *index) service(key types.NamespacedName) (*corev1.Service, bool) {
+	ix.looked.Services[key] = true
+	s, ok := ix.services[key]
+	return s, ok
+}
+
+// secret looks a Secret up and records that it was.
+func (ix *index) secret(key types.NamespacedName) (*corev1.Secret, bool) {
+	ix.looked.Secrets[key] = true
+	s, ok := ix.secrets[key]
+	return s, ok
 }
 
 func newIndex(in *Input) *index {
@@ -36,6 +60,7 @@ func newIndex(in *Input) *index {
 		slices:     make(map[types.NamespacedName][]*discoveryv1.EndpointSlice, len(in.EndpointSlices)),
 		secrets:    make(map[types.NamespacedName]*corev1.Secret, len(in.Secrets)),
 		grants:     map[string][]*gatewayv1beta1.ReferenceGrant{},
+		looked:     References{Services: map[types.NamespacedName]bool{}, Secrets: map[types.NamespacedName]bool{}},
 	}
 	for i := range in.GatewayClasses {
 		c := &in.GatewayClasses[i]

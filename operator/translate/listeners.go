@@ -275,7 +275,7 @@ func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretOb
 		return nil, string(gatewayv1.ListenerReasonRefNotPermitted),
 			fmt.Errorf("%s: Secret %s is in another namespace and no ReferenceGrant allows it", field, key)
 	}
-	secret, ok := ix.secrets[key]
+	secret, ok := ix.secret(key)
 	if !ok {
 		return nil, invalid, fmt.Errorf("%s: Secret %s not found", field, key)
 	}

@@ -59,6 +59,8 @@ type Output struct {
 	// (controllerName == ControllerName), sorted; the reconciler merges
 	// them with entries of other controllers.
 	Routes map[RouteKey][]gatewayv1.RouteParentStatus
+	// References are the Services and Secrets this translation looked up.
+	References References
 }
 
 // GatewayResult is what the translation step decided for one Gateway.
@@ -153,6 +155,7 @@ func Translate(in Input) Output {
 		}
 		out.Gateways = append(out.Gateways, res)
 	}
+	out.References = b.ix.looked
 	return out
 }
 

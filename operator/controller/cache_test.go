@@ -1,0 +1,100 @@
+package controller
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// TestReferencedFilter: Services, EndpointSlices and Secrets that the last
+// translation did not look up trigger no reconcile, unless they are ours
+// or no translation ran yet; the skipped ones are remembered, and a
+// translation that then looks one up must run again.
+func TestReferencedFilter(t *testing.T) {
+	meta := func(name string, labels map[string]string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: labels}
+	}
+	nn := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: name} }
+	svcA := &corev1.Service{ObjectMeta: meta("a", nil)}
+	svcB := &corev1.Service{ObjectMeta: meta("b", nil)}
+	sliceA := &discoveryv1.EndpointSlice{ObjectMeta: meta("a-x1", map[string]string{discoveryv1.LabelServiceName: "a"})}
+	sliceB := &discoveryv1.EndpointSlice{ObjectMeta: meta("b-x1", map[string]string{discoveryv1.LabelServiceName: "b"})}
+	cert := &corev1.Secret{ObjectMeta: meta("cert", nil)}
+	other := &corev1.Secret{ObjectMeta: meta("other", nil)}
+	ours := &corev1.Secret{ObjectMeta: meta("gw-nginx", map[string]string{dataplane.LabelManagedBy: dataplane.ManagedByValue})}
+
+	r := &Reconciler{}
+	for _, obj := range []client.Object{svcB, sliceB, other} {
+		if !r.referenced(obj) {
+			t.Errorf("%T %s skipped before any translation", obj, obj.GetName())
+		}
+	}
+	r.refs.Store(&translate.References{
+		Services: map[types.NamespacedName]bool{nn("a"): true},
+		Secrets:  map[types.NamespacedName]bool{nn("cert"): true},
+	})
+	for obj, want := range map[client.Object]bool{svcA: true, sliceA: true, cert: true, ours: true, svcB: false, sliceB: false, other: false} {
+		if got := r.referenced(obj); got != want {
+			t.Errorf("referenced(%T %s) = %v, want %v", obj, obj.GetName(), got, want)
+		}
+	}
+	skipped := r.takeSkipped()
+	if !skipped.Services[nn("b")] || !skipped.Secrets[nn("other")] || len(skipped.Services) != 1 || len(skipped.Secrets) != 1 {
+		t.Errorf("skipped = %+v, want Service ns/b (and its slice) and Secret ns/other", skipped)
+	}
+	if again := r.takeSkipped(); len(again.Services)+len(again.Secrets) != 0 {
+		t.Errorf("skipped not forgotten: %+v", again)
+	}
+	if !missedChange(translate.References{Services: map[types.NamespacedName]bool{nn("b"): true}}, skipped) {
+		t.Error("a translation that looked up a skipped Service is not run again")
+	}
+	if missedChange(translate.References{Services: map[types.NamespacedName]bool{nn("a"): true}}, skipped) {
+		t.Error("a translation that looked up no skipped object runs again")
+	}
+}
+
+// TestKeepSecretDataWeUse: the cache keeps the data of TLS Secrets and of
+// ours only, and no managedFields.
+func TestKeepSecretDataWeUse(t *testing.T) {
+	secret := func(typ corev1.SecretType, labels map[string]string) *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "s", Labels: labels, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+			Type:       typ,
+			Data:       map[string][]byte{"k": []byte("v")},
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		secret   *corev1.Secret
+		keepData bool
+	}{
+		{"opaque", secret(corev1.SecretTypeOpaque, nil), false},
+		{"service account token", secret(corev1.SecretTypeServiceAccountToken, nil), false},
+		{"tls", secret(corev1.SecretTypeTLS, nil), true},
+		{"ours", secret(corev1.SecretTypeOpaque, map[string]string{dataplane.LabelManagedBy: dataplane.ManagedByValue}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := keepSecretDataWeUse(tc.secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := out.(*corev1.Secret)
+			if (s.Data != nil) != tc.keepData {
+				t.Errorf("data kept = %v, want %v", s.Data != nil, tc.keepData)
+			}
+			if s.ManagedFields != nil {
+				t.Errorf("managedFields kept: %v", s.ManagedFields)
+			}
+			if s.Type != tc.secret.Type || s.Name != "s" {
+				t.Errorf("type or name lost: %+v", s.ObjectMeta)
+			}
+		})
+	}
+}
