@@ -142,6 +142,9 @@ func appProtocol(ap *string) (model.AppProtocol, bool) {
 func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []model.Endpoint {
 	seen := map[model.Endpoint]bool{}
 	for _, es := range b.ix.slices[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] {
+		if !sliceTrusted(svc, es) {
+			continue
+		}
 		if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
 			continue
 		}

@@ -81,7 +81,7 @@ func newIndex(in *Input) *index {
 	for i := range in.EndpointSlices {
 		es := &in.EndpointSlices[i]
 		svc, ok := es.Labels[discoveryv1.LabelServiceName]
-		if !ok || !trustedSliceManagers[es.Labels[discoveryv1.LabelManagedBy]] {
+		if !ok {
 			continue
 		}
 		key := types.NamespacedName{Namespace: es.Namespace, Name: svc}
@@ -98,15 +98,19 @@ func newIndex(in *Input) *index {
 	return ix
 }
 
-// trustedSliceManagers are the values of label
-// endpointslice.kubernetes.io/managed-by whose EndpointSlices resolve
-// backends: Kubernetes' EndpointSlice controller (slices of a Service's
-// selected pods) and its mirroring controller (slices mirrored from the
-// Endpoints of a Service without selector). Anyone allowed to create
-// EndpointSlices in a namespace can write one labelled with a Service's
-// name; such a hand-written slice could point a route at another
-// namespace's pods or at node addresses, so it is ignored.
-var trustedSliceManagers = map[string]bool{
-	"endpointslice-controller.k8s.io":          true,
-	"endpointslicemirroring-controller.k8s.io": true,
+// sliceTrusted reports whether an EndpointSlice may resolve backends of
+// svc. A Service with a selector takes only slices of Kubernetes'
+// EndpointSlice controller (the pods it selects): anyone allowed to create
+// EndpointSlices in a namespace can write one labelled with that Service's
+// name, which could point a route at another namespace's pods or at node
+// addresses, so a hand-written one is ignored. A Service without selector
+// has no controller-made slices: its owner writes them by hand (or the
+// mirroring controller copies its Endpoints), and they are its endpoints,
+// as they are for kube-proxy (the conformance test HTTPRouteServiceTypes
+// relies on this).
+func sliceTrusted(svc *corev1.Service, es *discoveryv1.EndpointSlice) bool {
+	if len(svc.Spec.Selector) == 0 {
+		return true
+	}
+	return es.Labels[discoveryv1.LabelManagedBy] == "endpointslice-controller.k8s.io"
 }
