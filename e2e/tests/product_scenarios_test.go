@@ -320,3 +320,96 @@ spec:
 		t.Error(err)
 	}
 }
+
+// testPoisonRouteOnSharedGateway: a route with a value nginx would refuse
+// once escaped (a response header of 400 "$", each written as
+// ${ngo_dollar}) is refused with a reason naming the field and nginx's
+// limit, while a route another team adds afterwards goes live; a gateway
+// pod restarted while the poison route exists becomes ready and serves the
+// good routes.
+func testPoisonRouteOnSharedGateway(t *testing.T, ctx context.Context, c *cluster.Cluster, baseURL string) {
+	poison := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: poison, namespace: default}
+spec:
+  parentRefs: [{name: gateway, sectionName: http}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /poison}}]
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: {set: [{name: X-Poison, value: "` + strings.Repeat("$", 400) + `"}]}
+    backendRefs: [{name: echo, port: 80}]
+`
+	newcomer := `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: newcomer, namespace: default}
+spec:
+  parentRefs: [{name: gateway, sectionName: http}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /newcomer}}]
+    backendRefs: [{name: echo, port: 80}]
+`
+	defer func() {
+		if _, err := clustertest.Kubectl(ctx, c, "delete", "-n", "default", "httproute/poison", "httproute/newcomer", "--ignore-not-found"); err != nil {
+			t.Error(err)
+		}
+	}()
+	serves := func(path string) func() error {
+		return func() error {
+			code, body, err := getStatus(baseURL + path)
+			if err != nil || code != http.StatusOK {
+				return fmt.Errorf("GET %s: %d %v %s", path, code, err, body)
+			}
+			return nil
+		}
+	}
+	if err := applyYAML(ctx, c, poison); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 30*time.Second, "the poison route refused", func() error {
+		q := `jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")]}`
+		out, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", "httproute/poison", "-o", q)
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{`"status":"False"`, `"reason":"UnsupportedValue"`, "responseHeaderModifier.set[0].value", "4,095"} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("Accepted condition lacks %s: %s", want, out)
+			}
+		}
+		return nil
+	})
+	began := time.Now()
+	if err := applyYAML(ctx, c, newcomer); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 60*time.Second, "another team's new route serving", serves("/newcomer/x"))
+	t.Logf("the new route answered 200 %s after it was applied, with the poison route present", time.Since(began).Round(10*time.Millisecond))
+	clustertest.Eventually(t, 10*time.Second, "the sample route serving", serves("/v2/check"))
+
+	// A gateway pod replaced while the poison route exists starts from a
+	// config nginx accepts and becomes ready.
+	selector := dataplane.LabelGatewayName + "=gateway"
+	before, err := clustertest.Kubectl(ctx, c, "get", "pods", "-n", "default", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clustertest.Kubectl(ctx, c, "delete", "pods", "-n", "default", "-l", selector, "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 120*time.Second, "a new gateway pod ready", func() error {
+		pods, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return err
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if !strings.Contains(" "+before+" ", " "+p.Name+" ") && p.DeletionTimestamp == nil && clustertest.PodReady(p) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no new ready gateway pod yet (old: %s)", before)
+	})
+	clustertest.Eventually(t, 60*time.Second, "the new route served by the new pod", serves("/newcomer/x"))
+	clustertest.Eventually(t, 10*time.Second, "the sample route served by the new pod", serves("/v2/check"))
+}

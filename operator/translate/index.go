@@ -18,9 +18,9 @@ type index struct {
 	namespaces map[string]*corev1.Namespace
 	services   map[types.NamespacedName]*corev1.Service
 	// slices are the EndpointSlices of each Service (label
-	// kubernetes.io/service-name) written by Kubernetes' own controllers
-	// (trustedSliceManagers), in input order; endpoints are sorted after
-	// merging, so the order here never shows.
+	// kubernetes.io/service-name), in input order (sliceTrusted decides
+	// which count); endpoints are sorted after merging, so the order here
+	// never shows.
 	slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	secrets map[types.NamespacedName]*corev1.Secret
 	// grants are the ReferenceGrants of each namespace (the "to" side).
