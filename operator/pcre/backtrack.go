@@ -1,0 +1,332 @@
+package pcre
+
+import (
+	"fmt"
+	"regexp/syntax"
+	"slices"
+	"unicode"
+)
+
+// checkBacktracking refuses patterns on which PCRE's backtracking can take
+// more than time linear in the subject (times the pattern's size). PCRE
+// tries the ways a subject can be split among the pattern's repetitions one
+// after another; the work explodes when a part of the subject can be
+// consumed in several ways. The rule, on Go's syntax tree (a "loop" is a
+// repetition without upper bound or whose count can vary by more than 16):
+//
+//	A. Nested repetition. The body X of a repetition that can run more than
+//	   once may hold variable parts (?, *, +, {n,m}) or alternations only
+//	   when every iteration is delimited: X cannot match the empty string,
+//	   and the runes X can start with are disjoint from every rune a
+//	   variable part inside X can consume; every alternation inside X has
+//	   branches that cannot match the empty string and start with pairwise
+//	   disjoint runes. Refused: (a+)+, (a*)*, (a|a)*, (a|ab)*, (a?a)*,
+//	   (.*x){3}; accepted: (/[a-z]+)*, (?:foo|bar)+, (a[0-9]*|b[0-9]*)*.
+//	B. Loops in sequence. Two loops that are not nested, not in different
+//	   branches of an alternation, and can consume a common rune must be
+//	   separated by a required single-rune item that the later loop cannot
+//	   consume. Refused: .*x.*, [a-z]*[a-z]*, (/[a-z]+)*[a-z]*; accepted:
+//	   .*/[0-9]+, [a-z]+[0-9]+, /api/.*.
+//
+// A pattern that passes makes every backtracking step of PCRE move a
+// boundary that no other loop can move (A: iteration starts are fixed by
+// their first rune; B: two overlapping loops are pinned apart by a rune
+// the later one cannot take), so the work stays linear in the subject
+// times the pattern. The rule is conservative: some unambiguous patterns
+// (e.g. (ab|ac)*, write a(?:b|c) instead) are refused.
+func checkBacktracking(re *syntax.Regexp) error {
+	re = flatten(re)
+	if err := checkNested(re); err != nil {
+		return err
+	}
+	return checkSequences(re)
+}
+
+// flatten removes captures and splices nested concatenations, so that
+// sequence checks see one list of items.
+func flatten(re *syntax.Regexp) *syntax.Regexp {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	c := *re
+	c.Sub = nil
+	for _, s := range re.Sub {
+		s = flatten(s)
+		if re.Op == syntax.OpConcat && s.Op == syntax.OpConcat {
+			c.Sub = append(c.Sub, s.Sub...)
+			continue
+		}
+		c.Sub = append(c.Sub, s)
+	}
+	return &c
+}
+
+const loopSlack = 16
+
+func isRepeat(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+		return true
+	}
+	return false
+}
+
+// isVariable: a repetition whose count varies.
+func isVariable(re *syntax.Regexp) bool {
+	return isRepeat(re) && !(re.Op == syntax.OpRepeat && re.Min == re.Max)
+}
+
+// isLoop: a repetition without upper bound or with a wide count range.
+func isLoop(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpStar, syntax.OpPlus:
+		return true
+	case syntax.OpRepeat:
+		return re.Max == -1 || re.Max-re.Min > loopSlack
+	}
+	return false
+}
+
+// runsMany: a repetition whose body can run more than once.
+func runsMany(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpStar, syntax.OpPlus:
+		return true
+	case syntax.OpRepeat:
+		return re.Max == -1 || re.Max > 1
+	}
+	return false
+}
+
+func checkNested(re *syntax.Regexp) error {
+	if runsMany(re) {
+		x := re.Sub[0]
+		var variable []rune
+		simple := true
+		var walkErr error
+		walk(x, func(n *syntax.Regexp) {
+			if isVariable(n) {
+				simple = false
+				variable = union(variable, chars(n))
+			}
+			if n.Op == syntax.OpAlternate {
+				simple = false
+				var seen []rune
+				for _, b := range n.Sub {
+					f, null := first(b)
+					if null || overlaps(seen, f) {
+						if walkErr == nil {
+							walkErr = fmt.Errorf("regular expression %s repeats an alternation %s whose branches can match the same text; nginx's PCRE would backtrack exponentially (make the branches start differently and not match the empty string)", show(re), show(n))
+						}
+					}
+					seen = union(seen, f)
+				}
+			}
+		})
+		if walkErr != nil {
+			return walkErr
+		}
+		if !simple {
+			f, null := first(x)
+			if null || overlaps(f, variable) {
+				return fmt.Errorf("regular expression %s nests a variable repetition inside a repetition without a delimiter; nginx's PCRE would backtrack exponentially (start each repeated part with a character the inner repetition cannot match, e.g. (/[a-z]+)*)", show(re))
+			}
+		}
+	}
+	for _, s := range re.Sub {
+		if err := checkNested(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkSequences(re *syntax.Regexp) error {
+	if re.Op == syntax.OpConcat {
+		type loop struct {
+			child int
+			n     *syntax.Regexp
+		}
+		var loops []loop
+		for i, s := range re.Sub {
+			walk(s, func(n *syntax.Regexp) {
+				if isLoop(n) {
+					loops = append(loops, loop{i, n})
+				}
+			})
+		}
+		for a, l1 := range loops {
+			for _, l2 := range loops[a+1:] {
+				if l1.child == l2.child {
+					continue // checked inside that child
+				}
+				c2 := chars(l2.n)
+				if !overlaps(chars(l1.n), c2) {
+					continue
+				}
+				separated := false
+				for _, s := range re.Sub[l1.child+1 : l2.child] {
+					if set, ok := singleRune(s); ok && !overlaps(set, c2) {
+						separated = true
+						break
+					}
+				}
+				if !separated {
+					return fmt.Errorf("regular expression repeats %s and then %s, which can match the same text with nothing required between them that the second cannot match; nginx's PCRE would backtrack polynomially (separate them by a character the second cannot match)", show(l1.n), show(l2.n))
+				}
+			}
+		}
+	}
+	for _, s := range re.Sub {
+		if err := checkSequences(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func walk(re *syntax.Regexp, f func(*syntax.Regexp)) {
+	f(re)
+	for _, s := range re.Sub {
+		walk(s, f)
+	}
+}
+
+func show(re *syntax.Regexp) string {
+	s := re.String()
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// singleRune returns the set of a required item that matches exactly one
+// rune (a one-rune literal or a class).
+func singleRune(re *syntax.Regexp) ([]rune, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) == 1 {
+			return litSet(re, re.Rune[0]), true
+		}
+	case syntax.OpCharClass:
+		return re.Rune, true
+	case syntax.OpAnyChar:
+		return []rune{0, unicode.MaxRune}, true
+	case syntax.OpAnyCharNotNL:
+		return []rune{0, '\n' - 1, '\n' + 1, unicode.MaxRune}, true
+	}
+	return nil, false
+}
+
+func litSet(re *syntax.Regexp, r rune) []rune {
+	if re.Flags&syntax.FoldCase != 0 {
+		return foldOrbit(r)
+	}
+	return []rune{r, r}
+}
+
+// first returns the runes a non-empty match of re can start with (an
+// over-approximation) and whether re can match the empty string.
+func first(re *syntax.Regexp) ([]rune, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) == 0 {
+			return nil, true
+		}
+		return litSet(re, re.Rune[0]), false
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		s, _ := singleRune(re)
+		return s, false
+	case syntax.OpCapture:
+		return first(re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		f, _ := first(re.Sub[0])
+		return f, true
+	case syntax.OpPlus:
+		return first(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Max == 0 {
+			return nil, true
+		}
+		f, null := first(re.Sub[0])
+		return f, null || re.Min == 0
+	case syntax.OpConcat:
+		var set []rune
+		for _, s := range re.Sub {
+			f, null := first(s)
+			set = union(set, f)
+			if !null {
+				return set, false
+			}
+		}
+		return set, true
+	case syntax.OpAlternate:
+		var set []rune
+		anyNull := false
+		for _, s := range re.Sub {
+			f, null := first(s)
+			set = union(set, f)
+			anyNull = anyNull || null
+		}
+		return set, anyNull
+	case syntax.OpNoMatch:
+		return nil, false
+	}
+	return nil, true // empty-width assertions, empty match
+}
+
+// chars returns every rune a match of re can consume.
+func chars(re *syntax.Regexp) []rune {
+	var set []rune
+	walk(re, func(n *syntax.Regexp) {
+		switch n.Op {
+		case syntax.OpLiteral:
+			for _, r := range n.Rune {
+				set = union(set, litSet(n, r))
+			}
+		case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+			s, _ := singleRune(n)
+			set = union(set, s)
+		}
+	})
+	return set
+}
+
+// union merges two range sets (pairs of inclusive bounds).
+func union(a, b []rune) []rune {
+	if len(b) == 0 {
+		return a
+	}
+	type rg struct{ lo, hi rune }
+	var rs []rg
+	for i := 0; i+1 < len(a); i += 2 {
+		rs = append(rs, rg{a[i], a[i+1]})
+	}
+	for i := 0; i+1 < len(b); i += 2 {
+		rs = append(rs, rg{b[i], b[i+1]})
+	}
+	slices.SortFunc(rs, func(x, y rg) int { return int(x.lo - y.lo) })
+	var out []rune
+	for _, r := range rs {
+		if n := len(out); n > 0 && r.lo <= out[n-1]+1 {
+			out[n-1] = max(out[n-1], r.hi)
+			continue
+		}
+		out = append(out, r.lo, r.hi)
+	}
+	return out
+}
+
+func overlaps(a, b []rune) bool {
+	i, j := 0, 0
+	for i+1 < len(a) && j+1 < len(b) {
+		if a[i+1] < b[j] {
+			i += 2
+		} else if b[j+1] < a[i] {
+			j += 2
+		} else {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,186 @@
+package pcre
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+)
+
+// nginxRegexes runs nginx (from the test root filesystem, on a random
+// loopback address) with one map per translated pattern over $uri; GET
+// /<percent-encoded subject> answers one "0" or "1" per pattern (the maps
+// match $uri without its leading "/").
+type nginxRegexes struct {
+	base   string
+	client *http.Client
+}
+
+// nginxConf writes the config: pattern i is map $uri $m<i>.
+func nginxConf(patterns []string, addr string, port int) string {
+	var b strings.Builder
+	b.WriteString("worker_processes 1;\nerror_log stderr;\npcre_jit on;\nevents { worker_connections 64; }\nhttp {\naccess_log off;\n")
+	b.WriteString("map $uri $subject {\n\"~(?s)\\\\A/(.*)\\\\z\" $1;\n}\n")
+	for i, p := range patterns {
+		fmt.Fprintf(&b, "map $subject $m%d {\n\"~%s\" 1;\ndefault 0;\n}\n", i, nginxQuote(p))
+	}
+	fmt.Fprintf(&b, "server {\nlisten %s:%d;\nlocation / {\nreturn 200 \"", addr, port)
+	for i := range patterns {
+		fmt.Fprintf(&b, "$m%d", i)
+	}
+	b.WriteString("\";\n}\n}\n}\n")
+	return b.String()
+}
+
+// nginxQuote escapes a value for a double-quoted nginx string.
+func nginxQuote(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, `"`, `\"`)
+	return strings.ReplaceAll(s, `$`, `${ngo_dollar}`)
+}
+
+func nginxRootfs(t testing.TB) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("running nginx in its root filesystem needs root (chroot)")
+	}
+	if os.Getenv("NGINX_ROOTFS") == "" && testing.Short() {
+		t.Skip("starts nginx")
+	}
+	rootfs, err := testenv.NginxRootfs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rootfs
+}
+
+// stage writes conf into the root filesystem and returns its path inside.
+func stage(t testing.TB, rootfs, conf string) string {
+	dir, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "pcre-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(dir, rootfs), "/") + "/"
+}
+
+// nginxTest runs nginx -t on conf and returns its output and whether it
+// passed.
+func nginxTest(t testing.TB, conf string) (string, bool) {
+	rootfs := nginxRootfs(t)
+	inside := stage(t, rootfs, conf)
+	out, err := exec.Command("chroot", rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf").CombinedOutput()
+	return string(out), err == nil
+}
+
+func startRegexes(t testing.TB, patterns []string) *nginxRegexes {
+	t.Helper()
+	rootfs := nginxRootfs(t)
+	addr, port := freeAddr(t)
+	conf := nginxConf(patterns, addr, port)
+	inside := stage(t, rootfs, conf)
+	if out, err := exec.Command("chroot", rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf").CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, explain(string(out), conf))
+	}
+	cmd := exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf", "-g", "daemon off; pid "+inside+"nginx.pid;")
+	logs := &testenv.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("nginx output:\n%s", logs.String())
+		}
+	})
+	target := net.JoinHostPort(addr, strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", target, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not listen on %s\n%s", target, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &nginxRegexes{base: "http://" + target, client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// explain adds the offending map to an nginx -t error that names a line.
+func explain(out, conf string) string {
+	m := regexp.MustCompile(`nginx\.conf:(\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		return out
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(conf, "\n")
+	if n-1 < len(lines) {
+		line := lines[n-1]
+		if len(line) > 300 {
+			line = line[:300] + "…"
+		}
+		return out + "\nline: " + line
+	}
+	return out
+}
+
+func freeAddr(t testing.TB) (string, int) {
+	for range 100 {
+		addr := fmt.Sprintf("127.%d.%d.%d", rand.IntN(256), rand.IntN(256), 2+rand.IntN(250))
+		port := 20000 + rand.IntN(30000)
+		if l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port))); err == nil {
+			l.Close()
+			return addr, port
+		}
+	}
+	t.Fatal("no free loopback address")
+	return "", 0
+}
+
+// match asks nginx which patterns match subject: one byte per pattern.
+func (n *nginxRegexes) match(t testing.TB, subject string) (string, int) {
+	t.Helper()
+	var path strings.Builder
+	path.WriteByte('/')
+	for i := 0; i < len(subject); i++ {
+		fmt.Fprintf(&path, "%%%02X", subject[i])
+	}
+	req, err := http.NewRequest("GET", n.base+path.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = path.String()
+	resp, err := n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body), resp.StatusCode
+}
