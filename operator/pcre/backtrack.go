@@ -20,20 +20,24 @@ import (
 //	   and the runes X can start with are disjoint from every rune a
 //	   variable part inside X can consume; every alternation inside X has
 //	   branches that cannot match the empty string and start with pairwise
-//	   disjoint runes. Refused: (a+)+, (a*)*, (a|a)*, (a|ab)*, (a?a)*,
-//	   (.*x){3}; accepted: (/[a-z]+)*, (?:foo|bar)+, (a[0-9]*|b[0-9]*)*.
-//	B. Loops in sequence. Two loops that are not nested, not in different
-//	   branches of an alternation, and can consume a common rune must be
-//	   separated by a required single-rune item that the later loop cannot
-//	   consume. Refused: .*x.*, [a-z]*[a-z]*, (/[a-z]+)*[a-z]*; accepted:
-//	   .*/[0-9]+, [a-z]+[0-9]+, /api/.*.
+//	   disjoint runes. Refused: (a+)+, (a*)*, (a|ab)*, (a?a)*, (a|)+,
+//	   (.*x){3}; accepted: (/[a-z]+)*, (?:foo|bar)+, (a[0-9]*|b[0-9]*)*
+//	   ((a|a)* too: Go's parser already reads it as a*).
+//	B. Loops in sequence. Two loops that are not nested and can consume a
+//	   common rune must be separated by a required single-rune item that
+//	   one of them cannot consume: the first loop then ends at one place
+//	   only (the first such rune after it), or the second loop's runs after
+//	   different separators never overlap. Refused: .*x.*, [a-z]*[a-z]*,
+//	   (/[a-z]+)*[a-z]*; accepted: .*/[0-9]+, ^/v[0-9]+/.*, [a-z]+[0-9]+.
+//	   Loops in different branches of an alternation are checked as if in
+//	   sequence, which only refuses more.
 //
 // A pattern that passes makes every backtracking step of PCRE move a
 // boundary that no other loop can move (A: iteration starts are fixed by
 // their first rune; B: two overlapping loops are pinned apart by a rune
-// the later one cannot take), so the work stays linear in the subject
-// times the pattern. The rule is conservative: some unambiguous patterns
-// (e.g. (ab|ac)*, write a(?:b|c) instead) are refused.
+// one of them cannot take), so the work stays linear in the subject times
+// the pattern. The rule is conservative: some unambiguous patterns (e.g.
+// (ab|ac)*, write a(?:b|c) instead) are refused.
 func checkBacktracking(re *syntax.Regexp) error {
 	re = flatten(re)
 	if err := checkNested(re); err != nil {
@@ -160,19 +164,19 @@ func checkSequences(re *syntax.Regexp) error {
 				if l1.child == l2.child {
 					continue // checked inside that child
 				}
-				c2 := chars(l2.n)
-				if !overlaps(chars(l1.n), c2) {
+				c1, c2 := chars(l1.n), chars(l2.n)
+				if !overlaps(c1, c2) {
 					continue
 				}
 				separated := false
 				for _, s := range re.Sub[l1.child+1 : l2.child] {
-					if set, ok := singleRune(s); ok && !overlaps(set, c2) {
+					if set, ok := singleRune(s); ok && (!overlaps(set, c1) || !overlaps(set, c2)) {
 						separated = true
 						break
 					}
 				}
 				if !separated {
-					return fmt.Errorf("regular expression repeats %s and then %s, which can match the same text with nothing required between them that the second cannot match; nginx's PCRE would backtrack polynomially (separate them by a character the second cannot match)", show(l1.n), show(l2.n))
+					return fmt.Errorf("regular expression repeats %s and then %s, which can match the same text with no required character between them that one of them cannot match; nginx's PCRE would backtrack polynomially (separate them by such a character)", show(l1.n), show(l2.n))
 				}
 			}
 		}
