@@ -9,35 +9,37 @@ import (
 
 // checkBacktracking refuses patterns on which PCRE's backtracking can take
 // more than time linear in the subject (times the pattern's size). PCRE
-// tries the ways a subject can be split among the pattern's repetitions one
-// after another; the work explodes when a part of the subject can be
-// consumed in several ways. The rule, on Go's syntax tree (a "loop" is a
-// repetition without upper bound or whose count can vary by more than 16):
+// tries the ways a subject can be split among the pattern's variable parts
+// one after another; the work explodes when a part of the subject can be
+// consumed in several ways. The rule, on Go's syntax tree (a "variable
+// part" is a repetition whose count varies: ?, *, +, {n,m} with n < m; an
+// "ambiguous alternation" has a branch that can match the empty string or
+// two branches that can start with the same rune):
 //
 //	A. Nested repetition. The body X of a repetition that can run more than
-//	   once may hold variable parts (?, *, +, {n,m}) or alternations only
-//	   when every iteration is delimited: X cannot match the empty string,
-//	   and the runes X can start with are disjoint from every rune a
-//	   variable part inside X can consume; every alternation inside X has
-//	   branches that cannot match the empty string and start with pairwise
-//	   disjoint runes. Refused: (a+)+, (a*)*, (a|ab)*, (a?a)*, (a|)+,
-//	   (.*x){3}; accepted: (/[a-z]+)*, (?:foo|bar)+, (a[0-9]*|b[0-9]*)*
-//	   ((a|a)* too: Go's parser already reads it as a*).
-//	B. Loops in sequence. Two loops that are not nested and can consume a
-//	   common rune must be separated by a required single-rune item that
-//	   one of them cannot consume: the first loop then ends at one place
-//	   only (the first such rune after it), or the second loop's runs after
+//	   once may hold variable parts or alternations only when every
+//	   iteration is delimited: X cannot match the empty string, the runes X
+//	   can start with are disjoint from every rune a variable part inside X
+//	   can consume, and no alternation inside X is ambiguous. Refused:
+//	   (a+)+, (a*)*, (a|ab)*, (a?a)*, (a|)+, (.*x){3}; accepted: (/[a-z]+)*,
+//	   (?:foo|bar)+, (a[0-9]*|b[0-9]*)* ((a|a)* too: Go's parser reads it
+//	   as a*).
+//	B. In sequence. Two variable parts or ambiguous alternations that are
+//	   not nested and not in different branches of one alternation, where
+//	   the second can start with a rune the first can consume, must be
+//	   separated by a required literal or class that one of them cannot
+//	   consume (for the first: its first rune): the first then ends at one
+//	   place only (the first such rune after it), or the second's runs after
 //	   different separators never overlap. Refused: .*x.*, [a-z]*[a-z]*,
-//	   (/[a-z]+)*[a-z]*; accepted: .*/[0-9]+, ^/v[0-9]+/.*, [a-z]+[0-9]+.
-//	   Loops in different branches of an alternation are checked as if in
-//	   sequence, which only refuses more.
+//	   a?a?a?aaa, (a|aa)(a|aa)b, (/[a-z]+)*[a-z]*; accepted: .*/[0-9]+,
+//	   ^/v[0-9]+/.*, [a-z]+[0-9]+, https?://.*, -?[0-9]+(\.[0-9]+)?.
 //
 // A pattern that passes makes every backtracking step of PCRE move a
-// boundary that no other loop can move (A: iteration starts are fixed by
-// their first rune; B: two overlapping loops are pinned apart by a rune
+// boundary that no other part can move (A: iteration starts are fixed by
+// their first rune; B: two overlapping parts are pinned apart by a rune
 // one of them cannot take), so the work stays linear in the subject times
 // the pattern. The rule is conservative: some unambiguous patterns (e.g.
-// (ab|ac)*, write a(?:b|c) instead) are refused.
+// (ab|ac)*, write a(?:b|c) instead, or [a-z]?[a-z]+) are refused.
 func checkBacktracking(re *syntax.Regexp) error {
 	re = flatten(re)
 	if err := checkNested(re); err != nil {
@@ -65,8 +67,6 @@ func flatten(re *syntax.Regexp) *syntax.Regexp {
 	return &c
 }
 
-const loopSlack = 16
-
 func isRepeat(re *syntax.Regexp) bool {
 	switch re.Op {
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
@@ -78,17 +78,6 @@ func isRepeat(re *syntax.Regexp) bool {
 // isVariable: a repetition whose count varies.
 func isVariable(re *syntax.Regexp) bool {
 	return isRepeat(re) && !(re.Op == syntax.OpRepeat && re.Min == re.Max)
-}
-
-// isLoop: a repetition without upper bound or with a wide count range.
-func isLoop(re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpStar, syntax.OpPlus:
-		return true
-	case syntax.OpRepeat:
-		return re.Max == -1 || re.Max-re.Min > loopSlack
-	}
-	return false
 }
 
 // runsMany: a repetition whose body can run more than once.
@@ -154,7 +143,7 @@ func checkSequences(re *syntax.Regexp) error {
 		var loops []loop
 		for i, s := range re.Sub {
 			walk(s, func(n *syntax.Regexp) {
-				if isLoop(n) {
+				if isVariable(n) || ambiguous(n) {
 					loops = append(loops, loop{i, n})
 				}
 			})
@@ -165,12 +154,17 @@ func checkSequences(re *syntax.Regexp) error {
 					continue // checked inside that child
 				}
 				c1, c2 := chars(l1.n), chars(l2.n)
-				if !overlaps(c1, c2) {
-					continue
+				if f2, _ := first(l2.n); !overlaps(c1, f2) {
+					continue // the second starts where the first cannot go on
 				}
+				// required items between them: after l1 inside its child,
+				// the children between, before l2 inside its child
+				between := slices.Clone(re.Sub[l1.child+1 : l2.child])
+				between = append(between, siblings(re.Sub[l1.child], l1.n, true)...)
+				between = append(between, siblings(re.Sub[l2.child], l2.n, false)...)
 				separated := false
-				for _, s := range re.Sub[l1.child+1 : l2.child] {
-					if set, ok := singleRune(s); ok && (!overlaps(set, c1) || !overlaps(set, c2)) {
+				for _, s := range between {
+					if separates(s, c1, c2) {
 						separated = true
 						break
 					}
@@ -189,6 +183,23 @@ func checkSequences(re *syntax.Regexp) error {
 	return nil
 }
 
+// ambiguous: an alternation with a branch that can match the empty string
+// or two branches that can start with the same rune.
+func ambiguous(re *syntax.Regexp) bool {
+	if re.Op != syntax.OpAlternate {
+		return false
+	}
+	var seen []rune
+	for _, b := range re.Sub {
+		f, null := first(b)
+		if null || overlaps(seen, f) {
+			return true
+		}
+		seen = union(seen, f)
+	}
+	return false
+}
+
 func walk(re *syntax.Regexp, f func(*syntax.Regexp)) {
 	f(re)
 	for _, s := range re.Sub {
@@ -202,6 +213,55 @@ func show(re *syntax.Regexp) string {
 		s = s[:37] + "..."
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// siblings returns the items of the concatenations on the way from root
+// down to target that come after it (after) or before it: a match of
+// target is followed (preceded) by a match of each.
+func siblings(root, target *syntax.Regexp, after bool) []*syntax.Regexp {
+	if root == target {
+		return nil
+	}
+	for i, s := range root.Sub {
+		if !contains(s, target) {
+			continue
+		}
+		var out []*syntax.Regexp
+		if root.Op == syntax.OpConcat {
+			if after {
+				out = append(out, root.Sub[i+1:]...)
+			} else {
+				out = append(out, root.Sub[:i]...)
+			}
+		}
+		return append(out, siblings(s, target, after)...)
+	}
+	return nil
+}
+
+func contains(root, target *syntax.Regexp) bool {
+	found := false
+	walk(root, func(n *syntax.Regexp) { found = found || n == target })
+	return found
+}
+
+// separates reports whether the required item s pins apart a part that
+// consumes c1 and a later part that consumes c2: its first rune is one the
+// first part cannot consume, or it has a rune the second cannot consume.
+func separates(s *syntax.Regexp, c1, c2 []rune) bool {
+	if s.Op == syntax.OpLiteral && len(s.Rune) > 0 {
+		if !overlaps(litSet(s, s.Rune[0]), c1) {
+			return true
+		}
+		for _, r := range s.Rune {
+			if !overlaps(litSet(s, r), c2) {
+				return true
+			}
+		}
+		return false
+	}
+	set, ok := singleRune(s)
+	return ok && (!overlaps(set, c1) || !overlaps(set, c2))
 }
 
 // singleRune returns the set of a required item that matches exactly one

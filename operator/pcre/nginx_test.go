@@ -3,7 +3,6 @@ package pcre
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -19,8 +18,8 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
-// nginxRegexes runs nginx (from the test root filesystem, on a random
-// loopback address) with one map per translated pattern over $uri; GET
+// nginxRegexes runs nginx (from the test root filesystem, on 127.0.0.1
+// and a free port) with one map per translated pattern over $uri; GET
 // /<percent-encoded subject> answers one "0" or "1" per pattern (the maps
 // match $uri without its leading "/").
 type nginxRegexes struct {
@@ -150,17 +149,14 @@ func explain(out, conf string) string {
 	return out
 }
 
+// freeAddr returns 127.0.0.1 and a port free on it.
 func freeAddr(t testing.TB) (string, int) {
-	for range 100 {
-		addr := fmt.Sprintf("127.%d.%d.%d", rand.IntN(256), rand.IntN(256), 2+rand.IntN(250))
-		port := 20000 + rand.IntN(30000)
-		if l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port))); err == nil {
-			l.Close()
-			return addr, port
-		}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free loopback address")
-	return "", 0
+	defer l.Close()
+	return "127.0.0.1", l.Addr().(*net.TCPAddr).Port
 }
 
 // match asks nginx which patterns match subject: one byte per pattern.

@@ -1,0 +1,52 @@
+package pcre
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// BenchmarkRefusedPatterns measures, for contrast with the render
+// package's BenchmarkHostileRegex, what patterns the backtracking rule
+// refuses cost nginx per request (written out anyway), next to an
+// accepted one, each on a subject built to make it backtrack (about 2 KB
+// of path; the exponential one on 26 bytes). Requests go to 127.0.0.1.
+func BenchmarkRefusedPatterns(b *testing.B) {
+	cases := []struct{ name, re, subject string }{
+		{"accepted-dotstar-slash-digits", `.*/[0-9]+`, strings.Repeat("x/", 1000)},
+		// the subjects hold the required last character (PCRE2 checks for
+		// it before matching) where it cannot end a match
+		{"refused-quadratic", `.*x.*y`, "y" + strings.Repeat("x", 2000)},
+		{"refused-cubic", `.*x.*x.*y`, "y" + strings.Repeat("x", 2000)},
+		{"refused-exponential", `(a+)+b`, strings.Repeat("a", 26) + "cb"},
+	}
+	var patterns []string
+	for _, c := range cases {
+		p, _, err := emitPattern(c.re)
+		if err != nil {
+			b.Fatal(err)
+		}
+		patterns = append(patterns, p)
+	}
+	n := startRegexes(b, patterns)
+	for i, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				resp, err := n.client.Get(n.base + "/" + c.subject)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || len(body) != len(cases) {
+					b.Fatalf("status %d, body %q", resp.StatusCode, body)
+				}
+				if body[i] != '0' {
+					b.Fatal(fmt.Sprintf("%s matched", c.re))
+				}
+			}
+		})
+	}
+}
