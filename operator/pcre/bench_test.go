@@ -1,7 +1,6 @@
 package pcre
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -18,33 +17,26 @@ func BenchmarkRefusedPatterns(b *testing.B) {
 		{"accepted-dotstar-slash-digits", `.*/[0-9]+`, strings.Repeat("x/", 1000)},
 		// the subjects hold the required last character (PCRE2 checks for
 		// it before matching) where it cannot end a match
-		{"refused-quadratic", `.*x.*y`, "y" + strings.Repeat("x", 2000)},
-		{"refused-cubic", `.*x.*x.*y`, "y" + strings.Repeat("x", 2000)},
+		{"refused-quadratic", `.*x.*y`, strings.Repeat("x", 2000) + "y!"},
+		{"refused-cubic", `.*x.*x.*y`, strings.Repeat("x", 2000) + "y!"},
 		{"refused-exponential", `(a+)+b`, strings.Repeat("a", 26) + "cb"},
 	}
-	var patterns []string
 	for _, c := range cases {
 		p, _, err := emitPattern(c.re)
 		if err != nil {
 			b.Fatal(err)
 		}
-		patterns = append(patterns, p)
-	}
-	n := startRegexes(b, patterns)
-	for i, c := range cases {
+		n := startRegexes(b, []string{p}) // one pattern per nginx: only it runs
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				resp, err := n.client.Get(n.base + "/" + c.subject)
+				resp, err := n.client.Get(n.base + "/g0/" + c.subject)
 				if err != nil {
 					b.Fatal(err)
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || len(body) != len(cases) {
-					b.Fatalf("status %d, body %q", resp.StatusCode, body)
-				}
-				if body[i] != '0' {
-					b.Fatal(fmt.Sprintf("%s matched", c.re))
+				if resp.StatusCode != http.StatusOK || string(body) != "0" {
+					b.Fatalf("%s: status %d, body %q", c.re, resp.StatusCode, body)
 				}
 			}
 		})

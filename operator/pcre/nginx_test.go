@@ -20,26 +20,35 @@ import (
 
 // nginxRegexes runs nginx (from the test root filesystem, on 127.0.0.1
 // and a free port) with one map per translated pattern over $uri; GET
-// /<percent-encoded subject> answers one "0" or "1" per pattern (the maps
-// match $uri without its leading "/").
+// /g<k>/<percent-encoded subject> answers one "0" or "1" per pattern of
+// chunk k (the maps match $uri without "/g<k>/").
 type nginxRegexes struct {
 	base   string
 	client *http.Client
 }
 
-// nginxConf writes the config: pattern i is map $uri $m<i>.
+// chunk is how many patterns one location answers for (nginx takes 4,095
+// bytes per token, the return string included).
+const chunk = 400
+
+// nginxConf writes the config: pattern i is map $subject $m<i>, and
+// location /g<k>/ answers for patterns k*chunk… .
 func nginxConf(patterns []string, addr string, port int) string {
 	var b strings.Builder
 	b.WriteString("worker_processes 1;\nerror_log stderr;\npcre_jit on;\nevents { worker_connections 64; }\nhttp {\naccess_log off;\n")
-	b.WriteString("map $uri $subject {\n\"~(?s)\\\\A/(.*)\\\\z\" $1;\n}\n")
+	b.WriteString("map $uri $subject {\n\"~(?s)\\\\A/g[0-9]+/(.*)\\\\z\" $1;\n}\n")
 	for i, p := range patterns {
 		fmt.Fprintf(&b, "map $subject $m%d {\n\"~%s\" 1;\ndefault 0;\n}\n", i, nginxQuote(p))
 	}
-	fmt.Fprintf(&b, "server {\nlisten %s:%d;\nlocation / {\nreturn 200 \"", addr, port)
-	for i := range patterns {
-		fmt.Fprintf(&b, "$m%d", i)
+	fmt.Fprintf(&b, "server {\nlisten %s:%d;\n", addr, port)
+	for k := 0; k*chunk < len(patterns); k++ {
+		fmt.Fprintf(&b, "location /g%d/ {\nreturn 200 \"", k)
+		for i := k * chunk; i < len(patterns) && i < (k+1)*chunk; i++ {
+			fmt.Fprintf(&b, "$m%d", i)
+		}
+		b.WriteString("\";\n}\n")
 	}
-	b.WriteString("\";\n}\n}\n}\n")
+	b.WriteString("}\n}\n")
 	return b.String()
 }
 
@@ -159,24 +168,31 @@ func freeAddr(t testing.TB) (string, int) {
 	return "127.0.0.1", l.Addr().(*net.TCPAddr).Port
 }
 
-// match asks nginx which patterns match subject: one byte per pattern.
-func (n *nginxRegexes) match(t testing.TB, subject string) (string, int) {
+// match asks nginx which of n patterns match subject: one byte each.
+func (r *nginxRegexes) match(t testing.TB, subject string, n int) (string, int) {
 	t.Helper()
-	var path strings.Builder
-	path.WriteByte('/')
-	for i := 0; i < len(subject); i++ {
-		fmt.Fprintf(&path, "%%%02X", subject[i])
+	var all strings.Builder
+	for k := 0; k*chunk < n; k++ {
+		var path strings.Builder
+		fmt.Fprintf(&path, "/g%d/", k)
+		for i := 0; i < len(subject); i++ {
+			fmt.Fprintf(&path, "%%%02X", subject[i])
+		}
+		req, err := http.NewRequest("GET", r.base+path.String(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = path.String()
+		resp, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return string(body), resp.StatusCode
+		}
+		all.Write(body)
 	}
-	req, err := http.NewRequest("GET", n.base+path.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Opaque = path.String()
-	resp, err := n.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return string(body), resp.StatusCode
+	return all.String(), http.StatusOK
 }

@@ -115,12 +115,14 @@ func usable(s string) bool {
 func TestDifferentialNginx(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	var res, pcres []string
+	refused := 0
 	add := func(re string) {
 		if _, err := regexp.Compile(re); err != nil {
 			return
 		}
 		p, err := Translate(re)
 		if err != nil {
+			refused++
 			return
 		}
 		res, pcres = append(res, re), append(pcres, p)
@@ -128,7 +130,7 @@ func TestDifferentialNginx(t *testing.T) {
 	for _, re := range differentialPatterns {
 		add(re)
 	}
-	for len(res) < 600 {
+	for len(res) < 1500 {
 		add(randomPattern(rng))
 	}
 	n := startRegexes(t, pcres)
@@ -139,14 +141,14 @@ func TestDifferentialNginx(t *testing.T) {
 	// (no empty subject: nginx never runs a map's regexes on an empty value; a
 	// path is never empty, and the renderer maps an empty header to 0 itself)
 	subjects := []string{"a", "a\n", "\n", "é", "\xc3", "\xc3\xa9", "\xed\xa0\x80", "K", "k", "\u212a", "foo", "foo bar", "ab", "abab", "aaa", "x{,3}", "{", "ss", "SS", "straße", "STRASSE", "ſ"}
-	for len(subjects) < 400 {
+	for len(subjects) < 600 {
 		if s := randomSubject(rng); usable(s) {
 			subjects = append(subjects, s)
 		}
 	}
 	disagreements := 0
 	for _, s := range subjects {
-		got, code := n.match(t, s)
+		got, code := n.match(t, s, len(res))
 		if code != 200 || len(got) != len(res) {
 			t.Fatalf("subject %q: status %d, body %q", s, code, got)
 		}
@@ -160,7 +162,7 @@ func TestDifferentialNginx(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d patterns × %d subjects, %d disagreements", len(res), len(subjects), disagreements)
+	t.Logf("%d patterns × %d subjects, %d disagreements (%d valid RE2 patterns refused by Translate)", len(res), len(subjects), disagreements, refused)
 }
 
 // closeQuote ends a \Q that runs to the end of re, so that re can be
@@ -213,6 +215,7 @@ func TestLimitsAgreeWithNginx(t *testing.T) {
 	if out, ok := nginxTest(t, conf(accepted)); !ok {
 		t.Errorf("nginx -t refuses accepted patterns:\n%s", explain(out, conf(accepted)))
 	}
+	agreed := 0
 	for _, p := range refused {
 		if out, ok := nginxTest(t, conf([]string{p})); ok {
 			if nesting(p) > MaxNesting {
@@ -224,7 +227,36 @@ func TestLimitsAgreeWithNginx(t *testing.T) {
 			}
 		} else if !strings.Contains(out, "too large") && !strings.Contains(out, "too deeply nested") {
 			t.Errorf("nginx refuses %.80q for another reason: %s", p, out)
+		} else {
+			agreed++
 		}
 	}
-	t.Logf("%d accepted and compiled, %d refused and refused by nginx", len(accepted), len(refused))
+	t.Logf("%d accepted and compiled; %d refused for nesting or size, %d of them refused by nginx too", len(accepted), len(refused), agreed)
+}
+
+// FuzzTranslate checks, without nginx, what holds for every pattern: no
+// panic, an accepted pattern is one Go compiles, and the output keeps to
+// the limits and to byte-mode PCRE (ASCII only, no (*UTF), anchored).
+// The differential test above compares meanings with nginx.
+func FuzzTranslate(f *testing.F) {
+	for _, re := range differentialPatterns {
+		f.Add(re)
+	}
+	f.Fuzz(func(t *testing.T, re string) {
+		p, err := Translate(re)
+		if err != nil {
+			return
+		}
+		if _, err := regexp.Compile(re); err != nil {
+			t.Fatalf("accepted %q, which Go refuses: %v", re, err)
+		}
+		if !strings.HasPrefix(p, `\A(?:`) || !strings.HasSuffix(p, `)\z`) || len(p) > MaxLength || nesting(p) > MaxNesting {
+			t.Fatalf("%q → %q", re, p)
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] < 0x20 || p[i] >= 0x7f {
+				t.Fatalf("%q → %q: byte %#x", re, p, p[i])
+			}
+		}
+	})
 }
