@@ -31,11 +31,13 @@ type nginxRegexes struct {
 // bytes per token, the return string included).
 const chunk = 400
 
+var jit = "on"
+
 // nginxConf writes the config: pattern i is map $subject $m<i>, and
 // location /g<k>/ answers for patterns k*chunk… .
 func nginxConf(patterns []string, addr string, port int) string {
 	var b strings.Builder
-	b.WriteString("worker_processes 1;\nerror_log stderr;\npcre_jit on;\nevents { worker_connections 64; }\nhttp {\naccess_log off;\n")
+	b.WriteString("worker_processes 1;\nerror_log stderr;\npcre_jit " + jit + ";\nevents { worker_connections 64; }\nhttp {\naccess_log off;\n")
 	b.WriteString("map $uri $subject {\n\"~(?s)\\\\A/g[0-9]+/(.*)\\\\z\" $1;\n}\n")
 	for i, p := range patterns {
 		fmt.Fprintf(&b, "map $subject $m%d {\n\"~%s\" 1;\ndefault 0;\n}\n", i, nginxQuote(p))
@@ -87,13 +89,18 @@ func stage(t testing.TB, rootfs, conf string) string {
 	return "/" + strings.TrimPrefix(strings.TrimPrefix(dir, rootfs), "/") + "/"
 }
 
-// nginxTest runs nginx -t on conf and returns its output and whether it
-// passed.
+// nginxTest runs nginx -t on conf (testenv.NginxTest) and returns its
+// output and whether it passed.
 func nginxTest(t testing.TB, conf string) (string, bool) {
-	rootfs := nginxRootfs(t)
-	inside := stage(t, rootfs, conf)
-	out, err := exec.Command("chroot", rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf").CombinedOutput()
-	return string(out), err == nil
+	nginxRootfs(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.NginxTest(dir); err != nil {
+		return err.Error(), false
+	}
+	return "", true
 }
 
 func startRegexes(t testing.TB, patterns []string) *nginxRegexes {
@@ -101,10 +108,10 @@ func startRegexes(t testing.TB, patterns []string) *nginxRegexes {
 	rootfs := nginxRootfs(t)
 	addr, port := freeAddr(t)
 	conf := nginxConf(patterns, addr, port)
-	inside := stage(t, rootfs, conf)
-	if out, err := exec.Command("chroot", rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf").CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, explain(string(out), conf))
+	if out, ok := nginxTest(t, conf); !ok {
+		t.Fatalf("%s", explain(out, conf))
 	}
+	inside := stage(t, rootfs, conf)
 	cmd := exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf", "-g", "daemon off; pid "+inside+"nginx.pid;")
 	logs := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs

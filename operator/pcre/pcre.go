@@ -217,6 +217,9 @@ func (e *emitter) emit(re *syntax.Regexp) piece {
 	case syntax.OpCapture:
 		return e.emit(re.Sub[0])
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
+		if p, ok := byteRun(re); ok {
+			return p
+		}
 		sub := e.emit(re.Sub[0])
 		if !sub.atomic {
 			sub = group(sub)
@@ -302,6 +305,57 @@ func alternate(parts []piece) piece {
 		ss[i], w = p.s, w+p.weight
 	}
 	return piece{s: "(?:" + strings.Join(ss, "|") + ")", atomic: true, weight: w + 3*len(parts) + 3}
+}
+
+// byteRun emits S* or S+ as one repeated byte class when the rune set S
+// holds every non-ASCII rune (., [^/], \PL is not one): a byte string is a
+// run of such runes exactly when its ASCII bytes are in S, since every
+// other byte is part of a rune in S, valid or not (U+FFFD). PCRE repeats a
+// class in place; a repeated group needs backtracking space per
+// iteration, and nginx's PCRE2 JIT stack (32 KB) runs out after a few
+// thousand iterations, which nginx reports as an error and treats as no
+// match.
+func byteRun(re *syntax.Regexp) (piece, bool) {
+	if re.Op != syntax.OpStar && re.Op != syntax.OpPlus {
+		return piece{}, false
+	}
+	var set []rune
+	switch sub := re.Sub[0]; sub.Op {
+	case syntax.OpCharClass:
+		set = sub.Rune
+	case syntax.OpAnyChar:
+		set = []rune{0, unicode.MaxRune}
+	case syntax.OpAnyCharNotNL:
+		set = []rune{0, '\n' - 1, '\n' + 1, unicode.MaxRune}
+	default:
+		return piece{}, false
+	}
+	var ascii [][2]rune
+	covered := false
+	for i := 0; i+1 < len(set); i += 2 {
+		lo, hi := set[i], set[i+1]
+		if lo < utf8.RuneSelf {
+			ascii = append(ascii, [2]rune{lo, min(hi, utf8.RuneSelf-1)})
+		}
+		covered = covered || (lo <= utf8.RuneSelf && hi == unicode.MaxRune)
+	}
+	if !covered {
+		return piece{}, false
+	}
+	if n := len(ascii); n > 0 && ascii[n-1][1] == utf8.RuneSelf-1 {
+		ascii[n-1][1] = 0xff
+	} else {
+		ascii = append(ascii, [2]rune{0x80, 0xff})
+	}
+	q := "*"
+	if re.Op == syntax.OpPlus {
+		q = "+"
+	}
+	if re.Flags&syntax.NonGreedy != 0 {
+		q += "?"
+	}
+	s := byteClass(ascii) + q
+	return piece{s: s, weight: cost(s)}, true
 }
 
 // foldOrbit is the rune set {r and everything it folds to}, as Go's

@@ -2,7 +2,9 @@ package pcre
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,6 +33,9 @@ func TestTranslate(t *testing.T) {
 		{`\z*a`, `\A(?:(?:\z)*a)\z`},
 		{`[^\x00-\x{10FFFF}]`, `\A(?:(?!))\z`},
 		{`(?s).`, `\A(?:(?:[\x00-\x7f]|` + anyNonASCII + `))\z`},
+		{`.*`, `\A(?:[\x00-\x09\x0b-\xff]*)\z`},
+		{`(?s).+?`, `\A(?:[\x00-\xff]+?)\z`},
+		{`[^/]+`, `\A(?:[\x00-\x2e0-\xff]+)\z`},
 	} {
 		got, err := Translate(c.re)
 		if err != nil || got != c.want {
@@ -259,4 +264,40 @@ func FuzzTranslate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLongSubjects matches 7 KB subjects: a repeated class of every
+// non-ASCII rune (., [^/]) is one repeated byte class, which PCRE2
+// repeats in place; a repeated group needs JIT stack per iteration, and
+// nginx's 32 KB JIT stack ends after about a thousand iterations (nginx
+// then logs an error and the map answers its default, no match).
+func TestLongSubjects(t *testing.T) {
+	cases := []struct {
+		re, subject string
+	}{
+		{`.*/[0-9]+`, strings.Repeat("x", 7000) + "/1"},
+		{`(?s).*`, strings.Repeat("x", 7000)},
+		{`[^/]+/[^/]*`, strings.Repeat("y", 3500) + "/" + strings.Repeat("z", 3500)},
+		{`(?:ab|cd)*`, strings.Repeat("ab", 400)},
+	}
+	var patterns []string
+	for _, c := range cases {
+		p, err := Translate(c.re)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patterns = append(patterns, p)
+	}
+	n := startRegexes(t, patterns)
+	for i, c := range cases {
+		resp, err := n.client.Get(n.base + "/g0/" + c.subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) != len(cases) || body[i] != '1' {
+			t.Errorf("%s on %d bytes: status %d, body %q; Go matches", c.re, len(c.subject), resp.StatusCode, body)
+		}
+	}
 }
