@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"unicode"
+	"unicode/utf8"
 )
 
 // checkBacktracking refuses patterns on which PCRE's backtracking can take
@@ -34,6 +35,12 @@ import (
 //	   a?a?a?aaa, (a|aa)(a|aa)b, (/[a-z]+)*[a-z]*; accepted: .*/[0-9]+,
 //	   ^/v[0-9]+/.*, [a-z]+[0-9]+, https?://.*, -?[0-9]+(\.[0-9]+)?.
 //
+//	C. After a loop. What follows a variable repetition that can run more
+//	   than once, expanded with its counts, is at most MaxAfterLoop (a rune
+//	   needing multi-byte alternatives counts 4): PCRE redoes it at every
+//	   position the loop gives back. Refused: .*a.{100}z, .*a[a-z]{1000}z;
+//	   accepted: .*a.{16}z, /api/.*/v1/users/[0-9]+/details.
+//
 // A pattern that passes makes every backtracking step of PCRE move a
 // boundary that no other part can move (A: iteration starts are fixed by
 // their first rune; B: two overlapping parts are pinned apart by a rune
@@ -45,7 +52,82 @@ func checkBacktracking(re *syntax.Regexp) error {
 	if err := checkNested(re); err != nil {
 		return err
 	}
-	return checkSequences(re)
+	if err := checkSequences(re); err != nil {
+		return err
+	}
+	return checkAfterLoops(re)
+}
+
+// MaxAfterLoop bounds the work PCRE repeats at each position a loop gives
+// back: the expanded length of what follows the loop (a rune that needs
+// multi-byte alternatives counts 4). With 8 KB subjects this keeps a
+// request to a few milliseconds (BenchmarkHostileRegex).
+const MaxAfterLoop = 256
+
+// checkAfterLoops applies rule C: what follows a loop (a repetition that
+// can run more than once with a varying count) is expanded with its
+// counts, and PCRE tries it again at every position the loop gives back.
+func checkAfterLoops(root *syntax.Regexp) error {
+	var err error
+	walk(root, func(n *syntax.Regexp) {
+		if err != nil || !isVariable(n) || !runsMany(n) {
+			return
+		}
+		total := 0
+		for _, s := range siblings(root, n, true) {
+			total += expanded(s)
+		}
+		if total > MaxAfterLoop {
+			err = fmt.Errorf("regular expression repeats %s and then needs about %d characters' work after it, which nginx's PCRE would redo at every position it gives back (at most %d): lower the repetition counts after it", show(n), total, MaxAfterLoop)
+		}
+	})
+	return err
+}
+
+// expanded is the work of matching re once, loops counted once: runes with
+// their repetition counts, alternations at their longest branch.
+func expanded(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		w := 0
+		for _, r := range re.Rune {
+			w += runeWork([]rune{r, r})
+		}
+		return w
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		set, _ := singleRune(re)
+		return runeWork(set)
+	case syntax.OpCapture, syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+		return expanded(re.Sub[0])
+	case syntax.OpRepeat:
+		n := re.Max
+		if n < 1 {
+			n = max(re.Min, 1)
+		}
+		return n * expanded(re.Sub[0])
+	case syntax.OpConcat:
+		w := 0
+		for _, s := range re.Sub {
+			w += expanded(s)
+		}
+		return w
+	case syntax.OpAlternate:
+		w := 0
+		for _, s := range re.Sub {
+			w = max(w, expanded(s))
+		}
+		return w
+	}
+	return 0
+}
+
+// runeWork is 1 for a set PCRE matches with one byte test, 4 for one that
+// needs multi-byte alternatives.
+func runeWork(set []rune) int {
+	if len(set) > 0 && set[len(set)-1] < utf8.RuneSelf {
+		return 1
+	}
+	return 4
 }
 
 // flatten removes captures and splices nested concatenations, so that

@@ -30,6 +30,8 @@ var hostileRegexCases = []struct {
 	{"delimited-star", `(?:/[a-z]+)*x`, strings.Repeat("/a", 3999) + "x!"},
 	{"two-loops-separated", `[^/]*(?:/[^/]*)*x`, strings.Repeat("a/", 3999) + "x!"},
 	{"any-then-fixed", `(?s).*a.{16}z`, "z" + strings.Repeat("a", 7999)},
+	{"any-then-fixed-60", `(?s).*a.{60}z`, "z" + strings.Repeat("a", 7999)},
+	{"any-then-class-250", `(?s).*a[a-z]{250}z`, "z" + strings.Repeat("a", 7999)},
 	{"case-folded", `(?i)(?:/k[a-z]*)*k`, strings.Repeat("/kkkk", 1599) + "/k!"},
 	{"plain-utf8", `plain`, strings.Repeat("é", 4000)},
 }
