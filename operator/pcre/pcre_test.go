@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTranslate(t *testing.T) {
@@ -298,6 +299,47 @@ func TestLongSubjects(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || len(body) != len(cases) || body[i] != '1' {
 			t.Errorf("%s on %d bytes: status %d, body %q; Go matches", c.re, len(c.subject), resp.StatusCode, body)
+		}
+	}
+}
+
+// TestBacktrackingBound sends hostile 7 KB subjects through nginx against
+// random patterns the backtracking rule accepts, 50 patterns evaluated
+// per request: each request must stay far below what a refused pattern
+// costs (BenchmarkRefusedPatterns: tens of milliseconds to seconds). The
+// bound is generous, for a shared machine.
+func TestBacktrackingBound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	tokens := []string{`(`, `)`, `(?:`, `*`, `+`, `?`, `{2}`, `{0,5}`, `{1,16}`, `|`, `.`, `a`, `b`, `[ab]`, `[^b]`, `x`, `/`,
+		`a*`, `.*`, `(?:a|b)`, `[a-z]+`, `é`, `\pL`}
+	var patterns, res []string
+	for len(patterns) < 600 {
+		var b strings.Builder
+		for range 3 + rng.IntN(12) {
+			b.WriteString(tokens[rng.IntN(len(tokens))])
+		}
+		if p, err := Translate(b.String()); err == nil {
+			patterns, res = append(patterns, p), append(res, b.String())
+		}
+	}
+	subjects := []string{strings.Repeat("a", 7000) + "!", strings.Repeat("ab", 3500) + "!", strings.Repeat("a/", 3500) + "!",
+		strings.Repeat("ax", 3500) + "!", "x" + strings.Repeat("a", 7000), strings.Repeat("b", 7000) + "x!",
+		strings.Repeat("a/b", 2300) + "!", strings.Repeat("aab", 2300) + "x", strings.Repeat("xa", 3500) + "/"}
+	const group = 50
+	for k := 0; k < len(patterns); k += group {
+		end := min(k+group, len(patterns))
+		n := startRegexes(t, patterns[k:end])
+		for _, s := range subjects {
+			start := time.Now()
+			resp, err := n.client.Get(n.base + "/g0/" + s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if d := time.Since(start); d > 200*time.Millisecond {
+				t.Errorf("%v for %.10q… against patterns %q", d, s, res[k:end])
+			}
 		}
 	}
 }
