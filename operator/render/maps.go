@@ -65,7 +65,7 @@ func (r *renderer) conditionVar(c model.Condition) (string, bool) {
 	default:
 		return "", false
 	}
-	pattern := conditionPattern(c)
+	pattern, _ := conditionPattern(c) // checked by conditionsFit
 	key := fmt.Sprintf("cond\x00%s\x00%s", source, pattern)
 	if v, ok := r.mapByKey[key]; ok {
 		return v, true
@@ -85,12 +85,14 @@ func (r *renderer) conditionVar(c model.Condition) (string, bool) {
 	return r.addMap(key, m), true
 }
 
-// conditionPattern is the regex a condition's map matches its source with.
-func conditionPattern(c model.Condition) string {
+// conditionPattern is the regex a condition's map matches its source with
+// (\z, not $: PCRE's $ also matches before a final newline). A user
+// regex nginx cannot run gives an error; conditionsFit refuses the route.
+func conditionPattern(c model.Condition) (string, error) {
 	if c.Regex {
 		return userRegex(c.Value)
 	}
-	return "^" + regexLiteral(c.Value) + "$"
+	return "^" + regexLiteral(c.Value) + `\z`, nil
 }
 
 // conditionsFit checks the tokens conditionVar writes from the values of
@@ -98,7 +100,13 @@ func conditionPattern(c model.Condition) string {
 func (r *renderer) conditionsFit(rule *model.Rule, conds []model.Condition) bool {
 	ok := true
 	for _, c := range conds {
-		if len(r.value(rule, c.Field, quote("~"+conditionPattern(c)))) > MaxToken {
+		pattern, err := conditionPattern(c)
+		if err != nil {
+			r.refuse(routeOf(rule), c.Field+": "+err.Error())
+			ok = false
+			continue
+		}
+		if len(r.value(rule, c.Field, quote("~"+pattern))) > MaxToken {
 			ok = false
 		}
 		if c.Kind == model.ConditionQueryParam {

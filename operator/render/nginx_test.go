@@ -32,7 +32,7 @@ var listenLine = regexp.MustCompile(`(?m)^(\s*listen )([0-9]+)`)
 // freeLoopbackAddr picks a random 127.x.y.z address and port where
 // nothing listens (other tests on this machine use 127.0.0.1 and fixed
 // ports; a listener on 0.0.0.0 blocks a port on every address).
-func freeLoopbackAddr(t *testing.T) (string, int32) {
+func freeLoopbackAddr(t testing.TB) (string, int32) {
 	t.Helper()
 	for range 100 {
 		addr := fmt.Sprintf("127.%d.%d.%d", rand.IntN(256), rand.IntN(256), 2+rand.IntN(250))
@@ -50,7 +50,7 @@ func freeLoopbackAddr(t *testing.T) (string, int32) {
 // startNginx writes files (with their listen directives bound to addr)
 // into the root filesystem and runs nginx in the foreground until the test
 // ends. ports are the ports to wait for.
-func startNginx(t *testing.T, files Files, addr string, ports ...int32) *runningNginx {
+func startNginx(t testing.TB, files Files, addr string, ports ...int32) *runningNginx {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("running nginx in its root filesystem needs root (chroot)")
@@ -103,7 +103,7 @@ func startNginx(t *testing.T, files Files, addr string, ports ...int32) *running
 }
 
 // stop asks nginx to quit fast (SIGTERM) and kills it after a bounded wait.
-func (n *runningNginx) stop(t *testing.T) {
+func (n *runningNginx) stop(t testing.TB) {
 	if n.cmd.Process == nil {
 		return
 	}

@@ -228,3 +228,46 @@ metadata:
 		t.Errorf("skipped = %q, want the CRD and the Widget named", skipped)
 	}
 }
+
+// TestIssue8Regexes renders path regexes that RE2 accepts and nginx's
+// PCRE2 refused (a class range from \pL, 260 nested groups, a group
+// repeated into a pattern too large) or could backtrack on without bound:
+// each is refused with a message naming the field, or translated exactly
+// (the nested groups: captures are dropped), and the Gateway's config
+// passes nginx -t with the other routes in it.
+func TestIssue8Regexes(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := Run([]string{"testdata/issue8-regex.yaml"}, out, &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v\nstderr: %s", err, stderr.String())
+	}
+	statuses := strings.Join(strings.Fields(stdout.String()), " ") // YAML folds long messages
+	for _, want := range []string{
+		"spec.rules[0].matches[0].path.value: regular expression is",                  // unicode-range: too long once spelled as UTF-8 bytes
+		"spec.rules[0].matches[0].path.value: regular expression too large for nginx", // too-large: PCRE2 copies the group 150 times
+		"PCRE would backtrack exponentially",                                          // backtracking
+	} {
+		if !strings.Contains(statuses, want) {
+			t.Errorf("statuses do not say %q:\n%s", want, statuses)
+		}
+	}
+	if n := strings.Count(statuses, "reason: UnsupportedValue"); n != 3 {
+		t.Errorf("%d routes refused, want 3 (unicode-range, too-large, backtracking):\n%s", n, statuses)
+	}
+	tree := filepath.Join(out, "apps", "web")
+	files, _ := filepath.Glob(filepath.Join(tree, "*.conf"))
+	var config strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config.Write(b)
+	}
+	for _, host := range []string{"nested-groups.example", "ok.example"} {
+		if !strings.Contains(config.String(), host) {
+			t.Errorf("the config does not serve %s", host)
+		}
+	}
+	testenv.RequireNginxTest(t, tree)
+}

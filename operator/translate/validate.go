@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pcre"
 )
 
 // This file holds the checks every user string passes before it reaches the
@@ -152,6 +154,11 @@ func checkRegex(field, re string) error {
 	}
 	if _, err := regexp.Compile(re); err != nil {
 		return fmt.Errorf("%s: invalid regular expression (RE2 syntax): %v", field, err)
+	}
+	// nginx runs PCRE2: what it cannot run with the same meaning, or could
+	// backtrack on without bound, is refused here (operator/pcre).
+	if _, err := pcre.Translate(re); err != nil {
+		return fmt.Errorf("%s: %v", field, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -30,8 +31,8 @@ func TestValidators(t *testing.T) {
 			[]string{"example.com", "*.example.com", "*.com"},
 			[]string{"*", "*.", "**.example.com", "a.*.com", "*example.com", "*.*.com"}},
 		{"regex", func(s string) error { return checkRegex("f", s) },
-			[]string{"^/a$", `/v[0-9]+/.*`, `(?i)^/API`, `\.jpg$`, `a{1,3}`, `"quoted"`},
-			[]string{"", "(", `(a)\1`, `(?=a)`, `(?<!a)b`, "a\nb", "a\x00", `\Z`}},
+			[]string{"^/a$", `/v[0-9]+/.*`, `(?i)^/API`, `\.jpg$`, `a{1,3}`, `"quoted"`, strings.Repeat("(", 260) + "a" + strings.Repeat(")", 260)},
+			[]string{"", "(", `(a)\1`, `(?=a)`, `(?<!a)b`, "a\nb", "a\x00", `\Z`, `\C`, `/x[\pL-z]+`, `(a+)+`, `.*x.*`, `(?:[^/]x){1,150}`}},
 		{"section name", func(s string) error { return checkSectionName("f", s) },
 			[]string{"http", "a-b.c-d", "1"},
 			[]string{"", "A", "a_b", "a b", "-a", "a.", "a;b"}},
