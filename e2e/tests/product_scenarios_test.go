@@ -262,15 +262,7 @@ spec:
 			t.Error(err)
 		}
 	}()
-	serves := func(path string) func() error {
-		return func() error {
-			code, body, err := getStatus(baseURL + path)
-			if err != nil || code != http.StatusOK {
-				return fmt.Errorf("GET %s: %d %v %s", path, code, err, body)
-			}
-			return nil
-		}
-	}
+	serves := func(path string) func() error { return servesOK(baseURL, path) }
 	clustertest.Eventually(t, 60*time.Second, "the other route serving", serves("/other/x"))
 	clustertest.Eventually(t, 10*time.Second, "the sample route serving", serves("/v2/check"))
 
@@ -354,15 +346,7 @@ spec:
 			t.Error(err)
 		}
 	}()
-	serves := func(path string) func() error {
-		return func() error {
-			code, body, err := getStatus(baseURL + path)
-			if err != nil || code != http.StatusOK {
-				return fmt.Errorf("GET %s: %d %v %s", path, code, err, body)
-			}
-			return nil
-		}
-	}
+	serves := func(path string) func() error { return servesOK(baseURL, path) }
 	if err := applyYAML(ctx, c, poison); err != nil {
 		t.Fatal(err)
 	}
@@ -412,4 +396,16 @@ spec:
 	})
 	clustertest.Eventually(t, 60*time.Second, "the new route served by the new pod", serves("/newcomer/x"))
 	clustertest.Eventually(t, 10*time.Second, "the sample route served by the new pod", serves("/v2/check"))
+}
+
+// servesOK is a check for clustertest.Eventually: GET baseURL+path answers
+// 200.
+func servesOK(baseURL, path string) func() error {
+	return func() error {
+		code, body, err := getStatus(baseURL + path)
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("GET %s: %d %v %s", path, code, err, body)
+		}
+		return nil
+	}
 }
