@@ -278,7 +278,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		if gw == nil || result.Model == nil || gw.DeletionTimestamp != nil {
 			continue
 		}
-		verdict, err := r.syncDataPlane(ctx, gw, result, piped.Files[result.NamespacedName], piped.Errors[result.NamespacedName], generations)
+		nn := result.NamespacedName
+		verdict, err := r.syncDataPlane(ctx, gw, result, pipelineGateway{piped.Files[nn], piped.Encoded[nn], piped.Errors[nn]}, generations)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -340,11 +341,20 @@ func onlyConflicts(err error) bool {
 	return apierrors.IsConflict(err)
 }
 
+// pipelineGateway is what the pipeline made of one Gateway: its files,
+// their ConfigMap encoding, or the render error that is no route's fault.
+type pipelineGateway struct {
+	files   render.Files
+	encoded resources.EncodedConfig
+	err     error
+}
+
 // syncDataPlane applies the owned objects of one accepted Gateway with
 // its rendered files, remembers them (a rejection names a line of them),
 // points its pods at the new config and returns the data plane's verdict
-// (see DataPlaneProgrammed). err is its render error.
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, files render.Files, err error, generations map[translate.RouteKey]int64) (metav1.Condition, error) {
+// (see DataPlaneProgrammed). rendered.err is its render error.
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, rendered pipelineGateway, generations map[translate.RouteKey]int64) (metav1.Condition, error) {
+	files, err := rendered.files, rendered.err
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
 		return metav1.Condition{
@@ -355,7 +365,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	hash := resources.ConfigHash(files)
 	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, files: files, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
-	set := resources.Objects(owner, result.Infrastructure, files, r.opts.Resources)
+	set := resources.ObjectsEncoded(owner, result.Infrastructure, files, rendered.encoded, r.opts.Resources)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
 		return metav1.Condition{

@@ -1,9 +1,7 @@
 package pipeline
 
 import (
-	"bytes"
 	"cmp"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -40,6 +39,9 @@ type Result struct {
 	// Files holds the rendered files of each Gateway with a model and no
 	// error.
 	Files map[types.NamespacedName]render.Files
+	// Encoded holds the config files of Files as their ConfigMap stores
+	// them (compressed once, here).
+	Encoded map[types.NamespacedName]resources.EncodedConfig
 	// Errors holds, per Gateway, a render error that is no route's fault.
 	Errors map[types.NamespacedName]error
 	// Refused is every route refused, Input.Refused included.
@@ -55,7 +57,7 @@ func Run(in translate.Input) Result {
 	}
 	for round := 1; ; round++ {
 		in.Refused = refused
-		res := Result{Output: translate.Translate(in), Files: map[types.NamespacedName]render.Files{},
+		res := Result{Output: translate.Translate(in), Files: map[types.NamespacedName]render.Files{}, Encoded: map[types.NamespacedName]resources.EncodedConfig{},
 			Errors: map[types.NamespacedName]error{}, Refused: refused}
 		added := false
 		for _, gw := range res.Output.Gateways {
@@ -76,7 +78,8 @@ func Run(in translate.Input) Result {
 			case err != nil:
 				res.Errors[gw.NamespacedName] = err
 			default:
-				if msg, size, budget := overBudget(files); msg != "" {
+				encoded := resources.EncodeConfig(files.Config)
+				if msg, size, budget := overBudget(files, encoded); msg != "" {
 					newest := newestRoutes(in, res.Output, gw.NamespacedName, refused)
 					if len(newest) == 0 {
 						res.Errors[gw.NamespacedName] = fmt.Errorf("the nginx config %s, and no route is left to refuse", msg)
@@ -93,6 +96,7 @@ func Run(in translate.Input) Result {
 					continue
 				}
 				res.Files[gw.NamespacedName] = files
+				res.Encoded[gw.NamespacedName] = encoded
 			}
 		}
 		if !added {
@@ -108,8 +112,9 @@ func Run(in translate.Input) Result {
 }
 
 // overBudget says how the config files are over a size budget ("" when
-// they are not), with the size measured and its budget.
-func overBudget(files render.Files) (msg string, size, budget int) {
+// they are not), with the size measured and its budget. encoded is the
+// files as their ConfigMap stores them.
+func overBudget(files render.Files, encoded resources.EncodedConfig) (msg string, size, budget int) {
 	total := 0
 	for _, name := range slices.Sorted(maps.Keys(files.Config)) {
 		if n := len(files.Config[name]); n > FileBudget {
@@ -120,25 +125,10 @@ func overBudget(files render.Files) (msg string, size, budget int) {
 	if total > TotalBudget {
 		return fmt.Sprintf("takes %d bytes, over the sidecar's bound of %d", total, TotalBudget), total, TotalBudget
 	}
-	if total <= CompressedBudget {
-		return "", 0, 0
-	}
-	compressed := 0
-	for _, name := range slices.Sorted(maps.Keys(files.Config)) {
-		compressed += gzipSize(files.Config[name])
-	}
-	if compressed > CompressedBudget {
-		return fmt.Sprintf("takes %d bytes once compressed, over its ConfigMap budget of %d", compressed, CompressedBudget), compressed, CompressedBudget
+	if n := encoded.Size(); n > CompressedBudget {
+		return fmt.Sprintf("takes %d bytes once compressed, over its ConfigMap budget of %d", n, CompressedBudget), n, CompressedBudget
 	}
 	return "", 0, 0
-}
-
-func gzipSize(data []byte) int {
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	_, _ = w.Write(data)
-	_ = w.Close()
-	return buf.Len()
 }
 
 // newestRoutes lists the routes accepted by Gateway nn and not refused,

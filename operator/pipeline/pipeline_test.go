@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -175,4 +177,22 @@ func TestJustUnderTheLimitIsServed(t *testing.T) {
 		t.Fatalf("refused: %q", c.Message)
 	}
 	nginxCheck(t, res)
+}
+
+// TestConfigIsEncodedOnce: the pipeline hands over each Gateway's config as
+// its ConfigMap stores it, the encoding resources would make, so the
+// controller does not compress it a second time.
+func TestConfigIsEncodedOnce(t *testing.T) {
+	res := Run(input(gatewayv1.HTTPRouteRule{}))
+	files, ok := res.Files[gwKey]
+	if !ok {
+		t.Fatalf("no files for %s: %v", gwKey, res.Errors[gwKey])
+	}
+	enc, ok := res.Encoded[gwKey]
+	if !ok || !reflect.DeepEqual(enc, resources.EncodeConfig(files.Config)) {
+		t.Errorf("encoded config missing or not the ConfigMap's encoding: %v", ok)
+	}
+	if enc.Size() == 0 || enc.Size() > CompressedBudget {
+		t.Errorf("encoded size %d", enc.Size())
+	}
 }

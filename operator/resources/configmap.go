@@ -25,20 +25,40 @@ const plainConfigLimit = 256 << 10
 // one ConfigMap update after an operator upgrade, same hash.)
 const gzipLevel = gzip.DefaultCompression
 
-// configMapContent encodes rendered config files as a ConfigMap's data
+// EncodedConfig is the config files as a ConfigMap stores them: data
 // (UTF-8 text) and binaryData (other bytes, or everything gzipped; see
-// plainConfigLimit). A file whose own name ends in dataplane.GzipSuffix is
-// never stored plain, because the sidecar would decompress it: its
-// presence makes the whole config compressed ("x.gz" becomes "x.gz.gz").
-func configMapContent(files map[string][]byte) (data map[string]string, binary map[string][]byte) {
-	if !mustCompress(files) {
-		return textFiles(files), binaryFiles(files)
+// plainConfigLimit).
+type EncodedConfig struct {
+	Data   map[string]string
+	Binary map[string][]byte
+}
+
+// Size is what the encoded files take in the ConfigMap (keys and values).
+func (e EncodedConfig) Size() int {
+	n := 0
+	for k, v := range e.Data {
+		n += len(k) + len(v)
 	}
-	binary = make(map[string][]byte, len(files))
+	for k, v := range e.Binary {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// EncodeConfig encodes rendered config files for the ConfigMap. A file
+// whose own name ends in dataplane.GzipSuffix is never stored plain,
+// because the sidecar would decompress it: its presence makes the whole
+// config compressed ("x.gz" becomes "x.gz.gz"). The pipeline encodes once,
+// to check the size budget, and ObjectsEncoded reuses the result.
+func EncodeConfig(files map[string][]byte) EncodedConfig {
+	if !mustCompress(files) {
+		return EncodedConfig{Data: textFiles(files), Binary: binaryFiles(files)}
+	}
+	binary := make(map[string][]byte, len(files))
 	for name, content := range files {
 		binary[name+dataplane.GzipSuffix] = gzipBytes(content)
 	}
-	return nil, nonEmpty(binary)
+	return EncodedConfig{Binary: nonEmpty(binary)}
 }
 
 func mustCompress(files map[string][]byte) bool {

@@ -44,7 +44,8 @@ func TestConfigMapContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, binary := configMapContent(tt.files)
+			enc := EncodeConfig(tt.files)
+			data, binary := enc.Data, enc.Binary
 			if got := slices.Sorted(maps.Keys(data)); !slices.Equal(got, tt.wantData) {
 				t.Errorf("data keys = %v, want %v", got, tt.wantData)
 			}
@@ -56,7 +57,8 @@ func TestConfigMapContent(t *testing.T) {
 			if !maps.EqualFunc(got, tt.files, bytes.Equal) {
 				t.Errorf("round trip changed the files: %d files, want %d", len(got), len(tt.files))
 			}
-			again, againBinary := configMapContent(maps.Clone(tt.files))
+			enc2 := EncodeConfig(maps.Clone(tt.files))
+			again, againBinary := enc2.Data, enc2.Binary
 			if !maps.Equal(data, again) || !maps.EqualFunc(binary, againBinary, bytes.Equal) {
 				t.Error("the same files encode to different bytes")
 			}
@@ -114,7 +116,7 @@ func BenchmarkConfigMap5000Routes(b *testing.B) {
 	}
 	b.SetBytes(int64(totalSize(files.Config)))
 	for b.Loop() {
-		configMapContent(files.Config)
+		EncodeConfig(files.Config)
 	}
 }
 

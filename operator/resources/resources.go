@@ -70,7 +70,8 @@ func LastGoodName(gatewayName string) string { return Name(gatewayName) + "-last
 // config's hash in dataplane.AnnotationConfigHash. files must be what the
 // operator rendered for that hash.
 func LastGoodConfigMap(owner Owner, infra model.Infrastructure, files render.Files) *corev1.ConfigMap {
-	data, binary := configMapContent(files.Config)
+	encoded := EncodeConfig(files.Config)
+	data, binary := encoded.Data, encoded.Binary
 	return &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -106,6 +107,12 @@ const nginxUID = 101
 // Objects returns the objects owned by the Gateway described by owner and
 // infra, carrying the rendered files.
 func Objects(owner Owner, infra model.Infrastructure, files render.Files, opts Options) Set {
+	return ObjectsEncoded(owner, infra, files, EncodeConfig(files.Config), opts)
+}
+
+// ObjectsEncoded is Objects with the config files already encoded (by
+// EncodeConfig, from files.Config), so they are compressed once.
+func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files, config EncodedConfig, opts Options) Set {
 	name := Name(owner.Name)
 	meta := func(annotations map[string]string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{
@@ -117,7 +124,7 @@ func Objects(owner Owner, infra model.Infrastructure, files render.Files, opts O
 		}
 	}
 	infraAnnotations := maps.Clone(infra.Annotations)
-	configData, configBinary := configMapContent(files.Config)
+	configData, configBinary := config.Data, config.Binary
 
 	serviceAnnotations := maps.Clone(infra.ServiceAnnotations)
 	if serviceAnnotations == nil {
