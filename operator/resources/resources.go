@@ -151,8 +151,19 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: owner.Namespace}},
 		},
 		ConfigMap: &corev1.ConfigMap{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-			ObjectMeta: meta(infraAnnotations),
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			// The hash of the config it is part of, as on the pods: what
+			// `kubectl nginx-gateway status` shows as wanted. A Secret-only
+			// change changes it too (the hash covers both).
+			ObjectMeta: func() metav1.ObjectMeta {
+				m := meta(infraAnnotations)
+				m.Annotations = maps.Clone(m.Annotations)
+				if m.Annotations == nil {
+					m.Annotations = map[string]string{}
+				}
+				m.Annotations[dataplane.AnnotationConfigHash] = ConfigHash(files)
+				return m
+			}(),
 			Data:       configData,
 			BinaryData: configBinary,
 		},

@@ -125,6 +125,9 @@ func TestObjectsMetadata(t *testing.T) {
 		if kind == "Service" {
 			wantAnnotations["lb"] = "class"
 		}
+		if obj == client.Object(set.ConfigMap) {
+			wantAnnotations[dataplane.AnnotationConfigHash] = ConfigHash(render.Files{})
+		}
 		if !reflect.DeepEqual(obj.GetAnnotations(), wantAnnotations) {
 			t.Errorf("%s annotations = %v, want %v", kind, obj.GetAnnotations(), wantAnnotations)
 		}
