@@ -1,0 +1,158 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Output formats of Print.
+const (
+	OutputTable = "table"
+	OutputYAML  = "yaml"
+	OutputJSON  = "json"
+)
+
+// shortHash and maxMessage bound the table's columns; YAML and JSON carry
+// everything.
+const (
+	shortHash  = 12
+	maxMessage = 72
+)
+
+// List is the document Print writes as YAML or JSON.
+type List struct {
+	Gateways []GatewayStatus `json:"gateways"`
+	InSync   bool            `json:"inSync"`
+}
+
+// Print writes statuses in format (OutputTable, OutputYAML or OutputJSON).
+func Print(w io.Writer, format string, statuses []GatewayStatus) error {
+	list := List{Gateways: statuses, InSync: AllInSync(statuses)}
+	if list.Gateways == nil {
+		list.Gateways = []GatewayStatus{}
+	}
+	switch format {
+	case OutputJSON:
+		b, err := json.MarshalIndent(list, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case OutputYAML:
+		b, err := yaml.Marshal(list)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	case OutputTable, "":
+		var buf bytes.Buffer
+		if err := printTable(&buf, statuses); err != nil {
+			return err
+		}
+		// tabwriter pads an empty last column; no line ends in spaces.
+		lines := strings.SplitAfter(buf.String(), "\n")
+		for i, l := range lines {
+			lines[i] = strings.TrimRight(strings.TrimSuffix(l, "\n"), " ") + l[len(strings.TrimSuffix(l, "\n")):]
+		}
+		_, err := io.WriteString(w, strings.Join(lines, ""))
+		return err
+	default:
+		return fmt.Errorf("unknown output format %q: use table, yaml or json", format)
+	}
+}
+
+// AllInSync is whether every Gateway is in sync.
+func AllInSync(statuses []GatewayStatus) bool {
+	for _, s := range statuses {
+		if !s.InSync {
+			return false
+		}
+	}
+	return true
+}
+
+func printTable(w io.Writer, statuses []GatewayStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, s := range statuses {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		sync := "IN SYNC"
+		if !s.InSync {
+			sync = "NOT IN SYNC"
+		}
+		fmt.Fprintf(tw, "GATEWAY %s/%s\t%s\n", s.Namespace, s.Name, sync)
+		fmt.Fprintf(tw, "  Accepted:\t%s\n", conditionText(s.Accepted))
+		fmt.Fprintf(tw, "  Programmed:\t%s\n", conditionText(s.Programmed))
+		fmt.Fprintf(tw, "  Wanted config:\t%s\n", orNone(short(s.WantedHash)))
+		tw.Flush()
+		if len(s.Pods) == 0 {
+			fmt.Fprintln(tw, "  no gateway pods")
+		} else {
+			fmt.Fprintln(tw, "  POD\tSTATE\tREADY\tANNOTATED\tAPPLIED\tMESSAGE")
+			for _, p := range s.Pods {
+				msg := ""
+				if p.State == Rejected {
+					msg = oneLine(p.RejectedMessage)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%t\t%s\t%s\t%s\n", p.Name, p.State, p.Ready,
+					orNone(short(p.AnnotatedHash)), orNone(short(p.AppliedHash)), msg)
+			}
+		}
+		tw.Flush()
+		if len(s.RefusedRoutes) > 0 {
+			fmt.Fprintln(tw, "  REFUSED ROUTE\tREASON\tMESSAGE")
+			for _, r := range s.RefusedRoutes {
+				fmt.Fprintf(tw, "  %s %s/%s\t%s\t%s\n", r.Kind, r.Namespace, r.Name, r.Reason, oneLine(r.Message))
+			}
+		}
+		tw.Flush()
+	}
+	return tw.Flush()
+}
+
+func conditionText(c Condition) string {
+	if c.Status == metav1.ConditionTrue {
+		return string(c.Status)
+	}
+	text := string(c.Status)
+	if c.Reason != "" {
+		text += " (" + c.Reason + ")"
+	}
+	if c.Message != "" {
+		text += ": " + oneLine(c.Message)
+	}
+	return text
+}
+
+func short(hash string) string {
+	if len(hash) > shortHash {
+		return hash[:shortHash]
+	}
+	return hash
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine is msg on one line, cut to maxMessage runes with "…".
+func oneLine(msg string) string {
+	msg = strings.Join(strings.Fields(msg), " ")
+	if r := []rune(msg); len(r) > maxMessage {
+		return string(r[:maxMessage-1]) + "…"
+	}
+	return msg
+}

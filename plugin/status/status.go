@@ -1,0 +1,203 @@
+package status
+
+import (
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// State is what a gateway pod serves compared with what the operator wants.
+type State string
+
+const (
+	// Synced: nginx serves the wanted config.
+	Synced State = "SYNCED"
+	// Stale: nginx serves another config (older, or none yet) and has not
+	// rejected the wanted one: the sidecar has not seen it yet, or the
+	// operator has not annotated the pod with it yet.
+	Stale State = "STALE"
+	// Rejected: nginx refused the wanted config (`nginx -t` or reload);
+	// the pod keeps serving its previous one.
+	Rejected State = "REJECTED"
+	// NotReady: the pod is not ready (starting, crashing, no valid config).
+	NotReady State = "NOT READY"
+)
+
+// Input is everything Build needs about one Gateway, as read from the API
+// server. ConfigMap and Report are nil when missing.
+type Input struct {
+	Gateway   gatewayv1.Gateway
+	ConfigMap *corev1.ConfigMap
+	Report    *corev1.ConfigMap
+	Pods      []corev1.Pod
+	// Routes may hold any HTTPRoutes; only our status entries for
+	// Gateway count.
+	Routes []gatewayv1.HTTPRoute
+}
+
+// GatewayStatus is the status of one Gateway, the unit of every output.
+type GatewayStatus struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// WantedHash is the hash of the config the operator rendered for the
+	// Gateway (its ConfigMap's dataplane.AnnotationConfigHash); empty when
+	// there is none (not accepted yet, or an operator that does not write it).
+	WantedHash    string        `json:"wantedHash"`
+	Accepted      Condition     `json:"accepted"`
+	Programmed    Condition     `json:"programmed"`
+	Pods          []PodStatus   `json:"pods"`
+	RefusedRoutes []RouteStatus `json:"refusedRoutes,omitempty"`
+	// InSync: Accepted and Programmed True and every pod Synced.
+	InSync bool `json:"inSync"`
+}
+
+// Condition is a Gateway condition; Status "Unknown" when absent.
+type Condition struct {
+	Status  metav1.ConditionStatus `json:"status"`
+	Reason  string                 `json:"reason,omitempty"`
+	Message string                 `json:"message,omitempty"`
+}
+
+// PodStatus is one gateway pod.
+type PodStatus struct {
+	Name  string `json:"name"`
+	State State  `json:"state"`
+	Ready bool   `json:"ready"`
+	// AnnotatedHash is the pod's dataplane.AnnotationConfigHash: the
+	// config the operator pointed this pod at.
+	AnnotatedHash string `json:"annotatedHash,omitempty"`
+	// AppliedHash, RejectedHash and RejectedMessage are the pod's report.
+	AppliedHash     string `json:"appliedHash,omitempty"`
+	RejectedHash    string `json:"rejectedHash,omitempty"`
+	RejectedMessage string `json:"rejectedMessage,omitempty"`
+}
+
+// RouteStatus is a route our controller refused for the Gateway.
+type RouteStatus struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Reason    string `json:"reason"`
+	Message   string `json:"message"`
+}
+
+// Build is the status of in.Gateway. Pods being deleted are left out, as
+// the operator leaves them out of Programmed.
+func Build(in Input) GatewayStatus {
+	gw := &in.Gateway
+	out := GatewayStatus{
+		Namespace:  gw.Namespace,
+		Name:       gw.Name,
+		Accepted:   condition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)),
+		Programmed: condition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)),
+		Pods:       []PodStatus{},
+	}
+	if in.ConfigMap != nil {
+		out.WantedHash = in.ConfigMap.Annotations[dataplane.AnnotationConfigHash]
+	}
+	var reports map[string]dataplane.PodReport
+	if in.Report != nil {
+		reports = dataplane.ParseReports(in.Report.Data)
+	}
+	allSynced := true
+	for i := range in.Pods {
+		pod := &in.Pods[i]
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		ps := podStatus(pod, reports[pod.Name], out.WantedHash)
+		allSynced = allSynced && ps.State == Synced
+		out.Pods = append(out.Pods, ps)
+	}
+	slices.SortFunc(out.Pods, func(a, b PodStatus) int { return strings.Compare(a.Name, b.Name) })
+	out.RefusedRoutes = refusedRoutes(gw, in.Routes)
+	out.InSync = out.WantedHash != "" && len(out.Pods) > 0 && allSynced &&
+		out.Accepted.Status == metav1.ConditionTrue && out.Programmed.Status == metav1.ConditionTrue
+	return out
+}
+
+func podStatus(pod *corev1.Pod, report dataplane.PodReport, wanted string) PodStatus {
+	ps := PodStatus{
+		Name:            pod.Name,
+		Ready:           podReady(pod),
+		AnnotatedHash:   pod.Annotations[dataplane.AnnotationConfigHash],
+		AppliedHash:     report.AppliedHash,
+		RejectedHash:    report.RejectedHash,
+		RejectedMessage: report.RejectedMessage,
+	}
+	switch {
+	// A pod whose first config was rejected never becomes ready: a
+	// rejection of the wanted config is the news, ready or not.
+	case wanted != "" && report.RejectedHash == wanted:
+		ps.State = Rejected
+	case !ps.Ready:
+		ps.State = NotReady
+	case wanted != "" && report.AppliedHash == wanted:
+		ps.State = Synced
+	default:
+		ps.State = Stale
+	}
+	return ps
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func condition(conds []metav1.Condition, t string) Condition {
+	c := meta.FindStatusCondition(conds, t)
+	if c == nil {
+		return Condition{Status: metav1.ConditionUnknown, Reason: "NotReported"}
+	}
+	return Condition{Status: c.Status, Reason: c.Reason, Message: c.Message}
+}
+
+// refusedRoutes are the routes with an entry of our controller for gw in
+// status.parents whose Accepted is False, sorted by namespace and name.
+func refusedRoutes(gw *gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []RouteStatus {
+	var out []RouteStatus
+	for i := range routes {
+		r := &routes[i]
+		for _, p := range r.Status.Parents {
+			if p.ControllerName != translate.ControllerName || !refersTo(p.ParentRef, r.Namespace, gw) {
+				continue
+			}
+			c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
+			if c == nil || c.Status != metav1.ConditionFalse {
+				continue
+			}
+			out = append(out, RouteStatus{Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name, Reason: c.Reason, Message: c.Message})
+		}
+	}
+	slices.SortFunc(out, func(a, b RouteStatus) int {
+		return strings.Compare(a.Namespace+"/"+a.Name+"\x00"+a.Reason+a.Message, b.Namespace+"/"+b.Name+"\x00"+b.Reason+b.Message)
+	})
+	// One route may have several parentRefs to the Gateway (sections).
+	return slices.Compact(out)
+}
+
+func refersTo(ref gatewayv1.ParentReference, routeNamespace string, gw *gatewayv1.Gateway) bool {
+	if ref.Group != nil && *ref.Group != gatewayv1.GroupName {
+		return false
+	}
+	if ref.Kind != nil && *ref.Kind != "Gateway" {
+		return false
+	}
+	ns := routeNamespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	return ns == gw.Namespace && string(ref.Name) == gw.Name
+}

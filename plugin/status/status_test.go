@@ -1,0 +1,209 @@
+package status
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const (
+	wanted = "3f2a9c1b0d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeef0"
+	older  = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
+const rejectedMessage = `nginx: [emerg] unknown directive "bogus" in /var/run/nginx-gateway/stage/3f2a9c1b0d4e/http.conf:42
+nginx: configuration file /var/run/nginx-gateway/stage/3f2a9c1b0d4e/nginx.conf test failed`
+
+func testGateway(programmed metav1.ConditionStatus, reason string) gatewayv1.Gateway {
+	return gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "web"},
+		Status: gatewayv1.GatewayStatus{Conditions: []metav1.Condition{
+			{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"},
+			{Type: "Programmed", Status: programmed, Reason: reason, Message: "1 of 3 ready replicas serve the current configuration"},
+		}},
+	}
+}
+
+func pod(name string, ready bool, annotated string) corev1.Pod {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	return corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "prod", Annotations: map[string]string{dataplane.AnnotationConfigHash: annotated}},
+		Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+	}
+}
+
+func reportData(reports map[string]dataplane.PodReport) map[string]string {
+	data := map[string]string{}
+	for pod, r := range reports {
+		for k, v := range r.Data(pod) {
+			data[k] = v
+		}
+	}
+	return data
+}
+
+func route(ns, name string, parent gatewayv1.ParentReference, controller gatewayv1.GatewayController, accepted metav1.ConditionStatus, reason, msg string) gatewayv1.HTTPRoute {
+	return gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Status: gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{{
+			ParentRef: parent, ControllerName: controller,
+			Conditions: []metav1.Condition{{Type: "Accepted", Status: accepted, Reason: reason, Message: msg}},
+		}}}},
+	}
+}
+
+// mixedInput has one pod in each state, and routes of every kind of
+// parent entry, of which two are refused for prod/web by us.
+func mixedInput() Input {
+	web := gatewayv1.ParentReference{Name: "web"}
+	webFromElsewhere := gatewayv1.ParentReference{Name: "web", Namespace: ptr.To(gatewayv1.Namespace("prod"))}
+	return Input{
+		Gateway:   testGateway(metav1.ConditionFalse, "Pending"),
+		ConfigMap: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{dataplane.AnnotationConfigHash: wanted}}},
+		Report: &corev1.ConfigMap{Data: reportData(map[string]dataplane.PodReport{
+			"web-nginx-a": {AppliedHash: wanted},
+			"web-nginx-b": {AppliedHash: older},
+			"web-nginx-c": {AppliedHash: older, RejectedHash: wanted, RejectedMessage: rejectedMessage},
+			"gone":        {AppliedHash: older},
+		})},
+		Pods: []corev1.Pod{
+			pod("web-nginx-c", true, wanted),
+			pod("web-nginx-a", true, wanted),
+			pod("web-nginx-b", true, older),
+			pod("web-nginx-d", false, wanted),
+			func() corev1.Pod {
+				p := pod("web-nginx-terminating", true, older)
+				p.DeletionTimestamp = ptr.To(metav1.Now())
+				return p
+			}(),
+		},
+		Routes: []gatewayv1.HTTPRoute{
+			route("prod", "ok", web, translate.ControllerName, metav1.ConditionTrue, "Accepted", ""),
+			route("prod", "refused", web, translate.ControllerName, metav1.ConditionFalse, "UnsupportedValue",
+				"nginx rejected this route: "+rejectedMessage),
+			route("team", "not-allowed", webFromElsewhere, translate.ControllerName, metav1.ConditionFalse, "NotAllowedByListeners", "no listener allows routes from namespace team"),
+			route("team", "other-gateway-same-name", web, translate.ControllerName, metav1.ConditionFalse, "NoMatchingParent", "namespace team, not ours"),
+			route("prod", "other-controller", web, "example.com/other", metav1.ConditionFalse, "Whatever", "not ours"),
+		},
+	}
+}
+
+func TestBuildStates(t *testing.T) {
+	got := Build(mixedInput())
+	want := map[string]State{"web-nginx-a": Synced, "web-nginx-b": Stale, "web-nginx-c": Rejected, "web-nginx-d": NotReady}
+	if len(got.Pods) != len(want) {
+		t.Fatalf("pods %+v, want %v (terminating pods left out)", got.Pods, want)
+	}
+	for _, p := range got.Pods {
+		if p.State != want[p.Name] {
+			t.Errorf("pod %s: %s, want %s", p.Name, p.State, want[p.Name])
+		}
+	}
+	if got.Pods[2].RejectedMessage != rejectedMessage {
+		t.Errorf("rejected message %q, want nginx's full message", got.Pods[2].RejectedMessage)
+	}
+	if got.InSync {
+		t.Error("in sync with stale, rejected and unready pods")
+	}
+	var refused []string
+	for _, r := range got.RefusedRoutes {
+		refused = append(refused, r.Namespace+"/"+r.Name+":"+r.Reason)
+	}
+	if strings.Join(refused, " ") != "prod/refused:UnsupportedValue team/not-allowed:NotAllowedByListeners" {
+		t.Errorf("refused routes %v", refused)
+	}
+}
+
+func TestBuildInSync(t *testing.T) {
+	in := Input{
+		Gateway:   testGateway(metav1.ConditionTrue, "Programmed"),
+		ConfigMap: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{dataplane.AnnotationConfigHash: wanted}}},
+		Report:    &corev1.ConfigMap{Data: reportData(map[string]dataplane.PodReport{"a": {AppliedHash: wanted}, "b": {AppliedHash: wanted}})},
+		Pods:      []corev1.Pod{pod("a", true, wanted), pod("b", true, wanted)},
+	}
+	if got := Build(in); !got.InSync {
+		t.Errorf("not in sync: %+v", got)
+	}
+	for name, change := range map[string]func(*Input){
+		"programmed false": func(in *Input) { in.Gateway = testGateway(metav1.ConditionFalse, "Pending") },
+		"no pods":          func(in *Input) { in.Pods = nil },
+		"no report":        func(in *Input) { in.Report = nil },
+		"no wanted hash":   func(in *Input) { in.ConfigMap = nil },
+		"a pod not ready":  func(in *Input) { in.Pods[1] = pod("b", false, wanted) },
+		"a rejection of the wanted config, pod still serving it": func(in *Input) {
+			in.Report.Data = reportData(map[string]dataplane.PodReport{"a": {AppliedHash: wanted}, "b": {AppliedHash: wanted, RejectedHash: wanted, RejectedMessage: "x"}})
+		},
+	} {
+		in := in
+		in.Pods = append([]corev1.Pod(nil), in.Pods...)
+		in.Report = in.Report.DeepCopy()
+		change(&in)
+		if got := Build(in); got.InSync {
+			t.Errorf("%s: in sync", name)
+		}
+	}
+}
+
+func TestPrintGolden(t *testing.T) {
+	synced := Build(Input{
+		Gateway:   func() gatewayv1.Gateway { g := testGateway(metav1.ConditionTrue, "Programmed"); g.Name = "api"; return g }(),
+		ConfigMap: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{dataplane.AnnotationConfigHash: older}}},
+		Report:    &corev1.ConfigMap{Data: reportData(map[string]dataplane.PodReport{"api-nginx-a": {AppliedHash: older}})},
+		Pods:      []corev1.Pod{pod("api-nginx-a", true, older)},
+	})
+	notAccepted := Build(Input{Gateway: gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "new"},
+		Status: gatewayv1.GatewayStatus{Conditions: []metav1.Condition{
+			{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "InvalidParameters", Message: "a Gateway-level GatewayParameters may not set spec.image"},
+		}},
+	}})
+	statuses := []GatewayStatus{synced, notAccepted, Build(mixedInput())}
+	for _, format := range []string{OutputTable, OutputYAML, OutputJSON} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Print(&buf, format, statuses); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "status."+format), buf.Bytes())
+		})
+	}
+	if err := Print(&bytes.Buffer{}, "wide", statuses); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
