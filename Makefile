@@ -55,9 +55,10 @@ bench: test-deps ## Run the Go benchmarks.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/operator and bin/sidecar.
+build: ## Build bin/operator, bin/sidecar and the kubectl plugin bin/kubectl-nginx_gateway (`kubectl nginx-gateway` when on PATH).
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/operator ./operator
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sidecar ./sidecar
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kubectl-nginx_gateway ./cmd/kubectl-nginx_gateway
 
 .PHONY: run
 run: run-local ## Start a local cluster (no Docker) with the operator and a sample Gateway; prints a working curl. Ctrl-C stops it.

@@ -175,6 +175,8 @@ type reader struct {
 	routesRead bool
 	nsRoutes   map[string][]gatewayv1.HTTPRoute
 	notes      []string
+	// classForbidden: GatewayClasses cannot be read (noted once).
+	classForbidden bool
 }
 
 // ours is whether gw's GatewayClass names our controller. A user who may
@@ -194,7 +196,10 @@ func (r *reader) ours(ctx context.Context, gw *gatewayv1.Gateway) (bool, string,
 			v = classVerdict{why: fmt.Sprintf("its GatewayClass %q does not exist", name)}
 		case apierrors.IsForbidden(err):
 			v = classVerdict{forbidden: true}
-			r.notes = append(r.notes, fmt.Sprintf("cannot read GatewayClass %q (%v); a Gateway counts as ours when it has a report ConfigMap", name, err))
+			if !r.classForbidden {
+				r.classForbidden = true
+				r.notes = append(r.notes, fmt.Sprintf("cannot read GatewayClasses (%v); a Gateway counts as ours when it has a report ConfigMap", err))
+			}
 		default:
 			return false, "", fmt.Errorf("reading GatewayClass %q: %w", name, err)
 		}

@@ -59,11 +59,11 @@ func Print(w io.Writer, format string, statuses []GatewayStatus) error {
 			return err
 		}
 		// tabwriter pads an empty last column; no line ends in spaces.
-		lines := strings.SplitAfter(buf.String(), "\n")
+		lines := strings.Split(buf.String(), "\n")
 		for i, l := range lines {
-			lines[i] = strings.TrimRight(strings.TrimSuffix(l, "\n"), " ") + l[len(strings.TrimSuffix(l, "\n")):]
+			lines[i] = strings.TrimRight(l, " ")
 		}
-		_, err := io.WriteString(w, strings.Join(lines, ""))
+		_, err := io.WriteString(w, strings.Join(lines, "\n"))
 		return err
 	default:
 		return fmt.Errorf("unknown output format %q: use table, yaml or json", format)

@@ -162,7 +162,11 @@ func TestBuildInSync(t *testing.T) {
 
 func TestPrintGolden(t *testing.T) {
 	synced := Build(Input{
-		Gateway:   func() gatewayv1.Gateway { g := testGateway(metav1.ConditionTrue, "Programmed"); g.Name = "api"; return g }(),
+		Gateway: func() gatewayv1.Gateway {
+			g := testGateway(metav1.ConditionTrue, "Programmed")
+			g.Name = "api"
+			return g
+		}(),
 		ConfigMap: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{dataplane.AnnotationConfigHash: older}}},
 		Report:    &corev1.ConfigMap{Data: reportData(map[string]dataplane.PodReport{"api-nginx-a": {AppliedHash: older}})},
 		Pods:      []corev1.Pod{pod("api-nginx-a", true, older)},
