@@ -137,7 +137,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		b = b.Watches(obj, ifReferenced)
 	}
 	for _, obj := range []client.Object{
-		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{},
+		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{},
 		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &v1alpha1.GatewayParameters{},
 		// Owned objects, so hand edits and deletions are put back (among
 		// the ConfigMaps, each Gateway's report ConfigMap, where its
@@ -147,6 +147,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Pod{},
 	} {
 		b = b.Watches(obj, toGlobal)
+	}
+	for _, k := range routeKinds {
+		b = b.Watches(k.object, toGlobal)
 	}
 	// Only the metadata of CRDs: their bundle-version annotations feed the
 	// GatewayClass SupportedVersion condition, their schemas are large.
@@ -307,7 +310,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.writeGatewayClassStatuses(ctx, in.GatewayClasses, statuses.GatewayClasses, now); err != nil {
 		errs = append(errs, err)
 	}
-	if err := r.writeRouteStatuses(ctx, routeObjects(in), statuses.Routes, now); err != nil {
+	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
 		errs = append(errs, err)
 	}
 	err = errors.Join(errs...)
@@ -516,7 +519,6 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		in         translate.Input
 		classes    gatewayv1.GatewayClassList
 		gateways   gatewayv1.GatewayList
-		routes     gatewayv1.HTTPRouteList
 		grants     gatewayv1beta1.ReferenceGrantList
 		namespaces corev1.NamespaceList
 		services   corev1.ServiceList
@@ -524,25 +526,29 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		secrets    corev1.SecretList
 		parameters v1alpha1.GatewayParametersList
 	)
-	for _, list := range []client.ObjectList{&classes, &gateways, &routes, &grants, &namespaces, &services, &slices, &secrets, &parameters} {
+	for _, list := range []client.ObjectList{&classes, &gateways, &grants, &namespaces, &services, &slices, &secrets, &parameters} {
 		if err := r.client.List(ctx, list); err != nil {
 			return in, fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
 	in.GatewayClasses = classes.Items
 	in.Gateways = gateways.Items
-	in.HTTPRoutes = routes.Items
 	in.ReferenceGrants = grants.Items
 	in.Namespaces = namespaces.Items
 	in.Services = services.Items
 	in.EndpointSlices = slices.Items
 	in.Secrets = secrets.Items
 	in.Parameters = parameters.Items
+	for _, k := range routeKinds {
+		if err := k.read(ctx, r.client, &in); err != nil {
+			return in, fmt.Errorf("listing %T: %w", k.object, err)
+		}
+	}
 	versions, err := r.gatewayAPICRDVersions(ctx)
 	if err != nil {
 		return in, err
 	}
 	in.GatewayAPICRDVersions = versions
-	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(routes.Items))
+	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(in.HTTPRoutes))
 	return in, nil
 }

@@ -150,7 +150,7 @@ func (m *dataPlaneMemory) refusedRoutes(generations map[translate.RouteKey]int64
 // routeGenerations maps every route of the input to its metadata.generation.
 func routeGenerations(in translate.Input) map[translate.RouteKey]int64 {
 	out := map[translate.RouteKey]int64{}
-	for _, r := range routeObjects(in) {
+	for _, r := range routeObjects(&in) {
 		out[r.key] = r.obj.GetGeneration()
 	}
 	return out

@@ -21,17 +21,46 @@ type routeObject struct {
 	parents *[]gatewayv1.RouteParentStatus
 }
 
-// routeObjects lists the routes of every kind in the input; a new route
-// kind adds its list here.
-func routeObjects(in translate.Input) []routeObject {
-	out := make([]routeObject, 0, len(in.HTTPRoutes))
-	for i := range in.HTTPRoutes {
-		r := &in.HTTPRoutes[i]
-		out = append(out, routeObject{
-			key:     translate.RouteKey{Kind: "HTTPRoute", NamespacedName: client.ObjectKeyFromObject(r)},
-			obj:     r,
-			parents: &r.Status.Parents,
-		})
+// routeKind is what the controller does with one route kind: watch it,
+// list it into the translation's input, and write its status. Adding a
+// route kind is one entry in routeKinds (and its processor in
+// operator/translate).
+type routeKind struct {
+	// object is an empty object of the kind, to watch.
+	object client.Object
+	// read lists the kind from the cache into in.
+	read func(ctx context.Context, c client.Reader, in *translate.Input) error
+	// objects are the input's routes of the kind, for status writes.
+	objects func(in *translate.Input) []routeObject
+}
+
+var routeKinds = []routeKind{{
+	object: &gatewayv1.HTTPRoute{},
+	read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
+		var list gatewayv1.HTTPRouteList
+		err := c.List(ctx, &list)
+		in.HTTPRoutes = list.Items
+		return err
+	},
+	objects: func(in *translate.Input) []routeObject {
+		out := make([]routeObject, 0, len(in.HTTPRoutes))
+		for i := range in.HTTPRoutes {
+			r := &in.HTTPRoutes[i]
+			out = append(out, routeObject{
+				key:     translate.RouteKey{Kind: "HTTPRoute", NamespacedName: client.ObjectKeyFromObject(r)},
+				obj:     r,
+				parents: &r.Status.Parents,
+			})
+		}
+		return out
+	},
+}}
+
+// routeObjects lists the routes of every kind in the input.
+func routeObjects(in *translate.Input) []routeObject {
+	var out []routeObject
+	for _, k := range routeKinds {
+		out = append(out, k.objects(in)...)
 	}
 	return out
 }
