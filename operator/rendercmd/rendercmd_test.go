@@ -48,7 +48,7 @@ func TestRenderGolden(t *testing.T) {
 					t.Errorf("stderr does not mention the skipped %s: %q", kind, stderr.String())
 				}
 			}
-			compareGolden(t, tt.golden, stdout.Bytes())
+			testenv.Golden(t, tt.golden, stdout.Bytes(), *update)
 
 			tree := filepath.Join(out, filepath.FromSlash(tt.gateway))
 			if _, err := os.Stat(filepath.Join(tree, "nginx.conf")); err != nil {
@@ -86,23 +86,6 @@ func TestRenderSamples(t *testing.T) {
 		t.Errorf("the sample Gateway is not Programmed:\n%s", stdout.String())
 	}
 	testenv.RequireNginxTest(t, filepath.Join(out, "default", "gateway"))
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (run with -update to accept):\n--- got\n%s", path, got)
-	}
 }
 
 func requireSameTree(t *testing.T, a, b string) {

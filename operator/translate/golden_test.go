@@ -40,12 +40,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/rendercmd"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
@@ -73,19 +73,7 @@ func TestGolden(t *testing.T) {
 			}
 			got = append([]byte(fmt.Sprintf(goldenHeader, name)), got...)
 			outPath := filepath.Join("testdata", name+".out.yaml")
-			if *update {
-				if err := os.WriteFile(outPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(outPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(string(got), "\n")); diff != "" {
-				t.Errorf("%s differs (-want +got; run with -update to accept):\n%s", outPath, diff)
-			}
+			testenv.Golden(t, outPath, got, *update)
 		})
 	}
 	// Every .out.yaml has its .in.yaml.

@@ -3,7 +3,6 @@ package status
 import (
 	"bytes"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -184,30 +184,10 @@ func TestPrintGolden(t *testing.T) {
 			if err := Print(&buf, format, statuses); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "status."+format), buf.Bytes())
+			testenv.Golden(t, filepath.Join("testdata", "status."+format), buf.Bytes(), *update)
 		})
 	}
 	if err := Print(&bytes.Buffer{}, "wide", statuses); err == nil {
 		t.Error("unknown format accepted")
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
