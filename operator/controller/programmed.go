@@ -34,9 +34,8 @@ func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod, reports map[strin
 			continue
 		}
 		report := reports[pod.Name]
-		// A pod whose first config was rejected never becomes ready, so
-		// rejections count whether or not the pod is ready.
-		if report.RejectedHash == wantedHash {
+		switch dataplane.PodStateOf(pod, report, wantedHash) {
+		case dataplane.PodRejected:
 			msg := report.RejectedMessage
 			if len(msg) > maxRejectedMessage {
 				msg = msg[:maxRejectedMessage] + "…"
@@ -45,13 +44,11 @@ func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod, reports map[strin
 			out.Reason = string(gatewayv1.GatewayReasonInvalid)
 			out.Message = fmt.Sprintf("nginx rejected the configuration (pod %s): %s", pod.Name, msg)
 			return out
-		}
-		if !podReady(pod) {
-			continue
-		}
-		ready++
-		if report.AppliedHash == wantedHash {
+		case dataplane.PodSynced:
+			ready++
 			serving++
+		case dataplane.PodStale:
+			ready++
 		}
 	}
 	switch {
@@ -69,15 +66,6 @@ func DataPlaneProgrammed(wantedHash string, pods []corev1.Pod, reports map[strin
 		out.Message = fmt.Sprintf("%d ready replicas serve the current configuration", ready)
 	}
 	return out
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // PodReports is, per pod name, what its sidecar reported in the Gateway's

@@ -13,21 +13,16 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
-// State is what a gateway pod serves compared with what the operator wants.
-type State string
+// State is what a gateway pod serves compared with what the operator
+// wants: dataplane.PodStateOf, the classification the operator's Programmed
+// condition uses too.
+type State = dataplane.PodState
 
 const (
-	// Synced: nginx serves the wanted config.
-	Synced State = "SYNCED"
-	// Stale: nginx serves another config (older, or none yet) and has not
-	// rejected the wanted one: the sidecar has not seen it yet, or the
-	// operator has not annotated the pod with it yet.
-	Stale State = "STALE"
-	// Rejected: nginx refused the wanted config (`nginx -t` or reload);
-	// the pod keeps serving its previous one.
-	Rejected State = "REJECTED"
-	// NotReady: the pod is not ready (starting, crashing, no valid config).
-	NotReady State = "NOT READY"
+	Synced   = dataplane.PodSynced
+	Stale    = dataplane.PodStale
+	Rejected = dataplane.PodRejected
+	NotReady = dataplane.PodNotReady
 )
 
 // Input is everything Build needs about one Gateway, as read from the API
@@ -124,36 +119,15 @@ func Build(in Input) GatewayStatus {
 }
 
 func podStatus(pod *corev1.Pod, report dataplane.PodReport, wanted string) PodStatus {
-	ps := PodStatus{
+	return PodStatus{
 		Name:            pod.Name,
-		Ready:           podReady(pod),
+		State:           dataplane.PodStateOf(pod, report, wanted),
+		Ready:           dataplane.PodReady(pod),
 		AnnotatedHash:   pod.Annotations[dataplane.AnnotationConfigHash],
 		AppliedHash:     report.AppliedHash,
 		RejectedHash:    report.RejectedHash,
 		RejectedMessage: report.RejectedMessage,
 	}
-	switch {
-	// A pod whose first config was rejected never becomes ready: a
-	// rejection of the wanted config is the news, ready or not.
-	case wanted != "" && report.RejectedHash == wanted:
-		ps.State = Rejected
-	case !ps.Ready:
-		ps.State = NotReady
-	case wanted != "" && report.AppliedHash == wanted:
-		ps.State = Synced
-	default:
-		ps.State = Stale
-	}
-	return ps
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func condition(conds []metav1.Condition, t string) Condition {
