@@ -70,6 +70,7 @@ func (b *translator) compileHTTPRoute(r *gatewayv1.HTTPRoute) *routeState {
 	rs := &routeState{
 		key:        RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}},
 		generation: r.Generation,
+		created:    r.CreationTimestamp,
 		spec:       hr,
 	}
 	seen := map[string]bool{}
@@ -136,6 +137,12 @@ func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i in
 	}
 	rs.backends = backends
 	route.noteRefError(refErr)
+	b.resolveMirrors(route, &rs)
+	return rs, nil
+}
+
+// resolveMirrors resolves the backends of a rule's RequestMirror filters.
+func (b *translator) resolveMirrors(route *routeState, rs *ruleState) {
 	for _, m := range rs.filters.mirrors {
 		key, refErr := b.resolveBackendRef(route.key, m.ref, m.field)
 		if refErr != nil {
@@ -146,7 +153,6 @@ func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i in
 		}
 		rs.mirrors = append(rs.mirrors, mirrorState{key: key, numerator: m.numerator, denominator: m.denominator})
 	}
-	return rs, nil
 }
 
 var durationPattern = regexp.MustCompile(`^([0-9]{1,5}(h|m|s|ms)){1,4}$`)

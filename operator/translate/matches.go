@@ -35,6 +35,9 @@ type matchState struct {
 	hasMethod  bool
 	numHeaders int
 	numQuery   int
+	// serviceLen and methodLen are a GRPCRoute match's precedence ranks:
+	// the characters of its service and method (grpcEntryLess).
+	serviceLen, methodLen int
 	// conditions are the header, query and method tests (the path test
 	// is expressed by the location, or added for regex paths).
 	conditions []model.Condition

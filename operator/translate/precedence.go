@@ -35,6 +35,9 @@ func hostRank(h string) (nonWildcard, chars int) {
 // the most query parameter matches; the oldest route; the route's
 // namespace/name; the rule's order; the match's order.
 func entryLess(a, b *entry) bool {
+	if a.route.key.Kind == kindGRPCRoute && b.route.key.Kind == kindGRPCRoute {
+		return grpcEntryLess(a, b)
+	}
 	if a.host != b.host {
 		an, ac := hostRank(a.host)
 		bn, bc := hostRank(b.host)
@@ -61,8 +64,15 @@ func entryLess(a, b *entry) bool {
 	if ma.numQuery != mb.numQuery {
 		return ma.numQuery > mb.numQuery
 	}
+	return routeOrderLess(a, b)
+}
+
+// routeOrderLess breaks the ties of both kinds' precedence: the oldest
+// route, the route's namespace/name, the rule's order, the match's order.
+func routeOrderLess(a, b *entry) bool {
+	ma, mb := a.match, b.match
 	if a.route != b.route {
-		ta, tb := httpRouteOf(a.route).route.CreationTimestamp, httpRouteOf(b.route).route.CreationTimestamp
+		ta, tb := a.route.created, b.route.created
 		if !ta.Equal(&tb) {
 			return ta.Before(&tb)
 		}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -14,7 +15,7 @@ import (
 // file each (httproute.go, …). Adding a kind means adding its processor
 // here: the listeners, attachment, hostname intersection, ReferenceGrant
 // checks, backend resolution and statuses are shared.
-var routeKinds = []routeKind{httpRoutes{}}
+var routeKinds = []routeKind{httpRoutes{}, grpcRoutes{}}
 
 // routeKind is the processor of one route kind.
 type routeKind interface {
@@ -50,6 +51,9 @@ type routeObject struct {
 type routeState struct {
 	key        RouteKey
 	generation int64
+	// created is the route's creationTimestamp, which ranks it in
+	// precedence and conflicts (the oldest route wins).
+	created metav1.Time
 	// hostnames are the validated spec.hostnames ("" never appears); kinds
 	// without hostnames leave it empty (every hostname).
 	hostnames []string
