@@ -112,6 +112,9 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 	}
 	lv.HideHeaders, lv.AddHeaders = resp.render()
 
+	if rule.GRPC {
+		return r.grpcFinal(sc, lv, rule, backend, upstream, logBackend, inPlace)
+	}
 	switch {
 	case rule.Redirect != nil:
 		lv.Script = append(lv.Script, r.redirect(sc, rule))
@@ -500,6 +503,10 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 			r.split(skip, "mirrored share of "+r.ruleComment(rule), []int{bp, 10000 - bp}, []string{"0", "1"})
 		}
 		in.Script = append(in.Script, fmt.Sprintf("if ($%s) { return 204; }", skip))
+	}
+	if rule.GRPC {
+		r.grpcMirror(in, rule, up)
+		return quote(uri), nil
 	}
 	in.Proxy = &proxyView{
 		Pass:    "http://" + up.Name + "$request_uri",
