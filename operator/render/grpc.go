@@ -51,16 +51,7 @@ func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, 
 	hide := lv.HideHeaders
 	lv.HideHeaders = nil
 	lv.GRPC = &grpcView{Pass: "grpc://" + upstream.Name, Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide}
-	for i := range rule.Mirrors {
-		uri, err := r.mirror(sc, rule, i)
-		if err != nil {
-			return err
-		}
-		if uri != "" {
-			lv.Mirrors = append(lv.Mirrors, uri)
-		}
-	}
-	return nil
+	return r.addMirrors(sc, lv, rule)
 }
 
 func grpcStatus(code int, message string) *grpcView {
@@ -83,14 +74,7 @@ func (r *renderer) grpcRequestHeaders(rule *model.Rule, backend *model.Backend) 
 			h.put(d.Key, d.Value, "", false)
 		}
 	}
-	h.apply(r, rule, rule.RequestHeaders)
-	if backend != nil {
-		h.apply(r, rule, backend.RequestHeaders)
-	}
-	for i := range h.list {
-		h.list[i].Key = quote(h.list[i].Key)
-	}
-	return h.list
+	return h.withFilters(r, rule, backend)
 }
 
 // grpcMirror fills a mirror location of a GRPCRoute's rule: the copy goes

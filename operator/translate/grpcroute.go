@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -61,18 +60,9 @@ func (b *translator) compileGRPCRoute(r *gatewayv1.GRPCRoute) *routeState {
 		created:    r.CreationTimestamp,
 		spec:       gr,
 	}
-	seen := map[string]bool{}
-	for i, h := range r.Spec.Hostnames {
-		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
-			rs.err = unsupported(err)
-			return rs
-		}
-		if !seen[string(h)] {
-			seen[string(h)] = true
-			rs.hostnames = append(rs.hostnames, string(h))
-		}
+	if rs.err = rs.compileHostnames(r.Spec.Hostnames); rs.err != nil {
+		return rs
 	}
-	slices.Sort(rs.hostnames)
 	rules := r.Spec.Rules
 	if len(rules) == 0 {
 		// A GRPCRoute without rules matches every request, without backends.
@@ -233,11 +223,11 @@ func compileGRPCMatch(m *gatewayv1.GRPCRouteMatch, field string) (matchState, er
 		if h.Type != nil {
 			typ = ptrTo(gatewayv1.HeaderMatchType(*h.Type))
 		}
-		regex, err := matchValue(hf, typ, h.Value)
+		c, err := headerCondition(hf, name, typ, h.Value)
 		if err != nil {
 			return ms, err
 		}
-		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionHeader, Name: name, Value: h.Value, Regex: regex, Field: hf + ".value"})
+		ms.conditions = append(ms.conditions, c)
 	}
 	ms.numHeaders = len(ms.conditions)
 	return ms, nil
@@ -248,15 +238,8 @@ func compileGRPCMatch(m *gatewayv1.GRPCRouteMatch, field string) (matchState, er
 // service, then of method; the most header matches; the oldest route; the
 // route's namespace/name; the rule's order; the match's order.
 func grpcEntryLess(a, b *entry) bool {
-	if a.host != b.host {
-		an, ac := hostRank(a.host)
-		bn, bc := hostRank(b.host)
-		if an != bn {
-			return an > bn
-		}
-		if ac != bc {
-			return ac > bc
-		}
+	if less, decided := hostLess(a.host, b.host); decided {
+		return less
 	}
 	ma, mb := a.match, b.match
 	if ma.serviceLen != mb.serviceLen {

@@ -29,6 +29,20 @@ func hostRank(h string) (nonWildcard, chars int) {
 	return len(h), len(h)
 }
 
+// hostLess ranks two route hostnames by hostRank; decided is false when
+// they rank the same.
+func hostLess(a, b string) (less, decided bool) {
+	an, ac := hostRank(a)
+	bn, bc := hostRank(b)
+	if an != bn {
+		return an > bn, true
+	}
+	if ac != bc {
+		return ac > bc, true
+	}
+	return false, false
+}
+
 // entryLess is Gateway API precedence between two matches that both could
 // serve a request: hostname specificity; then exact path, regular
 // expression, then the longest prefix; a method; the most header matches;
@@ -38,15 +52,8 @@ func entryLess(a, b *entry) bool {
 	if a.route.key.Kind == kindGRPCRoute && b.route.key.Kind == kindGRPCRoute {
 		return grpcEntryLess(a, b)
 	}
-	if a.host != b.host {
-		an, ac := hostRank(a.host)
-		bn, bc := hostRank(b.host)
-		if an != bn {
-			return an > bn
-		}
-		if ac != bc {
-			return ac > bc
-		}
+	if less, decided := hostLess(a.host, b.host); decided {
+		return less
 	}
 	ma, mb := a.match, b.match
 	if ma.kind != mb.kind {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -100,4 +101,21 @@ func joinAnd(words []string) string {
 		return strings.Join(words, "")
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// compileHostnames validates a route's spec.hostnames into rs.hostnames,
+// sorted and deduplicated.
+func (rs *routeState) compileHostnames(hostnames []gatewayv1.Hostname) *routeError {
+	seen := map[string]bool{}
+	for i, h := range hostnames {
+		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
+			return unsupported(err)
+		}
+		if !seen[string(h)] {
+			seen[string(h)] = true
+			rs.hostnames = append(rs.hostnames, string(h))
+		}
+	}
+	slices.Sort(rs.hostnames)
+	return nil
 }
