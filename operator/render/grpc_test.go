@@ -2,6 +2,8 @@ package render
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -287,4 +290,55 @@ func TestTrafficGRPC(t *testing.T) {
 			t.Errorf("unknown authority: %v, want Unimplemented (HTTP 404)", err)
 		}
 	})
+}
+
+// TestTrafficGRPCOverTLS checks a GRPCRoute rule on an HTTPS listener: the
+// gRPC client negotiates HTTP/2 through ALPN, and the backend (h2c) sees
+// the client's :authority and X-Forwarded-Proto https.
+func TestTrafficGRPCOverTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	a := startGRPCEcho(t, "a")
+	cert := testCert(t)
+	ua := a.upstream()
+	addr, port := freeLoopbackAddr(t)
+	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{ua},
+		Certificates: []model.Certificate{cert}}
+	gw.HTTPServers = []model.HTTPServer{
+		{Port: port, Default: true, TLS: &model.ServerTLS{}},
+		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
+			Locations: []model.Location{prefix("/", always(grpcRule("r0", 0, backend(ua.Name, 1))))}},
+	}
+	files, err := Render(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startNginx(t, files, addr, port)
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cert.CertPEM)
+	conn, err := grpc.NewClient(fmt.Sprintf("%s:%d", addr, port),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "grpc.example.com"})),
+		grpc.WithAuthority("grpc.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := pb.NewGrpcEchoClient(conn).Echo(ctx, &pb.EchoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := resp.GetAssertions()
+	proto := ""
+	for _, h := range as.GetHeaders() {
+		if h.Key == "x-forwarded-proto" {
+			proto = h.Value
+		}
+	}
+	if as.GetContext().GetPod() != "a" || as.GetAuthority() != "grpc.example.com" || proto != "https" {
+		t.Errorf("backend saw pod %q, :authority %q, X-Forwarded-Proto %q", as.GetContext().GetPod(), as.GetAuthority(), proto)
+	}
 }
