@@ -37,29 +37,43 @@ func kindConflicts(gateways []*gatewayState) map[listenerConflict]string {
 			}
 		}
 		for l, as := range byListener {
+			if !bothKinds(as) {
+				continue // the common case: nothing to compare
+			}
 			sort.SliceStable(as, func(i, j int) bool { return routeOlder(as[i].route, as[j].route) })
-			var taken []attachment
+			taken := map[gatewayv1.Kind][]attachment{}
 			for _, a := range as {
-				if other, host, ok := kindConflict(a, taken); ok {
+				other := gatewayv1.Kind(kindHTTPRoute)
+				if a.route.key.Kind == kindHTTPRoute {
+					other = kindGRPCRoute
+				}
+				if other, host, ok := kindConflict(a, taken[other]); ok {
 					out[listenerConflict{a.route.key, gs.key, l.name}] = fmt.Sprintf(
 						"%s %s shares hostname %q with %s %s on listener %s, which is older: only one of an HTTPRoute and a GRPCRoute may serve a hostname on a listener",
 						a.route.key.Kind, a.route.key.NamespacedName, displayHost(host), other.key.Kind, other.key.NamespacedName, l.name)
 					continue
 				}
-				taken = append(taken, a)
+				taken[a.route.key.Kind] = append(taken[a.route.key.Kind], a)
 			}
 		}
 	}
 	return out
 }
 
-// kindConflict finds, among taken, a route of the other kind that shares a
-// hostname with a.
+// bothKinds reports whether attachments hold routes of both kinds.
+func bothKinds(as []attachment) bool {
+	for _, a := range as[1:] {
+		if a.route.key.Kind != as[0].route.key.Kind {
+			return true
+		}
+	}
+	return false
+}
+
+// kindConflict finds, among taken (routes of the other kind), one that
+// shares a hostname with a.
 func kindConflict(a attachment, taken []attachment) (*routeState, string, bool) {
 	for _, t := range taken {
-		if t.route.key.Kind == a.route.key.Kind {
-			continue
-		}
 		for _, h := range a.hostnames {
 			for _, th := range t.hostnames {
 				if h == th {
