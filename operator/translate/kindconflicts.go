@@ -30,6 +30,9 @@ type listenerConflict struct {
 func kindConflicts(gateways []*gatewayState) map[listenerConflict]string {
 	out := map[listenerConflict]string{}
 	for _, gs := range gateways {
+		if len(gs.attachments) == 0 || !bothKinds(gs.attachments) {
+			continue // the common case: nothing to compare
+		}
 		byListener := map[*listenerState][]attachment{}
 		for _, a := range gs.attachments {
 			if k := a.route.key.Kind; k == kindHTTPRoute || k == kindGRPCRoute {
@@ -38,7 +41,7 @@ func kindConflicts(gateways []*gatewayState) map[listenerConflict]string {
 		}
 		for l, as := range byListener {
 			if !bothKinds(as) {
-				continue // the common case: nothing to compare
+				continue
 			}
 			sort.SliceStable(as, func(i, j int) bool { return routeOlder(as[i].route, as[j].route) })
 			taken := map[gatewayv1.Kind][]attachment{}
