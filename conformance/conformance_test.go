@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestConformance starts a local cluster, deploys the operator with its
-// samples (GatewayClass "nginx"), runs the GATEWAY-HTTP and GATEWAY-GRPC profiles with the
+// samples (GatewayClass "nginx"), runs the GATEWAY-HTTP profile with the
 // features the GatewayClass publishes and writes the report.
 func TestConformance(t *testing.T) {
 	began := time.Now()
@@ -137,7 +137,7 @@ func TestConformance(t *testing.T) {
 }
 
 // options are the suite's options for this cluster: our GatewayClass, the
-// GATEWAY-HTTP and GATEWAY-GRPC profiles, timeouts for a slow machine, the implementation's
+// GATEWAY-HTTP profile, timeouts for a slow machine, the implementation's
 // identity; then the suite's own flags when given.
 func options(t *testing.T, c *cluster.Cluster) suite.ConformanceOptions {
 	cfg := *c.RestConfig
