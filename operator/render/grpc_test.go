@@ -3,7 +3,6 @@ package render
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"strings"
@@ -300,24 +299,9 @@ func TestTrafficGRPCOverTLS(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a := startGRPCEcho(t, "a")
-	cert := testCert(t)
 	ua := a.upstream()
 	addr, port := freeLoopbackAddr(t)
-	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{ua},
-		Certificates: []model.Certificate{cert}}
-	gw.HTTPServers = []model.HTTPServer{
-		{Port: port, Default: true, TLS: &model.ServerTLS{}},
-		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
-			Locations: []model.Location{prefix("/", always(grpcRule("r0", 0, backend(ua.Name, 1))))}},
-	}
-	files, err := Render(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startNginx(t, files, addr, port)
-
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cert.CertPEM)
+	pool := startTLSGateway(t, addr, port, ua, grpcRule("r0", 0, backend(ua.Name, 1)))
 	conn, err := grpc.NewClient(fmt.Sprintf("%s:%d", addr, port),
 		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "grpc.example.com"})),
 		grpc.WithAuthority("grpc.example.com"))
