@@ -35,12 +35,16 @@ func withSlash(dir string) string {
 	return strings.TrimSuffix(dir, "/") + "/"
 }
 
-// Validate runs `nginx -t` on the tree in dir, with the same -g directives
-// nginx runs with (so a rendered `pid` or `daemon` directive is caught as
-// the duplicate it would be at start). On failure it returns nginx's own
-// message.
-func Validate(ctx context.Context, nginx, dir, pidFile string) (string, error) {
-	args := append([]string{"-t", "-q"}, RunArgs(dir, pidFile)...)
+// Validate runs `nginx -t` on the tree in dir, with -g directives of the
+// same shape nginx runs with (so a rendered `pid` or `daemon` directive is
+// caught as the duplicate it would be at start). On failure it returns
+// nginx's own message.
+//
+// `nginx -t` creates the pid file it is given (empty, to check that it
+// can), so it gets one of its own in the caller's temp folder: the real
+// one must be created by nginx's master, which runs as another user.
+func Validate(ctx context.Context, nginx, dir string) (string, error) {
+	args := append([]string{"-t", "-q"}, RunArgs(dir, ValidationPidFile())...)
 	cmd := exec.CommandContext(ctx, nginx, args...)
 	out, err := cmd.CombinedOutput()
 	msg := strings.TrimSpace(string(out))
@@ -51,6 +55,11 @@ func Validate(ctx context.Context, nginx, dir, pidFile string) (string, error) {
 		return msg, fmt.Errorf("nginx -t: %w", err)
 	}
 	return msg, nil
+}
+
+// ValidationPidFile is the pid file `nginx -t` is given.
+func ValidationPidFile() string {
+	return filepath.Join(os.TempDir(), "nginx-gateway-validate.pid")
 }
 
 // Master returns the pid in pidFile when that process is alive and is
