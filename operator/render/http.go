@@ -120,6 +120,11 @@ func (r *renderer) view() (*view, error) {
 	// 1 KiB per group and per server is generous.
 	v.UpstreamZoneKB = roundUp(2*peers, 1024, 1024)
 	v.Maps, v.Splits = r.maps, r.splits
+	stream, err := r.stream()
+	if err != nil {
+		return nil, err
+	}
+	v.Stream = stream
 
 	// Hash sizes that always fit: nginx refuses to start when a hash cannot
 	// be built, and a bucket must hold the longest name.

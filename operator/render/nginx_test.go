@@ -65,7 +65,11 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 	}
 	t.Cleanup(func() { os.RemoveAll(stage) })
 	tree := merged(files)
-	tree[FileServers] = listenLine.ReplaceAll(tree[FileServers], []byte("${1}"+addr+":${2}"))
+	for _, f := range []string{FileServers, FileStream} {
+		if tree[f] != nil {
+			tree[f] = listenLine.ReplaceAll(tree[f], []byte("${1}"+addr+":${2}"))
+		}
+	}
 	writeTree(t, stage, tree)
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 

@@ -193,3 +193,20 @@ func (rs *routeState) noteRefError(e *refError) {
 		rs.refErr = e
 	}
 }
+
+// setHostnames validates a route's spec.hostnames into rs.hostnames,
+// sorted and without repeats, or sets rs.err naming the first bad one.
+func (rs *routeState) setHostnames(hostnames []gatewayv1.Hostname) {
+	seen := map[string]bool{}
+	for i, h := range hostnames {
+		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
+			rs.err = unsupported(err)
+			return
+		}
+		if !seen[string(h)] {
+			seen[string(h)] = true
+			rs.hostnames = append(rs.hostnames, string(h))
+		}
+	}
+	slices.Sort(rs.hostnames)
+}

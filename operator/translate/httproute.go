@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -72,18 +71,9 @@ func (b *translator) compileHTTPRoute(r *gatewayv1.HTTPRoute) *routeState {
 		generation: r.Generation,
 		spec:       hr,
 	}
-	seen := map[string]bool{}
-	for i, h := range r.Spec.Hostnames {
-		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
-			rs.err = unsupported(err)
-			return rs
-		}
-		if !seen[string(h)] {
-			seen[string(h)] = true
-			rs.hostnames = append(rs.hostnames, string(h))
-		}
+	if rs.setHostnames(r.Spec.Hostnames); rs.err != nil {
+		return rs
 	}
-	slices.Sort(rs.hostnames)
 	if len(r.Spec.Rules) == 0 {
 		// The CRD defaults rules to one rule matching "/" without
 		// backends; objects read from files may lack the default.

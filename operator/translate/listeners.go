@@ -134,8 +134,11 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 		}
 		resolveRouteKinds(st, l, field)
 		resolveRouteNamespaces(st, l, field, reject)
-		if l.Protocol == gatewayv1.HTTPSProtocolType {
+		switch l.Protocol {
+		case gatewayv1.HTTPSProtocolType:
 			resolveListenerTLS(ix, gw, st, l, field, reject)
+		case gatewayv1.TLSProtocolType:
+			resolvePassthroughTLS(st, l, field, reject)
 		}
 	}
 	markConflicts(out)
@@ -251,6 +254,25 @@ func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *
 	}
 }
 
+// resolvePassthroughTLS checks a TLS listener's tls: mode Passthrough
+// (the connection is proxied as it is, routed on its server name), which
+// takes no certificates.
+func resolvePassthroughTLS(st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
+	if l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode != gatewayv1.TLSModePassthrough {
+		mode := gatewayv1.TLSModeTerminate
+		if l.TLS != nil && l.TLS.Mode != nil {
+			mode = *l.TLS.Mode
+		}
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.tls.mode: %q is not supported for TLS (Passthrough is)", field, mode))
+		st.certsOK = false
+		return
+	}
+	if len(l.TLS.CertificateRefs) > 0 {
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".tls.certificateRefs: must be empty in mode Passthrough")
+		st.certsOK = false
+	}
+}
+
 func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretObjectReference, field string) (*corev1.Secret, string, error) {
 	invalid := string(gatewayv1.ListenerReasonInvalidCertificateRef)
 	group, kind := "", kindSecret
@@ -288,20 +310,27 @@ func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretOb
 	return secret, "", nil
 }
 
-// markConflicts finds listeners that are not distinct: on one port, HTTP
-// and HTTPS mixed (ProtocolConflict), or the same hostname twice
-// (HostnameConflict). All of them are rejected; none wins.
+// markConflicts finds listeners that are not distinct: on one port and
+// transport, different protocols (HTTP and HTTPS, TCP and TLS, …:
+// ProtocolConflict), or the same hostname twice (HostnameConflict). All of
+// them are rejected; none wins. A UDP listener shares its port number with
+// the TCP-based ones: they are different sockets.
 func markConflicts(ls []*listenerState) {
-	byPort := map[int32][]*listenerState{}
-	var ports []int32
+	type portKey struct {
+		port int32
+		udp  bool
+	}
+	byPort := map[portKey][]*listenerState{}
+	var ports []portKey
 	for _, l := range ls {
 		if !l.accepted {
 			continue
 		}
-		if _, ok := byPort[l.port]; !ok {
-			ports = append(ports, l.port)
+		key := portKey{l.port, l.protocol == gatewayv1.UDPProtocolType}
+		if _, ok := byPort[key]; !ok {
+			ports = append(ports, key)
 		}
-		byPort[l.port] = append(byPort[l.port], l)
+		byPort[key] = append(byPort[key], l)
 	}
 	for _, port := range ports {
 		group := byPort[port]

@@ -14,7 +14,7 @@ import (
 // file each (httproute.go, …). Adding a kind means adding its processor
 // here: the listeners, attachment, hostname intersection, ReferenceGrant
 // checks, backend resolution and statuses are shared.
-var routeKinds = []routeKind{httpRoutes{}}
+var routeKinds = []routeKind{httpRoutes{}, tcpRoutes, udpRoutes, tlsRoutes}
 
 // routeKind is the processor of one route kind.
 type routeKind interface {

@@ -1,0 +1,246 @@
+package render
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// startTCPEcho serves on 127.0.0.1: each connection first gets the
+// backend's name and a newline, then its bytes echoed back.
+func startTCPEcho(t *testing.T, name string, tlsConfig *tls.Config) int32 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tlsConfig != nil {
+		l = tls.NewListener(l, tlsConfig)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := fmt.Fprintf(c, "%s\n", name); err != nil {
+					return
+				}
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return int32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// startUDPEcho answers every datagram with three: "name 1 payload" …
+// "name 3 payload" (a streaming answer, more than one per request).
+func startUDPEcho(t *testing.T, name string) int32 {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for i := 1; i <= 3; i++ {
+				_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %d %s", name, i, buf[:n])), from)
+			}
+		}
+	}()
+	return int32(pc.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// tcpHello connects, reads the backend's name line and checks the echo.
+// It returns "" when nginx closes the connection without a backend.
+func tcpHello(t *testing.T, addr string, tlsConfig *tls.Config) (string, error) {
+	t.Helper()
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	var c net.Conn
+	var err error
+	if tlsConfig != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tlsConfig)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	name, err := r.ReadString('\n')
+	if errors.Is(err, io.EOF) && name == "" {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.WriteString(c, "ping\n"); err != nil {
+		return "", err
+	}
+	if echo, err := r.ReadString('\n'); err != nil || echo != "ping\n" {
+		return "", fmt.Errorf("echo %q, %v", echo, err)
+	}
+	return strings.TrimSpace(name), nil
+}
+
+// TestTrafficStream runs the rendered stream config in nginx: TCP
+// connections shared by weight (and the share of a backend without
+// endpoints closed), UDP datagrams with several answers each, TLS
+// passthrough routed by server name with the backend's own certificate
+// reaching the client, and names no route takes closed.
+func TestTrafficStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	a, b := startTCPEcho(t, "a", nil), startTCPEcho(t, "b", nil)
+	udp := startUDPEcho(t, "u")
+	certA, keyA := testenv.SelfSignedCert(t, "a.example.com")
+	certB, keyB := testenv.SelfSignedCert(t, "b.example.com", "*.wild.example.com")
+	pairA, err := tls.X509KeyPair(certA, keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairB, err := tls.X509KeyPair(certB, keyB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsA := startTCPEcho(t, "tls-a", &tls.Config{Certificates: []tls.Certificate{pairA}})
+	tlsB := startTCPEcho(t, "tls-b", &tls.Config{Certificates: []tls.Certificate{pairB}})
+
+	addr, tcpPort := freeLoopbackAddr(t)
+	tlsPort, closedPort := tcpPort+1, tcpPort+2
+	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings()}
+	gw.StreamUpstreams = []model.Upstream{
+		upstream("a", ep("127.0.0.1", a)), upstream("b", ep("127.0.0.1", b)), upstream("empty"),
+		upstream("tls_a", ep("127.0.0.1", tlsA)), upstream("tls_b", ep("127.0.0.1", tlsB)),
+		upstream("udp", ep("127.0.0.1", udp)),
+	}
+	gw.StreamServers = []model.StreamServer{
+		{Port: tcpPort, Protocol: model.StreamTCP, Routes: []model.StreamRoute{{ID: "tcp0", Route: streamRoute("TCPRoute", "split"),
+			Backends: []model.Backend{backend("a", 6), backend("b", 2), backend("empty", 2)}}}},
+		{Port: tcpPort, Protocol: model.StreamUDP, Routes: []model.StreamRoute{{ID: "udp0", Route: streamRoute("UDPRoute", "u"),
+			Backends: []model.Backend{backend("udp", 1)}}}},
+		{Port: tlsPort, Protocol: model.StreamTLSPassthrough, Routes: []model.StreamRoute{
+			{ID: "tls0", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "a"), Backends: []model.Backend{backend("tls_a", 1)}},
+			{ID: "tls1", Hostname: "*.wild.example.com", Route: streamRoute("TLSRoute", "b"), Backends: []model.Backend{backend("tls_b", 1)}},
+			{ID: "tls2", Hostname: "isolated.wild.example.com"},
+		}},
+		{Port: closedPort, Protocol: model.StreamTCP},
+	}
+	files, err := Render(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNginx(t, files, addr, tcpPort, tlsPort, closedPort)
+	at := func(port int32) string { return fmt.Sprintf("%s:%d", addr, port) }
+
+	t.Run("tcp by weight", func(t *testing.T) {
+		counts := map[string]int{}
+		const total = 400
+		for range total {
+			name, err := tcpHello(t, at(tcpPort), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts[name]++
+		}
+		t.Logf("connections per backend (\"\" closed): %v", counts)
+		// Shares 60/20/20: each count is binomial, its standard deviation
+		// at most 10 connections here; 4 of them is the tolerance.
+		for name, want := range map[string]int{"a": 240, "b": 80, "": 80} {
+			if got := counts[name]; got < want-40 || got > want+40 {
+				t.Errorf("backend %q got %d of %d connections, want about %d (all: %v)", name, got, total, want, counts)
+			}
+		}
+	})
+
+	t.Run("udp answers", func(t *testing.T) {
+		c, err := net.Dial("udp", at(tcpPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		for _, payload := range []string{"first", "second"} {
+			if _, err := c.Write([]byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 2048)
+			for i := 1; i <= 3; i++ {
+				k, err := c.Read(buf)
+				if err != nil {
+					t.Fatalf("answer %d to %q: %v", i, payload, err)
+				}
+				if want := fmt.Sprintf("u %d %s", i, payload); string(buf[:k]) != want {
+					t.Errorf("answer %q, want %q", buf[:k], want)
+				}
+			}
+		}
+	})
+
+	t.Run("tls passthrough by server name", func(t *testing.T) {
+		for _, tc := range []struct{ sni, backend string }{
+			{"a.example.com", "tls-a"},
+			{"x.wild.example.com", "tls-b"},
+			{"isolated.wild.example.com", ""},
+			{"unknown.example.org", ""},
+		} {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(certA)
+			pool.AppendCertsFromPEM(certB)
+			name, err := tcpHello(t, at(tlsPort), &tls.Config{ServerName: tc.sni, RootCAs: pool})
+			if tc.backend == "" {
+				if err == nil && name != "" {
+					t.Errorf("%s: reached %q, want the connection closed", tc.sni, name)
+				}
+				continue
+			}
+			// The handshake verified the backend's own certificate for
+			// the name: nginx did not terminate TLS.
+			if err != nil || name != tc.backend {
+				t.Errorf("%s: got %q, %v; want backend %s", tc.sni, name, err, tc.backend)
+			}
+		}
+	})
+
+	t.Run("no route closes", func(t *testing.T) {
+		if name, err := tcpHello(t, at(closedPort), nil); err != nil || name != "" {
+			t.Errorf("got %q, %v; want the connection closed", name, err)
+		}
+	})
+
+	t.Run("access log", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// A UDP session is logged when it ends, after its idle timeout:
+		// not within this test.
+		for _, want := range []string{`route="TCPRoute default/split" backend="a"`,
+			`server_name="a.example.com" route="TLSRoute default/a" backend="tls_a"`} {
+			if !n.waitForLog(ctx, want) {
+				t.Errorf("no access log line with %s", want)
+			}
+		}
+	})
+}
