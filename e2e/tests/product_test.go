@@ -112,4 +112,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("PoisonRouteOnSharedGateway", func(t *testing.T) {
 		testPoisonRouteOnSharedGateway(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
+	t.Run("StreamRoutes", func(t *testing.T) {
+		testStreamRoutes(t, ctx, c)
+	})
 }

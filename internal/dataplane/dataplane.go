@@ -36,6 +36,12 @@ const (
 	// -c nginx.conf, so a reload reads the new tree through the symlink.
 	// Only the sidecar writes it, so it never points at an unvalidated config.
 	LivePath = RunPath + "/live"
+	// SocketPath is the folder of the unix sockets nginx listens on
+	// between its own servers (a TLS port whose connections are passed
+	// through or terminated by server name hands them on, with the PROXY
+	// protocol). exec-nginx empties it before nginx starts: a socket file
+	// left by a killed nginx would make its bind fail.
+	SocketPath = RunPath + "/sockets"
 	// PidFile is nginx's pid file. The rendered nginx.conf sets no pid,
 	// daemon or user directive: the launcher passes them with -g.
 	PidFile = RunPath + "/nginx.pid"

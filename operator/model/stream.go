@@ -9,10 +9,11 @@ const (
 	// StreamUDP proxies every UDP session (datagrams from one client
 	// address and port) to one route's backends.
 	StreamUDP StreamProtocol = "UDP"
-	// StreamTLSPassthrough reads the TLS ClientHello's server name (SNI)
-	// without terminating TLS and proxies the connection to the backends of
-	// the route whose hostname matches it.
-	StreamTLSPassthrough StreamProtocol = "TLSPassthrough"
+	// StreamTLS routes each connection on the server name (SNI) of its TLS
+	// ClientHello to the route whose hostname matches it, which passes the
+	// connection through as it is or, when the route has TLS (its listener
+	// is in mode Terminate), decrypts it and proxies the cleartext.
+	StreamTLS StreamProtocol = "TLS"
 )
 
 // StreamServer is one nginx `stream` server: one port and transport. It is
@@ -25,9 +26,8 @@ type StreamServer struct {
 	Listeners []string
 	// Routes are what the server proxies to. TCP and UDP servers have at
 	// most one route, with Hostname "" (a listener takes the oldest of the
-	// routes attached to it). TLS passthrough servers have one per
-	// hostname, sorted by Hostname; a connection whose server name no
-	// route matches is closed. A server without routes closes every
+	// routes attached to it). TLS servers have one per hostname, sorted by
+	// Hostname; a connection whose server name no route matches is closed. A server without routes closes every
 	// connection.
 	Routes []StreamRoute
 }
@@ -35,10 +35,13 @@ type StreamServer struct {
 // StreamRoute is the rule of a TCPRoute, UDPRoute or TLSRoute served on a
 // stream server.
 type StreamRoute struct {
-	// Hostname is, for TLS passthrough, the exact ("a.example.com") or
-	// wildcard ("*.example.com") server name the route takes; "" for TCP
-	// and UDP.
+	// Hostname is, for TLS, the exact ("a.example.com") or wildcard
+	// ("*.example.com") server name the route takes, "" for any name; ""
+	// for TCP and UDP.
 	Hostname string
+	// TLS, on a TLS server, terminates TLS with these certificates (the
+	// listener is in mode Terminate); nil passes the connection through.
+	TLS *ServerTLS
 	// ID is unique within the Gateway's stream servers and safe in nginx
 	// names ([a-z0-9_]), e.g. "s3".
 	ID    string

@@ -120,8 +120,8 @@ func goldenCases() []testCase {
 			}, up1)
 		}},
 		{"shared-port", sharedPortGateway},
-		{"stream", func(testing.TB) *model.Gateway { return streamGateway("default") }},
-		{"stream-json-log", func(testing.TB) *model.Gateway { return streamGateway("json") }},
+		{"stream", func(t testing.TB) *model.Gateway { return streamGateway(t, "default") }},
+		{"stream-json-log", func(t testing.TB) *model.Gateway { return streamGateway(t, "json") }},
 		{"no-routes", func(testing.TB) *model.Gateway {
 			gw := gateway(8080, nil)
 			gw.Settings = model.Settings{}
@@ -290,8 +290,10 @@ func streamRoute(kind, name string) model.RouteRef {
 // streamGateway has a TCP server with weighted backends (one without
 // endpoints, one invalid), a UDP server on the same port number, a TLS
 // passthrough server routing by server name (exact, wildcard, a listener
-// hostname without route) and an HTTP server beside them.
-func streamGateway(accessLog string) *model.Gateway {
+// hostname without route), a TLS server terminating with a certificate per
+// name, one passing some names through and terminating others, and an
+// HTTP server beside them.
+func streamGateway(t testing.TB, accessLog string) *model.Gateway {
 	echo := upstream("default_echo_3000", ep("127.0.0.1", 18091), ep("::1", 18091))
 	dns := upstream("default_dns_53_udp", ep("127.0.0.1", 18053))
 	tlsUp := upstream("default_tls_443", ep("127.0.0.1", 18443))
@@ -302,8 +304,14 @@ func streamGateway(accessLog string) *model.Gateway {
 	s.AccessLogFormat = accessLog
 	gw.Settings = s
 	gw.StreamUpstreams = []model.Upstream{dns, echo, empty, tlsUp}
+	a := testCert(t)
+	b := a
+	b.Name = "default_other"
+	gw.Certificates = []model.Certificate{a, b}
+	certA := &model.ServerTLS{CertificateNames: []string{a.Name}}
+	certB := &model.ServerTLS{CertificateNames: []string{b.Name}}
 	gw.StreamServers = []model.StreamServer{
-		{Port: 443, Protocol: model.StreamTLSPassthrough, Listeners: []string{"tls", "tls-isolated"}, Routes: []model.StreamRoute{
+		{Port: 443, Protocol: model.StreamTLS, Listeners: []string{"tls", "tls-isolated"}, Routes: []model.StreamRoute{
 			{ID: "tls0", Hostname: "*.example.com", Route: streamRoute("TLSRoute", "wildcard"), Backends: []model.Backend{backend(tlsUp.Name, 1)}},
 			{ID: "tls1", Hostname: "exact.example.com", Route: streamRoute("TLSRoute", "exact"), Backends: []model.Backend{backend(echo.Name, 1)}},
 			{ID: "tls2", Hostname: "isolated.example.com"},
@@ -316,6 +324,14 @@ func streamGateway(accessLog string) *model.Gateway {
 			{ID: "udp0", Route: streamRoute("UDPRoute", "dns"), Backends: []model.Backend{backend(dns.Name, 1)}},
 		}},
 		{Port: 5301, Protocol: model.StreamTCP, Listeners: []string{"tcp-without-route"}},
+		{Port: 8443, Protocol: model.StreamTLS, Listeners: []string{"terminate-a", "terminate-b"}, Routes: []model.StreamRoute{
+			{ID: "tls3", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "a"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certA},
+			{ID: "tls4", Hostname: "b.example.com", Route: streamRoute("TLSRoute", "b"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certB},
+		}},
+		{Port: 9443, Protocol: model.StreamTLS, Listeners: []string{"mixed-passthrough", "mixed-terminate"}, Routes: []model.StreamRoute{
+			{ID: "tls5", Hostname: "pass.example.com", Route: streamRoute("TLSRoute", "pass"), Backends: []model.Backend{backend(tlsUp.Name, 1)}},
+			{ID: "tls6", Hostname: "term.example.com", Route: streamRoute("TLSRoute", "term"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certA},
+		}},
 	}
 	return gw
 }

@@ -59,11 +59,19 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := testenv.NginxSocketDir(rootfs); err != nil {
+		t.Fatal(err)
+	}
 	stage, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "render-traffic-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(stage) })
+	// Workers (nobody, nginx runs as root here) read certificates named by
+	// variables at each handshake.
+	if err := os.Chmod(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tree := merged(files)
 	for _, f := range []string{FileServers, FileStream} {
 		if tree[f] != nil {

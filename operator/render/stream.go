@@ -2,7 +2,10 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
@@ -27,9 +30,18 @@ type streamView struct {
 	// TLS passthrough, the SNI map's variable); Passes and Routes map the
 	// route ID to what proxy_pass takes and to the route's name.
 	RouteIDs *streamMap
-	Passes   *streamMap
-	Routes   *streamMap
-	Servers  []streamServerView
+	// InternalIDs maps an internal server's unix socket ($server_addr)
+	// to its route ID; RouteIDs falls back to it.
+	InternalIDs *streamMap
+	Passes      *streamMap
+	Routes      *streamMap
+	// Hops are the upstreams of internal servers: name → unix socket.
+	Hops []kv
+	// TLS: some server terminates TLS.
+	TLS     bool
+	Servers []streamServerView
+	// MapHashBucketSize and MapHashMaxSize fit the maps' keys.
+	MapHashBucketSize, MapHashMaxSize int
 }
 
 // streamUpstreamView is one stream upstream: the template definition
@@ -66,8 +78,20 @@ type streamSplit struct {
 
 type streamServerView struct {
 	Comment string
-	Listen  string // "443", "53 udp"
+	Listen  string // "443", "53 udp", "unix:/… ssl proxy_protocol"
 	Preread bool   // ssl_preread on: read the TLS server name
+	// Certs are ssl_certificate (Key) and ssl_certificate_key (Value)
+	// pairs, quoted or variables.
+	Certs []kv
+	// ProxyProtocol sends the PROXY protocol header to what it proxies to
+	// (an internal server); RealIP takes the client's address from it.
+	ProxyProtocol bool
+	RealIP        bool
+	// AccessLogOff: the internal server the connection is handed to logs
+	// it.
+	AccessLogOff bool
+	// Pass is what proxy_pass takes.
+	Pass string
 	// Timeout is proxy_timeout: how long a session may be idle.
 	Timeout string
 }
@@ -95,6 +119,8 @@ func (r *renderer) stream() (*streamView, error) {
 		RouteIDs:  &streamMap{Comment: "The route of a session: by listener port and transport, and for TLS passthrough by server name.", Source: `"$protocol:$server_port"`, Var: "ngo_stream_route_id", Default: `""`},
 		Passes:    &streamMap{Comment: "What each route proxies to: an upstream, a split among its backends, or ngo_closed.", Source: "$ngo_stream_route_id", Var: "ngo_stream_pass", Default: closedUpstream},
 		Routes:    &streamMap{Comment: "Access log: the route of each route ID.", Source: "$ngo_stream_route_id", Var: "ngo_stream_route", Default: `""`},
+		InternalIDs: &streamMap{Comment: "The route of a session on an internal server, by its unix socket.", Source: "$server_addr",
+			Var: "ngo_stream_internal_route_id", Default: `""`},
 	}
 	upstreams := map[string]*model.Upstream{}
 	live := map[string]bool{}
@@ -121,23 +147,22 @@ func (r *renderer) stream() (*streamView, error) {
 		sv.Upstreams[i].ZoneKB = zone
 	}
 
+	sb := &streamBuilder{r: r, sv: sv, upstreams: upstreams, live: live, seenID: map[string]bool{}}
 	seenServer := map[string]bool{}
-	seenID := map[string]bool{}
 	for i := range gw.StreamServers {
 		s := &gw.StreamServers[i]
 		if s.Port < 1 || s.Port > 65535 {
 			return nil, fmt.Errorf("render: stream server port %d", s.Port)
 		}
 		key := fmt.Sprintf("TCP:%d", s.Port)
-		view := streamServerView{Listen: itoa(s.Port), Timeout: streamTCPTimeout}
+		view := streamServerView{Listen: itoa(s.Port), Timeout: streamTCPTimeout, Pass: "$ngo_stream_pass"}
 		switch s.Protocol {
 		case model.StreamTCP:
 		case model.StreamUDP:
 			key = fmt.Sprintf("UDP:%d", s.Port)
 			view.Listen += " udp"
 			view.Timeout = streamUDPTimeout
-		case model.StreamTLSPassthrough:
-			view.Preread = true
+		case model.StreamTLS:
 		default:
 			return nil, fmt.Errorf("render: stream server protocol %q", s.Protocol)
 		}
@@ -146,52 +171,237 @@ func (r *renderer) stream() (*streamView, error) {
 		}
 		seenServer[key] = true
 		view.Comment = comment(fmt.Sprintf("%s listeners %s", s.Protocol, strings.Join(s.Listeners, ",")))
-		sv.Servers = append(sv.Servers, view)
-
-		var sni *streamMap
-		if s.Protocol == model.StreamTLSPassthrough {
-			sni = &streamMap{
-				Comment:   comment(fmt.Sprintf("TLS passthrough on port %d: the route of each server name (exact names before wildcards)", s.Port)),
-				Source:    "$ssl_preread_server_name",
-				Var:       fmt.Sprintf("ngo_sni_%d", s.Port),
-				Hostnames: true,
-				Default:   `""`,
-			}
-			sv.SNIMaps = append(sv.SNIMaps, sni)
-			sv.RouteIDs.Entries = append(sv.RouteIDs.Entries, kv{quote(key), "$" + sni.Var})
-		}
-		for j := range s.Routes {
-			rt := &s.Routes[j]
-			if !safeIdent.MatchString(rt.ID) || seenID[rt.ID] {
-				return nil, fmt.Errorf("render: stream route ID %q is not [A-Za-z0-9_]+ or is used twice", rt.ID)
-			}
-			seenID[rt.ID] = true
-			switch {
-			case sni != nil && rt.Hostname == "":
-				sni.Default = rt.ID
-			case sni != nil:
-				if !serverHostname.MatchString(rt.Hostname) {
-					return nil, fmt.Errorf("render: TLS server name %q", rt.Hostname)
-				}
-				sni.Entries = append(sni.Entries, kv{quote(rt.Hostname), rt.ID})
-			case j > 0 || rt.Hostname != "":
-				return nil, fmt.Errorf("render: %s server on port %d has more than one route", s.Protocol, s.Port)
-			default:
-				sv.RouteIDs.Entries = append(sv.RouteIDs.Entries, kv{quote(key), rt.ID})
-			}
-			if rt.Route.Name != "" {
-				sv.Routes.Entries = append(sv.Routes.Entries, kv{rt.ID, quoteValue(rt.Route.Kind + " " + rt.Route.Namespace + "/" + rt.Route.Name)})
-			}
-			pass, err := r.streamPass(sv, rt, upstreams, live)
-			if err != nil {
+		if s.Protocol == model.StreamTLS {
+			if err := sb.tlsServer(s, key, view); err != nil {
 				return nil, err
 			}
-			if pass != closedUpstream {
-				sv.Passes.Entries = append(sv.Passes.Entries, kv{rt.ID, pass})
+			continue
+		}
+		sv.Servers = append(sv.Servers, view)
+		for j := range s.Routes {
+			rt := &s.Routes[j]
+			if j > 0 || rt.Hostname != "" {
+				return nil, fmt.Errorf("render: %s server on port %d has more than one route", s.Protocol, s.Port)
+			}
+			if err := sb.route(rt, nil); err != nil {
+				return nil, err
+			}
+			sv.RouteIDs.Entries = append(sv.RouteIDs.Entries, kv{quote(key), rt.ID})
+		}
+	}
+	if len(sv.InternalIDs.Entries) > 0 {
+		sv.RouteIDs.Default = "$" + sv.InternalIDs.Var
+	}
+	// Hash sizes that always fit: a bucket must hold the longest key (a
+	// server name, a socket path), the table every key of one map.
+	longest, most := 0, 0
+	for _, m := range append(slices.Clone(sv.SNIMaps), sv.RouteIDs, sv.InternalIDs, sv.Passes, sv.Routes) {
+		most = max(most, len(m.Entries))
+		for _, e := range m.Entries {
+			longest = max(longest, len(e.Key))
+		}
+	}
+	sv.MapHashBucketSize = roundUp(2*(longest+16), 64, 128)
+	sv.MapHashMaxSize = roundUp(4*most, 1024, 2048)
+	return sv, nil
+}
+
+// streamBuilder collects the stream context's maps while its servers are
+// built.
+type streamBuilder struct {
+	r         *renderer
+	sv        *streamView
+	upstreams map[string]*model.Upstream
+	live      map[string]bool
+	seenID    map[string]bool
+}
+
+// route registers a route: its entry in the server-name map sni (TLS),
+// its name for the access log and what it proxies to.
+func (sb *streamBuilder) route(rt *model.StreamRoute, sni *streamMap) error {
+	if !safeIdent.MatchString(rt.ID) || sb.seenID[rt.ID] {
+		return fmt.Errorf("render: stream route ID %q is not [A-Za-z0-9_]+ or is used twice", rt.ID)
+	}
+	sb.seenID[rt.ID] = true
+	switch {
+	case sni != nil && rt.Hostname == "":
+		sni.Default = rt.ID
+	case sni != nil:
+		if !serverHostname.MatchString(rt.Hostname) {
+			return fmt.Errorf("render: TLS server name %q", rt.Hostname)
+		}
+		sni.Entries = append(sni.Entries, kv{quote(rt.Hostname), rt.ID})
+	}
+	if rt.Route.Name != "" {
+		sb.sv.Routes.Entries = append(sb.sv.Routes.Entries, kv{rt.ID, quoteValue(rt.Route.Kind + " " + rt.Route.Namespace + "/" + rt.Route.Name)})
+	}
+	pass, err := sb.r.streamPass(sb.sv, rt, sb.upstreams, sb.live)
+	if err != nil {
+		return err
+	}
+	if pass != closedUpstream {
+		sb.sv.Passes.Entries = append(sb.sv.Passes.Entries, kv{rt.ID, pass})
+	}
+	return nil
+}
+
+// sniMap is the map of a TLS server's routes by server name: read from the
+// ClientHello without terminating ($ssl_preread_server_name) or from the
+// handshake nginx terminated ($ssl_server_name).
+func (sb *streamBuilder) sniMap(port int32, what, source, suffix string) *streamMap {
+	m := &streamMap{
+		Comment:   comment(fmt.Sprintf("TLS on port %d, %s: the route of each server name (exact names before wildcards)", port, what)),
+		Source:    source,
+		Var:       fmt.Sprintf("ngo_sni_%d%s", port, suffix),
+		Hostnames: true,
+		Default:   `""`,
+	}
+	sb.sv.SNIMaps = append(sb.sv.SNIMaps, m)
+	return m
+}
+
+// tlsServer writes a TLS port. Passed-through routes only: one server
+// reading the server name (ssl_preread). Terminated routes only: one
+// server terminating TLS with the certificates of each name. Both: the
+// port's server reads the server name and hands the connection, with the
+// PROXY protocol (so the client's address stays in the logs), to an
+// internal server on a unix socket that passes it through or terminates
+// it.
+func (sb *streamBuilder) tlsServer(s *model.StreamServer, key string, view streamServerView) error {
+	var passthrough, terminate []*model.StreamRoute
+	for i := range s.Routes {
+		if s.Routes[i].TLS != nil {
+			terminate = append(terminate, &s.Routes[i])
+		} else {
+			passthrough = append(passthrough, &s.Routes[i])
+		}
+	}
+	passthroughServer := func(v streamServerView, routeKey string) error {
+		v.Preread = true
+		sni := sb.sniMap(s.Port, "passed through", "$ssl_preread_server_name", "")
+		sb.addRouteID(routeKey, "$"+sni.Var)
+		sb.sv.Servers = append(sb.sv.Servers, v)
+		for _, rt := range passthrough {
+			if err := sb.route(rt, sni); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	terminateServer := func(v streamServerView, routeKey string) error {
+		v.Listen += " ssl"
+		sni := sb.sniMap(s.Port, "terminated", "$ssl_server_name", "_terminated")
+		sb.addRouteID(routeKey, "$"+sni.Var)
+		certs, err := sb.certificates(s.Port, terminate)
+		if err != nil {
+			return err
+		}
+		v.Certs = certs
+		sb.sv.Servers = append(sb.sv.Servers, v)
+		sb.sv.TLS = true
+		for _, rt := range terminate {
+			if err := sb.route(rt, sni); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch {
+	case len(terminate) == 0:
+		return passthroughServer(view, key)
+	case len(passthrough) == 0:
+		return terminateServer(view, key)
+	}
+	// Mixed: the front hands each connection on by server name.
+	hop := &streamMap{
+		Comment:   comment(fmt.Sprintf("TLS on port %d: which server names are terminated, the others are passed through", s.Port)),
+		Source:    "$ssl_preread_server_name",
+		Var:       fmt.Sprintf("ngo_tls_hop_%d", s.Port),
+		Hostnames: true,
+	}
+	sockets := map[string]string{}
+	for _, kind := range []string{"passthrough", "terminate"} {
+		name := fmt.Sprintf("ngo_tls_%d_%s", s.Port, kind)
+		sockets[kind] = fmt.Sprintf("unix:%s/tls-%d-%s.sock", dataplane.SocketPath, s.Port, kind)
+		sb.sv.Hops = append(sb.sv.Hops, kv{name, sockets[kind]})
+	}
+	hop.Default = fmt.Sprintf("ngo_tls_%d_passthrough", s.Port)
+	for _, rt := range terminate {
+		if rt.Hostname == "" {
+			hop.Default = fmt.Sprintf("ngo_tls_%d_terminate", s.Port)
+		} else if serverHostname.MatchString(rt.Hostname) {
+			hop.Entries = append(hop.Entries, kv{quote(rt.Hostname), fmt.Sprintf("ngo_tls_%d_terminate", s.Port)})
+		}
+	}
+	sb.sv.SNIMaps = append(sb.sv.SNIMaps, hop)
+	front := view
+	front.Preread, front.ProxyProtocol, front.AccessLogOff, front.Pass = true, true, true, "$"+hop.Var
+	sb.sv.Servers = append(sb.sv.Servers, front)
+	internal := func(kind string) streamServerView {
+		v := view
+		v.Comment = comment(fmt.Sprintf("TLS port %d, the server names it %ss (from the port's server, with the PROXY protocol)", s.Port, kind))
+		v.Listen = sockets[kind] + " proxy_protocol"
+		v.RealIP = true
+		return v
+	}
+	if err := passthroughServer(internal("passthrough"), quote(sockets["passthrough"])); err != nil {
+		return err
+	}
+	return terminateServer(internal("terminate"), quote(sockets["terminate"]))
+}
+
+// addRouteID maps a server (by "$protocol:$server_port", or by the unix
+// socket of an internal server) to its route ID.
+func (sb *streamBuilder) addRouteID(key, value string) {
+	if strings.HasPrefix(key, `"unix:`) {
+		sb.sv.InternalIDs.Entries = append(sb.sv.InternalIDs.Entries, kv{key, value})
+		return
+	}
+	sb.sv.RouteIDs.Entries = append(sb.sv.RouteIDs.Entries, kv{quote(key), value})
+}
+
+// certificates are the ssl_certificate and ssl_certificate_key of a
+// terminating server: the files themselves when every name uses the same
+// certificates, else variables mapping the server name to the first
+// certificate of its route.
+func (sb *streamBuilder) certificates(port int32, routes []*model.StreamRoute) ([]kv, error) {
+	for _, rt := range routes {
+		if len(rt.TLS.CertificateNames) == 0 {
+			return nil, fmt.Errorf("render: TLS route %s terminates without certificates", rt.ID)
+		}
+		for _, c := range rt.TLS.CertificateNames {
+			if !sb.r.certs[c] {
+				return nil, fmt.Errorf("render: TLS route %s uses unknown certificate %q", rt.ID, c)
 			}
 		}
 	}
-	return sv, nil
+	same := true
+	for _, rt := range routes[1:] {
+		same = same && slices.Equal(rt.TLS.CertificateNames, routes[0].TLS.CertificateNames)
+	}
+	if same {
+		var out []kv
+		for _, c := range routes[0].TLS.CertificateNames {
+			out = append(out, kv{quote(c + ".crt"), quote(c + ".key")})
+		}
+		return out, nil
+	}
+	crt := &streamMap{Comment: comment(fmt.Sprintf("TLS on port %d: the certificate of each server name", port)),
+		Source: "$ssl_server_name", Var: fmt.Sprintf("ngo_tls_crt_%d", port), Hostnames: true}
+	key := &streamMap{Comment: comment(fmt.Sprintf("TLS on port %d: the key of each server name", port)),
+		Source: "$ssl_server_name", Var: fmt.Sprintf("ngo_tls_key_%d", port), Hostnames: true}
+	for _, rt := range routes {
+		c := rt.TLS.CertificateNames[0]
+		if rt.Hostname == "" || crt.Default == "" {
+			crt.Default, key.Default = quote(c+".crt"), quote(c+".key")
+		}
+		if rt.Hostname != "" && serverHostname.MatchString(rt.Hostname) {
+			crt.Entries = append(crt.Entries, kv{quote(rt.Hostname), quote(c + ".crt")})
+			key.Entries = append(key.Entries, kv{quote(rt.Hostname), quote(c + ".key")})
+		}
+	}
+	sb.sv.SNIMaps = append(sb.sv.SNIMaps, crt, key)
+	return []kv{{"$" + crt.Var, "$" + key.Var}}, nil
 }
 
 // streamPass returns what proxy_pass takes for a route: the upstream of its

@@ -129,9 +129,15 @@ func TestTrafficStream(t *testing.T) {
 	tlsA := startTCPEcho(t, "tls-a", &tls.Config{Certificates: []tls.Certificate{pairA}})
 	tlsB := startTCPEcho(t, "tls-b", &tls.Config{Certificates: []tls.Certificate{pairB}})
 
+	// Certificates nginx terminates with.
+	termA, termAKey := testenv.SelfSignedCert(t, "term-a.example.com")
+	termB, termBKey := testenv.SelfSignedCert(t, "term-b.example.com")
+
 	addr, tcpPort := freeLoopbackAddr(t)
-	tlsPort, closedPort := tcpPort+1, tcpPort+2
-	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings()}
+	tlsPort, closedPort, terminatePort, mixedPort := tcpPort+1, tcpPort+2, tcpPort+3, tcpPort+4
+	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Certificates: []model.Certificate{
+		{Name: "term_a", CertPEM: termA, KeyPEM: termAKey}, {Name: "term_b", CertPEM: termB, KeyPEM: termBKey}}}
+	withCert := func(name string) *model.ServerTLS { return &model.ServerTLS{CertificateNames: []string{name}} }
 	gw.StreamUpstreams = []model.Upstream{
 		upstream("a", ep("127.0.0.1", a)), upstream("b", ep("127.0.0.1", b)), upstream("empty"),
 		upstream("tls_a", ep("127.0.0.1", tlsA)), upstream("tls_b", ep("127.0.0.1", tlsB)),
@@ -142,18 +148,26 @@ func TestTrafficStream(t *testing.T) {
 			Backends: []model.Backend{backend("a", 6), backend("b", 2), backend("empty", 2)}}}},
 		{Port: tcpPort, Protocol: model.StreamUDP, Routes: []model.StreamRoute{{ID: "udp0", Route: streamRoute("UDPRoute", "u"),
 			Backends: []model.Backend{backend("udp", 1)}}}},
-		{Port: tlsPort, Protocol: model.StreamTLSPassthrough, Routes: []model.StreamRoute{
+		{Port: tlsPort, Protocol: model.StreamTLS, Routes: []model.StreamRoute{
 			{ID: "tls0", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "a"), Backends: []model.Backend{backend("tls_a", 1)}},
 			{ID: "tls1", Hostname: "*.wild.example.com", Route: streamRoute("TLSRoute", "b"), Backends: []model.Backend{backend("tls_b", 1)}},
 			{ID: "tls2", Hostname: "isolated.wild.example.com"},
 		}},
 		{Port: closedPort, Protocol: model.StreamTCP},
+		{Port: terminatePort, Protocol: model.StreamTLS, Routes: []model.StreamRoute{
+			{ID: "tls3", Hostname: "term-a.example.com", Route: streamRoute("TLSRoute", "term-a"), Backends: []model.Backend{backend("a", 1)}, TLS: withCert("term_a")},
+			{ID: "tls4", Hostname: "term-b.example.com", Route: streamRoute("TLSRoute", "term-b"), Backends: []model.Backend{backend("b", 1)}, TLS: withCert("term_b")},
+		}},
+		{Port: mixedPort, Protocol: model.StreamTLS, Routes: []model.StreamRoute{
+			{ID: "tls5", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "mixed-pass"), Backends: []model.Backend{backend("tls_a", 1)}},
+			{ID: "tls6", Hostname: "term-b.example.com", Route: streamRoute("TLSRoute", "mixed-term"), Backends: []model.Backend{backend("b", 1)}, TLS: withCert("term_b")},
+		}},
 	}
 	files, err := Render(gw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, tcpPort, tlsPort, closedPort)
+	n := startNginx(t, files, addr, tcpPort, tlsPort, closedPort, terminatePort, mixedPort)
 	at := func(port int32) string { return fmt.Sprintf("%s:%d", addr, port) }
 
 	t.Run("tcp by weight", func(t *testing.T) {
@@ -225,6 +239,28 @@ func TestTrafficStream(t *testing.T) {
 		}
 	})
 
+	t.Run("tls terminated by server name", func(t *testing.T) {
+		// The client trusts only the certificate nginx must present for
+		// the name; the backend behind speaks cleartext.
+		for _, tc := range []struct {
+			port         int32
+			sni, backend string
+			cert         []byte
+		}{
+			{terminatePort, "term-a.example.com", "a", termA},
+			{terminatePort, "term-b.example.com", "b", termB},
+			{mixedPort, "term-b.example.com", "b", termB},
+			{mixedPort, "a.example.com", "tls-a", certA},
+		} {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(tc.cert)
+			name, err := tcpHello(t, at(tc.port), &tls.Config{ServerName: tc.sni, RootCAs: pool})
+			if err != nil || name != tc.backend {
+				t.Errorf("port %d, %s: got %q, %v; want backend %s", tc.port, tc.sni, name, err, tc.backend)
+			}
+		}
+	})
+
 	t.Run("no route closes", func(t *testing.T) {
 		if name, err := tcpHello(t, at(closedPort), nil); err != nil || name != "" {
 			t.Errorf("got %q, %v; want the connection closed", name, err)
@@ -236,10 +272,20 @@ func TestTrafficStream(t *testing.T) {
 		defer cancel()
 		// A UDP session is logged when it ends, after its idle timeout:
 		// not within this test.
+		// The mixed port's internal servers log the client's address (PROXY
+		// protocol), not the unix socket's.
 		for _, want := range []string{`route="TCPRoute default/split" backend="a"`,
+			`route="TLSRoute default/term-a" backend="a"`,
+			`route="TLSRoute default/mixed-term" backend="b"`,
+			`route="TLSRoute default/mixed-pass" backend="tls_a"`,
 			`server_name="a.example.com" route="TLSRoute default/a" backend="tls_a"`} {
 			if !n.waitForLog(ctx, want) {
 				t.Errorf("no access log line with %s", want)
+			}
+		}
+		for _, line := range strings.Split(n.logs(), "\n") {
+			if strings.Contains(line, "default/mixed-") && !strings.HasPrefix(line, "127.") {
+				t.Errorf("a session handed on with the PROXY protocol is logged without the client's address: %s", line)
 			}
 		}
 	})

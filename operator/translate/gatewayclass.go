@@ -50,6 +50,9 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportTCPRoute,
+	features.SupportUDPRoute,
+	features.SupportTLSRoute,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {

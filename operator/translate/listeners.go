@@ -53,6 +53,9 @@ type listenerState struct {
 
 	// certs are the resolved certificate Secrets, in certificateRefs order.
 	certs []*corev1.Secret
+	// terminate is set for a TLS listener in mode Terminate: its
+	// connections are decrypted with certs and proxied in cleartext.
+	terminate bool
 
 	// attached are the routes attached with Accepted True.
 	attached map[RouteKey]bool
@@ -138,7 +141,12 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 		case gatewayv1.HTTPSProtocolType:
 			resolveListenerTLS(ix, gw, st, l, field, reject)
 		case gatewayv1.TLSProtocolType:
-			resolvePassthroughTLS(st, l, field, reject)
+			if l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gatewayv1.TLSModePassthrough {
+				resolvePassthroughTLS(st, l, field, reject)
+			} else {
+				st.terminate = true
+				resolveListenerTLS(ix, gw, st, l, field, reject)
+			}
 		}
 	}
 	markConflicts(out)
@@ -217,11 +225,12 @@ func resolveRouteNamespaces(st *listenerState, l *gatewayv1.Listener, field stri
 	}
 }
 
-// resolveListenerTLS checks an HTTPS listener's tls: mode Terminate and
-// certificateRefs to kubernetes.io/tls Secrets holding a valid key pair.
+// resolveListenerTLS checks the tls of an HTTPS listener or a TLS listener
+// in mode Terminate: certificateRefs to kubernetes.io/tls Secrets holding a
+// valid key pair.
 func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
 	if l.TLS == nil {
-		reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".tls: required for HTTPS")
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.tls: required for %s", field, l.Protocol))
 		st.certsOK = false
 		return
 	}
@@ -254,19 +263,10 @@ func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *
 	}
 }
 
-// resolvePassthroughTLS checks a TLS listener's tls: mode Passthrough
-// (the connection is proxied as it is, routed on its server name), which
-// takes no certificates.
+// resolvePassthroughTLS checks a TLS listener in mode Passthrough (the
+// connection is proxied as it is, routed on its server name): it takes no
+// certificates.
 func resolvePassthroughTLS(st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
-	if l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode != gatewayv1.TLSModePassthrough {
-		mode := gatewayv1.TLSModeTerminate
-		if l.TLS != nil && l.TLS.Mode != nil {
-			mode = *l.TLS.Mode
-		}
-		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.tls.mode: %q is not supported for TLS (Passthrough is)", field, mode))
-		st.certsOK = false
-		return
-	}
 	if len(l.TLS.CertificateRefs) > 0 {
 		reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".tls.certificateRefs: must be empty in mode Passthrough")
 		st.certsOK = false

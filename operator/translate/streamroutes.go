@@ -68,7 +68,7 @@ var (
 		},
 	}
 	tlsRoutes = streamRoutes{
-		routeKind: kindTLSRoute, listener: gatewayv1.TLSProtocolType, server: model.StreamTLSPassthrough,
+		routeKind: kindTLSRoute, listener: gatewayv1.TLSProtocolType, server: model.StreamTLS,
 		transport: corev1.ProtocolTCP, idPrefix: "tls",
 		list: func(in *Input) []streamSource {
 			out := make([]streamSource, len(in.TLSRoutes))
@@ -212,9 +212,10 @@ type streamServerKey struct {
 // contribute adds the stream servers of this kind's programmed listeners,
 // each with the routes it serves: per listener (TCP, UDP) or per hostname
 // (TLS), the oldest of the routes attached there.
-func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, _ certificateNames) {
+func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, certs certificateNames) {
 	servers := map[streamServerKey]*model.StreamServer{}
 	var order []streamServerKey
+	listeners := map[*model.StreamServer][]*listenerState{}
 	server := func(port int32) *model.StreamServer {
 		key := streamServerKey{port, k.server}
 		if s, ok := servers[key]; ok {
@@ -224,20 +225,23 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 		order = append(order, key)
 		return servers[key]
 	}
-	// The hostnames of each server's listeners: a TLS connection whose
-	// server name a listener's hostname matches belongs to that listener,
-	// even when no route is attached there (listener isolation).
+	// A TLS connection belongs to the most specific listener of its port
+	// whose hostname matches its server name (listener isolation): a
+	// listener's hostname gets an entry even when no route is attached
+	// there, and a route serves a hostname only through that listener.
 	type hostKey struct {
 		server   *model.StreamServer
 		hostname string
 	}
 	chosen := map[hostKey]*routeState{}
+	owner := map[hostKey]*listenerState{}
 	var hosts []hostKey
-	take := func(hk hostKey, rs *routeState) {
+	take := func(hk hostKey, l *listenerState, rs *routeState) {
 		cur, seen := chosen[hk]
 		if !seen {
 			hosts = append(hosts, hk)
 			chosen[hk] = nil
+			owner[hk] = l
 		}
 		if rs != nil && (cur == nil || olderRoute(rs, cur)) {
 			chosen[hk] = rs
@@ -249,8 +253,13 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 		}
 		s := server(l.port)
 		s.Listeners = append(s.Listeners, l.name)
-		if k.server == model.StreamTLSPassthrough {
-			take(hostKey{s, l.hostname}, nil)
+		listeners[s] = append(listeners[s], l)
+	}
+	for s, ls := range listeners {
+		if k.server == model.StreamTLS {
+			for _, l := range ls {
+				take(hostKey{s, l.hostname}, l, nil)
+			}
 		}
 	}
 	for _, a := range gs.attachments {
@@ -258,12 +267,14 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 			continue
 		}
 		s := server(a.listener.port)
-		if k.server != model.StreamTLSPassthrough {
-			take(hostKey{s, ""}, a.route)
+		if k.server != model.StreamTLS {
+			take(hostKey{s, ""}, a.listener, a.route)
 			continue
 		}
 		for _, h := range a.hostnames {
-			take(hostKey{s, h}, a.route)
+			if mostSpecificListener(listeners[s], h) == a.listener {
+				take(hostKey{s, h}, a.listener, a.route)
+			}
 		}
 	}
 	slices.SortFunc(hosts, func(a, b hostKey) int {
@@ -305,6 +316,12 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 
 	for i, hk := range hosts {
 		sr := model.StreamRoute{Hostname: hk.hostname, ID: fmt.Sprintf("%s%d", k.idPrefix, i)}
+		if l := owner[hk]; l.terminate {
+			sr.TLS = &model.ServerTLS{}
+			for _, c := range l.certs {
+				sr.TLS.CertificateNames = append(sr.TLS.CertificateNames, certs[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}])
+			}
+		}
 		if rs := chosen[hk]; rs != nil {
 			spec := rs.spec.(*streamRoute)
 			sr.Route = model.RouteRef{Kind: string(k.routeKind), Namespace: rs.key.Namespace, Name: rs.key.Name, RuleName: spec.ruleName}
@@ -335,4 +352,16 @@ func olderRoute(a, b *routeState) bool {
 		return ta.Before(&tb)
 	}
 	return cmp.Or(strings.Compare(a.key.Namespace, b.key.Namespace), strings.Compare(a.key.Name, b.key.Name)) < 0
+}
+
+// mostSpecificListener returns the listener of ls whose hostname covers
+// hostname most specifically (the longest; "" covers every name).
+func mostSpecificListener(ls []*listenerState, hostname string) *listenerState {
+	var best *listenerState
+	for _, l := range ls {
+		if hostnameCovers(l.hostname, hostname) && (best == nil || len(l.hostname) > len(best.hostname)) {
+			best = l
+		}
+	}
+	return best
 }
