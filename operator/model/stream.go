@@ -30,6 +30,11 @@ type StreamServer struct {
 	// Hostname; a connection whose server name no route matches is closed. A server without routes closes every
 	// connection.
 	Routes []StreamRoute
+	// HTTPS are, on a TLS server, the hostnames of the HTTPS listeners of
+	// the same port ("" for one without hostname), sorted: their
+	// connections are handed to the HTTPServers of the port, which then
+	// listen behind this server.
+	HTTPS []string
 }
 
 // StreamRoute is the rule of a TCPRoute, UDPRoute or TLSRoute served on a

@@ -305,6 +305,12 @@ func streamGateway(t testing.TB, accessLog string) *model.Gateway {
 	gw.Settings = s
 	gw.StreamUpstreams = []model.Upstream{dns, echo, empty, tlsUp}
 	a := testCert(t)
+	// HTTPS listeners on the mixed TLS port: their servers listen behind
+	// the stream server.
+	gw.HTTPServers = append(gw.HTTPServers,
+		model.HTTPServer{Port: 9443, Default: true, TLS: &model.ServerTLS{}},
+		model.HTTPServer{Port: 9443, Hostname: "www.example.com", TLS: &model.ServerTLS{CertificateNames: []string{a.Name}},
+			Locations: []model.Location{prefix("/", always(proxyRule("r1", "web", http.Name)))}})
 	b := a
 	b.Name = "default_other"
 	gw.Certificates = []model.Certificate{a, b}
@@ -328,7 +334,7 @@ func streamGateway(t testing.TB, accessLog string) *model.Gateway {
 			{ID: "tls3", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "a"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certA},
 			{ID: "tls4", Hostname: "b.example.com", Route: streamRoute("TLSRoute", "b"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certB},
 		}},
-		{Port: 9443, Protocol: model.StreamTLS, Listeners: []string{"mixed-passthrough", "mixed-terminate"}, Routes: []model.StreamRoute{
+		{Port: 9443, Protocol: model.StreamTLS, Listeners: []string{"mixed-passthrough", "mixed-terminate"}, HTTPS: []string{"www.example.com"}, Routes: []model.StreamRoute{
 			{ID: "tls5", Hostname: "pass.example.com", Route: streamRoute("TLSRoute", "pass"), Backends: []model.Backend{backend(tlsUp.Name, 1)}},
 			{ID: "tls6", Hostname: "term.example.com", Route: streamRoute("TLSRoute", "term"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certA},
 		}},

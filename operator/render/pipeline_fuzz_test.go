@@ -124,7 +124,8 @@ func pipelineInput(v routeValues) translate.Input {
 	https := listener("https", 8443, gatewayv1.HTTPSProtocolType, "")
 	https.TLS = &gatewayv1.ListenerTLSConfig{Mode: ptr(gatewayv1.TLSModeTerminate),
 		CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "cert"}}}
-	passthrough := listener("tls", 9443, gatewayv1.TLSProtocolType, "")
+	// On the HTTPS listener's port: connections are handed on by server name.
+	passthrough := listener("tls", 8443, gatewayv1.TLSProtocolType, "*.example.com")
 	passthrough.TLS = &gatewayv1.ListenerTLSConfig{Mode: ptr(gatewayv1.TLSModePassthrough)}
 	streamBackends := []gatewayv1.BackendRef{
 		{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "echo", Port: ptr(gatewayv1.PortNumber(80))}, Weight: ptr(int32(3))},
@@ -503,7 +504,7 @@ func TestDirectiveBudgetCatchesInjection(t *testing.T) {
 func TestPipelineVariants(t *testing.T) {
 	budget := newDirectiveBudget(t)
 	stream := string(runPipeline(t, benignValues).files.Config[render.FileStream])
-	for _, want := range []string{`"TCPRoute default/tcp"`, `"TLSRoute default/tls"`, `"app.example.com" tls`} {
+	for _, want := range []string{`"TCPRoute default/tcp"`, `"TLSRoute default/tls"`, `"app.example.com" tls`, `default ngo_tls_8443_https;`} {
 		if !strings.Contains(stream, want) {
 			t.Fatalf("the benign input's stream.conf has no %s:\n%s", want, stream)
 		}

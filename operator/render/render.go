@@ -202,7 +202,10 @@ type serverView struct {
 	ServerName      string // quoted, or "" for none
 	Certs           []kv   // Key cert file, Value key file, both quoted
 	RejectHandshake bool
-	Locations       []*locationView
+	// RealIP takes the client's address from the PROXY protocol (the
+	// server listens behind a stream server).
+	RealIP    bool
+	Locations []*locationView
 }
 
 // locationView is one `location`. Script holds rewrite-module directives

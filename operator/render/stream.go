@@ -306,31 +306,51 @@ func (sb *streamBuilder) tlsServer(s *model.StreamServer, key string, view strea
 		}
 		return nil
 	}
-	switch {
-	case len(terminate) == 0:
-		return passthroughServer(view, key)
-	case len(passthrough) == 0:
-		return terminateServer(view, key)
+	if len(s.HTTPS) == 0 {
+		switch {
+		case len(terminate) == 0:
+			return passthroughServer(view, key)
+		case len(passthrough) == 0:
+			return terminateServer(view, key)
+		}
 	}
-	// Mixed: the front hands each connection on by server name.
+	// Shared: the front hands each connection on by server name, with the
+	// PROXY protocol, to an internal server that passes it through,
+	// terminates it or serves HTTPS (the port's HTTP servers).
 	hop := &streamMap{
-		Comment:   comment(fmt.Sprintf("TLS on port %d: which server names are terminated, the others are passed through", s.Port)),
+		Comment:   comment(fmt.Sprintf("TLS on port %d: which internal server takes each server name", s.Port)),
 		Source:    "$ssl_preread_server_name",
 		Var:       fmt.Sprintf("ngo_tls_hop_%d", s.Port),
 		Hostnames: true,
+		Default:   closedUpstream,
 	}
-	sockets := map[string]string{}
-	for _, kind := range []string{"passthrough", "terminate"} {
+	kinds := map[string]bool{"passthrough": len(passthrough) > 0, "terminate": len(terminate) > 0, "https": len(s.HTTPS) > 0}
+	hopTo := func(kind, hostname string) {
 		name := fmt.Sprintf("ngo_tls_%d_%s", s.Port, kind)
-		sockets[kind] = fmt.Sprintf("unix:%s/tls-%d-%s.sock", dataplane.SocketPath, s.Port, kind)
-		sb.sv.Hops = append(sb.sv.Hops, kv{name, sockets[kind]})
+		if hostname == "" {
+			// A listener without hostname takes the names no other takes;
+			// HTTPS first, as an HTTPS listener's requests are the usual.
+			if hop.Default == closedUpstream {
+				hop.Default = name
+			}
+			return
+		}
+		if serverHostname.MatchString(hostname) {
+			hop.Entries = append(hop.Entries, kv{quote(hostname), name})
+		}
 	}
-	hop.Default = fmt.Sprintf("ngo_tls_%d_passthrough", s.Port)
+	for _, h := range s.HTTPS {
+		hopTo("https", h)
+	}
 	for _, rt := range terminate {
-		if rt.Hostname == "" {
-			hop.Default = fmt.Sprintf("ngo_tls_%d_terminate", s.Port)
-		} else if serverHostname.MatchString(rt.Hostname) {
-			hop.Entries = append(hop.Entries, kv{quote(rt.Hostname), fmt.Sprintf("ngo_tls_%d_terminate", s.Port)})
+		hopTo("terminate", rt.Hostname)
+	}
+	for _, rt := range passthrough {
+		hopTo("passthrough", rt.Hostname)
+	}
+	for _, kind := range []string{"passthrough", "terminate", "https"} {
+		if kinds[kind] {
+			sb.sv.Hops = append(sb.sv.Hops, kv{fmt.Sprintf("ngo_tls_%d_%s", s.Port, kind), tlsSocket(s.Port, kind)})
 		}
 	}
 	sb.sv.SNIMaps = append(sb.sv.SNIMaps, hop)
@@ -339,15 +359,38 @@ func (sb *streamBuilder) tlsServer(s *model.StreamServer, key string, view strea
 	sb.sv.Servers = append(sb.sv.Servers, front)
 	internal := func(kind string) streamServerView {
 		v := view
-		v.Comment = comment(fmt.Sprintf("TLS port %d, the server names it %ss (from the port's server, with the PROXY protocol)", s.Port, kind))
-		v.Listen = sockets[kind] + " proxy_protocol"
+		v.Comment = comment(fmt.Sprintf("TLS port %d, the server names it hands on to be %s (with the PROXY protocol)", s.Port, kind))
+		v.Listen = tlsSocket(s.Port, kind) + " proxy_protocol"
 		v.RealIP = true
 		return v
 	}
-	if err := passthroughServer(internal("passthrough"), quote(sockets["passthrough"])); err != nil {
-		return err
+	if kinds["passthrough"] {
+		if err := passthroughServer(internal("passthrough"), quote(tlsSocket(s.Port, "passthrough"))); err != nil {
+			return err
+		}
 	}
-	return terminateServer(internal("terminate"), quote(sockets["terminate"]))
+	if kinds["terminate"] {
+		return terminateServer(internal("terminate"), quote(tlsSocket(s.Port, "terminate")))
+	}
+	return nil
+}
+
+// tlsSocket is the unix socket of an internal server of a TLS port:
+// "passthrough", "terminate" or "https" (the port's HTTP servers).
+func tlsSocket(port int32, kind string) string {
+	return fmt.Sprintf("unix:%s/tls-%d-%s.sock", dataplane.SocketPath, port, kind)
+}
+
+// httpsBehindStream returns the ports whose HTTPS servers listen behind a
+// TLS stream server (on its "https" unix socket).
+func httpsBehindStream(gw *model.Gateway) map[int32]bool {
+	out := map[int32]bool{}
+	for _, s := range gw.StreamServers {
+		if s.Protocol == model.StreamTLS && len(s.HTTPS) > 0 {
+			out[s.Port] = true
+		}
+	}
+	return out
 }
 
 // addRouteID maps a server (by "$protocol:$server_port", or by the unix

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -132,11 +134,22 @@ func TestTrafficStream(t *testing.T) {
 	// Certificates nginx terminates with.
 	termA, termAKey := testenv.SelfSignedCert(t, "term-a.example.com")
 	termB, termBKey := testenv.SelfSignedCert(t, "term-b.example.com")
+	webCert, webKey := testenv.SelfSignedCert(t, "www.example.com")
+	web := startEcho(t, "web")
 
 	addr, tcpPort := freeLoopbackAddr(t)
 	tlsPort, closedPort, terminatePort, mixedPort := tcpPort+1, tcpPort+2, tcpPort+3, tcpPort+4
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Certificates: []model.Certificate{
-		{Name: "term_a", CertPEM: termA, KeyPEM: termAKey}, {Name: "term_b", CertPEM: termB, KeyPEM: termBKey}}}
+		{Name: "term_a", CertPEM: termA, KeyPEM: termAKey}, {Name: "term_b", CertPEM: termB, KeyPEM: termBKey},
+		{Name: "web", CertPEM: webCert, KeyPEM: webKey}}}
+	// An HTTPS listener shares the mixed port: its server listens behind
+	// the stream server.
+	gw.Upstreams = []model.Upstream{web.upstream()}
+	gw.HTTPServers = []model.HTTPServer{
+		{Port: mixedPort, Default: true, TLS: &model.ServerTLS{}},
+		{Port: mixedPort, Hostname: "www.example.com", TLS: &model.ServerTLS{CertificateNames: []string{"web"}},
+			Locations: []model.Location{prefix("/", always(proxyRule("r0", "web", web.upstream().Name)))}},
+	}
 	withCert := func(name string) *model.ServerTLS { return &model.ServerTLS{CertificateNames: []string{name}} }
 	gw.StreamUpstreams = []model.Upstream{
 		upstream("a", ep("127.0.0.1", a)), upstream("b", ep("127.0.0.1", b)), upstream("empty"),
@@ -158,7 +171,7 @@ func TestTrafficStream(t *testing.T) {
 			{ID: "tls3", Hostname: "term-a.example.com", Route: streamRoute("TLSRoute", "term-a"), Backends: []model.Backend{backend("a", 1)}, TLS: withCert("term_a")},
 			{ID: "tls4", Hostname: "term-b.example.com", Route: streamRoute("TLSRoute", "term-b"), Backends: []model.Backend{backend("b", 1)}, TLS: withCert("term_b")},
 		}},
-		{Port: mixedPort, Protocol: model.StreamTLS, Routes: []model.StreamRoute{
+		{Port: mixedPort, Protocol: model.StreamTLS, HTTPS: []string{"www.example.com"}, Routes: []model.StreamRoute{
 			{ID: "tls5", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "mixed-pass"), Backends: []model.Backend{backend("tls_a", 1)}},
 			{ID: "tls6", Hostname: "term-b.example.com", Route: streamRoute("TLSRoute", "mixed-term"), Backends: []model.Backend{backend("b", 1)}, TLS: withCert("term_b")},
 		}},
@@ -258,6 +271,35 @@ func TestTrafficStream(t *testing.T) {
 			if err != nil || name != tc.backend {
 				t.Errorf("port %d, %s: got %q, %v; want backend %s", tc.port, tc.sni, name, err, tc.backend)
 			}
+		}
+	})
+
+	t.Run("https on the tls port", func(t *testing.T) {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(webCert)
+		dialer := &net.Dialer{Timeout: 2 * time.Second}
+		transport := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, at(mixedPort))
+			},
+		}
+		defer transport.CloseIdleConnections()
+		client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+		resp, err := client.Get(fmt.Sprintf("https://www.example.com:%d/x", mixedPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e echoed
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The client's address reached the HTTP server through the PROXY
+		// protocol: nginx passes it on, not the unix socket's.
+		if e.Backend != "web" || !strings.HasPrefix(e.Header.Get("X-Forwarded-For"), "127.") {
+			t.Errorf("backend saw %+v", e)
 		}
 	})
 

@@ -53,6 +53,8 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportTCPRoute,
 	features.SupportUDPRoute,
 	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportTLSRouteModeMixed,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {

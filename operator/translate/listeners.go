@@ -312,7 +312,8 @@ func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretOb
 
 // markConflicts finds listeners that are not distinct: on one port and
 // transport, different protocols (HTTP and HTTPS, TCP and TLS, …:
-// ProtocolConflict), or the same hostname twice (HostnameConflict). All of
+// ProtocolConflict; HTTPS and TLS may share a port), or the same hostname
+// twice (HostnameConflict). All of
 // them are rejected; none wins. A UDP listener shares its port number with
 // the TCP-based ones: they are different sockets.
 func markConflicts(ls []*listenerState) {
@@ -338,7 +339,10 @@ func markConflicts(ls []*listenerState) {
 		for _, l := range group {
 			protocols[l.protocol] = true
 		}
-		if len(protocols) > 1 {
+		// HTTPS and TLS share a port: nginx routes each connection on its
+		// server name (model.StreamServer.HTTPS).
+		sharedTLS := len(protocols) == 2 && protocols[gatewayv1.HTTPSProtocolType] && protocols[gatewayv1.TLSProtocolType]
+		if len(protocols) > 1 && !sharedTLS {
 			for _, l := range group {
 				l.conflictReason = string(gatewayv1.ListenerReasonProtocolConflict)
 			}

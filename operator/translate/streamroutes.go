@@ -272,7 +272,8 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 			continue
 		}
 		for _, h := range a.hostnames {
-			if mostSpecificListener(listeners[s], h) == a.listener {
+			// HTTPS listeners of the port take their names too.
+			if mostSpecificListener(append(slices.Clone(listeners[s]), httpsListeners(gs.listeners, s.Port)...), h) == a.listener {
 				take(hostKey{s, h}, a.listener, a.route)
 			}
 		}
@@ -336,7 +337,11 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 		hk.server.Routes = append(hk.server.Routes, sr)
 	}
 	for _, key := range order {
-		m.StreamServers = append(m.StreamServers, *servers[key])
+		s := servers[key]
+		if k.server == model.StreamTLS {
+			s.HTTPS = httpsHostnames(gs.listeners, s.Port)
+		}
+		m.StreamServers = append(m.StreamServers, *s)
 	}
 	slices.SortFunc(m.StreamServers, func(a, b model.StreamServer) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
@@ -364,4 +369,28 @@ func mostSpecificListener(ls []*listenerState, hostname string) *listenerState {
 		}
 	}
 	return best
+}
+
+// httpsListeners are the programmed HTTPS listeners on port.
+func httpsListeners(ls []*listenerState, port int32) []*listenerState {
+	var out []*listenerState
+	for _, l := range ls {
+		if l.programmed() && l.port == port && l.protocol == gatewayv1.HTTPSProtocolType {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// httpsHostnames are the hostnames of the programmed HTTPS listeners on
+// port, sorted ("" for one without hostname).
+func httpsHostnames(ls []*listenerState, port int32) []string {
+	var out []string
+	for _, l := range httpsListeners(ls, port) {
+		if !slices.Contains(out, l.hostname) {
+			out = append(out, l.hostname)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
