@@ -262,6 +262,32 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 	})
 
 	t.Run("TCPRoute change keeps the established connection", func(t *testing.T) {
+		// UDP datagrams keep being answered through the reload the change
+		// causes: one client socket, one datagram at a time, each waited
+		// for (no retries).
+		udpConn, err := net.Dial("udp", tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer udpConn.Close()
+		udpDone := make(chan struct{})
+		udpResult := make(chan [2]int, 1)
+		go func() {
+			sent, lost := 0, 0
+			for {
+				select {
+				case <-udpDone:
+					udpResult <- [2]int{sent, lost}
+					return
+				default:
+				}
+				sent++
+				if _, err := udpAsk(udpConn, fmt.Sprintf("d%d", sent)); err != nil {
+					lost++
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
 		patch := `{"spec":{"rules":[{"backendRefs":[{"name":"tcp-echo-b","port":3000}]}]}}`
 		if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "tcproute/stream-tcp", "--type=merge", "-p", patch); err != nil {
 			t.Fatal(err)
@@ -287,6 +313,12 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 		}
 		if pod, _, err := established.pod(); err != nil || !strings.HasPrefix(pod, "tcp-echo-a-") {
 			t.Errorf("the connection opened before the change is answered by %q, %v", pod, err)
+		}
+		close(udpDone)
+		r := <-udpResult
+		t.Logf("UDP through the change: %d datagrams, %d unanswered", r[0], r[1])
+		if r[1] > 0 {
+			t.Errorf("%d of %d UDP datagrams were not answered through the route change", r[1], r[0])
 		}
 	})
 }

@@ -348,12 +348,19 @@ func markConflicts(ls []*listenerState) {
 			}
 			continue
 		}
+		// A TCP or UDP connection has no hostname to tell listeners apart.
+		hostname := func(l *listenerState) string {
+			if l.protocol == gatewayv1.TCPProtocolType || l.protocol == gatewayv1.UDPProtocolType {
+				return ""
+			}
+			return l.hostname
+		}
 		hosts := map[string]int{}
 		for _, l := range group {
-			hosts[l.hostname]++
+			hosts[hostname(l)]++
 		}
 		for _, l := range group {
-			if hosts[l.hostname] > 1 {
+			if hosts[hostname(l)] > 1 {
 				l.conflictReason = string(gatewayv1.ListenerReasonHostnameConflict)
 			}
 		}
