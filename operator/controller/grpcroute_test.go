@@ -54,8 +54,9 @@ func TestGRPCRouteStatus(t *testing.T) {
 	// "a-grpc" is older than "conflict", or of the same second and first
 	// by name: either way it wins the hostname.
 	grpcRoute := newGRPCRoute(t, ns, "a-grpc", "gw", "http", []string{"grpc.example.com"}, "backend")
-	waitKindParent(t, &gatewayv1.GRPCRoute{}, ns, "a-grpc", "gw", string(gatewayv1.RouteConditionAccepted), metav1.ConditionTrue, string(gatewayv1.RouteReasonAccepted))
-	waitKindParent(t, &gatewayv1.GRPCRoute{}, ns, "a-grpc", "gw", string(gatewayv1.RouteConditionResolvedRefs), metav1.ConditionTrue, string(gatewayv1.RouteReasonResolvedRefs))
+	grpc := &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a-grpc"}}
+	waitParentOf(t, grpc, &grpc.Status.Parents, "gw", string(gatewayv1.RouteConditionAccepted), metav1.ConditionTrue, string(gatewayv1.RouteReasonAccepted))
+	waitParentOf(t, grpc, &grpc.Status.Parents, "gw", string(gatewayv1.RouteConditionResolvedRefs), metav1.ConditionTrue, string(gatewayv1.RouteReasonResolvedRefs))
 	newRoute(t, ns, "web", ns, "gw", "http", []string{"web.example.com"}, ns, "backend")
 	waitRouteParent(t, ns, "web", "gw", string(gatewayv1.RouteConditionAccepted), metav1.ConditionTrue, string(gatewayv1.RouteReasonAccepted))
 

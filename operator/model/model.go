@@ -27,6 +27,14 @@ type Gateway struct {
 	// Certificates are the TLS key pairs used by HTTPS servers, sorted by Name.
 	// The render step writes them into the Secret, never the ConfigMap.
 	Certificates []Certificate
+
+	// StreamServers are the TCP, UDP and TLS listeners' servers (stream.go),
+	// sorted by (Port, Protocol).
+	StreamServers []StreamServer
+	// StreamUpstreams are the backend groups of the stream servers, sorted
+	// by Name: a Service port proxied at the connection level, apart from
+	// Upstreams (an HTTP upstream speaks HTTP; a UDP one its own protocol).
+	StreamUpstreams []Upstream
 }
 
 // Settings are the data-plane settings that come from the GatewayClass

@@ -34,6 +34,9 @@ const (
 	FileMaps      = "maps.conf"
 	FileUpstreams = "upstreams.conf"
 	FileServers   = "servers.conf"
+	// FileStream is written only when the Gateway has TCP, UDP or TLS
+	// listeners.
+	FileStream = "stream.conf"
 )
 
 // configFiles maps each config file to the template that renders it.
@@ -43,6 +46,7 @@ var configFiles = []struct{ file, tmpl string }{
 	{FileMaps, "maps.conf.tmpl"},
 	{FileUpstreams, "upstreams.conf.tmpl"},
 	{FileServers, "servers.conf.tmpl"},
+	{FileStream, "stream.conf.tmpl"},
 }
 
 var parsedTemplates = template.Must(template.New("").
@@ -106,6 +110,9 @@ func Render(gw *model.Gateway) (Files, error) {
 	}
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
+		if f.file == FileStream && v.Stream == nil {
+			continue
+		}
 		var buf bytes.Buffer
 		buf.Grow(v.sizeHint(f.file))
 		v.rec.start(&buf)
@@ -138,6 +145,9 @@ type view struct {
 	Upstreams       []upstreamView
 	UpstreamZoneKB  int
 	Servers         []*serverView
+	// Stream is the `stream` context, nil without TCP, UDP and TLS
+	// listeners.
+	Stream *streamView
 
 	rec sourceRecorder // see Begin and End
 }
@@ -192,7 +202,10 @@ type serverView struct {
 	ServerName      string // quoted, or "" for none
 	Certs           []kv   // Key cert file, Value key file, both quoted
 	RejectHandshake bool
-	Locations       []*locationView
+	// RealIP takes the client's address from the PROXY protocol (the
+	// server listens behind a stream server).
+	RealIP    bool
+	Locations []*locationView
 }
 
 // locationView is one `location`. Script holds rewrite-module directives

@@ -208,3 +208,4 @@ func (rs *routeState) noteRefError(e *refError) {
 		rs.refErr = e
 	}
 }
+

@@ -52,6 +52,11 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportTCPRoute,
+	features.SupportUDPRoute,
+	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportTLSRouteModeMixed,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {

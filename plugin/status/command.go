@@ -47,7 +47,7 @@ Accepted and Programmed conditions and the routes the operator refused for it.
 
 Exits non-zero when a Gateway shown is not in sync: a pod is not SYNCED, or the Gateway
 is not Accepted and Programmed. Reads only through the API server (get/list gateways,
-httproutes and grpcroutes, pods, configmaps; optionally gatewayclasses); see docs/troubleshooting.md.`,
+httproutes, grpcroutes, tlsroutes, tcproutes, udproutes, pods, configmaps; optionally gatewayclasses); see docs/troubleshooting.md.`,
 		Example: `  kubectl nginx-gateway status            # Gateways of the current namespace
   kubectl nginx-gateway status web -n prod
   kubectl nginx-gateway status -A -o yaml`,

@@ -19,6 +19,9 @@ import (
 var routeKinds = []schema.GroupVersionKind{
 	gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"),
 	gatewayv1.SchemeGroupVersion.WithKind("GRPCRoute"),
+	gatewayv1.SchemeGroupVersion.WithKind("TLSRoute"),
+	gatewayv1.SchemeGroupVersion.WithKind("TCPRoute"),
+	gatewayv1.SchemeGroupVersion.WithKind("UDPRoute"),
 }
 
 // routes are the routes of every kind that may attach to a Gateway of
