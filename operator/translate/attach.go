@@ -208,4 +208,3 @@ func (rs *routeState) noteRefError(e *refError) {
 		rs.refErr = e
 	}
 }
-
