@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
@@ -47,10 +48,20 @@ func freeLoopbackAddr(t testing.TB) (string, int32) {
 	return "", 0
 }
 
+// resolverLine and noEndpointsListen are the rendered resolver and the
+// local 503 server's listen, which a test moves to free ports.
+var (
+	resolverLine      = regexp.MustCompile(`(?m)^resolver 127\.0\.0\.1:[0-9]+;`)
+	noEndpointsListen = regexp.MustCompile(`(?m)^(\s*listen )127\.0\.0\.1:[0-9]+;`)
+)
+
 // startNginx writes files (with their listen directives bound to addr)
 // into the root filesystem and runs nginx in the foreground until the test
-// ends. ports are the ports to wait for.
-func startNginx(t testing.TB, files Files, addr string, ports ...int32) *runningNginx {
+// ends, with the endpoints of its upstreams served by the sidecar's DNS
+// server (endpointdns) on a free port. ports are the ports to wait for;
+// it returns once nginx listens on them and holds every upstream's
+// endpoints.
+func startNginx(t testing.TB, files Files, endpoints endpointdns.Table, addr string, ports ...int32) *runningNginx {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("running nginx in its root filesystem needs root (chroot)")
@@ -66,6 +77,19 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 	t.Cleanup(func() { os.RemoveAll(stage) })
 	tree := merged(files)
 	tree[FileServers] = listenLine.ReplaceAll(tree[FileServers], []byte("${1}"+addr+":${2}"))
+	dnsAddr, noEndpoints := freePort(t), freePort(t)
+	dns := endpointdns.New(uint16(noEndpoints))
+	if endpoints == nil {
+		endpoints = endpointdns.Table{}
+	}
+	dns.Set(endpoints)
+	dnsCtx, stopDNS := context.WithCancel(context.Background())
+	t.Cleanup(stopDNS)
+	if err := dns.ListenAndServe(dnsCtx, fmt.Sprintf("127.0.0.1:%d", dnsAddr)); err != nil {
+		t.Fatal(err)
+	}
+	tree[FileUpstreams] = resolverLine.ReplaceAll(tree[FileUpstreams], []byte(fmt.Sprintf("resolver 127.0.0.1:%d;", dnsAddr)))
+	tree[FileUpstreams] = noEndpointsListen.ReplaceAll(tree[FileUpstreams], []byte(fmt.Sprintf("${1}127.0.0.1:%d;", noEndpoints)))
 	writeTree(t, stage, tree)
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 
@@ -97,6 +121,14 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 				t.Fatalf("nginx did not listen on %s:%d\n%s", addr, p, n.logs())
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for upstream := range endpoints {
+		for dns.SRVAnswers(upstream) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("nginx did not resolve upstream %s twice\n%s", upstream, n.logs())
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	return n

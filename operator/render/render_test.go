@@ -11,7 +11,7 @@ import (
 // TestRenderRefusesBrokenModels: a model that breaks the contract with
 // the translation step is an error, never a config nginx might misread.
 func TestRenderRefusesBrokenModels(t *testing.T) {
-	up := upstream("default_echo_80", ep("127.0.0.1", 8080))
+	up := upstream("default_echo_80")
 	for _, tc := range []struct {
 		name   string
 		mutate func(gw *model.Gateway)

@@ -84,9 +84,6 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 			return fmt.Errorf("render: rule %s uses unknown upstream %q", rule.ID, backend.Upstream)
 		}
 		logBackend = upstream.Name
-		if !r.hasEndpoints(upstream.Name) {
-			logBackend = "no-endpoints"
-		}
 	} else if rule.Redirect == nil && rule.Return == nil {
 		logBackend = "invalid"
 	}
@@ -121,9 +118,6 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		return nil
 	case upstream == nil:
 		lv.Script = append(lv.Script, "return 500;")
-		return nil
-	case logBackend == "no-endpoints":
-		lv.Script = append(lv.Script, "return 503;")
 		return nil
 	}
 
@@ -470,7 +464,7 @@ func (r *renderer) proxyPathRewrite(rule *model.Rule) []string {
 }
 
 // mirror returns the internal URI that mirrors rule's requests to its
-// i-th mirror, or "" when the mirror's upstream has no endpoints.
+// i-th mirror, or "" when it mirrors nothing (a zero fraction).
 func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error) {
 	m := rule.Mirrors[i]
 	up := r.upstreams[m.Upstream]
@@ -481,7 +475,7 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 	if m.Denominator > 0 {
 		bp = int(int64(m.Numerator) * 10000 / int64(m.Denominator))
 	}
-	if bp <= 0 || !r.hasEndpoints(up.Name) {
+	if bp <= 0 {
 		return "", nil
 	}
 	uri := fmt.Sprintf("%s%s/m%d", internalPrefix, rule.ID, i)

@@ -7,14 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -61,7 +64,26 @@ func startEcho(t *testing.T, name string) *echoBackend {
 }
 
 func (b *echoBackend) upstream() model.Upstream {
-	return upstream("default_"+b.name+"_80", ep("127.0.0.1", b.port))
+	return upstream("default_" + b.name + "_80")
+}
+
+// endpoints is the backend as its upstream's only endpoint.
+func (b *echoBackend) endpoints() endpointdns.Table {
+	return endpointdns.Table{b.upstream().Name: {netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(b.port))}}
+}
+
+// endpointsOf merges tables.
+func endpointsOf(tables ...endpointdns.Table) endpointdns.Table {
+	out := endpointdns.Table{}
+	for _, t := range tables {
+		maps.Copy(out, t)
+	}
+	return out
+}
+
+// onLoopback is one upstream with one endpoint on 127.0.0.1.
+func onLoopback(up model.Upstream, l net.Listener) endpointdns.Table {
+	return endpointdns.Table{up.Name: {netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(l.Addr().(*net.TCPAddr).Port))}}
 }
 
 // trafficModel is a gateway on one port that exercises routing, filters,
@@ -158,7 +180,8 @@ func TestTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, port)
+	n := startNginx(t, files, endpointsOf(a.endpoints(), b.endpoints(), c.endpoints(), mirror.endpoints(),
+		endpointdns.Table{"default_empty_80": nil}), addr, port)
 	base := fmt.Sprintf("http://%s:%d", addr, port)
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -418,7 +441,7 @@ func TestTrafficTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, files, addr, port)
+	startNginx(t, files, a.endpoints(), addr, port)
 
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(cert.CertPEM)
@@ -481,14 +504,14 @@ func TestTrafficWebSocket(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	ws := upstream("default_ws_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
+	ws := upstream("default_ws_80")
 	ws.Protocol = model.ProtocolWebSocket
 	addr, port := freeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "ws", ws.Name)))}}, ws))
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, files, addr, port)
+	startNginx(t, files, onLoopback(ws, l), addr, port)
 
 	conn, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 2*time.Second)
 	if err != nil {
@@ -527,14 +550,14 @@ func TestTrafficH2C(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	h2c := upstream("default_h2c_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
+	h2c := upstream("default_h2c_80")
 	h2c.Protocol = model.ProtocolH2C
 	addr, port := freeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "h2c", h2c.Name)))}}, h2c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, files, addr, port)
+	startNginx(t, files, onLoopback(h2c, l), addr, port)
 
 	for i := 0; i < 3; i++ { // later requests reuse the kept-alive HTTP/2 connection
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s:%d/grpc/svc?x=%d", addr, port, i), nil)
