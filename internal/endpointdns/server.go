@@ -34,13 +34,10 @@ type Server struct {
 	srvAnswers map[string]int
 }
 
-// New returns a server without a table. noEndpointsPort is the port of
-// nginx's local 503 server on 127.0.0.1.
-func New(noEndpointsPort uint16) *Server {
-	return &Server{
-		noEndpoints: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), noEndpointsPort),
-		srvAnswers:  map[string]int{},
-	}
+// New returns a server without a table. noEndpoints is nginx's local 503
+// server (127.0.0.1:dataplane.NoEndpointsPort in a gateway pod).
+func New(noEndpoints netip.AddrPort) *Server {
+	return &Server{noEndpoints: noEndpoints, srvAnswers: map[string]int{}}
 }
 
 // Set replaces the table; the next query sees it.

@@ -46,7 +46,7 @@ func srvName(upstream string) string {
 }
 
 func TestServerAnswersSRVAndAddresses(t *testing.T) {
-	s := New(8054)
+	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
 	addr := startServer(t, s)
 	a := netip.MustParseAddrPort("10.1.2.3:8080")
 	b := netip.MustParseAddrPort("[fd00::7]:9090")
@@ -109,7 +109,7 @@ func TestServerAnswersSRVAndAddresses(t *testing.T) {
 }
 
 func TestServerFailsUntilSynced(t *testing.T) {
-	s := New(8054)
+	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
 	addr := startServer(t, s)
 	if resp := query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV); resp.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("before the first table: rcode %s, want SERVFAIL (nginx keeps what it has)", dns.RcodeToString[resp.Rcode])
@@ -123,7 +123,7 @@ func TestServerFailsUntilSynced(t *testing.T) {
 // A large upstream does not fit 512 bytes of UDP: the answer is truncated
 // and complete over TCP, as nginx asks again.
 func TestServerTruncatesToTCP(t *testing.T) {
-	s := New(8054)
+	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
 	addr := startServer(t, s)
 	var eps []netip.AddrPort
 	for i := range 200 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +79,7 @@ func startNginx(t testing.TB, files Files, endpoints endpointdns.Table, addr str
 	tree := merged(files)
 	tree[FileServers] = listenLine.ReplaceAll(tree[FileServers], []byte("${1}"+addr+":${2}"))
 	dnsAddr, noEndpoints := freePort(t), freePort(t)
-	dns := endpointdns.New(uint16(noEndpoints))
+	dns := endpointdns.New(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(noEndpoints)))
 	if endpoints == nil {
 		endpoints = endpointdns.Table{}
 	}
