@@ -27,7 +27,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the operator and runs the whole product (-short)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	bin := t.TempDir()
 	for _, prog := range []string{"operator", "sidecar"} {
@@ -105,6 +105,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	})
 	t.Run("BackendPodReplacedUnderTraffic", func(t *testing.T) {
 		testBackendPodReplacedUnderTraffic(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
+	t.Run("EndpointChurnWithoutReload", func(t *testing.T) {
+		testEndpointChurnWithoutReload(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
 	})
 	t.Run("InvalidRouteKeepsOthersServing", func(t *testing.T) {
 		testInvalidRouteKeepsOthersServing(t, ctx, c, strings.TrimSuffix(p.URL, "/"))

@@ -26,6 +26,8 @@ type runningNginx struct {
 	cmd    *exec.Cmd
 	output *testenv.SyncBuffer // stdout and stderr
 	done   chan error
+	// dns serves the upstreams' endpoints; a test may change them.
+	dns *endpointdns.Server
 }
 
 // listenLine matches the listen directives Render writes ("listen PORT …").
@@ -94,7 +96,7 @@ func startNginx(t testing.TB, files Files, endpoints endpointdns.Table, addr str
 	writeTree(t, stage, tree)
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 
-	n := &runningNginx{addr: addr, output: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	n := &runningNginx{addr: addr, output: &testenv.SyncBuffer{}, done: make(chan error, 1), dns: dns}
 	n.cmd = exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf",
 		"-g", "daemon off; pid "+inside+"nginx.pid;")
 	n.cmd.Stderr = n.output

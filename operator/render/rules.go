@@ -179,6 +179,11 @@ func timeouts(t model.Timeouts) []kv {
 		// endpoint that would stretch the request past its timeout.
 		out = append(out, kv{"proxy_next_upstream", "error"})
 	}
+	if len(out) > 0 {
+		// Nor is it sent again through the server after an endpoint
+		// change (http.conf's error_page): its timeout bounds the request.
+		out = append(out, kv{"error_page", "502 @ngo_502"}, kv{"error_page", "504 @ngo_504"})
+	}
 	return out
 }
 
