@@ -60,16 +60,14 @@ func TestEndpointChangeWritesOnlyTheEndpointsConfigMap(t *testing.T) {
 	waitEndpoints("10.0.0.1:8080\n")
 
 	config, dep := &corev1.ConfigMap{}, &appsv1.Deployment{}
-	read := func() {
-		t.Helper()
+	read := func() error {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.Name("gw")}, config); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.Name("gw")}, dep); err != nil {
-			t.Fatal(err)
-		}
+		return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.Name("gw")}, dep)
 	}
-	read()
+	// The endpoints are written first: wait for the rest of the reconcile.
+	testenv.Eventually(t, waitTimeout, "config ConfigMap and Deployment", read)
 	hash, configVersion, depVersion := config.Annotations[dataplane.AnnotationConfigHash], config.ResourceVersion, dep.ResourceVersion
 
 	// Scale up, then down to nothing: each step reaches the endpoints
@@ -87,7 +85,9 @@ func TestEndpointChangeWritesOnlyTheEndpointsConfigMap(t *testing.T) {
 	} {
 		update(t, slice, func() { slice.Endpoints = step.endpoints })
 		waitEndpoints(step.want)
-		read()
+		if err := read(); err != nil {
+			t.Fatal(err)
+		}
 		if got := config.Annotations[dataplane.AnnotationConfigHash]; got != hash || config.ResourceVersion != configVersion {
 			t.Errorf("config ConfigMap changed with the endpoints: hash %s → %s, resourceVersion %s → %s", hash, got, configVersion, config.ResourceVersion)
 		}
