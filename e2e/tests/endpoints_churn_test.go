@@ -46,6 +46,7 @@ func testEndpointChurnWithoutReload(t *testing.T, ctx context.Context, c *cluste
 	}
 
 	ready := watchReady(t, ctx, c)
+	published := watchPublished(t, ctx, c)
 	traffic := startTraffic(url, 2)
 
 	scale := func(n int) {
@@ -68,15 +69,27 @@ func testEndpointChurnWithoutReload(t *testing.T, ctx context.Context, c *cluste
 	waitServedBy(t, ctx, c, traffic, 2)
 	requests, failures, firstServed := traffic.stop()
 
-	var delays []time.Duration
+	// Ready → first request served, split at the moment the pod's address
+	// was in the endpoints ConfigMap (the operator's part before, the
+	// sidecar's and nginx's after).
+	var delays, toPublished, toServed []time.Duration
 	for pod, servedAt := range firstServed {
-		if readyAt, ok := ready.at(pod); ok && !ready.before[pod] {
-			delays = append(delays, servedAt.Sub(readyAt))
+		readyAt, ok := ready.at(pod)
+		if !ok || ready.before[pod] {
+			continue
+		}
+		delays = append(delays, servedAt.Sub(readyAt))
+		if at, ok := published.at(ready.ip(pod)); ok {
+			toPublished = append(toPublished, at.Sub(readyAt))
+			toServed = append(toServed, servedAt.Sub(at))
 		}
 	}
-	slices.Sort(delays)
-	t.Logf("endpoint churn: %d requests, %d failed; pods that became Ready during the churn: %d; Ready → first request served: p50 %v, max %v (all: %v)",
-		requests, len(failures), len(delays), percentile(delays, 50), percentile(delays, 100), delays)
+	for _, d := range [][]time.Duration{delays, toPublished, toServed} {
+		slices.Sort(d)
+	}
+	t.Logf("endpoint churn: %d requests, %d failed; pods that became Ready during the churn: %d; Ready → first request served: p50 %v, max %v (all: %v); of which Ready → in the endpoints ConfigMap: p50 %v, max %v; ConfigMap → first request served: p50 %v, max %v",
+		requests, len(failures), len(delays), percentile(delays, 50), percentile(delays, 100), delays,
+		percentile(toPublished, 50), percentile(toPublished, 100), percentile(toServed, 50), percentile(toServed, 100))
 	for _, f := range failures {
 		t.Errorf("request failed: %s", f)
 	}
@@ -173,12 +186,19 @@ func nginxProcesses(t *testing.T, pod *corev1.Pod) []int {
 	return pids
 }
 
-// readyTimes records when the test first saw each echo pod Ready.
+// readyTimes records when the test first saw each echo pod Ready, and its IP.
 type readyTimes struct {
 	// before are the pods Ready when the watch began.
 	before map[string]bool
 	mu     sync.Mutex
 	seen   map[string]time.Time
+	ips    map[string]string
+}
+
+func (r *readyTimes) ip(pod string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ips[pod]
 }
 
 func (r *readyTimes) at(pod string) (time.Time, bool) {
@@ -191,7 +211,7 @@ func (r *readyTimes) at(pod string) (time.Time, bool) {
 // watchReady watches the echo pods until the test ends.
 func watchReady(t *testing.T, ctx context.Context, c *cluster.Cluster) *readyTimes {
 	t.Helper()
-	r := &readyTimes{before: map[string]bool{}, seen: map[string]time.Time{}}
+	r := &readyTimes{before: map[string]bool{}, seen: map[string]time.Time{}, ips: map[string]string{}}
 	selector := metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=echo"}
 	pods, err := c.Client.CoreV1().Pods("default").List(ctx, selector)
 	if err != nil {
@@ -217,11 +237,59 @@ func watchReady(t *testing.T, ctx context.Context, c *cluster.Cluster) *readyTim
 			r.mu.Lock()
 			if _, seen := r.seen[pod.Name]; !seen {
 				r.seen[pod.Name] = time.Now()
+				r.ips[pod.Name] = pod.Status.PodIP
 			}
 			r.mu.Unlock()
 		}
 	}()
 	return r
+}
+
+// publishedTimes records when the test first saw each address in the
+// sample Gateway's endpoints ConfigMap.
+type publishedTimes struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (p *publishedTimes) at(ip string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.seen[ip]
+	return at, ok
+}
+
+// watchPublished watches the endpoints ConfigMap of the sample Gateway
+// ("gateway-nginx-endpoints", resources.EndpointsName) until the test ends.
+func watchPublished(t *testing.T, ctx context.Context, c *cluster.Cluster) *publishedTimes {
+	t.Helper()
+	p := &publishedTimes{seen: map[string]time.Time{}}
+	w, err := c.Client.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=gateway-nginx-endpoints"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	go func() {
+		for ev := range w.ResultChan() {
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			p.mu.Lock()
+			for _, value := range cm.Data {
+				for _, line := range strings.Fields(value) {
+					if ip, _, ok := strings.Cut(line, ":"); ok {
+						if _, seen := p.seen[ip]; !seen {
+							p.seen[ip] = now
+						}
+					}
+				}
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
 }
 
 // traffic is clients sending GETs in a loop, each on a fresh connection
