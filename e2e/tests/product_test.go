@@ -49,7 +49,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 	c := clustertest.Start(t, cluster.Options{Images: images, KubeBinDir: kube})
 	// The bound starts once the cluster runs: Start may have waited for
 	// another local cluster on this machine to stop.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 	p, err := product.Deploy(ctx, c, images, t.Logf)
 	if err != nil {
@@ -112,6 +112,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	})
 	t.Run("BackendPodReplacedUnderTraffic", func(t *testing.T) {
 		testBackendPodReplacedUnderTraffic(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
+	t.Run("EndpointChurnWithoutReload", func(t *testing.T) {
+		testEndpointChurnWithoutReload(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
 	})
 	t.Run("InvalidRouteKeepsOthersServing", func(t *testing.T) {
 		testInvalidRouteKeepsOthersServing(t, ctx, c, strings.TrimSuffix(p.URL, "/"))

@@ -341,7 +341,10 @@ type Backend struct {
 	ResponseHeaders HeaderModifier
 }
 
-// Upstream is a group of endpoints of one Service port.
+// Upstream is the group of endpoints of one Service port. Its addresses are
+// not part of the model (nor of the config): nginx learns them at run time
+// from the sidecar's DNS (see translate.GatewayResult.Endpoints), so an
+// endpoint change never changes the config.
 type Upstream struct {
 	// Name is unique within the Gateway and safe in nginx names
 	// ([a-z0-9_]), derived from namespace, service and port.
@@ -351,11 +354,9 @@ type Upstream struct {
 	ServiceName      string
 	ServicePort      int32
 	Protocol         AppProtocol
-	// Endpoints are the ready addresses, sorted. Empty means 503.
-	Endpoints []Endpoint
 }
 
-// Endpoint is one address of an upstream.
+// Endpoint is one ready address of an upstream.
 type Endpoint struct {
 	// Address is an IPv4 or IPv6 address (no brackets).
 	Address string

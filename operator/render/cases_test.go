@@ -22,12 +22,10 @@ func route(name string, index int) model.RouteRef {
 	return model.RouteRef{Kind: "HTTPRoute", Namespace: "default", Name: name, RuleIndex: index}
 }
 
-func upstream(name string, endpoints ...model.Endpoint) model.Upstream {
+func upstream(name string) model.Upstream {
 	return model.Upstream{Name: name, ServiceNamespace: "default", ServiceName: name, ServicePort: 80,
-		Protocol: model.ProtocolHTTP1, Endpoints: endpoints}
+		Protocol: model.ProtocolHTTP1}
 }
-
-func ep(addr string, port int32) model.Endpoint { return model.Endpoint{Address: addr, Port: port} }
 
 func backend(up string, weight int32) model.Backend {
 	return model.Backend{Upstream: up, Weight: weight}
@@ -110,8 +108,8 @@ type testCase struct {
 }
 
 func goldenCases() []testCase {
-	up1 := upstream("default_echo_80", ep("127.0.0.1", 18081))
-	up2 := upstream("default_echo2_80", ep("127.0.0.1", 18082), ep("::1", 18082))
+	up1 := upstream("default_echo_80")
+	up2 := upstream("default_echo2_80")
 	empty := upstream("default_empty_80")
 	return []testCase{
 		{"minimal-http", func(testing.TB) *model.Gateway {
@@ -233,9 +231,9 @@ func goldenCases() []testCase {
 			return gw
 		}},
 		{"websocket-h2c", func(testing.TB) *model.Gateway {
-			ws := upstream("default_ws_8082", ep("127.0.0.1", 18083))
+			ws := upstream("default_ws_8082")
 			ws.Protocol = model.ProtocolWebSocket
-			h2c := upstream("default_h2c_8081", ep("127.0.0.1", 18084))
+			h2c := upstream("default_h2c_8081")
 			h2c.Protocol = model.ProtocolH2C
 			return gateway(80, map[string][]model.Location{"example.com": {
 				prefix("/ws", always(proxyRule("r0", "ws", ws.Name))), prefix("/h2c", always(proxyRule("r1", "h2c", h2c.Name))),
@@ -297,11 +295,11 @@ func streamRoute(kind, name string) model.RouteRef {
 // name, one passing some names through and terminating others, and an
 // HTTP server beside them.
 func streamGateway(t testing.TB, accessLog string) *model.Gateway {
-	echo := upstream("default_echo_3000", ep("127.0.0.1", 18091), ep("::1", 18091))
-	dns := upstream("default_dns_53_udp", ep("127.0.0.1", 18053))
-	tlsUp := upstream("default_tls_443", ep("127.0.0.1", 18443))
+	echo := upstream("default_echo_3000")
+	dns := upstream("default_dns_53_udp")
+	tlsUp := upstream("default_tls_443")
 	empty := upstream("default_empty_3000")
-	http := upstream("default_web_80", ep("127.0.0.1", 18081))
+	http := upstream("default_web_80")
 	gw := gateway(80, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "web", http.Name)))}}, http)
 	s := testSettings()
 	s.AccessLogFormat = accessLog

@@ -142,8 +142,9 @@ type view struct {
 	HTTP            httpView
 	Maps            []*nginxMap
 	Splits          []*splitClients
-	Upstreams       []upstreamView
-	UpstreamZoneKB  int
+	Upstreams       upstreamsView
+	// NoEndpointsPort is nginx's local 503 server (dataplane.NoEndpointsPort).
+	NoEndpointsPort int
 	Servers         []*serverView
 	// Stream is the `stream` context, nil without TCP, UDP and TLS
 	// listeners.
@@ -189,10 +190,20 @@ type splitClients struct {
 
 type kv struct{ Key, Value string }
 
+// upstreamsView is one block of upstreams (template "ngo.upstreams").
+type upstreamsView struct {
+	// Resolver is the sidecar's endpoints DNS, Service the SRV service.
+	Resolver, Service string
+	Zone              string
+	ZoneKB            int
+	Keepalive         int
+	Upstreams         []upstreamView
+}
+
 type upstreamView struct {
 	Comment  string
 	Name     string
-	Servers  []string // "ADDRESS:PORT", IPv6 in brackets
+	DNSName  string // dataplane.UpstreamDNSName(Name)
 	Protocol string
 }
 
@@ -247,7 +258,7 @@ func (v *view) sizeHint(file string) int {
 	case FileMaps:
 		return 256 + 160*(len(v.Maps)+len(v.Splits))
 	case FileUpstreams:
-		return 256 + 160*len(v.Upstreams)
+		return 512 + 256*len(v.Upstreams.Upstreams)
 	}
 	return 4096
 }

@@ -20,7 +20,9 @@ const closedUpstream = "ngo_closed"
 type streamView struct {
 	// AccessLog is "default", "json" or "off", as for HTTP.
 	AccessLog string
-	Upstreams []streamUpstreamView
+	// Upstreams are written by the same template as HTTP's ("ngo.upstreams"):
+	// resolved at run time from the sidecar's DNS, never listing addresses.
+	Upstreams upstreamsView
 	// Splits share a route's connections among its backends.
 	Splits []*streamSplit
 	// SNIMaps map a TLS passthrough server's client server name to a
@@ -42,17 +44,6 @@ type streamView struct {
 	Servers []streamServerView
 	// MapHashBucketSize and MapHashMaxSize fit the maps' keys.
 	MapHashBucketSize, MapHashMaxSize int
-}
-
-// streamUpstreamView is one stream upstream: the template definition
-// "stream-upstream" renders it from the model.Upstream, so how upstream
-// servers are written is decided in one place.
-type streamUpstreamView struct {
-	Comment string
-	U       *model.Upstream
-	// Servers are "ADDRESS:PORT", IPv6 in brackets.
-	Servers []string
-	ZoneKB  int
 }
 
 // streamMap is one `map SOURCE $VAR { [hostnames;] KEY VALUE; … default VALUE; }`.
@@ -123,8 +114,9 @@ func (r *renderer) stream() (*streamView, error) {
 			Var: "ngo_stream_internal_route_id", Default: `""`},
 	}
 	upstreams := map[string]*model.Upstream{}
+	// Every upstream is live: one whose Service port has no endpoints
+	// resolves to no peer at run time, and nginx closes its connections.
 	live := map[string]bool{}
-	peers := 0
 	for i := range gw.StreamUpstreams {
 		u := &gw.StreamUpstreams[i]
 		if !safeIdent.MatchString(u.Name) || u.Name == closedUpstream {
@@ -134,18 +126,9 @@ func (r *renderer) stream() (*streamView, error) {
 			return nil, fmt.Errorf("render: duplicate stream upstream %q", u.Name)
 		}
 		upstreams[u.Name] = u
-		uv, ok := upstreamFor(u)
-		if !ok {
-			continue // its share of connections is closed
-		}
 		live[u.Name] = true
-		sv.Upstreams = append(sv.Upstreams, streamUpstreamView{Comment: uv.Comment, U: u, Servers: uv.Servers})
-		peers += 1 + len(uv.Servers)
 	}
-	zone := roundUp(2*peers, 64, 64)
-	for i := range sv.Upstreams {
-		sv.Upstreams[i].ZoneKB = zone
-	}
+	sv.Upstreams = upstreamBlock("ngo_stream_upstreams", 0, gw.StreamUpstreams)
 
 	sb := &streamBuilder{r: r, sv: sv, upstreams: upstreams, live: live, seenID: map[string]bool{}}
 	seenServer := map[string]bool{}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
@@ -152,10 +153,12 @@ func TestTrafficStream(t *testing.T) {
 	}
 	withCert := func(name string) *model.ServerTLS { return &model.ServerTLS{CertificateNames: []string{name}} }
 	gw.StreamUpstreams = []model.Upstream{
-		upstream("a", ep("127.0.0.1", a)), upstream("b", ep("127.0.0.1", b)), upstream("empty"),
-		upstream("tls_a", ep("127.0.0.1", tlsA)), upstream("tls_b", ep("127.0.0.1", tlsB)),
-		upstream("udp", ep("127.0.0.1", udp)),
+		upstream("a"), upstream("b"), upstream("empty"), upstream("tls_a"), upstream("tls_b"), upstream("udp"),
 	}
+	// "empty" has no entry: the sidecar's DNS does not know a stream
+	// upstream without endpoints, nginx resolves it to no peer.
+	endpoints := endpointsOf(web.endpoints(), endpointdns.Table{
+		"a": loopback(a), "b": loopback(b), "tls_a": loopback(tlsA), "tls_b": loopback(tlsB), "udp": loopback(udp)})
 	gw.StreamServers = []model.StreamServer{
 		{Port: tcpPort, Protocol: model.StreamTCP, Routes: []model.StreamRoute{{ID: "tcp0", Route: streamRoute("TCPRoute", "split"),
 			Backends: []model.Backend{backend("a", 6), backend("b", 2), backend("empty", 2)}}}},
@@ -180,7 +183,7 @@ func TestTrafficStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, tcpPort, tlsPort, closedPort, terminatePort, mixedPort)
+	n := startNginx(t, files, endpoints, addr, tcpPort, tlsPort, closedPort, terminatePort, mixedPort)
 	at := func(port int32) string { return fmt.Sprintf("%s:%d", addr, port) }
 
 	t.Run("tcp by weight", func(t *testing.T) {

@@ -87,8 +87,10 @@ func (l *listenerState) allowsNamespace(ix *index, gatewayNS, ns string) bool {
 // network namespace, so a listener on one of them could not be served and
 // would take the port from the sidecar (or nginx would fail to bind).
 var gatewayPodPorts = map[int32]string{
-	dataplane.HealthPort:  "the sidecar's health probes (/healthz, /readyz)",
-	dataplane.MetricsPort: "the sidecar's metrics (/metrics)",
+	dataplane.HealthPort:       "the sidecar's health probes (/healthz, /readyz)",
+	dataplane.MetricsPort:      "the sidecar's metrics (/metrics)",
+	dataplane.EndpointsDNSPort: "the sidecar's endpoints DNS on the pod's loopback",
+	dataplane.NoEndpointsPort:  "nginx's local server that answers 503 for upstreams without endpoints",
 }
 
 func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {

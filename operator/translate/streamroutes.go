@@ -310,7 +310,6 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 			ServiceNamespace: key.Namespace,
 			ServiceName:      key.Name,
 			ServicePort:      key.Port,
-			Endpoints:        b.streamUpstreams[key],
 		})
 	}
 	slices.SortFunc(m.StreamUpstreams, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })

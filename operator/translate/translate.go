@@ -87,6 +87,13 @@ type GatewayResult struct {
 	// Model is what the data plane serves; nil when the Gateway is not
 	// accepted (then no data plane objects are kept for it).
 	Model *model.Gateway
+	// Endpoints are the ready addresses of each of Model's upstreams, keyed
+	// by upstream name, each list sorted; an upstream without ready
+	// endpoints has an empty list (its requests answer 503). They are kept
+	// out of the model so that the config, and its hash, never depend on
+	// them: the operator publishes them apart (resources.Endpoints) and
+	// nginx resolves them at run time through the sidecar's DNS.
+	Endpoints map[string][]model.Endpoint
 	// Infrastructure is what the owned objects are built from.
 	Infrastructure model.Infrastructure
 }
@@ -177,6 +184,7 @@ func Translate(in Input) Output {
 		if gs.accepted {
 			_, settings := resolveSettings(gs.params...)
 			res.Model = b.gatewayModel(gs, settings)
+			res.Endpoints = b.endpointsOf(gs, res.Model)
 			res.Infrastructure.Ports = servicePorts(gs.listeners)
 		}
 		out.Gateways = append(out.Gateways, res)
@@ -194,6 +202,28 @@ func (b *translator) gatewayModel(gs *gatewayState, settings model.Settings) *mo
 		kind.contribute(b, gs, m, certs)
 	}
 	return m
+}
+
+// endpointsOf lists the ready addresses of each upstream of m.
+func (b *translator) endpointsOf(gs *gatewayState, m *model.Gateway) map[string][]model.Endpoint {
+	out := make(map[string][]model.Endpoint, len(m.Upstreams)+len(m.StreamUpstreams))
+	for _, u := range m.Upstreams {
+		eps := []model.Endpoint{}
+		if r := b.upstreams[upstreamKey{Namespace: u.ServiceNamespace, Name: u.ServiceName, Port: u.ServicePort}]; r != nil {
+			eps = append(eps, r.endpoints...)
+		}
+		out[u.Name] = eps
+	}
+	// A stream upstream without endpoints is left out: its name is then
+	// unknown to the sidecar's DNS, nginx resolves it to no peer and closes
+	// its connections, where an HTTP upstream's empty entry points at the
+	// local 503 server.
+	for key, name := range gs.streamUpstreams {
+		if eps := b.streamUpstreams[key]; len(eps) > 0 {
+			out[name] = slices.Clone(eps)
+		}
+	}
+	return out
 }
 
 // sortedByNamespacedName returns pointers to the objects, sorted by
