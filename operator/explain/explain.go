@@ -1,0 +1,631 @@
+package explain
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// Result is what nginx does with one request.
+type Result struct {
+	Request RequestSeen `json:"request"`
+	// Server is the server block that takes the request; nil when none
+	// does (no listener on the port, TLS handshake refused, 400).
+	Server *ServerChoice `json:"server,omitempty"`
+	// Location is the location block nginx selects in Server.
+	Location *LocationChoice `json:"location,omitempty"`
+	// Candidates are the route matches of Location in precedence order,
+	// each with its verdict.
+	Candidates []CandidateVerdict `json:"candidates,omitempty"`
+	// Selected is the rule that takes the request; nil for a 404.
+	Selected *RuleRef `json:"selected,omitempty"`
+	// Response is what the client gets.
+	Response Response `json:"response"`
+	// Routes has a verdict for every route of the Gateway's model.
+	Routes []RouteVerdict `json:"routes,omitempty"`
+}
+
+// RequestSeen is the request as nginx sees it.
+type RequestSeen struct {
+	Method string `json:"method"`
+	Scheme string `json:"scheme"`
+	Port   int32  `json:"port"`
+	SNI    string `json:"sni,omitempty"`
+	// Host is $host: the Host header lower-cased, without port.
+	Host string `json:"host"`
+	// Path is $uri: decoded and normalized.
+	Path string `json:"path"`
+	// Query is $args, raw.
+	Query   string   `json:"query,omitempty"`
+	Headers []Header `json:"headers,omitempty"`
+}
+
+// ServerChoice is the server block that takes the request and why.
+type ServerChoice struct {
+	Port      int32    `json:"port"`
+	Hostname  string   `json:"hostname,omitempty"`
+	Default   bool     `json:"default,omitempty"`
+	Listeners []string `json:"listeners,omitempty"`
+	TLS       bool     `json:"tls,omitempty"`
+	Why       string   `json:"why"`
+}
+
+// LocationChoice is the location block nginx selects and why.
+type LocationChoice struct {
+	// Match is "=" (exact) or "prefix".
+	Match string `json:"match"`
+	Path  string `json:"path"`
+	Why   string `json:"why"`
+}
+
+// RuleRef names a route rule, as the access log does.
+type RuleRef struct {
+	// Route is "namespace/name".
+	Route string `json:"route"`
+	Kind  string `json:"kind"`
+	// Rule is the access log's rule: the rule's name, or its index.
+	Rule      string `json:"rule"`
+	RuleIndex int    `json:"ruleIndex"`
+}
+
+// CandidateVerdict is one route match of the selected location.
+type CandidateVerdict struct {
+	RuleRef
+	// Match describes the match's conditions ("always" when none).
+	Match string `json:"match"`
+	// Verdict is "selected", "no match" or "not reached".
+	Verdict string `json:"verdict"`
+	Why     string `json:"why,omitempty"`
+}
+
+// Candidate verdicts.
+const (
+	VerdictSelected   = "selected"
+	VerdictNoMatch    = "no match"
+	VerdictNotReached = "not reached"
+)
+
+// Response is what the client gets.
+type Response struct {
+	// Status is the status nginx answers with, 0 when a backend answers.
+	Status int `json:"status,omitempty"`
+	// Outcome is "proxied", "redirect", "fixed status", "not found",
+	// "bad request", "no server" or "TLS handshake refused".
+	Outcome string `json:"outcome"`
+	Why     string `json:"why,omitempty"`
+	// Redirect is the Location header of a redirect.
+	Redirect string `json:"redirect,omitempty"`
+	// AccessLog is what the access log names (route, rule, backend).
+	AccessLog *AccessLog `json:"accessLog,omitempty"`
+	// Backends share the request by weight.
+	Backends []BackendOutcome `json:"backends,omitempty"`
+	// Filters are the changes the rule makes to request and response.
+	Filters []string `json:"filters,omitempty"`
+}
+
+// AccessLog holds the route fields of the access log line.
+type AccessLog struct {
+	Route string `json:"route"`
+	Rule  string `json:"rule"`
+	// Backend is the upstream, "invalid", "no-endpoints", or empty for
+	// redirects and fixed statuses; with several backends, each one's.
+	Backend string `json:"backend,omitempty"`
+}
+
+// BackendOutcome is one weighted backend of the selected rule.
+type BackendOutcome struct {
+	// Service is "namespace/name:port"; empty for an invalid backendRef.
+	Service  string `json:"service,omitempty"`
+	Upstream string `json:"upstream,omitempty"`
+	Weight   int32  `json:"weight"`
+	// Share is the backend's part of the requests ("75%").
+	Share string `json:"share"`
+	// Status is 500 or 503 when nginx answers instead of the backend.
+	Status    int      `json:"status,omitempty"`
+	Why       string   `json:"why,omitempty"`
+	Endpoints []string `json:"endpoints,omitempty"`
+	// Log is the access log's backend field for this share.
+	Log     string   `json:"log"`
+	Filters []string `json:"filters,omitempty"`
+}
+
+// RouteVerdict says whether a route took the request and, if not, why.
+type RouteVerdict struct {
+	Route string `json:"route"`
+	Kind  string `json:"kind"`
+	// Verdict is "selected", "not matched" or "not attached".
+	Verdict string `json:"verdict"`
+	Why     string `json:"why,omitempty"`
+}
+
+// Route verdicts.
+const (
+	RouteSelected    = "selected"
+	RouteNotMatched  = "not matched"
+	RouteNotAttached = "not attached"
+)
+
+// Explain evaluates req against m as nginx, configured from m by the
+// render step, would.
+func Explain(m *model.Gateway, req Request) Result {
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	res := Result{Request: RequestSeen{Method: method, Scheme: req.Scheme, Port: req.Port, SNI: req.SNI, Headers: req.Headers}}
+	ev := evaluation{m: m, req: &req, res: &res}
+	ev.run()
+	ev.routeVerdicts()
+	return res
+}
+
+type evaluation struct {
+	m   *model.Gateway
+	req *Request
+	res *Result
+	srv *model.HTTPServer
+	loc *block
+	// winner is the index of the selected candidate in loc.candidates.
+	winner int
+	uri    string
+	args   string
+	host   string
+}
+
+func (ev *evaluation) fail(status int, outcome, why string) {
+	ev.res.Response = Response{Status: status, Outcome: outcome, Why: why}
+}
+
+func (ev *evaluation) run() {
+	req, res := ev.req, ev.res
+	var onPort []*model.HTTPServer
+	tls := false
+	for i := range ev.m.HTTPServers {
+		if s := &ev.m.HTTPServers[i]; s.Port == req.Port {
+			onPort = append(onPort, s)
+			tls = tls || s.TLS != nil
+		}
+	}
+	if len(onPort) == 0 {
+		ev.fail(0, "no server", fmt.Sprintf("no listener of the Gateway serves HTTP on port %d: the connection is refused", req.Port))
+		return
+	}
+	switch {
+	case tls && req.Scheme != "https":
+		ev.fail(400, "bad request", fmt.Sprintf("port %d takes HTTPS; nginx answers a plain HTTP request with 400", req.Port))
+		return
+	case !tls && req.Scheme == "https":
+		ev.fail(0, "TLS handshake refused", fmt.Sprintf("port %d takes plain HTTP; a TLS handshake fails", req.Port))
+		return
+	}
+	if tls {
+		hs, why := pickServer(onPort, strings.ToLower(req.SNI))
+		if hs.TLS == nil || len(hs.TLS.CertificateNames) == 0 {
+			sni := "without SNI"
+			if req.SNI != "" {
+				sni = fmt.Sprintf("for SNI %q", req.SNI)
+			}
+			ev.fail(0, "TLS handshake refused", fmt.Sprintf("the handshake %s reaches server %s (%s), which has no certificate (ssl_reject_handshake)", sni, serverName(hs), why))
+			return
+		}
+	}
+
+	hostHeader, hasHost := req.headerValue("Host")
+	if !hasHost {
+		ev.fail(400, "bad request", "HTTP/1.1 requires a Host header")
+		return
+	}
+	host, bad := hostName(hostHeader)
+	if bad != "" {
+		ev.fail(400, "bad request", bad)
+		return
+	}
+	uri, args, bad := normalizeTarget(req.Target)
+	if bad != "" {
+		ev.fail(400, "bad request", bad)
+		return
+	}
+	ev.host, ev.uri, ev.args = host, uri, args
+	res.Request.Host, res.Request.Path, res.Request.Query = host, uri, args
+
+	srv, why := pickServer(onPort, host)
+	ev.srv = srv
+	res.Server = &ServerChoice{Port: srv.Port, Hostname: srv.Hostname, Default: srv.Default, Listeners: srv.Listeners, TLS: tls, Why: why}
+
+	blocks := locationBlocks(srv)
+	loc, lwhy := pickBlock(blocks, uri)
+	ev.loc = loc
+	res.Location = &LocationChoice{Match: loc.kind, Path: loc.path, Why: lwhy}
+
+	ev.winner = -1
+	for i, c := range loc.candidates {
+		ref := ruleRef(c.Rule)
+		v := CandidateVerdict{RuleRef: ref, Match: describeConditions(c.Conditions)}
+		switch {
+		case ev.winner >= 0:
+			v.Verdict, v.Why = VerdictNotReached, "an earlier match was selected"
+		default:
+			if ok, why := ev.holds(c.Conditions); ok {
+				ev.winner = i
+				v.Verdict = VerdictSelected
+			} else {
+				v.Verdict, v.Why = VerdictNoMatch, why
+			}
+		}
+		res.Candidates = append(res.Candidates, v)
+	}
+	if ev.winner < 0 {
+		why := fmt.Sprintf("no route match of location %s %s holds", loc.kind, loc.path)
+		if len(loc.candidates) == 0 {
+			why = fmt.Sprintf("no route has a path covering %s on this server", uri)
+		}
+		ev.fail(404, "not found", why)
+		return
+	}
+	rule := loc.candidates[ev.winner].Rule
+	ref := ruleRef(rule)
+	res.Selected = &ref
+	res.Response = ev.respond(rule)
+}
+
+// pickServer is nginx's virtual server selection by name: the exact
+// name, then the longest matching leading wildcard, then the port's
+// default server.
+func pickServer(servers []*model.HTTPServer, host string) (*model.HTTPServer, string) {
+	var wildcard, def *model.HTTPServer
+	for _, s := range servers {
+		switch {
+		case s.Hostname != "" && s.Hostname == host:
+			return s, fmt.Sprintf("server name %s equals the host", s.Hostname)
+		case strings.HasPrefix(s.Hostname, "*.") && strings.HasSuffix(host, s.Hostname[1:]) && len(host) > len(s.Hostname)-1:
+			if wildcard == nil || len(s.Hostname) > len(wildcard.Hostname) {
+				wildcard = s
+			}
+		case s.Default:
+			def = s
+		}
+	}
+	if wildcard != nil {
+		return wildcard, fmt.Sprintf("the longest wildcard server name matching %q; no exact name", host)
+	}
+	if def == nil {
+		def = servers[0] // nginx's default is the port's first server; the model always has one
+	}
+	if host == "" {
+		return def, "no host name: the port's default server"
+	}
+	return def, fmt.Sprintf("no server name matches %q: the port's default server", host)
+}
+
+func serverName(s *model.HTTPServer) string {
+	name := s.Hostname
+	if name == "" {
+		name = "(any host)"
+	}
+	if s.Default {
+		name += " (default)"
+	}
+	return name
+}
+
+// block is one user-facing nginx location, as operator/render writes it
+// for a model.Location.
+type block struct {
+	kind       string // "=" or "prefix"
+	path       string
+	candidates []model.Candidate
+	// from is the model location's path and match, for messages.
+	from *model.Location
+}
+
+// locationBlocks lists the user-facing location blocks render writes for
+// srv (render's server and location): an Exact location is `= path`; a
+// PathPrefix "/p" is `= /p` (unless an Exact /p exists) and `/p/`; "/" is
+// `/`; without one, a `/` that answers 404. The first of two equal blocks
+// stays.
+func locationBlocks(srv *model.HTTPServer) []*block {
+	exact := map[string]bool{}
+	for _, l := range srv.Locations {
+		if l.Match == model.PathExact {
+			exact[l.Path] = true
+		}
+	}
+	var out []*block
+	seen := map[string]bool{}
+	add := func(b *block) {
+		if id := b.kind + " " + b.path; !seen[id] {
+			seen[id] = true
+			out = append(out, b)
+		}
+	}
+	for i := range srv.Locations {
+		l := &srv.Locations[i]
+		path := l.Path
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		switch l.Match {
+		case model.PathExact:
+			add(&block{kind: "=", path: path, candidates: l.Candidates, from: l})
+		case model.PathPrefix:
+			trimmed := strings.TrimRight(path, "/")
+			if trimmed == "" {
+				add(&block{kind: "prefix", path: "/", candidates: l.Candidates, from: l})
+				continue
+			}
+			if !exact[trimmed] {
+				add(&block{kind: "=", path: trimmed, candidates: l.Candidates, from: l})
+			}
+			add(&block{kind: "prefix", path: trimmed + "/", candidates: l.Candidates, from: l})
+		}
+	}
+	if !seen["prefix /"] {
+		add(&block{kind: "prefix", path: "/"})
+	}
+	return out
+}
+
+// pickBlock is nginx's location selection without regex locations: an
+// exact location equal to uri, else the longest prefix location.
+func pickBlock(blocks []*block, uri string) (*block, string) {
+	var best *block
+	for _, b := range blocks {
+		switch b.kind {
+		case "=":
+			if b.path == uri {
+				return b, "exact location equals the path"
+			}
+		default:
+			if strings.HasPrefix(uri, b.path) && (best == nil || len(b.path) > len(best.path)) {
+				best = b
+			}
+		}
+	}
+	if best.path == "/" && len(best.candidates) == 0 {
+		return best, "no route path covers the path: the server's catch-all location answers 404"
+	}
+	return best, "longest prefix location covering the path"
+}
+
+func ruleRef(r *model.Rule) RuleRef {
+	rule := r.Route.RuleName
+	if rule == "" {
+		rule = strconv.Itoa(r.Route.RuleIndex)
+	}
+	return RuleRef{Route: r.Route.Namespace + "/" + r.Route.Name, Kind: r.Route.Kind, Rule: rule, RuleIndex: r.Route.RuleIndex}
+}
+
+// holds evaluates conditions on the request as the render step's maps do;
+// on failure it says which condition failed.
+func (ev *evaluation) holds(conds []model.Condition) (bool, string) {
+	for _, c := range conds {
+		if ok, why := ev.condition(c); !ok {
+			return false, why
+		}
+	}
+	return true, ""
+}
+
+func (ev *evaluation) condition(c model.Condition) (bool, string) {
+	var subject, what string
+	switch c.Kind {
+	case model.ConditionHeader:
+		if !validHeaderName(c.Name) {
+			return false, fmt.Sprintf("nginx never sees a header named %q", c.Name)
+		}
+		v, ok := ev.req.headerValue(c.Name)
+		if !ok || v == "" {
+			return false, fmt.Sprintf("header %s is absent", c.Name)
+		}
+		subject, what = v, "header "+c.Name
+	case model.ConditionQueryParam:
+		v := queryParam(ev.args, c.Name)
+		if v == "" {
+			return false, fmt.Sprintf("query parameter %s is absent", c.Name)
+		}
+		subject, what = v, "query parameter "+c.Name
+	case model.ConditionMethod:
+		subject, what = ev.res.Request.Method, "method"
+	case model.ConditionPathRegex:
+		subject, what = ev.uri, "path"
+	default:
+		return false, fmt.Sprintf("unknown condition %q", c.Kind)
+	}
+	if !c.Regex {
+		if subject == c.Value {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%s is %q, not %q", what, subject, c.Value)
+	}
+	re, err := regexp.Compile(`^(?:` + c.Value + `)$`)
+	if err != nil {
+		return false, fmt.Sprintf("regular expression %q does not compile: %v", c.Value, err)
+	}
+	if re.MatchString(subject) {
+		return true, ""
+	}
+	if lit, ok := exactLiteral(c); ok {
+		return false, fmt.Sprintf("%s is %q, not %q", what, subject, lit)
+	}
+	return false, fmt.Sprintf("%s %q does not match %q", what, subject, c.Value)
+}
+
+// queryParam is the render step's query parameter variable: the raw
+// value of the first "name=" in args (case-sensitive name).
+func queryParam(args, name string) string {
+	for _, kv := range strings.Split(args, "&") {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// exactLiteral recognizes the anchored literal path regex the translation
+// step gives exact matches in prefix locations ("^/p$").
+func exactLiteral(c model.Condition) (string, bool) {
+	if c.Kind != model.ConditionPathRegex || !strings.HasPrefix(c.Value, "^") || !strings.HasSuffix(c.Value, "$") {
+		return "", false
+	}
+	re, err := syntax.Parse(c.Value[1:len(c.Value)-1], syntax.Perl)
+	if err != nil || re.Op != syntax.OpLiteral || re.Flags&syntax.FoldCase != 0 {
+		return "", false
+	}
+	return string(re.Rune), true
+}
+
+// describeConditions is a short text for a candidate's conditions.
+func describeConditions(conds []model.Condition) string {
+	if len(conds) == 0 {
+		return "always"
+	}
+	parts := make([]string, 0, len(conds))
+	for _, c := range conds {
+		op := "="
+		if c.Regex {
+			op = "~"
+		}
+		switch c.Kind {
+		case model.ConditionHeader:
+			parts = append(parts, fmt.Sprintf("header %s %s %q", c.Name, op, c.Value))
+		case model.ConditionQueryParam:
+			parts = append(parts, fmt.Sprintf("query %s %s %q", c.Name, op, c.Value))
+		case model.ConditionMethod:
+			parts = append(parts, "method "+c.Value)
+		case model.ConditionPathRegex:
+			if lit, ok := exactLiteral(c); ok {
+				parts = append(parts, "path = "+lit)
+			} else {
+				parts = append(parts, fmt.Sprintf("path ~ %q", c.Value))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// routeVerdicts says, for every route of the model, why it did or did not
+// take the request.
+func (ev *evaluation) routeVerdicts() {
+	type place struct {
+		srv  *model.HTTPServer
+		loc  *model.Location
+		cand int
+	}
+	places := map[string][]place{}
+	kinds := map[string]string{}
+	for i := range ev.m.HTTPServers {
+		s := &ev.m.HTTPServers[i]
+		for j := range s.Locations {
+			l := &s.Locations[j]
+			for k, c := range l.Candidates {
+				ref := ruleRef(c.Rule)
+				places[ref.Route] = append(places[ref.Route], place{s, l, k})
+				kinds[ref.Route] = ref.Kind
+			}
+		}
+	}
+	routes := make([]string, 0, len(places))
+	for r := range places {
+		routes = append(routes, r)
+	}
+	slices.Sort(routes)
+	for _, route := range routes {
+		v := RouteVerdict{Route: route, Kind: kinds[route], Verdict: RouteNotMatched}
+		v.Why = ev.whyNot(route, func(yield func(*model.HTTPServer, *model.Location) bool) {
+			for _, p := range places[route] {
+				if !yield(p.srv, p.loc) {
+					return
+				}
+			}
+		})
+		if ev.res.Selected != nil && ev.res.Selected.Route == route {
+			v.Verdict, v.Why = RouteSelected, "rule "+ev.res.Selected.Rule
+		}
+		ev.res.Routes = append(ev.res.Routes, v)
+	}
+}
+
+// whyNot explains why route, found at the places listed, did not take
+// the request.
+func (ev *evaluation) whyNot(route string, places func(func(*model.HTTPServer, *model.Location) bool)) string {
+	if ev.srv == nil {
+		return "the request reaches no server: " + ev.res.Response.Why
+	}
+	var ports []string
+	var others []*model.HTTPServer
+	var paths []string
+	onServer := false
+	for s, l := range places {
+		switch {
+		case s.Port != ev.req.Port:
+			ports = appendNew(ports, strconv.Itoa(int(s.Port)))
+		case s != ev.srv:
+			if !slices.Contains(others, s) {
+				others = append(others, s)
+			}
+		default:
+			onServer = true
+			if l.Match == model.PathExact {
+				paths = appendNew(paths, "= "+l.Path)
+			} else {
+				paths = appendNew(paths, l.Path)
+			}
+		}
+	}
+	if onServer {
+		// In the selected location: its own matches failed or lost.
+		for i, c := range ev.loc.candidates {
+			if ruleRef(c.Rule).Route != route {
+				continue
+			}
+			cv := ev.res.Candidates[i]
+			if cv.Verdict == VerdictNoMatch {
+				return fmt.Sprintf("rule %s (%s): %s", cv.Rule, cv.Match, cv.Why)
+			}
+			if ok, _ := ev.holds(c.Conditions); ok && ev.winner >= 0 {
+				w := ev.res.Candidates[ev.winner]
+				return fmt.Sprintf("rule %s (%s) matches too, but loses on precedence to %s rule %s (%s)", cv.Rule, cv.Match, w.Route, w.Rule, w.Match)
+			}
+			return fmt.Sprintf("rule %s (%s): %s", cv.Rule, cv.Match, cv.Why)
+		}
+		return fmt.Sprintf("path: %s is not under its paths %s", ev.uri, strings.Join(paths, ", "))
+	}
+	if len(others) > 0 {
+		names := make([]string, 0, len(others))
+		for _, s := range others {
+			names = append(names, fmt.Sprintf("%s (listener %s)", serverName(s), strings.Join(s.Listeners, ",")))
+		}
+		for _, s := range others {
+			if covers(s, ev.host) {
+				return fmt.Sprintf("listener isolation: host %q goes to the more specific server %s (listener %s); this route is on %s",
+					ev.host, serverName(ev.srv), strings.Join(ev.srv.Listeners, ","), strings.Join(names, "; "))
+			}
+		}
+		return fmt.Sprintf("hostname: host %q is not served by its servers %s", ev.host, strings.Join(names, "; "))
+	}
+	return fmt.Sprintf("port: it serves port %s, the request comes to port %d", strings.Join(ports, ", "), ev.req.Port)
+}
+
+// covers reports whether server s could take host were no more specific
+// server there.
+func covers(s *model.HTTPServer, host string) bool {
+	switch {
+	case s.Hostname == "":
+		return true
+	case strings.HasPrefix(s.Hostname, "*."):
+		return strings.HasSuffix(host, s.Hostname[1:]) && len(host) > len(s.Hostname)-1
+	}
+	return s.Hostname == host
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
