@@ -36,6 +36,8 @@ type RequestSeen struct {
 	Scheme string `json:"scheme"`
 	Port   int32  `json:"port"`
 	SNI    string `json:"sni,omitempty"`
+	// Target is the request target as sent.
+	Target string `json:"target"`
 	// Host is $host: the Host header lower-cased, without port.
 	Host string `json:"host"`
 	// Path is $uri: decoded and normalized.
@@ -157,7 +159,7 @@ func Explain(m *model.Gateway, req Request) Result {
 	if method == "" {
 		method = "GET"
 	}
-	res := Result{Request: RequestSeen{Method: method, Scheme: req.Scheme, Port: req.Port, SNI: req.SNI, Headers: req.Headers}}
+	res := Result{Request: RequestSeen{Method: method, Scheme: req.Scheme, Port: req.Port, SNI: req.SNI, Target: req.Target, Headers: req.Headers}}
 	ev := evaluation{m: m, req: &req, res: &res}
 	ev.run()
 	ev.routeVerdicts()

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -152,7 +154,7 @@ func TestTraffic(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a, b, c, mirror := startEcho(t, "a"), startEcho(t, "b"), startEcho(t, "c"), startEcho(t, "mirror")
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	hostPort := fmt.Sprintf("example.com:%d", port)
 	files, err := Render(trafficModel(port, a, b, c, mirror))
 	if err != nil {
@@ -391,8 +393,8 @@ func TestTraffic(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		do(t, "GET", "/split?log-probe", "example.com", nil)
-		if !n.waitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
-			t.Errorf("access log does not name route, rule and backend:\n%s", n.logs())
+		if !n.WaitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
+			t.Errorf("access log does not name route, rule and backend:\n%s", n.Logs())
 		}
 	})
 }
@@ -406,7 +408,7 @@ func TestTrafficTLS(t *testing.T) {
 	a := startEcho(t, "a")
 	cert := testCert(t)
 	ua := a.upstream()
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{ua},
 		Certificates: []model.Certificate{cert}}
 	gw.HTTPServers = []model.HTTPServer{
@@ -483,7 +485,7 @@ func TestTrafficWebSocket(t *testing.T) {
 
 	ws := upstream("default_ws_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
 	ws.Protocol = model.ProtocolWebSocket
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "ws", ws.Name)))}}, ws))
 	if err != nil {
 		t.Fatal(err)
@@ -529,7 +531,7 @@ func TestTrafficH2C(t *testing.T) {
 
 	h2c := upstream("default_h2c_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
 	h2c.Protocol = model.ProtocolH2C
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "h2c", h2c.Name)))}}, h2c))
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,13 @@ func printTable(w io.Writer, rep Report) {
 		req += "?" + r.Query
 	}
 	fmt.Fprintf(tw, "Request:\t%s\n", req)
+	sent := r.Path
+	if r.Query != "" {
+		sent += "?" + r.Query
+	}
+	if r.Path != "" && r.Target != sent {
+		fmt.Fprintf(tw, "Sent as:\t%s (nginx decodes and normalizes the path)\n", r.Target)
+	}
 	if r.SNI != "" {
 		fmt.Fprintf(tw, "SNI:\t%s\n", r.SNI)
 	}
