@@ -16,15 +16,15 @@ func (ev *evaluation) respond(rule *model.Rule) Response {
 	log := &AccessLog{Route: ref.Route, Rule: ref.Rule}
 	if rule.CORS != nil && ev.res.Request.Method == "OPTIONS" {
 		if v, _ := ev.req.headerValue("Access-Control-Request-Method"); v != "" {
-			return Response{Status: 204, Outcome: "CORS preflight", Why: "an OPTIONS request with Access-Control-Request-Method: the rule's CORS filter answers it", AccessLog: log}
+			return Response{Status: 204, Outcome: OutcomeCORSPreflight, Why: "an OPTIONS request with Access-Control-Request-Method: the rule's CORS filter answers it", AccessLog: log}
 		}
 	}
 	filters := ruleFilters(rule, ev)
 	switch {
 	case rule.Redirect != nil:
-		return Response{Status: statusOr(rule.Redirect.StatusCode, 302), Outcome: "redirect", Redirect: ev.redirectLocation(rule.Redirect), AccessLog: log, Filters: filters}
+		return Response{Status: statusOr(rule.Redirect.StatusCode, 302), Outcome: OutcomeRedirect, Redirect: ev.redirectLocation(rule.Redirect), AccessLog: log, Filters: filters}
 	case rule.Return != nil:
-		return Response{Status: statusOr(rule.Return.StatusCode, 500), Outcome: "fixed status", Why: "the rule has no valid backend", AccessLog: log, Filters: filters}
+		return Response{Status: statusOr(rule.Return.StatusCode, 500), Outcome: OutcomeFixedStatus, Why: "the rule has no valid backend", AccessLog: log, Filters: filters}
 	}
 	upstreams := map[string]*model.Upstream{}
 	for i := range ev.m.Upstreams {
@@ -44,9 +44,9 @@ func (ev *evaluation) respond(rule *model.Rule) Response {
 		if len(rule.Backends) == 0 {
 			why = "the rule has no backendRefs"
 		}
-		return Response{Status: 500, Outcome: "fixed status", Why: why, AccessLog: log, Filters: filters}
+		return Response{Status: 500, Outcome: OutcomeFixedStatus, Why: why, AccessLog: log, Filters: filters}
 	}
-	resp := Response{Outcome: "proxied", AccessLog: log, Filters: filters}
+	resp := Response{Outcome: OutcomeProxied, AccessLog: log, Filters: filters}
 	shares := basisPoints(weights)
 	statuses := map[int]bool{}
 	for i, b := range backends {
@@ -76,7 +76,7 @@ func (ev *evaluation) respond(rule *model.Rule) Response {
 		log.Backend = resp.Backends[0].Log
 	}
 	if b := resp.Backends[0]; len(statuses) == 1 && b.Status != 0 {
-		resp.Status, resp.Outcome, resp.Why = b.Status, "fixed status", b.Why
+		resp.Status, resp.Outcome, resp.Why = b.Status, OutcomeFixedStatus, b.Why
 	}
 	return resp
 }

@@ -117,7 +117,7 @@ var edgeSuite = agreementSuite{
 	files: []string{"plugin/explain/testdata/shop", "operator/explain/testdata/regex.yaml"},
 	cases: []conformanceCase{
 		shop("/items/special"), shop("/items//special"), shop("/items/./special"), shop("/items/x/../special"),
-		shop("/items/%73pecial"), shop("/Items/special"), shop("/items"), shop("/itemsx"), shop("/items/"),
+		shop("/items/%73pecial"), shop("/items/x/%2e%2e/special"), shop("/items%2Fspecial"), shop("/%2e%2e/items"), shop("/../items"), shop("/Items/special"), shop("/items"), shop("/itemsx"), shop("/items/"),
 		{method: "POST", host: "shop.example.com", path: "/items", backend: anyBackend},
 		shop("/items/1?debug=1", "X-Version: 2"), shop("/items/1?debug=1&debug=0", "X-Version: 2"),
 		shop("/items/1?debug=0&debug=1", "X-Version: 2"), shop("/items/1?Debug=1", "X-Version: 2"),

@@ -96,8 +96,7 @@ const (
 type Response struct {
 	// Status is the status nginx answers with, 0 when a backend answers.
 	Status int `json:"status,omitempty"`
-	// Outcome is "proxied", "redirect", "fixed status", "not found",
-	// "bad request", "no server" or "TLS handshake refused".
+	// Outcome is one of the Outcome constants.
 	Outcome string `json:"outcome"`
 	Why     string `json:"why,omitempty"`
 	// Redirect is the Location header of a redirect.
@@ -109,6 +108,18 @@ type Response struct {
 	// Filters are the changes the rule makes to request and response.
 	Filters []string `json:"filters,omitempty"`
 }
+
+// Outcomes of a Response.
+const (
+	OutcomeProxied       = "proxied"
+	OutcomeRedirect      = "redirect"
+	OutcomeFixedStatus   = "fixed status"
+	OutcomeNotFound      = "not found"
+	OutcomeBadRequest    = "bad request"
+	OutcomeNoServer      = "no server"
+	OutcomeTLSRefused    = "TLS handshake refused"
+	OutcomeCORSPreflight = "CORS preflight"
+)
 
 // AccessLog holds the route fields of the access log line.
 type AccessLog struct {
@@ -185,6 +196,12 @@ func (ev *evaluation) fail(status int, outcome, why string) {
 
 func (ev *evaluation) run() {
 	req, res := ev.req, ev.res
+	hostHeader, hasHost := req.headerValue("Host")
+	host, badHost := hostName(hostHeader)
+	uri, args, badTarget := normalizeTarget(req.Target)
+	ev.host, ev.uri, ev.args = host, uri, args
+	res.Request.Host, res.Request.Path, res.Request.Query = host, uri, args
+
 	var onPort []*model.HTTPServer
 	tls := false
 	for i := range ev.m.HTTPServers {
@@ -194,15 +211,15 @@ func (ev *evaluation) run() {
 		}
 	}
 	if len(onPort) == 0 {
-		ev.fail(0, "no server", fmt.Sprintf("no listener of the Gateway serves HTTP on port %d: the connection is refused", req.Port))
+		ev.fail(0, OutcomeNoServer, fmt.Sprintf("no listener of the Gateway serves HTTP on port %d: the connection is refused", req.Port))
 		return
 	}
 	switch {
 	case tls && req.Scheme != "https":
-		ev.fail(400, "bad request", fmt.Sprintf("port %d takes HTTPS; nginx answers a plain HTTP request with 400", req.Port))
+		ev.fail(400, OutcomeBadRequest, fmt.Sprintf("port %d takes HTTPS; nginx answers a plain HTTP request with 400", req.Port))
 		return
 	case !tls && req.Scheme == "https":
-		ev.fail(0, "TLS handshake refused", fmt.Sprintf("port %d takes plain HTTP; a TLS handshake fails", req.Port))
+		ev.fail(0, OutcomeTLSRefused, fmt.Sprintf("port %d takes plain HTTP; a TLS handshake fails", req.Port))
 		return
 	}
 	if tls {
@@ -212,28 +229,20 @@ func (ev *evaluation) run() {
 			if req.SNI != "" {
 				sni = fmt.Sprintf("for SNI %q", req.SNI)
 			}
-			ev.fail(0, "TLS handshake refused", fmt.Sprintf("the handshake %s reaches server %s (%s), which has no certificate (ssl_reject_handshake)", sni, serverName(hs), why))
+			ev.fail(0, OutcomeTLSRefused, fmt.Sprintf("the handshake %s reaches server %s (%s), which has no certificate (ssl_reject_handshake)", sni, serverName(hs), why))
 			return
 		}
 	}
 
-	hostHeader, hasHost := req.headerValue("Host")
 	if !hasHost {
-		ev.fail(400, "bad request", "HTTP/1.1 requires a Host header")
-		return
+		badHost = "HTTP/1.1 requires a Host header"
 	}
-	host, bad := hostName(hostHeader)
-	if bad != "" {
-		ev.fail(400, "bad request", bad)
-		return
+	for _, bad := range []string{badTarget, badHost} {
+		if bad != "" {
+			ev.fail(400, OutcomeBadRequest, bad)
+			return
+		}
 	}
-	uri, args, bad := normalizeTarget(req.Target)
-	if bad != "" {
-		ev.fail(400, "bad request", bad)
-		return
-	}
-	ev.host, ev.uri, ev.args = host, uri, args
-	res.Request.Host, res.Request.Path, res.Request.Query = host, uri, args
 
 	srv, why := pickServer(onPort, host)
 	ev.srv = srv
@@ -266,7 +275,7 @@ func (ev *evaluation) run() {
 		if len(loc.candidates) == 0 {
 			why = fmt.Sprintf("no route has a path covering %s on this server", uri)
 		}
-		ev.fail(404, "not found", why)
+		ev.fail(404, OutcomeNotFound, why)
 		return
 	}
 	rule := loc.candidates[ev.winner].Rule

@@ -69,6 +69,9 @@ func printTable(w io.Writer, rep Report) {
 	}
 	resp := rep.Response
 	status := "from the backend"
+	if resp.Outcome != explain.OutcomeProxied {
+		status = "none"
+	}
 	if resp.Status != 0 {
 		status = fmt.Sprint(resp.Status)
 	}
