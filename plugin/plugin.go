@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/explain"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/logs"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/status"
 )
 
@@ -39,6 +40,7 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(status.NewCommand(flags, streams))
 	root.AddCommand(explain.NewCommand(flags, streams))
+	root.AddCommand(logs.NewCommand(flags, streams))
 	return root
 }
 
