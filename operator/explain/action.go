@@ -138,9 +138,80 @@ func (ev *evaluation) redirectLocation(rd *model.Redirect) string {
 	case p == nil:
 		b.WriteString(ev.req.Target)
 	case p.Kind == model.RewritePrefix:
-		b.WriteString(replacePrefix(ev.uri, p) + query)
+		b.WriteString(redirectPrefixPath(ev.req.Target, p))
 	default:
-		b.WriteString(withSlash(p.Value) + query)
+		b.WriteString(escapePath(withSlash(p.Value)) + query)
+	}
+	return b.String()
+}
+
+// redirectPrefixPath is the path and query of a ReplacePrefixMatch
+// redirect, as the render step's redirect map computes it from the raw
+// request URI: the matched prefix (each byte other than a letter, digit
+// or "/" literal or %-escaped) is replaced, the rest kept as sent; a URI
+// that does not spell the prefix so gets the replacement and the query.
+func redirectPrefixPath(target string, p *model.PathRewrite) string {
+	trimmed, whole := prefixReplacement(escapePath(p.Value))
+	rest, ok := rawPrefixRest(target, strings.TrimRight(p.MatchedPrefix, "/"))
+	switch {
+	case ok && (rest == "" || strings.HasPrefix(rest, "?")):
+		return whole + rest
+	case ok && strings.HasPrefix(rest, "/"):
+		return trimmed + rest
+	}
+	_, args, hasArgs := strings.Cut(target, "?")
+	if hasArgs {
+		return whole + "?" + args
+	}
+	return whole
+}
+
+// rawPrefixRest matches the decoded prefix at the start of the raw target
+// as the render step's rawURIRegex does and returns the rest.
+func rawPrefixRest(target, prefix string) (string, bool) {
+	i := 0
+	for j := 0; j < len(prefix); j++ {
+		c := prefix[j]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		literalOK := c != '%' && c >= 0x20 && c != 0x7f
+		switch {
+		case i < len(target) && target[i] == c && (alnum || c == '/' || literalOK):
+			i++
+		case !alnum && c != '/' && i+2 < len(target) && target[i] == '%' && unhex(target[i+1]) >= 0 && unhex(target[i+2]) >= 0 &&
+			byte(unhex(target[i+1])<<4|unhex(target[i+2])) == c:
+			i += 3
+		default:
+			return "", false
+		}
+	}
+	return target[i:], true
+}
+
+// prefixReplacement is the replacement without its trailing slash and
+// the path for a request equal to the prefix (render's prefixReplacement).
+func prefixReplacement(value string) (trimmed, whole string) {
+	trimmed = strings.TrimRight(value, "/")
+	if trimmed != "" && !strings.HasPrefix(trimmed, "/") {
+		trimmed = "/" + trimmed
+	}
+	whole = trimmed
+	if whole == "" {
+		whole = "/"
+	}
+	return trimmed, whole
+}
+
+// escapePath percent-encodes what may not appear in a URL path, keeping
+// existing escapes (render's escapePath, for the Location header).
+func escapePath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
 }
@@ -149,14 +220,7 @@ func (ev *evaluation) redirectLocation(rd *model.Redirect) string {
 // table: prefix /foo, replacement "" or "/": /foo → /, /foo/bar → /bar).
 func replacePrefix(uri string, p *model.PathRewrite) string {
 	prefix := strings.TrimRight(p.MatchedPrefix, "/")
-	trimmed := strings.TrimRight(p.Value, "/")
-	if trimmed != "" && !strings.HasPrefix(trimmed, "/") {
-		trimmed = "/" + trimmed
-	}
-	whole := trimmed
-	if whole == "" {
-		whole = "/"
-	}
+	trimmed, whole := prefixReplacement(p.Value)
 	if rest, ok := strings.CutPrefix(uri, prefix); ok && strings.HasPrefix(rest, "/") {
 		return trimmed + rest
 	}

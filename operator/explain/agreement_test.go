@@ -126,6 +126,8 @@ var edgeSuite = agreementSuite{
 		on("SHOP.EXAMPLE.COM", "/items/1"), on("shop.example.com.", "/items/1"), on("shop.example.com:8080", "/items/1"),
 		on("example.com", "/items/1"), on("api.example.com", "/items"), on("a.b.example.com", "/items/special"),
 		on("www.shop.test", "/old/page?x=1"), on("www.shop.test", "/old"), on("www.shop.test", "/old/"), on("www.shop.test", "/older"),
+		on("www.shop.test", "/old/a%20b?x=1"), on("www.shop.test", "/%6Fld/x?y"), on("www.shop.test", "/old%2Fx"), on("www.shop.test", "/o%6cd/x"),
+		on("www.shop.test", "/old?"), on("www.shop.test", "/old//x"),
 		on("www.shop.test", "/"),
 		on("www.shop.test", "/re/abc/12"), on("www.shop.test", "/re/abc/1234"), on("www.shop.test", "/re/ABC/12"),
 		on("www.shop.test", "/re/ab%63/12"), on("www.shop.test", "/re//abc/12"),

@@ -589,20 +589,23 @@ func (ev *evaluation) whyNot(route string, places func(func(*model.HTTPServer, *
 		}
 	}
 	if onServer {
-		// In the selected location: its own matches failed or lost.
+		// In the selected location: its matches failed, or held after the
+		// winner's (precedence).
+		var failed []string
 		for i, c := range ev.loc.candidates {
 			if ruleRef(c.Rule).Route != route {
 				continue
 			}
 			cv := ev.res.Candidates[i]
-			if cv.Verdict == VerdictNoMatch {
-				return fmt.Sprintf("rule %s (%s): %s", cv.Rule, cv.Match, cv.Why)
-			}
-			if ok, _ := ev.holds(c.Conditions); ok && ev.winner >= 0 {
+			ok, why := ev.holds(c.Conditions)
+			if ok && ev.winner >= 0 {
 				w := ev.res.Candidates[ev.winner]
 				return fmt.Sprintf("rule %s (%s) matches too, but loses on precedence to %s rule %s (%s)", cv.Rule, cv.Match, w.Route, w.Rule, w.Match)
 			}
-			return fmt.Sprintf("rule %s (%s): %s", cv.Rule, cv.Match, cv.Why)
+			failed = append(failed, fmt.Sprintf("rule %s (%s): %s", cv.Rule, cv.Match, why))
+		}
+		if len(failed) > 0 {
+			return strings.Join(failed, "; ")
 		}
 		return fmt.Sprintf("path: %s is not under its paths %s", ev.uri, strings.Join(paths, ", "))
 	}
