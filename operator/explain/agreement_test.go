@@ -2,6 +2,7 @@ package explain_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +39,9 @@ type agreementSuite struct {
 	cases             []conformanceCase
 	// files, when set, are our objects instead (relative to the repository).
 	files []string
+	// secrets are TLS Secrets (name → hosts) to generate in the Gateway's
+	// namespace; listeners on 443 move to a second free port.
+	secrets map[string][]string
 }
 
 // conformanceCase is one request of a Gateway API conformance test, with
@@ -45,6 +50,11 @@ type conformanceCase struct {
 	method, host, path string
 	headers            []string // "Name: value"
 	backend            string
+	// https sends the request with TLS to the suite's HTTPS port, with
+	// SNI sni (none when empty); tlsPort sends plain HTTP there.
+	https   bool
+	sni     string
+	tlsPort bool
 }
 
 func get(path, backend string, headers ...string) conformanceCase {
@@ -53,6 +63,7 @@ func get(path, backend string, headers ...string) conformanceCase {
 
 const (
 	anyBackend = "*"
+	refused    = "refused" // the TLS handshake fails
 	v1         = "infra-backend-v1"
 	v2         = "infra-backend-v2"
 	v3         = "infra-backend-v3"
@@ -146,6 +157,31 @@ func on(host, path string, headers ...string) conformanceCase {
 	return conformanceCase{method: "GET", host: host, path: path, headers: headers, backend: anyBackend}
 }
 
+// tlsSuite checks the HTTPS side: the handshake by SNI (no certificate on
+// the default server: refused), the request by Host, plain HTTP sent to
+// the HTTPS port, and an HTTP → HTTPS redirect.
+var tlsSuite = agreementSuite{
+	manifest: "tls", gateway: "tls",
+	files:   []string{"operator/explain/testdata/tls.yaml"},
+	secrets: map[string][]string{"secure-cert": {"secure.example.com"}, "wildcard-cert": {"*.example.com"}},
+	cases: []conformanceCase{
+		secure("secure.example.com", "secure.example.com", "/x", "catalog-v1"),
+		secure("a.example.com", "a.example.com", "/w/1", "catalog-v2"),
+		secure("a.example.com", "a.example.com", "/x", ""),
+		secure("other.test", "other.test", "/x", refused),
+		secure("", "secure.example.com", "/x", refused),
+		secure("secure.example.com", "a.example.com", "/w", "catalog-v2"),
+		secure("a.example.com", "secure.example.com", "/x", "catalog-v1"),
+		secure("secure.example.com", "nothing.test", "/x", ""),
+		{method: "GET", host: "secure.example.com", path: "/x", tlsPort: true, backend: anyBackend},
+		on("plain.test", "/p?q=1"),
+	},
+}
+
+func secure(sni, host, path, backend string) conformanceCase {
+	return conformanceCase{method: "GET", host: host, path: path, https: true, sni: sni, backend: backend}
+}
+
 // accessLine is the part of the default access log format (templates/
 // http.conf.tmpl, log_format ngo_default) this test reads.
 var accessLine = regexp.MustCompile(`"([A-Z]+) (\S+) HTTP/[0-9.]+" ([0-9]+) .* route="([^"]*)" rule="([^"]*)" backend="([^"]*)"`)
@@ -161,14 +197,15 @@ func TestAgreesWithNginx(t *testing.T) {
 	}
 	dir := conformanceDir(t)
 	backend := startBackend(t)
-	for _, suite := range append(conformanceSuites, edgeSuite) {
+	for _, suite := range append(conformanceSuites, edgeSuite, tlsSuite) {
 		t.Run(suite.manifest, func(t *testing.T) {
 			addr, port := testenv.FreeLoopbackAddr(t)
+			tlsPort := freePort(t, addr)
 			nn := types.NamespacedName{Namespace: "gateway-conformance-infra", Name: suite.gateway}
 			if suite.files != nil {
 				nn.Namespace = "shop"
 			}
-			in := suiteInput(t, dir, suite, port, backend)
+			in := suiteInput(t, dir, suite, port, tlsPort, backend)
 			piped := pipeline.Run(in)
 			m := modelOf(t, piped, nn, suite.files == nil)
 			if err := piped.Errors[nn]; err != nil {
@@ -177,16 +214,30 @@ func TestAgreesWithNginx(t *testing.T) {
 			files := piped.Files[nn]
 			tree := maps.Clone(files.Config)
 			maps.Copy(tree, files.Secret)
-			n := testenv.StartNginx(t, tree, addr, port)
+			ports := []int32{port}
+			if suite.secrets != nil {
+				ports = append(ports, tlsPort)
+			}
+			n := testenv.StartNginx(t, tree, addr, ports...)
 			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 			for i, tc := range suite.cases {
 				name := fmt.Sprintf("%d %s %s%s %v", i, tc.method, tc.host, tc.path, tc.headers)
 				t.Run(name, func(t *testing.T) {
+					scheme, urlHost, to := "http", addr, port
+					if tc.https {
+						scheme = "https"
+						if tc.sni != "" {
+							urlHost = tc.sni
+						}
+					}
+					if tc.https || tc.tlsPort {
+						to = tlsPort
+					}
 					host := tc.host
 					if host == "" {
-						host = fmt.Sprintf("%s:%d", addr, port)
+						host = fmt.Sprintf("%s:%d", addr, to)
 					}
 					var headers []explain.Header
 					for _, h := range tc.headers {
@@ -196,14 +247,26 @@ func TestAgreesWithNginx(t *testing.T) {
 						}
 						headers = append(headers, hdr)
 					}
-					req, err := explain.NewRequest(tc.method, fmt.Sprintf("http://%s:%d%s", addr, port, tc.path), append(headers, explain.Header{Name: "Host", Value: host}))
+					req, err := explain.NewRequest(tc.method, fmt.Sprintf("%s://%s:%d%s", scheme, urlHost, to, tc.path), append(headers, explain.Header{Name: "Host", Value: host}))
 					if err != nil {
 						t.Fatal(err)
 					}
 					said := explain.Explain(m, req)
 
 					before := strings.Count(n.Logs(), ` route="`)
-					status, location := send(t, client, req, addr, port)
+					status, location, err := send(client, req, addr, to)
+					if (said.Response.Outcome == explain.OutcomeTLSRefused) != (tc.backend == refused) && tc.backend != anyBackend {
+						t.Errorf("explain says %s (%s), the suite expects %q", said.Response.Outcome, said.Response.Why, tc.backend)
+					}
+					if said.Response.Outcome == explain.OutcomeTLSRefused {
+						if err == nil {
+							t.Errorf("nginx answered %d; explain says the handshake is refused: %s", status, said.Response.Why)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatalf("explain says %s (%s); the request failed: %v", said.Response.Outcome, said.Response.Why, err)
+					}
 					if location != said.Response.Redirect {
 						t.Errorf("nginx redirects to %q, explain says %q", location, said.Response.Redirect)
 					}
@@ -243,7 +306,7 @@ func TestAgreesWithNginx(t *testing.T) {
 					if tc.backend != "" && line[6] == "no-endpoints" {
 						t.Errorf("the backends have no endpoints: the request never reached one")
 					}
-					if want := "gateway-conformance-infra/" + tc.backend + ":8080"; tc.backend != "" && gotService != want {
+					if want := nn.Namespace + "/" + tc.backend + ":8080"; tc.backend != "" && gotService != want {
 						t.Errorf("explain sends it to %q, the suite expects %q", gotService, want)
 					}
 				})
@@ -265,7 +328,7 @@ func conformanceDir(t *testing.T) string {
 // base manifests and the test's manifest for our GatewayClass. It moves
 // every port-80 listener to port and points every Service that has
 // EndpointSlices (all of them for conformance tests) at backend.
-func suiteInput(t *testing.T, dir string, suite agreementSuite, port int32, backend int32) translate.Input {
+func suiteInput(t *testing.T, dir string, suite agreementSuite, port, tlsPort, backend int32) translate.Input {
 	t.Helper()
 	var paths []string
 	if suite.files != nil {
@@ -296,10 +359,18 @@ func suiteInput(t *testing.T, dir string, suite agreementSuite, port int32, back
 	}
 	for i := range in.Gateways {
 		for j := range in.Gateways[i].Spec.Listeners {
-			if l := &in.Gateways[i].Spec.Listeners[j]; l.Port == 80 {
+			switch l := &in.Gateways[i].Spec.Listeners[j]; l.Port {
+			case 80:
 				l.Port = port
+			case 443:
+				l.Port = tlsPort
 			}
 		}
+	}
+	for name, hosts := range suite.secrets {
+		cert, key := testenv.SelfSignedCert(t, hosts...)
+		in.Secrets = append(in.Secrets, corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name}, Type: corev1.SecretTypeTLS,
+			Data: map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key}})
 	}
 	hasSlices := map[types.NamespacedName]bool{}
 	for _, es := range in.EndpointSlices {
@@ -364,12 +435,16 @@ func startBackend(t *testing.T) int32 {
 }
 
 // send sends req to nginx on addr:port, exactly (one fresh connection, no
-// retries), and returns the status and Location header.
-func send(t *testing.T, client *http.Client, req explain.Request, addr string, port int32) (int, string) {
-	t.Helper()
-	r, err := http.NewRequest(req.Method, fmt.Sprintf("http://%s:%d/", addr, port), nil)
+// retries, TLS with req's SNI for https), and returns the status and
+// Location header.
+func send(client *http.Client, req explain.Request, addr string, port int32) (int, string, error) {
+	r, err := http.NewRequest(req.Method, fmt.Sprintf("%s://%s:%d/", req.Scheme, addr, port), nil)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
+	}
+	if req.Scheme == "https" {
+		client = &http.Client{Timeout: client.Timeout, CheckRedirect: client.CheckRedirect, Transport: &http.Transport{DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{ServerName: req.SNI, InsecureSkipVerify: true}}} //nolint:gosec // a test's self-signed certificates
 	}
 	// The target goes out as written: no re-escaping, no cleaning.
 	r.URL.Opaque = req.Target
@@ -382,11 +457,21 @@ func send(t *testing.T, client *http.Client, req explain.Request, addr string, p
 	}
 	resp, err := client.Do(r)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("Location")
+	return resp.StatusCode, resp.Header.Get("Location"), nil
+}
+
+// freePort is a port where nothing listens on addr.
+func freePort(t *testing.T, addr string) int32 {
+	l, err := net.Listen("tcp", addr+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return int32(l.Addr().(*net.TCPAddr).Port)
 }
 
 // waitAccessLine waits for the access log line after the first before
