@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // fileSource serves two pods' logs from what the real nginx wrote
 // (testdata/nginx-*.log, captured by TestParseNginxLines -capture): one pod
 // with the default access log format, one with JSON.
-type fileSource struct{ since []time.Duration }
+type fileSource struct {
+	mu    sync.Mutex // -f streams every pod at once
+	since []time.Duration
+}
 
 var podFiles = map[string]string{"web-nginx-a": "nginx-default.log", "web-nginx-b": "nginx-json.log"}
 
@@ -30,7 +34,9 @@ func (s *fileSource) Pods(context.Context) ([]string, error) {
 }
 
 func (s *fileSource) Stream(_ context.Context, pod string, since time.Duration, _ bool) (io.ReadCloser, error) {
+	s.mu.Lock()
 	s.since = append(s.since, since)
+	s.mu.Unlock()
 	return os.Open(filepath.Join("testdata", podFiles[pod]))
 }
 
