@@ -58,7 +58,7 @@ func BenchmarkHostileRegex(b *testing.B) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	for _, c := range hostileRegexCases {
 		b.Run(c.name, func(b *testing.B) {
-			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/%s", n.Addr, port, c.name), nil)
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/%s", n.addr, port, c.name), nil)
 			req.Host = "example.com"
 			req.Header.Set("X-H", c.subject)
 			for b.Loop() {

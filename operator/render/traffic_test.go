@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
-
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -154,7 +152,7 @@ func TestTraffic(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a, b, c, mirror := startEcho(t, "a"), startEcho(t, "b"), startEcho(t, "c"), startEcho(t, "mirror")
-	addr, port := testenv.FreeLoopbackAddr(t)
+	addr, port := freeLoopbackAddr(t)
 	hostPort := fmt.Sprintf("example.com:%d", port)
 	files, err := Render(trafficModel(port, a, b, c, mirror))
 	if err != nil {
@@ -393,10 +391,33 @@ func TestTraffic(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		do(t, "GET", "/split?log-probe", "example.com", nil)
-		if !n.WaitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
-			t.Errorf("access log does not name route, rule and backend:\n%s", n.Logs())
+		if !n.waitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
+			t.Errorf("access log does not name route, rule and backend:\n%s", n.logs())
 		}
 	})
+}
+
+// startTLSGateway runs nginx with an HTTPS listener on port whose server
+// *.example.com serves rule from upstream up (the default server has no
+// certificate), and returns the pool that trusts its certificate.
+func startTLSGateway(t *testing.T, addr string, port int32, up model.Upstream, rule *model.Rule) *x509.CertPool {
+	t.Helper()
+	cert := testCert(t)
+	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{up},
+		Certificates: []model.Certificate{cert}}
+	gw.HTTPServers = []model.HTTPServer{
+		{Port: port, Default: true, TLS: &model.ServerTLS{}},
+		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
+			Locations: []model.Location{prefix("/", always(rule))}},
+	}
+	files, err := Render(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startNginx(t, files, addr, port)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cert.CertPEM)
+	return pool
 }
 
 // TestTrafficTLS checks an HTTPS listener: HTTP/2 with the certificate from
@@ -406,24 +427,9 @@ func TestTrafficTLS(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a := startEcho(t, "a")
-	cert := testCert(t)
 	ua := a.upstream()
-	addr, port := testenv.FreeLoopbackAddr(t)
-	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{ua},
-		Certificates: []model.Certificate{cert}}
-	gw.HTTPServers = []model.HTTPServer{
-		{Port: port, Default: true, TLS: &model.ServerTLS{}},
-		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
-			Locations: []model.Location{prefix("/", always(proxyRule("r0", "web", ua.Name)))}},
-	}
-	files, err := Render(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startNginx(t, files, addr, port)
-
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cert.CertPEM)
+	addr, port := freeLoopbackAddr(t)
+	pool := startTLSGateway(t, addr, port, ua, proxyRule("r0", "web", ua.Name))
 	dialer := &net.Dialer{Timeout: 2 * time.Second}
 	transport := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool},
@@ -485,7 +491,7 @@ func TestTrafficWebSocket(t *testing.T) {
 
 	ws := upstream("default_ws_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
 	ws.Protocol = model.ProtocolWebSocket
-	addr, port := testenv.FreeLoopbackAddr(t)
+	addr, port := freeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "ws", ws.Name)))}}, ws))
 	if err != nil {
 		t.Fatal(err)
@@ -531,7 +537,7 @@ func TestTrafficH2C(t *testing.T) {
 
 	h2c := upstream("default_h2c_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
 	h2c.Protocol = model.ProtocolH2C
-	addr, port := testenv.FreeLoopbackAddr(t)
+	addr, port := freeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "h2c", h2c.Name)))}}, h2c))
 	if err != nil {
 		t.Fatal(err)
