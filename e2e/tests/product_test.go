@@ -115,4 +115,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("PoisonRouteOnSharedGateway", func(t *testing.T) {
 		testPoisonRouteOnSharedGateway(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
+	t.Run("GRPCThroughGateway", func(t *testing.T) {
+		testGRPCThroughGateway(t, ctx, c)
+	})
 }

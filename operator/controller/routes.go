@@ -54,6 +54,26 @@ var routeKinds = []routeKind{{
 		}
 		return out
 	},
+}, {
+	object: &gatewayv1.GRPCRoute{},
+	read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
+		var list gatewayv1.GRPCRouteList
+		err := c.List(ctx, &list)
+		in.GRPCRoutes = list.Items
+		return err
+	},
+	objects: func(in *translate.Input) []routeObject {
+		out := make([]routeObject, 0, len(in.GRPCRoutes))
+		for i := range in.GRPCRoutes {
+			r := &in.GRPCRoutes[i]
+			out = append(out, routeObject{
+				key:     translate.RouteKey{Kind: "GRPCRoute", NamespacedName: client.ObjectKeyFromObject(r)},
+				obj:     r,
+				parents: &r.Status.Parents,
+			})
+		}
+		return out
+	},
 }}
 
 // routeObjects lists the routes of every kind in the input.

@@ -151,7 +151,7 @@ type Condition struct {
 // RouteRef names the route rule a Rule comes from, for comments, access
 // logs and inspection.
 type RouteRef struct {
-	Kind      string // "HTTPRoute"
+	Kind      string // "HTTPRoute", "GRPCRoute"
 	Namespace string
 	Name      string
 	// RuleIndex is the index of the rule in spec.rules.
@@ -180,6 +180,11 @@ type Rule struct {
 	CORS *CORS
 	// Timeouts; zero means "nginx default".
 	Timeouts Timeouts
+	// GRPC marks a GRPCRoute's rule: its backends are spoken to with gRPC
+	// (HTTP/2), and a request it cannot pass on (no valid backend, no
+	// endpoints) is answered with a gRPC status (UNAVAILABLE), not an
+	// HTTP error page.
+	GRPC bool
 
 	// Redirect, when set, answers with a redirect; Backends are ignored.
 	Redirect *Redirect

@@ -239,6 +239,9 @@ func goldenCases() []testCase {
 				prefix("/ws", always(proxyRule("r0", "ws", ws.Name))), prefix("/h2c", always(proxyRule("r1", "h2c", h2c.Name))),
 			}}, h2c, ws)
 		}},
+		{"grpc", func(testing.TB) *model.Gateway {
+			return grpcGateway(80, (&grpcEchoBackend{name: "a", port: 18085}).upstream(), (&grpcEchoBackend{name: "b", port: 18086}).upstream())
+		}},
 		{"hostile", func(testing.TB) *model.Gateway {
 			return hostileGateway(hostile, up1)
 		}},

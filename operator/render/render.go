@@ -209,6 +209,7 @@ type locationView struct {
 	Mirrors     []string // quoted internal URIs
 	Timeouts    []kv     // directive, value
 	Proxy       *proxyView
+	GRPC        *grpcView // instead of Proxy, for a GRPCRoute's rule
 	// Src is the rule served here: the rule of an internal location, or
 	// the one served inline by a user-facing location (nil: none).
 	Src *model.RouteRef

@@ -111,6 +111,8 @@ func add(in *translate.Input, obj runtime.Object) bool {
 		in.Gateways = append(in.Gateways, *o)
 	case *gatewayv1.HTTPRoute:
 		in.HTTPRoutes = append(in.HTTPRoutes, *o)
+	case *gatewayv1.GRPCRoute:
+		in.GRPCRoutes = append(in.GRPCRoutes, *o)
 	case *gatewayv1beta1.ReferenceGrant:
 		in.ReferenceGrants = append(in.ReferenceGrants, *o)
 	case *gatewayv1.ReferenceGrant:
@@ -216,6 +218,9 @@ func WithNamespaces(in *translate.Input) {
 		note(o.Namespace)
 	}
 	for _, o := range in.HTTPRoutes {
+		note(o.Namespace)
+	}
+	for _, o := range in.GRPCRoutes {
 		note(o.Namespace)
 	}
 	for _, o := range in.ReferenceGrants {

@@ -26,6 +26,7 @@ type Input struct {
 	GatewayClasses  []gatewayv1.GatewayClass
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
+	GRPCRoutes      []gatewayv1.GRPCRoute
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
@@ -93,6 +94,9 @@ type translator struct {
 	ix *index
 	// refused is Input.Refused.
 	refused map[RouteKey]string
+	// conflicts are the routes refused on a listener because a route of
+	// the other kind serves one of their hostnames there (kindConflicts).
+	conflicts map[listenerConflict]string
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
 }
@@ -132,12 +136,28 @@ func Translate(in Input) Output {
 		ordered = append(ordered, gs)
 	}
 
-	for _, kind := range routeKinds {
-		for _, ro := range kind.routes(b, &in) {
-			if parents := b.attachRoute(ro, states); len(parents) > 0 {
-				out.Routes[ro.key] = parents
+	attachAll := func() {
+		for _, kind := range routeKinds {
+			for _, ro := range kind.routes(b, &in) {
+				if parents := b.attachRoute(ro, states); len(parents) > 0 {
+					out.Routes[ro.key] = parents
+				}
 			}
 		}
+	}
+	attachAll()
+	if conflicts := kindConflicts(ordered); len(conflicts) > 0 {
+		// Attach again without the routes that lost a listener to a route
+		// of the other kind, so their status says so.
+		b.conflicts = conflicts
+		for _, gs := range ordered {
+			gs.attachments = nil
+			for _, l := range gs.listeners {
+				l.attached = map[RouteKey]bool{}
+			}
+		}
+		out.Routes = map[RouteKey][]gatewayv1.RouteParentStatus{}
+		attachAll()
 	}
 
 	for _, gs := range ordered {
