@@ -12,6 +12,42 @@ import (
 // respond is what the selected rule does with the request, as the render
 // step's ruleEntry and final write it.
 func (ev *evaluation) respond(rule *model.Rule) Response {
+	resp := ev.httpResponse(rule)
+	if rule.GRPC {
+		grpcAnswers(&resp, rule)
+	}
+	return resp
+}
+
+// grpcUnavailable is gRPC's UNAVAILABLE status code.
+const grpcUnavailable = 14
+
+// grpcAnswers turns the fixed statuses of a GRPCRoute's rule into what
+// the render step's grpcFinal answers instead: HTTP 200, trailers-only,
+// grpc-status 14 (UNAVAILABLE) with a message.
+func grpcAnswers(resp *Response, rule *model.Rule) {
+	message := func(status int) string {
+		switch {
+		case rule.Return != nil:
+			return "no backend for this method"
+		case status == 503:
+			return "no endpoints for this method"
+		}
+		return "invalid backend for this method"
+	}
+	for i := range resp.Backends {
+		if b := &resp.Backends[i]; b.Status != 0 {
+			b.Why = fmt.Sprintf("grpc-status %d (UNAVAILABLE) %q: %s", grpcUnavailable, message(b.Status), b.Why)
+			b.Status = 200
+		}
+	}
+	if resp.Status != 0 {
+		resp.Why = fmt.Sprintf("grpc-status %d (UNAVAILABLE) %q: %s", grpcUnavailable, message(resp.Status), resp.Why)
+		resp.Status, resp.Outcome = 200, OutcomeGRPCStatus
+	}
+}
+
+func (ev *evaluation) httpResponse(rule *model.Rule) Response {
 	ref := ruleRef(rule)
 	log := &AccessLog{Route: ref.Route, Rule: ref.Rule}
 	if rule.CORS != nil && ev.res.Request.Method == "OPTIONS" {

@@ -119,6 +119,9 @@ const (
 	OutcomeNoServer      = "no server"
 	OutcomeTLSRefused    = "TLS handshake refused"
 	OutcomeCORSPreflight = "CORS preflight"
+	// OutcomeGRPCStatus: nginx answers a GRPCRoute's request itself with
+	// a gRPC status (HTTP 200, trailers only).
+	OutcomeGRPCStatus = "gRPC status"
 )
 
 // AccessLog holds the route fields of the access log line.

@@ -152,3 +152,24 @@ func TestBasisPoints(t *testing.T) {
 		t.Errorf("%v", got)
 	}
 }
+
+// TestGRPCAnswers: a GRPCRoute's rule that nginx cannot pass on gets a
+// gRPC status, not an HTTP error.
+func TestGRPCAnswers(t *testing.T) {
+	m := &model.Gateway{
+		HTTPServers: []model.HTTPServer{{Port: 80, Default: true, Locations: []model.Location{{Path: "/", Match: model.PathPrefix, Candidates: []model.Candidate{{
+			Rule: &model.Rule{ID: "g", GRPC: true, Route: model.RouteRef{Kind: "GRPCRoute", Namespace: "ns", Name: "grpc"},
+				Backends: []model.Backend{{Upstream: "empty", Weight: 1}}},
+		}}}}}},
+		Upstreams: []model.Upstream{{Name: "empty", ServiceNamespace: "ns", ServiceName: "svc", ServicePort: 9000}},
+	}
+	req, err := NewRequest("POST", "http://grpc.example.com/pkg.Service/Method", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Explain(m, req)
+	if res.Response.Status != 200 || res.Response.Outcome != OutcomeGRPCStatus || !strings.Contains(res.Response.Why, "no endpoints for this method") ||
+		res.Response.AccessLog.Backend != "no-endpoints" {
+		t.Errorf("%+v", res.Response)
+	}
+}

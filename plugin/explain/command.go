@@ -50,7 +50,7 @@ listener; its host is the SNI). The URL's port is the listener port. -H 'Host: x
 another Host header than the URL's host, as curl does.
 
 Live, it reads with your rights: get gateways and gatewayclasses; list httproutes,
-referencegrants, services, endpointslices and namespaces (every namespace, or only the
+grpcroutes, referencegrants, services, endpointslices and namespaces (every namespace, or only the
 Gateway's namespace when that is all you may list); Secrets are never read: a listener's
 certificates count as present when its ResolvedRefs condition is True. Offline, -f reads
 the objects from YAML files or folders instead (like operator render -f), certificates

@@ -75,6 +75,7 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 	in.GatewayClasses = []gatewayv1.GatewayClass{gc}
 
 	var routes gatewayv1.HTTPRouteList
+	var grpcRoutes gatewayv1.GRPCRouteList
 	var grants gatewayv1beta1.ReferenceGrantList
 	var services corev1.ServiceList
 	var slices discoveryv1.EndpointSliceList
@@ -84,14 +85,14 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 		what string
 		list client.ObjectList
 	}{
-		{"HTTPRoutes", &routes}, {"ReferenceGrants", &grants}, {"Services", &services},
+		{"HTTPRoutes", &routes}, {"GRPCRoutes", &grpcRoutes}, {"ReferenceGrants", &grants}, {"Services", &services},
 		{"EndpointSlices", &slices}, {"GatewayParameters", &params},
 	} {
 		if err := r.list(ctx, l.what, l.list); err != nil {
 			return in, nil, err
 		}
 	}
-	in.HTTPRoutes, in.ReferenceGrants, in.Services, in.EndpointSlices, in.Parameters = routes.Items, grants.Items, services.Items, slices.Items, params.Items
+	in.HTTPRoutes, in.GRPCRoutes, in.ReferenceGrants, in.Services, in.EndpointSlices, in.Parameters = routes.Items, grpcRoutes.Items, grants.Items, services.Items, slices.Items, params.Items
 	switch err := c.List(ctx, &namespaces); {
 	case err == nil:
 		in.Namespaces = namespaces.Items
