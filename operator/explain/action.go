@@ -95,7 +95,7 @@ func (ev *evaluation) httpResponse(rule *model.Rule) Response {
 			bo.Why = "invalid backendRef (see the route's ResolvedRefs condition)"
 		default:
 			bo.Service = fmt.Sprintf("%s/%s:%d", u.ServiceNamespace, u.ServiceName, u.ServicePort)
-			for _, e := range u.Endpoints {
+			for _, e := range ev.endpoints[u.Name] {
 				bo.Endpoints = append(bo.Endpoints, net.JoinHostPort(e.Address, strconv.Itoa(int(e.Port))))
 			}
 			bo.Log = u.Name

@@ -251,7 +251,7 @@ func TestAgreesWithNginx(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					said := explain.Explain(m, req)
+					said := explain.Explain(m, explain.EndpointsOf(m), req)
 
 					before := strings.Count(n.Logs(), ` route="`)
 					status, location, err := send(client, req, addr, to)

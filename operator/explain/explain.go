@@ -166,26 +166,40 @@ const (
 	RouteNotAttached = "not attached"
 )
 
-// Explain evaluates req against m as nginx, configured from m by the
-// render step, would.
-func Explain(m *model.Gateway, req Request) Result {
+// Endpoints are the ready addresses of each upstream, by upstream name.
+type Endpoints map[string][]model.Endpoint
+
+// EndpointsOf reads the endpoints the model carries. (When endpoints leave
+// the model for translate.GatewayResult.Endpoints, callers pass those.)
+func EndpointsOf(m *model.Gateway) Endpoints {
+	out := Endpoints{}
+	for _, u := range m.Upstreams {
+		out[u.Name] = u.Endpoints
+	}
+	return out
+}
+
+// Explain evaluates req against m, whose upstreams have endpoints, as
+// nginx, configured from m by the render step, would.
+func Explain(m *model.Gateway, endpoints Endpoints, req Request) Result {
 	method := req.Method
 	if method == "" {
 		method = "GET"
 	}
 	res := Result{Request: RequestSeen{Method: method, Scheme: req.Scheme, Port: req.Port, SNI: req.SNI, Target: req.Target, Headers: req.Headers}}
-	ev := evaluation{m: m, req: &req, res: &res}
+	ev := evaluation{m: m, endpoints: endpoints, req: &req, res: &res}
 	ev.run()
 	ev.routeVerdicts()
 	return res
 }
 
 type evaluation struct {
-	m   *model.Gateway
-	req *Request
-	res *Result
-	srv *model.HTTPServer
-	loc *block
+	m         *model.Gateway
+	endpoints Endpoints
+	req       *Request
+	res       *Result
+	srv       *model.HTTPServer
+	loc       *block
 	// winner is the index of the selected candidate in loc.candidates.
 	winner int
 	uri    string

@@ -96,7 +96,8 @@ func explainURL(t *testing.T, method, url string, headers ...Header) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Explain(tlsGateway(), req)
+	m := tlsGateway()
+	return Explain(m, EndpointsOf(m), req)
 }
 
 func TestTLSAndPorts(t *testing.T) {
@@ -167,7 +168,7 @@ func TestGRPCAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := Explain(m, req)
+	res := Explain(m, EndpointsOf(m), req)
 	if res.Response.Status != 200 || res.Response.Outcome != OutcomeGRPCStatus || !strings.Contains(res.Response.Why, "no endpoints for this method") ||
 		res.Response.AccessLog.Backend != "no-endpoints" {
 		t.Errorf("%+v", res.Response)

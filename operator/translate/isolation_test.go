@@ -14,7 +14,7 @@ import (
 // a GET of path on port with Host host ("" means none: 404); see
 // operator/explain.
 func serve(m *model.Gateway, port int32, host, path string) string {
-	res := explain.Explain(m, explain.Request{Scheme: "http", Port: port, Method: "GET", Target: path,
+	res := explain.Explain(m, nil, explain.Request{Scheme: "http", Port: port, Method: "GET", Target: path,
 		Headers: []explain.Header{{Name: "Host", Value: host}}})
 	if res.Selected == nil {
 		return ""

@@ -46,7 +46,7 @@ func Build(in translate.Input, nn types.NamespacedName, req explain.Request) (Re
 	if err := piped.Errors[nn]; err != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("this configuration does not render (%v): the gateway pods keep serving an older one, which this explanation does not show", err))
 	}
-	rep.Result = explain.Explain(gw.Model, req)
+	rep.Result = explain.Explain(gw.Model, explain.EndpointsOf(gw.Model), req)
 	rep.Routes = append(rep.Routes, notAttached(piped.Output, nn, rep.Routes)...)
 	slices.SortFunc(rep.Routes, func(a, b explain.RouteVerdict) int {
 		return cmp.Or(cmp.Compare(a.Route, b.Route), cmp.Compare(a.Kind, b.Kind))
