@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,10 @@ type conformanceCase struct {
 	https   bool
 	sni     string
 	tlsPort bool
+	// grpcMethod, when set, makes the request a gRPC call of the echo
+	// service's method (agreement_grpc_test.go); headers are metadata and
+	// host the authority.
+	grpcMethod string
 }
 
 func get(path, backend string, headers ...string) conformanceCase {
@@ -196,8 +201,9 @@ func TestAgreesWithNginx(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	dir := conformanceDir(t)
-	backend := startBackend(t)
-	for _, suite := range append(conformanceSuites, edgeSuite, tlsSuite) {
+	backends := localBackends{http: startBackend(t), grpc: startGRPCBackend(t)}
+	suites := append(append(conformanceSuites, grpcSuites...), edgeSuite, tlsSuite)
+	for _, suite := range suites {
 		t.Run(suite.manifest, func(t *testing.T) {
 			addr, port := testenv.FreeLoopbackAddr(t)
 			tlsPort := freePort(t, addr)
@@ -205,7 +211,7 @@ func TestAgreesWithNginx(t *testing.T) {
 			if suite.files != nil {
 				nn.Namespace = "shop"
 			}
-			in := suiteInput(t, dir, suite, port, tlsPort, backend)
+			in := suiteInput(t, dir, suite, port, tlsPort, backends)
 			piped := pipeline.Run(in)
 			m := modelOf(t, piped, nn, suite.files == nil)
 			if err := piped.Errors[nn]; err != nil {
@@ -240,6 +246,9 @@ func TestAgreesWithNginx(t *testing.T) {
 						host = fmt.Sprintf("%s:%d", addr, to)
 					}
 					var headers []explain.Header
+					if tc.grpcMethod != "" {
+						headers = grpcHeaders()
+					}
 					for _, h := range tc.headers {
 						hdr, err := explain.ParseHeader(h)
 						if err != nil {
@@ -254,7 +263,13 @@ func TestAgreesWithNginx(t *testing.T) {
 					said := explain.Explain(m, explain.EndpointsOf(m), req)
 
 					before := strings.Count(n.Logs(), ` route="`)
-					status, location, err := send(client, req, addr, to)
+					var status int
+					var location string
+					if tc.grpcMethod != "" {
+						err = callGRPC(addr, to, host, tc.grpcMethod, tc.headers)
+					} else {
+						status, location, err = send(client, req, addr, to)
+					}
 					if (said.Response.Outcome == explain.OutcomeTLSRefused) != (tc.backend == refused) && tc.backend != anyBackend {
 						t.Errorf("explain says %s (%s), the suite expects %q", said.Response.Outcome, said.Response.Why, tc.backend)
 					}
@@ -271,6 +286,9 @@ func TestAgreesWithNginx(t *testing.T) {
 						t.Errorf("nginx redirects to %q, explain says %q", location, said.Response.Redirect)
 					}
 					line := waitAccessLine(t, n, before)
+					if tc.grpcMethod != "" {
+						status, _ = strconv.Atoi(line[3]) // gRPC errors travel in trailers: HTTP's status is nginx's
+					}
 
 					wantStatus := said.Response.Status
 					if wantStatus == 0 {
@@ -327,8 +345,12 @@ func conformanceDir(t *testing.T) string {
 // suiteInput reads a suite's objects: for a conformance test, the suite's
 // base manifests and the test's manifest for our GatewayClass. It moves
 // every port-80 listener to port and points every Service that has
-// EndpointSlices (all of them for conformance tests) at backend.
-func suiteInput(t *testing.T, dir string, suite agreementSuite, port, tlsPort, backend int32) translate.Input {
+// EndpointSlices (all of them for conformance tests) at the local
+// backends (h2c ports at the gRPC one).
+// localBackends are the ports of the local HTTP and gRPC (h2c) backends.
+type localBackends struct{ http, grpc int32 }
+
+func suiteInput(t *testing.T, dir string, suite agreementSuite, port, tlsPort int32, backends localBackends) translate.Input {
 	t.Helper()
 	var paths []string
 	if suite.files != nil {
@@ -388,6 +410,10 @@ func suiteInput(t *testing.T, dir string, suite agreementSuite, port, tlsPort, b
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		}
 		for _, p := range svc.Spec.Ports {
+			backend := backends.http
+			if p.AppProtocol != nil && *p.AppProtocol == "kubernetes.io/h2c" {
+				backend = backends.grpc
+			}
 			slice.Ports = append(slice.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(backend)})
 		}
 		in.EndpointSlices = append(in.EndpointSlices, slice)
