@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +53,19 @@ func logModel(port, backendPort int32, format string) *model.Gateway {
 	}
 }
 
+// parseAll parses every line of nginx's output: the access lines, and
+// how many other (error log) lines there were.
+func parseAll(logs string) (entries []Entry, others int) {
+	for _, line := range strings.Split(logs, "\n") {
+		if e, ok := Parse(line); ok {
+			entries = append(entries, e)
+		} else if strings.TrimSpace(line) != "" {
+			others++ // nginx's error log (notices)
+		}
+	}
+	return entries, others
+}
+
 // TestParseNginxLines renders a Gateway with each access log format,
 // runs nginx, sends requests, and parses what nginx wrote.
 func TestParseNginxLines(t *testing.T) {
@@ -92,7 +104,9 @@ func TestParseNginxLines(t *testing.T) {
 			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			start := time.Now().Add(-time.Second)
-			for _, r := range requests {
+			var entries []Entry
+			others := 0
+			for i, r := range requests {
 				req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d%s", addr, port, r.path), nil)
 				req.Host = "shop.example.com"
 				req.Header.Set("User-Agent", r.agent)
@@ -102,19 +116,15 @@ func TestParseNginxLines(t *testing.T) {
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			n.WaitForLog(ctx, "/nothing")
-
-			var entries []Entry
-			others := 0
-			for _, line := range strings.Split(n.Logs(), "\n") {
-				if e, ok := Parse(line); ok {
-					entries = append(entries, e)
-				} else if strings.TrimSpace(line) != "" {
-					others++ // nginx's error log (notices)
-				}
+				// Each worker writes its own lines: wait for this request's
+				// before sending the next, so that lines come in order.
+				testenv.Eventually(t, 5*time.Second, "the access log line of "+r.path, func() error {
+					entries, others = parseAll(n.Logs())
+					if len(entries) <= i {
+						return fmt.Errorf("%d access lines", len(entries))
+					}
+					return nil
+				})
 			}
 			if len(entries) != len(requests) {
 				t.Fatalf("parsed %d access lines, sent %d requests:\n%s", len(entries), len(requests), n.Logs())
