@@ -9,6 +9,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/explain"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/logs"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/status"
 )
 
@@ -37,6 +39,8 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.SetErr(streams.ErrOut)
 	flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(status.NewCommand(flags, streams))
+	root.AddCommand(explain.NewCommand(flags, streams))
+	root.AddCommand(logs.NewCommand(flags, streams))
 	return root
 }
 

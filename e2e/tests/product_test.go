@@ -119,6 +119,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("InvalidRouteKeepsOthersServing", func(t *testing.T) {
 		testInvalidRouteKeepsOthersServing(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
+	t.Run("PluginExplainThenLogs", func(t *testing.T) {
+		testPluginExplainThenLogs(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
+	})
 	t.Run("PoisonRouteOnSharedGateway", func(t *testing.T) {
 		testPoisonRouteOnSharedGateway(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})

@@ -13,20 +13,25 @@ import (
 )
 
 // startServer serves s on a free loopback port and returns its address.
+// A port free for UDP may be taken for TCP: it tries a few.
 func startServer(t *testing.T, s *Server) string {
 	t.Helper()
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.LocalAddr().String()
-	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := s.ListenAndServe(ctx, addr); err != nil {
-		t.Fatal(err)
+	var err error
+	for range 10 {
+		var l net.PacketConn
+		if l, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		addr := l.LocalAddr().String()
+		l.Close()
+		if err = s.ListenAndServe(ctx, addr); err == nil {
+			return addr
+		}
 	}
-	return addr
+	t.Fatal(err)
+	return ""
 }
 
 func query(t *testing.T, addr, network, name string, qtype uint16) *dns.Msg {

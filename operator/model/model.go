@@ -1,5 +1,7 @@
 package model
 
+import "net/netip"
+
 // Gateway is everything the data plane of one Gateway serves. It is produced
 // by the translation step (already validated, already ordered) and consumed by the
 // render step. Every slice is sorted deterministically by the translation step so
@@ -361,6 +363,16 @@ type Endpoint struct {
 	// Address is an IPv4 or IPv6 address (no brackets).
 	Address string
 	Port    int32
+}
+
+// AddrPort is the endpoint as an address and port; false when it is not
+// one (the translation step only gives IPs and ports).
+func (e Endpoint) AddrPort() (netip.AddrPort, bool) {
+	addr, err := netip.ParseAddr(e.Address)
+	if err != nil || e.Port < 1 || e.Port > 65535 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(addr, uint16(e.Port)), true
 }
 
 // Certificate is a TLS key pair from a listener's certificateRefs.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -34,7 +35,7 @@ func TestTrafficRequestMetAtEndpointChange(t *testing.T) {
 	plain := proxyRule("r0", "app", up.Name)
 	timed := proxyRule("r1", "timed", up.Name)
 	timed.Timeouts = model.Timeouts{RequestMillis: 10000}
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {
 		prefix("/plain", always(plain)), prefix("/timed", always(timed)),
 	}}, up))
@@ -53,7 +54,7 @@ func TestTrafficRequestMetAtEndpointChange(t *testing.T) {
 		{http.MethodGet, "/timed/x", http.StatusBadGateway},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			n.dns.Set(endpointdns.Table{up.Name: {vanishing}})
+			n.DNS.Set(endpointdns.Table{up.Name: {vanishing}})
 			waitResolved(t, n, up.Name)
 			type result struct {
 				code int
@@ -74,7 +75,7 @@ func TestTrafficRequestMetAtEndpointChange(t *testing.T) {
 				done <- result{code: resp.StatusCode, body: string(body)}
 			}()
 			time.Sleep(200 * time.Millisecond) // the request is at the vanishing endpoint
-			n.dns.Set(endpointdns.Table{up.Name: {goodEP}})
+			n.DNS.Set(endpointdns.Table{up.Name: {goodEP}})
 			r := <-done
 			if r.err != nil || r.code != tc.want {
 				t.Fatalf("%d %.100q %v, want %d", r.code, r.body, r.err, tc.want)
@@ -88,13 +89,13 @@ func TestTrafficRequestMetAtEndpointChange(t *testing.T) {
 
 // waitResolved waits until nginx asked twice more for upstream: it holds
 // the table set before.
-func waitResolved(t *testing.T, n *runningNginx, upstream string) {
+func waitResolved(t *testing.T, n *testenv.Nginx, upstream string) {
 	t.Helper()
-	start := n.dns.SRVAnswers(upstream)
+	start := n.DNS.SRVAnswers(upstream)
 	deadline := time.Now().Add(5 * time.Second)
-	for n.dns.SRVAnswers(upstream) < start+2 {
+	for n.DNS.SRVAnswers(upstream) < start+2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not resolve %s again\n%s", upstream, n.logs())
+			t.Fatalf("nginx did not resolve %s again\n%s", upstream, n.Logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -144,7 +144,7 @@ func TestTrafficGRPC(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a, b := startGRPCEcho(t, "a"), startGRPCEcho(t, "b")
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	files, err := Render(grpcGateway(port, a.upstream(), b.upstream()))
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestTrafficGRPC(t *testing.T) {
 		} {
 			resp, _, err := call(tc.method, tc.md...)
 			if err != nil {
-				t.Fatalf("%s: %v\n%s", tc.name, err, n.logs())
+				t.Fatalf("%s: %v\n%s", tc.name, err, n.Logs())
 			}
 			if got := resp.GetAssertions().GetContext().GetPod(); got != tc.backend {
 				t.Errorf("%s: served by %q, want %q", tc.name, got, tc.backend)
@@ -264,7 +264,7 @@ func TestTrafficGRPC(t *testing.T) {
 		}
 		testenv.Eventually(t, 5*time.Second, "the mirror backend gets the call", func() error {
 			if got := b.hits.Load() - before; got != 1 {
-				return fmt.Errorf("mirror backend got %d calls, want 1\n%s", got, n.logs())
+				return fmt.Errorf("mirror backend got %d calls, want 1\n%s", got, n.Logs())
 			}
 			return nil
 		})
@@ -285,7 +285,7 @@ func TestTrafficGRPC(t *testing.T) {
 		}
 		msg, err := stream.Recv()
 		if err != nil || msg.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			t.Fatalf("first message of the stream: %v, %v\n%s", msg, err, n.logs())
+			t.Fatalf("first message of the stream: %v, %v\n%s", msg, err, n.Logs())
 		}
 	})
 
@@ -306,7 +306,7 @@ func TestTrafficGRPCOverTLS(t *testing.T) {
 	}
 	a := startGRPCEcho(t, "a")
 	ua := a.upstream()
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	pool := startTLSGateway(t, addr, port, ua, a.endpoints(), grpcRule("r0", 0, backend(ua.Name, 1)))
 	conn, err := grpc.NewClient(fmt.Sprintf("%s:%d", addr, port),
 		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "grpc.example.com"})),

@@ -3,13 +3,12 @@ package render
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pcre"
 )
@@ -49,7 +48,7 @@ func BenchmarkHostileRegex(b *testing.B) {
 		rule := &model.Rule{ID: fmt.Sprintf("r%d", i), Route: route("bench", i), Redirect: &model.Redirect{StatusCode: 302}}
 		locations = append(locations, prefix("/"+c.name, when(rule, headerRegex("x-h", c.pattern))))
 	}
-	port := freePort(b)
+	port := testenv.FreeLocalPort(b)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": locations}))
 	if err != nil {
 		b.Fatal(err)
@@ -58,7 +57,7 @@ func BenchmarkHostileRegex(b *testing.B) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	for _, c := range hostileRegexCases {
 		b.Run(c.name, func(b *testing.B) {
-			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/%s", n.addr, port, c.name), nil)
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/%s", n.Addr, port, c.name), nil)
 			req.Host = "example.com"
 			req.Header.Set("X-H", c.subject)
 			for b.Loop() {
@@ -74,16 +73,4 @@ func BenchmarkHostileRegex(b *testing.B) {
 			}
 		})
 	}
-}
-
-// freePort returns a port free on 127.0.0.1.
-func freePort(t testing.TB) int32 {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	port, _ := strconv.Atoi(p)
-	return int32(port)
 }

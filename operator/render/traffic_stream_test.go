@@ -138,7 +138,7 @@ func TestTrafficStream(t *testing.T) {
 	webCert, webKey := testenv.SelfSignedCert(t, "www.example.com")
 	web := startEcho(t, "web")
 
-	addr, tcpPort := freeLoopbackAddr(t)
+	addr, tcpPort := testenv.FreeLoopbackAddr(t)
 	tlsPort, closedPort, terminatePort, mixedPort := tcpPort+1, tcpPort+2, tcpPort+3, tcpPort+4
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Certificates: []model.Certificate{
 		{Name: "term_a", CertPEM: termA, KeyPEM: termAKey}, {Name: "term_b", CertPEM: termB, KeyPEM: termBKey},
@@ -324,11 +324,11 @@ func TestTrafficStream(t *testing.T) {
 			`route="TLSRoute default/mixed-term" backend="b"`,
 			`route="TLSRoute default/mixed-pass" backend="tls_a"`,
 			`server_name="a.example.com" route="TLSRoute default/a" backend="tls_a"`} {
-			if !n.waitForLog(ctx, want) {
+			if !n.WaitForLog(ctx, want) {
 				t.Errorf("no access log line with %s", want)
 			}
 		}
-		for _, line := range strings.Split(n.logs(), "\n") {
+		for _, line := range strings.Split(n.Logs(), "\n") {
 			if strings.Contains(line, "default/mixed-") && !strings.HasPrefix(line, "127.") {
 				t.Errorf("a session handed on with the PROXY protocol is logged without the client's address: %s", line)
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -179,7 +180,7 @@ func TestTraffic(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a, b, c, mirror := startEcho(t, "a"), startEcho(t, "b"), startEcho(t, "c"), startEcho(t, "mirror")
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	hostPort := fmt.Sprintf("example.com:%d", port)
 	files, err := Render(trafficModel(port, a, b, c, mirror))
 	if err != nil {
@@ -419,8 +420,8 @@ func TestTraffic(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		do(t, "GET", "/split?log-probe", "example.com", nil)
-		if !n.waitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
-			t.Errorf("access log does not name route, rule and backend:\n%s", n.logs())
+		if !n.WaitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
+			t.Errorf("access log does not name route, rule and backend:\n%s", n.Logs())
 		}
 	})
 }
@@ -456,7 +457,7 @@ func TestTrafficTLS(t *testing.T) {
 	}
 	a := startEcho(t, "a")
 	ua := a.upstream()
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	pool := startTLSGateway(t, addr, port, ua, a.endpoints(), proxyRule("r0", "web", ua.Name))
 	dialer := &net.Dialer{Timeout: 2 * time.Second}
 	transport := &http.Transport{
@@ -519,7 +520,7 @@ func TestTrafficWebSocket(t *testing.T) {
 
 	ws := upstream("default_ws_80")
 	ws.Protocol = model.ProtocolWebSocket
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "ws", ws.Name)))}}, ws))
 	if err != nil {
 		t.Fatal(err)
@@ -565,7 +566,7 @@ func TestTrafficH2C(t *testing.T) {
 
 	h2c := upstream("default_h2c_80")
 	h2c.Protocol = model.ProtocolH2C
-	addr, port := freeLoopbackAddr(t)
+	addr, port := testenv.FreeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "h2c", h2c.Name)))}}, h2c))
 	if err != nil {
 		t.Fatal(err)

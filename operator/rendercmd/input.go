@@ -84,7 +84,7 @@ func ReadInput(paths []string) (translate.Input, []string, error) {
 			}
 		}
 	}
-	withNamespaces(&in)
+	WithNamespaces(&in)
 	return in, skipped, nil
 }
 
@@ -197,10 +197,10 @@ func expand(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// withNamespaces gives the translation step a Namespace object for every
+// WithNamespaces gives the translation step a Namespace object for every
 // namespace the objects live in, labelled as the API server labels them
 // (kubernetes.io/metadata.name), so allowedRoutes selectors work offline.
-func withNamespaces(in *translate.Input) {
+func WithNamespaces(in *translate.Input) {
 	have := map[string]int{}
 	for i := range in.Namespaces {
 		ns := &in.Namespaces[i]

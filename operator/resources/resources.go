@@ -67,11 +67,9 @@ func EndpointsData(endpoints map[string][]model.Endpoint) map[string]string {
 	for upstream, eps := range endpoints {
 		aps := make([]netip.AddrPort, 0, len(eps))
 		for _, e := range eps {
-			addr, err := netip.ParseAddr(e.Address)
-			if err != nil || e.Port < 1 || e.Port > 65535 {
-				continue // the translation step only gives IPs and ports
+			if ap, ok := e.AddrPort(); ok {
+				aps = append(aps, ap)
 			}
-			aps = append(aps, netip.AddrPortFrom(addr, uint16(e.Port)))
 		}
 		out[upstream] = dataplane.FormatEndpoints(aps)
 	}

@@ -6,49 +6,20 @@ import (
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/explain"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
-// serve answers which route a request reaches in the model: the server
-// nginx picks for the host (exact name, then the longest wildcard, then
-// the default server), then the longest prefix location covering the path,
-// then its first candidate without conditions. "" means 404.
+// serve answers which route nginx, configured from the model, lets take
+// a GET of path on port with Host host ("" means none: 404); see
+// operator/explain.
 func serve(m *model.Gateway, port int32, host, path string) string {
-	var srv *model.HTTPServer
-	best := -1
-	for i := range m.HTTPServers {
-		s := &m.HTTPServers[i]
-		if s.Port != port {
-			continue
-		}
-		switch {
-		case s.Hostname == host:
-			srv, best = s, 1<<30
-		case strings.HasPrefix(s.Hostname, "*.") && strings.HasSuffix(host, s.Hostname[1:]) && len(s.Hostname) > best:
-			srv, best = s, len(s.Hostname)
-		case s.Default && srv == nil:
-			srv = s
-		}
-	}
-	if srv == nil {
+	res := explain.Explain(m, nil, explain.Request{Scheme: "http", Port: port, Method: "GET", Target: path,
+		Headers: []explain.Header{{Name: "Host", Value: host}}})
+	if res.Selected == nil {
 		return ""
 	}
-	var loc *model.Location
-	for i := range srv.Locations {
-		l := &srv.Locations[i]
-		if prefixCovers(l.Path, path) && (loc == nil || len(l.Path) > len(loc.Path)) {
-			loc = l
-		}
-	}
-	if loc == nil {
-		return ""
-	}
-	for _, c := range loc.Candidates {
-		if len(c.Conditions) == 0 {
-			return c.Rule.Route.Name
-		}
-	}
-	return ""
+	return strings.SplitN(res.Selected.Route, "/", 2)[1]
 }
 
 // TestListenerIsolation is the conformance test GatewayHTTPListenerIsolation

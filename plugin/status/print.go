@@ -1,22 +1,21 @@
 package status
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/output"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // Output formats of Print.
 const (
-	OutputTable = "table"
-	OutputYAML  = "yaml"
-	OutputJSON  = "json"
+	OutputTable = output.Table
+	OutputYAML  = output.YAML
+	OutputJSON  = output.JSON
 )
 
 // shortHash and maxMessage bound the table's columns; YAML and JSON carry
@@ -38,36 +37,7 @@ func Print(w io.Writer, format string, statuses []GatewayStatus) error {
 	if list.Gateways == nil {
 		list.Gateways = []GatewayStatus{}
 	}
-	switch format {
-	case OutputJSON:
-		b, err := json.MarshalIndent(list, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case OutputYAML:
-		b, err := yaml.Marshal(list)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	case OutputTable, "":
-		var buf bytes.Buffer
-		if err := printTable(&buf, statuses); err != nil {
-			return err
-		}
-		// tabwriter pads an empty last column; no line ends in spaces.
-		lines := strings.Split(buf.String(), "\n")
-		for i, l := range lines {
-			lines[i] = strings.TrimRight(l, " ")
-		}
-		_, err := io.WriteString(w, strings.Join(lines, "\n"))
-		return err
-	default:
-		return fmt.Errorf("unknown output format %q: use table, yaml or json", format)
-	}
+	return output.Write(w, format, list, func(w io.Writer) error { return printTable(w, statuses) })
 }
 
 // AllInSync is whether every Gateway is in sync.

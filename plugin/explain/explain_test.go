@@ -1,0 +1,107 @@
+package explain
+
+import (
+	"bytes"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// run runs `explain` offline on testdata/shop and returns its output.
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := NewCommand(genericclioptions.NewConfigFlags(true), genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
+	cmd.SetArgs(append([]string{"web", "-f", filepath.Join("testdata", "shop")}, args...))
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("explain %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+	return out.String()
+}
+
+// TestGolden explains requests on testdata/shop, one golden output each;
+// wants are the lines each output must hold, so that -update cannot bless
+// a wrong answer unnoticed.
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"exact-beats-prefix", []string{"--url", "http://shop.example.com/items/special"},
+			[]string{"Location:    = /items/special", "Route:       HTTPRoute shop/catalog rule 1", `backend="shop_catalog_v2_8080"`}},
+		{"prefix-and-precedence", []string{"--url", "http://shop.example.com/items/42"},
+			[]string{"Route:       HTTPRoute shop/catalog rule 0", "loses on precedence to shop/catalog rule 0"}},
+		{"header-and-query", []string{"--url", "http://shop.example.com/items/42?debug=1", "-H", "X-Version: 2"},
+			[]string{"Route:       HTTPRoute shop/catalog rule beta"}},
+		{"query-mismatch", []string{"--url", "http://shop.example.com/items/42?debug=0", "-H", "X-Version: 2"},
+			[]string{"Route:       HTTPRoute shop/catalog rule 0", `query parameter debug is "0", not "1"`}},
+		{"method-and-split", []string{"--url", "http://shop.example.com/items", "-X", "POST"},
+			[]string{"Route:       HTTPRoute shop/catalog rule 3", "75%", "25%", "request header set X-Write: true"}},
+		{"wildcard-host", []string{"--url", "http://a.b.example.com/items/x"},
+			[]string{"Server:      port 80 host *.example.com", "Route:       HTTPRoute shop/catalog rule 0"}},
+		{"listener-isolation-and-no-endpoints", []string{"--url", "http://api.example.com/items"},
+			[]string{"Server:      port 80 host api.example.com", "status 503", `backend="shop_api_8080"`,
+				`HTTPRoute shop/catalog       not matched   listener isolation: host "api.example.com" goes to the more specific server api.example.com`}},
+		{"redirect", []string{"--url", "http://www.shop.test/old/page?x=1"},
+			[]string{"Location header:  https://www.shop.test/new/page?x=1", "redirect, status 301"}},
+		{"no-route", []string{"--url", "http://shop.example.com/nothing"},
+			[]string{"not found, status 404", "path: /nothing is not under its paths"}},
+		{"not-attached", []string{"--url", "http://www.shop.test/"},
+			[]string{"not found, status 404", "HTTPRoute shop/typo          not attached  listener htp: Accepted False (NoMatchingParent)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, tc.args...)
+			for _, want := range tc.wants {
+				if !strings.Contains(got, want) {
+					t.Errorf("output lacks %q:\n%s", want, got)
+				}
+			}
+			testenv.Golden(t, filepath.Join("testdata", tc.name+".table"), []byte(got), *update)
+		})
+	}
+}
+
+// TestGoldenStructured checks the YAML and JSON forms.
+func TestGoldenStructured(t *testing.T) {
+	for _, format := range []string{"yaml", "json"} {
+		got := run(t, "--url", "http://shop.example.com/items/42?debug=1", "-H", "X-Version: 2", "-o", format)
+		if !strings.Contains(got, `"rule": "beta"`) && !strings.Contains(got, "rule: beta") {
+			t.Errorf("%s output does not name rule beta:\n%s", format, got)
+		}
+		testenv.Golden(t, filepath.Join("testdata", "header-and-query."+format), []byte(got), *update)
+	}
+}
+
+// TestErrors checks the messages of requests the command cannot explain.
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"web", "-f", "testdata/shop"}, "--url is required"},
+		{[]string{"web", "-f", "testdata/shop", "--url", "ftp://x/"}, "want http://HOST[:PORT]/PATH"},
+		{[]string{"nope", "-f", "testdata/shop", "--url", "http://x/"}, "Gateway default/nope is not among the objects read"},
+		{[]string{"web", "-f", "testdata/shop", "--url", "http://x/", "-H", "bad"}, "want 'Name: value'"},
+		{[]string{"web", "-f", "testdata/shop", "--url", "http://x/", "-o", "xml"}, "unknown output format"},
+	} {
+		var out bytes.Buffer
+		cmd := NewCommand(genericclioptions.NewConfigFlags(true), genericiooptions.IOStreams{Out: &out, ErrOut: &out})
+		cmd.SetArgs(tc.args)
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}

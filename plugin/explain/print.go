@@ -1,0 +1,152 @@
+package explain
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/output"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/explain"
+)
+
+// Output formats of Print.
+const (
+	OutputTable = output.Table
+	OutputYAML  = output.YAML
+	OutputJSON  = output.JSON
+)
+
+// Print writes rep in format (OutputTable, OutputYAML or OutputJSON).
+func Print(w io.Writer, format string, rep Report) error {
+	return output.Write(w, format, rep, func(w io.Writer) error { printTable(w, rep); return nil })
+}
+
+func printTable(w io.Writer, rep Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	r := rep.Request
+	fmt.Fprintf(tw, "Gateway:\t%s\n", rep.Gateway)
+	req := fmt.Sprintf("%s %s://%s%s", r.Method, r.Scheme, orNone(r.Host), r.Path)
+	if (r.Scheme == "http" && r.Port != 80) || (r.Scheme == "https" && r.Port != 443) {
+		req = fmt.Sprintf("%s %s://%s:%d%s", r.Method, r.Scheme, orNone(r.Host), r.Port, r.Path)
+	}
+	if r.Query != "" {
+		req += "?" + r.Query
+	}
+	fmt.Fprintf(tw, "Request:\t%s\n", req)
+	sent := r.Path
+	if r.Query != "" {
+		sent += "?" + r.Query
+	}
+	if r.Path != "" && r.Target != sent {
+		fmt.Fprintf(tw, "Sent as:\t%s (nginx decodes and normalizes the path)\n", r.Target)
+	}
+	if r.SNI != "" {
+		fmt.Fprintf(tw, "SNI:\t%s\n", r.SNI)
+	}
+	for _, h := range r.Headers {
+		if !strings.EqualFold(h.Name, "Host") {
+			fmt.Fprintf(tw, "Header:\t%s: %s\n", h.Name, h.Value)
+		}
+	}
+	if s := rep.Server; s != nil {
+		host := s.Hostname
+		if host == "" {
+			host = "*"
+		}
+		def := ""
+		if s.Default {
+			def = " (default server)"
+		}
+		fmt.Fprintf(tw, "Server:\tport %d host %s%s, listener %s: %s\n", s.Port, host, def, orNone(strings.Join(s.Listeners, ",")), s.Why)
+	}
+	if l := rep.Location; l != nil {
+		fmt.Fprintf(tw, "Location:\t%s %s: %s\n", l.Match, l.Path, l.Why)
+	}
+	if rep.Selected != nil {
+		fmt.Fprintf(tw, "Route:\t%s %s rule %s\n", rep.Selected.Kind, rep.Selected.Route, rep.Selected.Rule)
+	}
+	resp := rep.Response
+	status := "from the backend"
+	if resp.Outcome != explain.OutcomeProxied {
+		status = "none"
+	}
+	if resp.Status != 0 {
+		status = fmt.Sprint(resp.Status)
+	}
+	line := fmt.Sprintf("%s, status %s", resp.Outcome, status)
+	if resp.Why != "" {
+		line += ": " + resp.Why
+	}
+	fmt.Fprintf(tw, "Response:\t%s\n", line)
+	if resp.Redirect != "" {
+		fmt.Fprintf(tw, "Location header:\t%s\n", resp.Redirect)
+	}
+	for _, f := range resp.Filters {
+		fmt.Fprintf(tw, "Filter:\t%s\n", f)
+	}
+	if a := resp.AccessLog; a != nil {
+		fmt.Fprintf(tw, "Access log:\troute=%q rule=%q backend=%q\n", a.Route, a.Rule, backendLog(resp))
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(tw, "Note:\t%s\n", n)
+	}
+	tw.Flush()
+
+	if len(resp.Backends) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "BACKEND\tWEIGHT\tSHARE\tENDPOINTS\tANSWER")
+		for _, b := range resp.Backends {
+			answer := "proxied"
+			if b.Status != 0 {
+				answer = fmt.Sprintf("%d: %s", b.Status, b.Why)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", orNone(b.Service), b.Weight, b.Share, orNone(strings.Join(b.Endpoints, ",")), answer)
+			for _, f := range b.Filters {
+				fmt.Fprintf(tw, "  filter: %s\t\t\t\t\n", f)
+			}
+		}
+		tw.Flush()
+	}
+	if len(rep.Candidates) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "MATCHES OF THE LOCATION, IN ORDER\tRULE\tMATCH\tVERDICT")
+		for _, c := range rep.Candidates {
+			v := c.Verdict
+			if c.Why != "" {
+				v += ": " + c.Why
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Route, c.Rule, c.Match, v)
+		}
+		tw.Flush()
+	}
+	if len(rep.Routes) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "ROUTE\tVERDICT\tWHY")
+		for _, v := range rep.Routes {
+			fmt.Fprintf(tw, "%s %s\t%s\t%s\n", v.Kind, v.Route, v.Verdict, v.Why)
+		}
+		tw.Flush()
+	}
+}
+
+// backendLog is the access log's backend field: the one backend's, or
+// each share's.
+func backendLog(resp explain.Response) string {
+	if resp.AccessLog.Backend != "" || len(resp.Backends) == 0 {
+		return resp.AccessLog.Backend
+	}
+	logs := make([]string, 0, len(resp.Backends))
+	for _, b := range resp.Backends {
+		logs = append(logs, b.Log+" ("+b.Share+")")
+	}
+	return strings.Join(logs, " | ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
