@@ -186,32 +186,49 @@ func nginxProcesses(t *testing.T, pod *corev1.Pod) []int {
 	return pids
 }
 
+// firstSeen records when the test first saw each key.
+type firstSeen struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (f *firstSeen) record(key string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen == nil {
+		f.seen = map[string]time.Time{}
+	}
+	if _, ok := f.seen[key]; !ok {
+		f.seen[key] = at
+	}
+}
+
+func (f *firstSeen) at(key string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.seen[key]
+	return at, ok
+}
+
 // readyTimes records when the test first saw each echo pod Ready, and its IP.
 type readyTimes struct {
+	firstSeen
 	// before are the pods Ready when the watch began.
 	before map[string]bool
-	mu     sync.Mutex
-	seen   map[string]time.Time
+	ipsMu  sync.Mutex
 	ips    map[string]string
 }
 
 func (r *readyTimes) ip(pod string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.ipsMu.Lock()
+	defer r.ipsMu.Unlock()
 	return r.ips[pod]
-}
-
-func (r *readyTimes) at(pod string) (time.Time, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	at, ok := r.seen[pod]
-	return at, ok
 }
 
 // watchReady watches the echo pods until the test ends.
 func watchReady(t *testing.T, ctx context.Context, c *cluster.Cluster) *readyTimes {
 	t.Helper()
-	r := &readyTimes{before: map[string]bool{}, seen: map[string]time.Time{}, ips: map[string]string{}}
+	r := &readyTimes{before: map[string]bool{}, ips: map[string]string{}}
 	selector := metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=echo"}
 	pods, err := c.Client.CoreV1().Pods("default").List(ctx, selector)
 	if err != nil {
@@ -234,36 +251,23 @@ func watchReady(t *testing.T, ctx context.Context, c *cluster.Cluster) *readyTim
 			if !ok || ev.Type == watch.Deleted || !clustertest.PodReady(pod) {
 				continue
 			}
-			r.mu.Lock()
-			if _, seen := r.seen[pod.Name]; !seen {
-				r.seen[pod.Name] = time.Now()
+			r.record(pod.Name, time.Now())
+			r.ipsMu.Lock()
+			if _, ok := r.ips[pod.Name]; !ok {
 				r.ips[pod.Name] = pod.Status.PodIP
 			}
-			r.mu.Unlock()
+			r.ipsMu.Unlock()
 		}
 	}()
 	return r
 }
 
-// publishedTimes records when the test first saw each address in the
-// sample Gateway's endpoints ConfigMap.
-type publishedTimes struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func (p *publishedTimes) at(ip string) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	at, ok := p.seen[ip]
-	return at, ok
-}
-
 // watchPublished watches the endpoints ConfigMap of the sample Gateway
 // ("gateway-nginx-endpoints", resources.EndpointsName) until the test ends.
-func watchPublished(t *testing.T, ctx context.Context, c *cluster.Cluster) *publishedTimes {
+// It records when the test first saw each address in it.
+func watchPublished(t *testing.T, ctx context.Context, c *cluster.Cluster) *firstSeen {
 	t.Helper()
-	p := &publishedTimes{seen: map[string]time.Time{}}
+	p := &firstSeen{}
 	w, err := c.Client.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=gateway-nginx-endpoints"})
 	if err != nil {
 		t.Fatal(err)
@@ -276,17 +280,13 @@ func watchPublished(t *testing.T, ctx context.Context, c *cluster.Cluster) *publ
 				continue
 			}
 			now := time.Now()
-			p.mu.Lock()
 			for _, value := range cm.Data {
 				for _, line := range strings.Fields(value) {
 					if ip, _, ok := strings.Cut(line, ":"); ok {
-						if _, seen := p.seen[ip]; !seen {
-							p.seen[ip] = now
-						}
+						p.record(ip, now)
 					}
 				}
 			}
-			p.mu.Unlock()
 		}
 	}()
 	return p
