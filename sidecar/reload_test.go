@@ -264,3 +264,49 @@ func TestSidecarRestartKeepsServing(t *testing.T) {
 	}
 	testenv.Eventually(t, 10*time.Second, "readyz 200", func() error { return p.ready(http.StatusOK) })
 }
+
+// TestWorkerGenerationsMetric: a request in flight keeps the old workers
+// alive after a reload (they drain), which the worker_generations gauge
+// counts until the request ends; the peak gauge keeps the most seen.
+func TestWorkerGenerationsMetric(t *testing.T) {
+	p := newPod(t)
+	release := make(chan struct{})
+	slow := startBackend(t, func(w http.ResponseWriter, _ *http.Request) {
+		<-release
+		_, _ = w.Write([]byte("backend"))
+	})
+	v1 := httpConfig(p.ip, slow, 1, newCert(t), "")
+	p.write(v1)
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", "v=1")
+	waitGenerations := func(want float64) {
+		t.Helper()
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%v worker generations", want), func() error {
+			if got := p.metric("worker_generations"); got != want {
+				return fmt.Errorf("worker_generations %v", got)
+			}
+			return nil
+		})
+	}
+	waitGenerations(1)
+
+	inFlight := make(chan error, 1)
+	go func() {
+		_, _, err := p.get("http", "/proxy")
+		inFlight <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the request reaches a v1 worker
+	v2 := httpConfig(p.ip, slow, 2, newCert(t), "")
+	p.write(v2)
+	p.waitApplied(v2.hash())
+	waitGenerations(2)
+	close(release)
+	if err := <-inFlight; err != nil {
+		t.Fatalf("the request in flight across the reload: %v", err)
+	}
+	waitGenerations(1)
+	if got := p.metric("worker_generations_peak"); got != 2 {
+		t.Errorf("worker_generations_peak %v, want 2", got)
+	}
+}

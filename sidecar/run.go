@@ -97,6 +97,9 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		return err
 	}
 
+	wg.Add(1)
+	go func() { defer wg.Done(); watchGenerations(ctx, f.pidFile, m) }()
+
 	reporter, err := startKube(ctx, &wg, f, log)
 	if err != nil {
 		return err
@@ -140,8 +143,33 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changes:
+		case seen := <-changes:
+			m.StepAt(dataplane.StepMountChanged, seen)
 		case <-resync.C:
+		}
+	}
+}
+
+// generationsPoll is how often the worker generations are counted: old
+// generations live for seconds (until their connections end or
+// worker_shutdown_timeout), and reloads are at least the debounce apart.
+const generationsPoll = 250 * time.Millisecond
+
+// watchGenerations keeps the worker-generations metrics current.
+func watchGenerations(ctx context.Context, pidFile string, m *metrics.Metrics) {
+	var g nginxproc.Generations
+	tick := time.NewTicker(generationsPoll)
+	defer tick.Stop()
+	for {
+		if master, ok := nginxproc.Master(pidFile); ok {
+			m.SetGenerations(g.Observe(master))
+		} else {
+			m.SetGenerations(0)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/product"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestProductOnLocalCluster installs the operator the way users do
@@ -29,28 +25,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	bin := t.TempDir()
-	for _, prog := range []string{"operator", "sidecar"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, prog), "./"+prog)
-		cmd.Dir = testenv.RepoRoot()
-		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", prog, err, out)
-		}
-	}
-	images, err := product.Images(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := testenv.KubeAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := clustertest.Start(t, cluster.Options{Images: images, KubeBinDir: kube})
-	p, err := product.Deploy(ctx, c, images, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, p := product.StartForTest(ctx, t, t.TempDir())
 
 	get := func(path string) (int, string, error) {
 		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -119,6 +119,16 @@ func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {
 	_, _ = h.Write(b)
 }
 
+// Steps of a config change in the sidecar, the label "step" of its metric
+// nginx_gateway_sidecar_last_apply_step_timestamp_seconds (Unix time of
+// the step for the last change): with the API server's and the operator's
+// times they break a route change's propagation down (e2e/bench).
+const (
+	StepMountChanged = "mount_changed" // first file event of the burst: the new files are visible in the pod
+	StepValidated    = "validated"     // nginx -t passed
+	StepReloaded     = "reloaded"      // nginx runs workers of the new config
+)
+
 // The sidecar's side of the contract, for the operator's Deployment, Role
 // and status writes.
 const (

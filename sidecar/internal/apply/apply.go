@@ -164,6 +164,7 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 		msg = strings.ReplaceAll(msg, stage+"/", "")
 		return fail(err, msg, interrupted)
 	}
+	a.cfg.Metrics.StepAt(dataplane.StepValidated, time.Now())
 
 	previous, _ := os.Readlink(a.cfg.LivePath)
 	if err := a.pointLive(stage); err != nil {
@@ -184,6 +185,9 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 	if err != nil {
 		a.restore(previous, err)
 		return fail(err, reloadMessage(err), true)
+	}
+	if reloaded {
+		a.cfg.Metrics.StepAt(dataplane.StepReloaded, time.Now())
 	}
 	a.cleanup(previous)
 	return res
