@@ -230,6 +230,16 @@ func (p *gatewayPod) startNginx() {
 	p.nginx = startChrooted(p.t, "exec-nginx", args, nil)
 }
 
+// serve writes c, starts sidecar and nginx, and waits until nginx answers
+// want on /.
+func (p *gatewayPod) serve(c config, want string) {
+	p.t.Helper()
+	p.write(c)
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", want)
+}
+
 func (p *gatewayPod) stopAll() {
 	// nginx first: it drains (SIGQUIT) while the sidecar still answers.
 	for _, proc := range []*process{p.nginx, p.sidecar} {

@@ -49,7 +49,7 @@ func firstOK(ctx context.Context, url string, timeout time.Duration) (time.Time,
 
 // The steps of a route change, in order; each is measured from the
 // previous one (stored: the API server answered the create).
-var stepNames = []string{"operator wrote ConfigMap", "pod annotated", "files visible in pod", "validated (nginx -t)", "reloaded (new workers)", "first 200"}
+var stepNames = []string{"operator wrote ConfigMap", "pod annotated", "files visible in pod", "staged (debounce; nginx -t only before a first start)", "reloaded (new workers)", "first 200"}
 
 // change is one measured route change.
 type change struct {

@@ -71,7 +71,8 @@ func (r *results) markdown() string {
 		w("\n")
 	}
 	w("\n\"files visible in pod\" is the sidecar's first file event after the node agent (the kubelet's stand-in) re-synced\n")
-	w("the pod's volumes on the annotation change; \"validated\" includes the sidecar's debounce.\n\n")
+	w("the pod's volumes on the annotation change; \"staged\" includes the sidecar's debounce and any wait for\n")
+	w("`--min-reload-interval` (docs/design.md, \"One parse per route change\").\n\n")
 
 	w("## Route churn under load\n\n")
 	if c := r.Churn; c != nil {
