@@ -22,17 +22,18 @@ func execNginx(args []string) int {
 	}
 	log := newLogger("exec-nginx", paths.verbosity)
 	code, err := supervisor.Run(supervisor.Options{
-		Nginx:        paths.nginx,
-		LivePath:     paths.livePath,
-		PidFile:      paths.pidFile,
-		ReloadFIFO:   paths.reloadFIFO(),
-		EmergLog:     paths.emergLog(),
-		DrainTimeout: *drain,
-		KillTimeout:  *kill,
-		PollInterval: *poll,
-		Log:          log,
-		Stdout:       os.Stdout,
-		Stderr:       os.Stderr,
+		Nginx:           paths.nginx,
+		LivePath:        paths.livePath,
+		PidFile:         paths.pidFile,
+		WorkerProcesses: paths.workerProcesses(),
+		ReloadFIFO:      paths.reloadFIFO(),
+		EmergLog:        paths.emergLog(),
+		DrainTimeout:    *drain,
+		KillTimeout:     *kill,
+		PollInterval:    *poll,
+		Log:             log,
+		Stdout:          os.Stdout,
+		Stderr:          os.Stderr,
 	})
 	if err != nil {
 		log.Error(err, "running nginx")

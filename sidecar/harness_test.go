@@ -131,6 +131,7 @@ type gatewayPod struct {
 	httpClient                *http.Client
 	extraSidecarArgs          []string
 	extraNginxArgs            []string // exec-nginx flags
+	nginxEnv                  []string // exec-nginx's environment
 }
 
 func newPod(t testing.TB) *gatewayPod {
@@ -227,7 +228,7 @@ func (p *gatewayPod) startNginx() {
 	args := append([]string{binInside, "exec-nginx"}, p.pathArgs()...)
 	args = append(args, p.extraNginxArgs...)
 	args = append(args, p.extraNginxArgs...)
-	p.nginx = startChrooted(p.t, "exec-nginx", args, nil)
+	p.nginx = startChrooted(p.t, "exec-nginx", args, p.nginxEnv)
 }
 
 // serve writes c, starts sidecar and nginx, and waits until nginx answers

@@ -118,7 +118,8 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile, ReloadFIFO: f.reloadFIFO(),
 		Nginx: f.nginx, EmergLog: f.emergLog(),
 		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO, ValidateBeforeReload: f.validateBeforeReload,
-		Metrics: m, Log: log.WithName("apply"),
+		WorkerProcesses: f.workerProcesses(),
+		Metrics:         m, Log: log.WithName("apply"),
 	})
 	if err != nil {
 		return err

@@ -62,6 +62,13 @@ const (
 	// EnvReportConfigMap names the Gateway's report ConfigMap (in
 	// EnvPodNamespace), the only object the sidecar may patch.
 	EnvReportConfigMap = "REPORT_CONFIGMAP"
+	// nginx's worker count is the pod's business, not the config's: both
+	// containers get EnvWorkerProcesses (a number from GatewayParameters,
+	// or "auto") and, when the nginx container has a CPU limit,
+	// EnvCPULimitMillicores (resourceFieldRef limits.cpu in millicores),
+	// and run nginx with `-g worker_processes N;` (nginxproc.WorkerCount).
+	EnvWorkerProcesses    = "NGINX_WORKER_PROCESSES"
+	EnvCPULimitMillicores = "NGINX_CPU_LIMIT_MILLICORES"
 
 	// NginxContainerName and SidecarContainerName name the two containers.
 	NginxContainerName   = "nginx"

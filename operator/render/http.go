@@ -74,7 +74,6 @@ func (r *renderer) view() (*view, error) {
 		Namespace: comment(r.gw.Namespace),
 		Name:      comment(r.gw.Name),
 		Main: mainView{
-			WorkerProcesses:          quote(orDefault(s.WorkerProcesses, "auto")),
 			WorkerConnections:        positiveOr(s.WorkerConnections, 1024),
 			WorkerShutdownTimeoutSec: positiveOr(s.WorkerShutdownTimeoutSeconds, 30),
 		},
@@ -82,9 +81,6 @@ func (r *renderer) view() (*view, error) {
 	}
 	for _, h := range defaultRequestHeaders {
 		v.HTTP.ProxyHeaders = append(v.HTTP.ProxyHeaders, kv{quote(h.Key), h.Value})
-	}
-	if wp := orDefault(s.WorkerProcesses, "auto"); !workerProcesses.MatchString(wp) {
-		return nil, fmt.Errorf("render: worker processes %q is neither \"auto\" nor a number", wp)
 	}
 	switch v.HTTP.AccessLog {
 	case "default", "json", "off":

@@ -40,12 +40,15 @@ type Config struct {
 	// A tree is always checked when no master runs, since nginx starts
 	// from the live tree and must not fail to start.
 	ValidateBeforeReload bool
-	Nginx                string // nginx binary
-	EmergLog             *nginxproc.EmergLog
-	ValidateTimeout      time.Duration
-	ReloadTimeout        time.Duration
-	Metrics              *metrics.Metrics
-	Log                  logr.Logger
+	// WorkerProcesses is what the launcher passes nginx with -g
+	// (nginxproc.Globals): nginx -t gets the same.
+	WorkerProcesses int
+	Nginx           string // nginx binary
+	EmergLog        *nginxproc.EmergLog
+	ValidateTimeout time.Duration
+	ReloadTimeout   time.Duration
+	Metrics         *metrics.Metrics
+	Log             logr.Logger
 	// Decompression bounds the ConfigMap's compressed keys; zero means
 	// mount.DefaultLimits.
 	Decompression mount.Limits
@@ -162,7 +165,7 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 	if _, running := nginxproc.Master(a.cfg.PidFile); a.cfg.ValidateBeforeReload || !running {
 		vctx, cancel := context.WithTimeout(ctx, a.cfg.ValidateTimeout)
 		start := time.Now()
-		msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage, a.cfg.PidFile)
+		msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage, nginxproc.Globals{PidFile: a.cfg.PidFile, WorkerProcesses: a.cfg.WorkerProcesses})
 		interrupted := vctx.Err() != nil // timed out or shutting down: not nginx's verdict
 		cancel()
 		res.Validation = time.Since(start)

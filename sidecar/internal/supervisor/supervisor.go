@@ -22,6 +22,8 @@ type Options struct {
 	Nginx    string // nginx binary
 	LivePath string // the live config symlink, nginx's prefix
 	PidFile  string
+	// WorkerProcesses is passed with -g (nginxproc.Globals); 0: the config's.
+	WorkerProcesses int
 	// ReloadFIFO is where the sidecar asks for reloads (see
 	// nginxproc.ListenReloads); each request becomes a SIGHUP to nginx.
 	ReloadFIFO string
@@ -64,7 +66,7 @@ func Run(opts Options) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	cmd := exec.Command(opts.Nginx, nginxproc.RunArgs(opts.LivePath, opts.PidFile)...)
+	cmd := exec.Command(opts.Nginx, nginxproc.RunArgs(opts.LivePath, nginxproc.Globals{PidFile: opts.PidFile, WorkerProcesses: opts.WorkerProcesses})...)
 	cmd.Stdout = opts.Stdout
 	// An *os.File, so exec does not wait for a copier: orphaned workers may
 	// keep the write end open after the master is gone.
