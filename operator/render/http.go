@@ -1,6 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -152,7 +154,7 @@ func upstreamFor(u *model.Upstream) (upstreamView, bool) {
 	}
 	uv := upstreamView{
 		Comment:  comment(fmt.Sprintf("Service %s/%s port %d", u.ServiceNamespace, u.ServiceName, u.ServicePort)),
-		Name:     u.Name,
+		Name:     upstreamRef(u.Name),
 		Protocol: string(u.Protocol),
 	}
 	for _, e := range u.Endpoints {
@@ -163,6 +165,19 @@ func upstreamFor(u *model.Upstream) (upstreamView, bool) {
 		uv.Servers = append(uv.Servers, netip.AddrPortFrom(addr.Unmap(), uint16(e.Port)).String())
 	}
 	return uv, len(uv.Servers) > 0
+}
+
+// upstreamRef is the name of the model's upstream name in nginx: a short
+// hash of it, then the name. nginx looks up the upstream of every
+// proxy_pass by comparing its name, case-insensitively byte by byte, with
+// every upstream of the same length in turn; the model's names
+// (<namespace>_<service>_<port>) are mostly of one length and share long
+// prefixes, so at thousands of routes those comparisons were most of the
+// parse time (BenchmarkNginxCheck). A leading hash makes nearly every
+// comparison end at its first bytes; the name stays readable and unique.
+func upstreamRef(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "u" + hex.EncodeToString(sum[:3]) + "_" + name
 }
 
 // hasEndpoints reports whether upstream name is rendered (has endpoints).
