@@ -69,11 +69,23 @@ func TestBenchE2E(t *testing.T) {
 		if !filepath.IsAbs(out) {
 			out = filepath.Join(testenv.RepoRoot(), out)
 		}
+		// What follows the marker in the file (figures of the Go benchmarks,
+		// written by hand) is kept.
+		kept := ""
+		if old, err := os.ReadFile(out); err == nil {
+			if i := strings.Index(string(old), endMarker); i >= 0 {
+				kept = string(old[i+len(endMarker):])
+			}
+		}
+		md += endMarker + kept
 		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
+
+// endMarker ends what the benchmark writes in docs/performance.md.
+const endMarker = "\n<!-- end of what make bench-e2e writes; kept below: -->\n"
 
 func parseSizes(s string) ([]int, error) {
 	var sizes []int

@@ -85,6 +85,7 @@ func (b *bench) measureChange(name, path string) change {
 		}
 		ch.steps = append(ch.steps, d)
 	}
+	b.t.Logf("bench: %s stored → 200 %s; steps %v", name, ms(ch.storedToOK), ch.steps)
 	return ch
 }
 

@@ -69,6 +69,12 @@ type Reconciler struct {
 	// mem is what runs remember of the data planes (see refusals.go).
 	// Reconcile never runs concurrently: there is one request, globalKey.
 	mem *dataPlaneMemory
+	// routeStatusWritten holds, per route whose status this process wrote,
+	// the resourceVersion the write was based on and what it wrote: while
+	// the cache still shows that version it has not seen the write yet, and
+	// comparing with it would write the same status again (a second write,
+	// or a conflict).
+	routeStatusWritten map[translate.RouteKey]writtenStatus
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
