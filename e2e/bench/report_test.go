@@ -34,7 +34,7 @@ func (r *results) markdown() string {
 	w("root filesystem with a hand-written config of the same routes (one keepalive upstream, `location = /p` and\n")
 	w("`location /p/` per route). Figures, not assertions; every client request below is on a fresh connection without retries\n")
 	w("unless it says keepalive.\n\n")
-	w("- Date: %s (run took %s)\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second))
+	w("- Date: %s (measuring took %s)\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second))
 	w("- Machine: %s\n", machine())
 	w("- Commit: %s\n\n", commit())
 
