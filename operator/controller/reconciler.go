@@ -372,7 +372,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
 	hash := resources.ConfigHash(files)
-	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, files: files, generations: generations})
+	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
 	set := resources.ObjectsEncoded(owner, result.Infrastructure, files, rendered.encoded, r.opts.Resources)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
@@ -494,7 +494,7 @@ func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, r
 	if !ok {
 		return nil
 	}
-	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.files))
+	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
 }
 
 // patchConfigHash writes the wanted config hash on every running gateway
