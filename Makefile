@@ -222,7 +222,7 @@ bench-e2e: test-deps ## Benchmark the product on a local cluster (root) against 
 ##@ Conformance
 
 # The Gateway API conformance suite (conformance/, build tag "conformance") on a local cluster: the
-# GATEWAY-HTTP profile with the features our GatewayClass publishes. Writes conformance/report.yaml
+# GATEWAY-HTTP and GATEWAY-GRPC profiles with the features our GatewayClass publishes. Writes conformance/report.yaml
 # and prints passed/failed/skipped per profile. Needs root. Extra suite flags go in CONFORMANCE_FLAGS,
 # e.g. CONFORMANCE_FLAGS='-run-test HTTPRouteSimpleSameNamespace' or '-supported-features ...'.
 CONFORMANCE_FLAGS ?=

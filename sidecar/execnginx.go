@@ -3,7 +3,10 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/supervisor"
 )
@@ -26,6 +29,7 @@ func execNginx(args []string) int {
 		LivePath:        paths.livePath,
 		PidFile:         paths.pidFile,
 		WorkerProcesses: paths.workerProcesses(),
+		SocketDir:       filepath.Join(paths.runPath, filepath.Base(dataplane.SocketPath)),
 		ReloadFIFO:      paths.reloadFIFO(),
 		EmergLog:        paths.emergLog(),
 		DrainTimeout:    *drain,

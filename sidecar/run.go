@@ -113,6 +113,12 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		return err
 	}
 
+	// `nginx -t` binds the unix sockets a config listens on (those of TLS
+	// ports that hand connections on): their folder must exist before the
+	// first config is checked, which is before nginx (and exec-nginx) runs.
+	if err := os.MkdirAll(filepath.Join(f.runPath, filepath.Base(dataplane.SocketPath)), 0o755); err != nil {
+		return err
+	}
 	applier, err := apply.New(apply.Config{
 		ConfigDir: f.configDir, SecretDir: f.secretDir, LastGoodDir: f.lastGoodDir,
 		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile, ReloadFIFO: f.reloadFIFO(),

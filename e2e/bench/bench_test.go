@@ -36,10 +36,8 @@ func TestBenchE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
-	defer cancel()
 	bin := t.TempDir()
-	c, _ := product.StartForTest(ctx, t, bin)
+	ctx, c, _ := product.StartForTest(t, bin, 55*time.Minute)
 	b := newBench(ctx, t, c, filepath.Join(bin, "operator"))
 	floor := startFloor(t, b)
 

@@ -25,6 +25,13 @@ func DefaultImages() ([]nodeagent.ImageRule, error) {
 	return Images(filepath.Join(testenv.RepoRoot(), "bin"))
 }
 
+// The images' USER lines (Dockerfile, Dockerfile.gateway); images_test.go
+// keeps them equal.
+var (
+	OperatorImageUser = &nodeagent.ImageUser{UID: 65532, GID: 65532}
+	GatewayImageUser  = &nodeagent.ImageUser{UID: 101, GID: 101}
+)
+
 // Images is DefaultImages with operator and sidecar from binDir.
 func Images(binDir string) ([]nodeagent.ImageRule, error) {
 	echo, err := testenv.EchoBasic()
@@ -36,15 +43,15 @@ func Images(binDir string) ([]nodeagent.ImageRule, error) {
 		return nil, err
 	}
 	operator := filepath.Join(binDir, "operator")
-	gateway := nodeagent.ImageRule{Rootfs: rootfs, Binds: map[string]string{
+	gateway := nodeagent.ImageRule{Rootfs: rootfs, User: GatewayImageUser, Binds: map[string]string{
 		dataplane.SidecarBinary: filepath.Join(binDir, "sidecar"),
 	}}
 	rules := []nodeagent.ImageRule{
 		{Contains: "echo-basic", Entrypoint: echo},
 		// A plain Debian with a shell, for pods that only need one.
 		{Contains: "debian", Rootfs: rootfs},
-		{Contains: "nginx-gateway-operator", Entrypoint: operator},
-		{Contains: "controller", Entrypoint: operator},
+		{Contains: "nginx-gateway-operator", Entrypoint: operator, User: OperatorImageUser},
+		{Contains: "controller", Entrypoint: operator, User: OperatorImageUser},
 	}
 	for _, name := range []string{"nginx-gateway", "gateway"} {
 		r := gateway

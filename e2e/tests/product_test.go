@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,9 +22,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the operator and runs the whole product (-short)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	c, p := product.StartForTest(ctx, t, t.TempDir())
+	// The bound starts once the cluster runs: Start may have waited for
+	// another local cluster on this machine to stop.
+	ctx, c, p := product.StartForTest(t, t.TempDir(), 10*time.Minute)
 
 	get := func(path string) (int, string, error) {
 		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -75,6 +74,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	}
 
 	// Scenarios on the same cluster and operator (product_scenarios_test.go).
+	t.Run("GatewayPodUsersAreSeparate", func(t *testing.T) {
+		testGatewayPodUsersAreSeparate(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
 	t.Run("GatewayDeletionRemovesOwnedObjects", func(t *testing.T) {
 		testGatewayDeletionRemovesOwnedObjects(t, ctx, c)
 	})
@@ -86,5 +88,11 @@ func TestProductOnLocalCluster(t *testing.T) {
 	})
 	t.Run("PoisonRouteOnSharedGateway", func(t *testing.T) {
 		testPoisonRouteOnSharedGateway(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
+	})
+	t.Run("GRPCThroughGateway", func(t *testing.T) {
+		testGRPCThroughGateway(t, ctx, c)
+	})
+	t.Run("StreamRoutes", func(t *testing.T) {
+		testStreamRoutes(t, ctx, c)
 	})
 }

@@ -36,6 +36,21 @@ const (
 	// -c nginx.conf, so a reload reads the new tree through the symlink.
 	// Only the sidecar writes it, so it never points at an unvalidated config.
 	LivePath = RunPath + "/live"
+	// StagedFileMode and StagedDirMode are the modes of a staged config
+	// tree: the sidecar (its own user, in the nginx group) writes it, nginx
+	// reads it through the group, other users read nothing (TLS keys).
+	StagedFileMode = 0o440
+	StagedDirMode  = 0o750
+	// TempDirMode is the mode of the staged tree's TempDirs: nginx's
+	// workers write their temporary files there through the group.
+	TempDirMode = 0o770
+
+	// SocketPath is the folder of the unix sockets nginx listens on
+	// between its own servers (a TLS port whose connections are passed
+	// through or terminated by server name hands them on, with the PROXY
+	// protocol). exec-nginx empties it before nginx starts: a socket file
+	// left by a killed nginx would make its bind fail.
+	SocketPath = RunPath + "/sockets"
 	// PidFile is nginx's pid file. The rendered nginx.conf sets no pid,
 	// daemon or user directive: the launcher passes them with -g.
 	PidFile = RunPath + "/nginx.pid"
@@ -267,3 +282,11 @@ func splitReportKey(key string) (pod, suffix string) {
 	}
 	return "", ""
 }
+
+// TempDirs are the folders, relative to the prefix, that the rendered
+// http.conf names in its *_temp_path directives. The sidecar creates them in
+// every staged tree before `nginx -t`: nginx would otherwise create them
+// 0700 for whoever runs first, and the sidecar's `nginx -t` runs as another
+// user than nginx. operator/render's tests keep the list equal to the
+// template's.
+var TempDirs = []string{"client_body_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"}

@@ -111,7 +111,7 @@ func TestListenerConditions(t *testing.T) {
 			if l.AttachedRoutes != 1 {
 				return fmt.Errorf("attachedRoutes %d", l.AttachedRoutes)
 			}
-			if len(l.SupportedKinds) != 1 || l.SupportedKinds[0].Kind != "HTTPRoute" {
+			if len(l.SupportedKinds) != 2 || l.SupportedKinds[0].Kind != "HTTPRoute" || l.SupportedKinds[1].Kind != "GRPCRoute" {
 				return fmt.Errorf("supportedKinds %+v", l.SupportedKinds)
 			}
 			other, err := listenerStatus(got, "https-ok")

@@ -555,6 +555,6 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		return in, err
 	}
 	in.GatewayAPICRDVersions = versions
-	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(in.HTTPRoutes))
+	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(in.HTTPRoutes), "grpcRoutes", len(in.GRPCRoutes))
 	return in, nil
 }

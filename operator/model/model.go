@@ -27,6 +27,14 @@ type Gateway struct {
 	// Certificates are the TLS key pairs used by HTTPS servers, sorted by Name.
 	// The render step writes them into the Secret, never the ConfigMap.
 	Certificates []Certificate
+
+	// StreamServers are the TCP, UDP and TLS listeners' servers (stream.go),
+	// sorted by (Port, Protocol).
+	StreamServers []StreamServer
+	// StreamUpstreams are the backend groups of the stream servers, sorted
+	// by Name: a Service port proxied at the connection level, apart from
+	// Upstreams (an HTTP upstream speaks HTTP; a UDP one its own protocol).
+	StreamUpstreams []Upstream
 }
 
 // Settings are the data-plane settings that come from the GatewayClass
@@ -149,7 +157,7 @@ type Condition struct {
 // RouteRef names the route rule a Rule comes from, for comments, access
 // logs and inspection.
 type RouteRef struct {
-	Kind      string // "HTTPRoute"
+	Kind      string // "HTTPRoute", "GRPCRoute"
 	Namespace string
 	Name      string
 	// RuleIndex is the index of the rule in spec.rules.
@@ -178,6 +186,11 @@ type Rule struct {
 	CORS *CORS
 	// Timeouts; zero means "nginx default".
 	Timeouts Timeouts
+	// GRPC marks a GRPCRoute's rule: its backends are spoken to with gRPC
+	// (HTTP/2), and a request it cannot pass on (no valid backend, no
+	// endpoints) is answered with a gRPC status (UNAVAILABLE), not an
+	// HTTP error page.
+	GRPC bool
 
 	// Redirect, when set, answers with a redirect; Backends are ignored.
 	Redirect *Redirect

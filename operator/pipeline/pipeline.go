@@ -138,6 +138,9 @@ func newestRoutes(in translate.Input, out translate.Output, nn types.NamespacedN
 	for _, r := range in.HTTPRoutes {
 		created[translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = r.CreationTimestamp
 	}
+	for _, r := range in.GRPCRoutes {
+		created[translate.RouteKey{Kind: "GRPCRoute", NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = r.CreationTimestamp
+	}
 	var keys []translate.RouteKey
 	for key, parents := range out.Routes {
 		if _, ok := refused[key]; ok {

@@ -62,6 +62,9 @@ func fuzzModel(in fuzzInput) *model.Gateway {
 		Path: &model.PathRewrite{Kind: model.RewritePrefix, Value: in.path, MatchedPrefix: "/loc" + in.path}}}
 	redirectFull := &model.Rule{ID: "r3", Route: ref, Redirect: &model.Redirect{Hostname: in.host, Scheme: "https",
 		Path: &model.PathRewrite{Kind: model.RewriteFullPath, Value: in.path}}}
+	grpcProxy := &model.Rule{ID: "r4", Route: ref, GRPC: true, Backends: []model.Backend{backend(up.Name, 2), backend(up2.Name, 1)},
+		RequestHeaders: mods, ResponseHeaders: mods, Mirrors: []model.Mirror{{Upstream: up2.Name, Numerator: 1, Denominator: 3}}}
+	grpcBroken := &model.Rule{ID: "r5", Route: ref, GRPC: true, Backends: []model.Backend{{Weight: 1, Invalid: true}}}
 	locs := []model.Location{
 		prefix("/loc"+in.path,
 			when(redirect, header("x-h", in.value), query("q", in.value)),
@@ -70,6 +73,7 @@ func fuzzModel(in fuzzInput) *model.Gateway {
 			when(full, pathRegex(in.regex)),
 			always(proxy)),
 		exact("/exact", always(full)),
+		exact("/grpc", when(grpcProxy, header("x-g", in.value)), always(grpcBroken)),
 	}
 	host := "example.com"
 	if serverHostname.MatchString(in.host) {

@@ -21,7 +21,10 @@ type renderer struct {
 	upstreams map[string]*model.Upstream
 	certs     map[string]bool
 	rendered  map[string]bool // upstreams with endpoints
-	comments  map[*model.Rule]string
+	// httpsBehindStream are the ports whose HTTPS servers a TLS stream
+	// server hands connections to.
+	httpsBehindStream map[int32]bool
+	comments          map[*model.Rule]string
 
 	maps     []*nginxMap
 	mapByKey map[string]string
@@ -49,6 +52,8 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		splitFor:   map[string]bool{},
 		refused:    map[routeID]string{},
 		routeBytes: map[routeID]int{},
+
+		httpsBehindStream: httpsBehindStream(gw),
 	}
 	for i := range gw.Upstreams {
 		u := &gw.Upstreams[i]
@@ -118,6 +123,11 @@ func (r *renderer) view() (*view, error) {
 	// 1 KiB per group and per server is generous.
 	v.UpstreamZoneKB = roundUp(2*peers, 1024, 1024)
 	v.Maps, v.Splits = r.maps, r.splits
+	stream, err := r.stream()
+	if err != nil {
+		return nil, err
+	}
+	v.Stream = stream
 
 	// Hash sizes that always fit: nginx refuses to start when a hash cannot
 	// be built, and a bucket must hold the longest name.
@@ -204,6 +214,12 @@ func (sc *serverCtx) addInternal(lv *locationView) bool {
 func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, error) {
 	sc := &serverCtx{srv: srv, tls: tlsPort, seen: map[string]bool{}}
 	listen := itoa(srv.Port)
+	behindStream := tlsPort && r.httpsBehindStream[srv.Port]
+	if behindStream {
+		// The port is the stream server's, which hands HTTPS connections
+		// on with the PROXY protocol (stream.go).
+		listen = tlsSocket(srv.Port, "https") + " proxy_protocol"
+	}
 	if tlsPort {
 		listen += " ssl"
 	}
@@ -213,6 +229,7 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 	sv := &serverView{
 		Comment: comment(serverComment(srv)),
 		Listen:  listen,
+		RealIP:  behindStream,
 	}
 	switch {
 	case srv.Hostname == "" && !srv.Default:

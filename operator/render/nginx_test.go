@@ -59,13 +59,25 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := testenv.NginxSocketDir(rootfs); err != nil {
+		t.Fatal(err)
+	}
 	stage, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "render-traffic-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(stage) })
+	// Workers (nobody, nginx runs as root here) read certificates named by
+	// variables at each handshake.
+	if err := os.Chmod(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tree := merged(files)
-	tree[FileServers] = listenLine.ReplaceAll(tree[FileServers], []byte("${1}"+addr+":${2}"))
+	for _, f := range []string{FileServers, FileStream} {
+		if tree[f] != nil {
+			tree[f] = listenLine.ReplaceAll(tree[f], []byte("${1}"+addr+":${2}"))
+		}
+	}
 	writeTree(t, stage, tree)
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 

@@ -34,6 +34,9 @@ const (
 	FileMaps      = "maps.conf"
 	FileUpstreams = "upstreams.conf"
 	FileServers   = "servers.conf"
+	// FileStream is written only when the Gateway has TCP, UDP or TLS
+	// listeners.
+	FileStream = "stream.conf"
 )
 
 // configFiles maps each config file to the template that renders it.
@@ -43,6 +46,7 @@ var configFiles = []struct{ file, tmpl string }{
 	{FileMaps, "maps.conf.tmpl"},
 	{FileUpstreams, "upstreams.conf.tmpl"},
 	{FileServers, "servers.conf.tmpl"},
+	{FileStream, "stream.conf.tmpl"},
 }
 
 var parsedTemplates = template.Must(template.New("").
@@ -105,6 +109,9 @@ func Render(gw *model.Gateway) (Files, error) {
 	}
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
+		if f.file == FileStream && v.Stream == nil {
+			continue
+		}
 		var buf bytes.Buffer
 		buf.Grow(v.sizeHint(f.file))
 		v.rec.start(&buf)
@@ -137,6 +144,9 @@ type view struct {
 	Upstreams       []upstreamView
 	UpstreamZoneKB  int
 	Servers         []*serverView
+	// Stream is the `stream` context, nil without TCP, UDP and TLS
+	// listeners.
+	Stream *streamView
 
 	rec sourceRecorder // see Begin and End
 }
@@ -190,7 +200,10 @@ type serverView struct {
 	ServerName      string // quoted, or "" for none
 	Certs           []kv   // Key cert file, Value key file, both quoted
 	RejectHandshake bool
-	Locations       []*locationView
+	// RealIP takes the client's address from the PROXY protocol (the
+	// server listens behind a stream server).
+	RealIP    bool
+	Locations []*locationView
 }
 
 // locationView is one `location`. Script holds rewrite-module directives
@@ -207,6 +220,7 @@ type locationView struct {
 	Mirrors     []string // quoted internal URIs
 	Timeouts    []kv     // directive, value
 	Proxy       *proxyView
+	GRPC        *grpcView // instead of Proxy, for a GRPCRoute's rule
 	// Src is the rule served here: the rule of an internal location, or
 	// the one served inline by a user-facing location (nil: none).
 	Src *model.RouteRef

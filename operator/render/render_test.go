@@ -1,10 +1,13 @@
 package render
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -62,5 +65,34 @@ func TestTemplateFuncsAreHermetic(t *testing.T) {
 	}
 	if _, err := template.New("t").Funcs(templateFuncs()).Parse(`{{ "a" | upper | q }}`); err != nil {
 		t.Errorf("sprig's hermetic functions and ours must be available: %v", err)
+	}
+}
+
+// TestTempPathsAreTheSidecarsTempDirs: every *_temp_path in any rendered
+// file names one of dataplane.TempDirs, and each of those is named. The
+// sidecar creates exactly those folders, writable by nginx's group, in each
+// staged tree before its `nginx -t` (which runs as another user): a temp path
+// missing from the list would be created by `nginx -t`, 0700 for the
+// sidecar, and nginx could not buffer a request body there.
+func TestTempPathsAreTheSidecarsTempDirs(t *testing.T) {
+	up := upstream("default_echo_80", ep("127.0.0.1", 8080))
+	files, err := Render(gateway(80, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "web", up.Name)))}}, up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	directive := regexp.MustCompile(`(?m)^\s*[a-z_]+_temp_path\s+([^\s;]+)`)
+	named := map[string]bool{}
+	for file, data := range files.Config {
+		for _, m := range directive.FindAllStringSubmatch(string(data), -1) {
+			named[m[1]] = true
+			if !slices.Contains(dataplane.TempDirs, m[1]) {
+				t.Errorf("%s names temp path %q, which is not in dataplane.TempDirs", file, m[1])
+			}
+		}
+	}
+	for _, dir := range dataplane.TempDirs {
+		if !named[dir] {
+			t.Errorf("dataplane.TempDirs lists %q, which no *_temp_path names", dir)
+		}
 	}
 }

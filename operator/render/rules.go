@@ -112,6 +112,9 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 	}
 	lv.HideHeaders, lv.AddHeaders = resp.render()
 
+	if rule.GRPC {
+		return r.grpcFinal(sc, lv, rule, backend, upstream, logBackend, inPlace)
+	}
 	switch {
 	case rule.Redirect != nil:
 		lv.Script = append(lv.Script, r.redirect(sc, rule))
@@ -140,14 +143,8 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		// cleartext, which nginx >= 1.29 speaks to upstreams.
 		lv.Proxy.HTTPVersion = "2"
 	}
-	for i := range rule.Mirrors {
-		uri, err := r.mirror(sc, rule, i)
-		if err != nil {
-			return err
-		}
-		if uri != "" {
-			lv.Mirrors = append(lv.Mirrors, uri)
-		}
+	if err := r.addMirrors(sc, lv, rule); err != nil {
+		return err
 	}
 	lv.Timeouts = timeouts(rule.Timeouts)
 	if upstream.Protocol == model.ProtocolWebSocket && len(lv.Timeouts) == 0 {
@@ -211,6 +208,12 @@ func (r *renderer) requestHeaders(rule *model.Rule, backend *model.Backend, prot
 		h.put("Upgrade", "$http_upgrade", "", false)
 		h.put("Connection", "$"+varConnection, "", false)
 	}
+	return h.withFilters(r, rule, backend)
+}
+
+// withFilters applies the rule's and the backend's request header
+// modifiers and returns the headers, names quoted.
+func (h *requestHeaderList) withFilters(r *renderer, rule *model.Rule, backend *model.Backend) []kv {
 	h.apply(r, rule, rule.RequestHeaders)
 	if backend != nil {
 		h.apply(r, rule, backend.RequestHeaders)
@@ -469,6 +472,20 @@ func (r *renderer) proxyPathRewrite(rule *model.Rule) []string {
 	return []string{fmt.Sprintf("rewrite ^ \"${%s}\" break;", v)}
 }
 
+// addMirrors mirrors the requests of lv to each of rule's mirrors.
+func (r *renderer) addMirrors(sc *serverCtx, lv *locationView, rule *model.Rule) error {
+	for i := range rule.Mirrors {
+		uri, err := r.mirror(sc, rule, i)
+		if err != nil {
+			return err
+		}
+		if uri != "" {
+			lv.Mirrors = append(lv.Mirrors, uri)
+		}
+	}
+	return nil
+}
+
 // mirror returns the internal URI that mirrors rule's requests to its
 // i-th mirror, or "" when the mirror's upstream has no endpoints.
 func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error) {
@@ -500,6 +517,10 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 			r.split(skip, "mirrored share of "+r.ruleComment(rule), []int{bp, 10000 - bp}, []string{"0", "1"})
 		}
 		in.Script = append(in.Script, fmt.Sprintf("if ($%s) { return 204; }", skip))
+	}
+	if rule.GRPC {
+		r.grpcMirror(in, rule, up)
+		return quote(uri), nil
 	}
 	in.Proxy = &proxyView{
 		Pass:    "http://" + upstreamRef(up.Name) + "$request_uri",

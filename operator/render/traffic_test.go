@@ -397,6 +397,29 @@ func TestTraffic(t *testing.T) {
 	})
 }
 
+// startTLSGateway runs nginx with an HTTPS listener on port whose server
+// *.example.com serves rule from upstream up (the default server has no
+// certificate), and returns the pool that trusts its certificate.
+func startTLSGateway(t *testing.T, addr string, port int32, up model.Upstream, rule *model.Rule) *x509.CertPool {
+	t.Helper()
+	cert := testCert(t)
+	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{up},
+		Certificates: []model.Certificate{cert}}
+	gw.HTTPServers = []model.HTTPServer{
+		{Port: port, Default: true, TLS: &model.ServerTLS{}},
+		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
+			Locations: []model.Location{prefix("/", always(rule))}},
+	}
+	files, err := Render(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startNginx(t, files, addr, port)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cert.CertPEM)
+	return pool
+}
+
 // TestTrafficTLS checks an HTTPS listener: HTTP/2 with the certificate from
 // the Secret files, the client's Host passed on, and unknown SNI refused.
 func TestTrafficTLS(t *testing.T) {
@@ -404,24 +427,9 @@ func TestTrafficTLS(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a := startEcho(t, "a")
-	cert := testCert(t)
 	ua := a.upstream()
 	addr, port := freeLoopbackAddr(t)
-	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{ua},
-		Certificates: []model.Certificate{cert}}
-	gw.HTTPServers = []model.HTTPServer{
-		{Port: port, Default: true, TLS: &model.ServerTLS{}},
-		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
-			Locations: []model.Location{prefix("/", always(proxyRule("r0", "web", ua.Name)))}},
-	}
-	files, err := Render(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startNginx(t, files, addr, port)
-
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cert.CertPEM)
+	pool := startTLSGateway(t, addr, port, ua, proxyRule("r0", "web", ua.Name))
 	dialer := &net.Dialer{Timeout: 2 * time.Second}
 	transport := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool},

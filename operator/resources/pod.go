@@ -27,11 +27,11 @@ const (
 )
 
 // secretFileMode is the mode of the Secret volume's files (TLS keys). The
-// kubelet writes them owned by root with the pod's fsGroup (nginxUID) as
-// group, so the nginx user reads them through the group: 0440, nothing for
-// others. Both containers run as the nginx user (nginx's master too: it
-// loads the certificates as that user, never as root), and the sidecar's
-// staging copy keeps this mode, owned by that user.
+// kubelet writes them owned by root with the pod's fsGroup (nginxGID) as
+// group, so both containers read them through the group: 0440, nothing for
+// others. nginx's master runs as the nginx user too (it loads the
+// certificates as that user, never as root); the sidecar's staging copy is
+// dataplane.StagedFileMode, owned by the sidecar's user and the group.
 const secretFileMode int32 = 0o440
 
 // Size limits of the emptyDirs: past one, the kubelet evicts the pod, which
@@ -89,14 +89,26 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 		image = opts.DefaultImage
 	}
 	podLabels := objectLabels(owner, infra)
-	mounts := []corev1.VolumeMount{
+	shared := []corev1.VolumeMount{
 		{Name: volumeConfig, MountPath: dataplane.ConfigMountPath, ReadOnly: true},
 		{Name: volumeSecrets, MountPath: dataplane.SecretMountPath, ReadOnly: true},
 		{Name: volumeRun, MountPath: dataplane.RunPath},
-		{Name: volumeNginxLib, MountPath: nginxLibPath},
-		{Name: volumeNginxLog, MountPath: nginxLogPath},
-		{Name: volumeTmp, MountPath: tmpPath},
 	}
+	// Each container has its own nginx folders and /tmp: nginx creates
+	// folders 0700 for the user that runs first, and the sidecar's `nginx -t`
+	// runs as another user than nginx.
+	nginxMounts := append(slices.Clone(shared),
+		corev1.VolumeMount{Name: volumeNginxLib, MountPath: nginxLibPath},
+		corev1.VolumeMount{Name: volumeNginxLog, MountPath: nginxLogPath},
+		corev1.VolumeMount{Name: volumeTmp, MountPath: tmpPath})
+	sidecarMounts := append(slices.Clone(shared),
+		corev1.VolumeMount{Name: volumeSidecarNginxLib, MountPath: nginxLibPath},
+		corev1.VolumeMount{Name: volumeSidecarNginxLog, MountPath: nginxLogPath},
+		corev1.VolumeMount{Name: volumeSidecarTmp, MountPath: tmpPath},
+		// The API token and the last-good config only here: nginx's
+		// container mounts neither.
+		corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true},
+		corev1.VolumeMount{Name: volumeAPIAccess, MountPath: serviceAccountPath, ReadOnly: true})
 
 	var nginxPorts []corev1.ContainerPort
 	for _, p := range infra.Ports {
@@ -110,8 +122,8 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 		Ports:           nginxPorts,
 		Env:             workerEnv(infra),
 		Resources:       infra.Resources,
-		VolumeMounts:    mounts,
-		SecurityContext: containerSecurityContext(),
+		VolumeMounts:    nginxMounts,
+		SecurityContext: containerSecurityContext(nginxUID),
 		// Keep serving while the pod's endpoints are withdrawn from the
 		// Service, so that its deletion drops no request.
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: preStopSeconds}}},
@@ -142,13 +154,9 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			PeriodSeconds:    10,
 			FailureThreshold: 3,
 		},
-		Resources: *sidecarResources.DeepCopy(),
-		// The API token and the last-good config only here: nginx's
-		// container mounts neither.
-		VolumeMounts: append(slices.Clone(mounts),
-			corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true},
-			corev1.VolumeMount{Name: volumeAPIAccess, MountPath: serviceAccountPath, ReadOnly: true}),
-		SecurityContext: containerSecurityContext(),
+		Resources:       *sidecarResources.DeepCopy(),
+		VolumeMounts:    sidecarMounts,
+		SecurityContext: containerSecurityContext(sidecarUID),
 	}
 
 	return appsv1.DeploymentSpec{
@@ -170,8 +178,8 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 				SecurityContext: &corev1.PodSecurityContext{
 					RunAsNonRoot:   ptr.To(true),
 					RunAsUser:      ptr.To[int64](nginxUID),
-					RunAsGroup:     ptr.To[int64](nginxUID),
-					FSGroup:        ptr.To[int64](nginxUID),
+					RunAsGroup:     ptr.To[int64](nginxGID),
+					FSGroup:        ptr.To[int64](nginxGID),
 					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					// Lets nginx bind ports below 1024 without any capability.
 					Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}},
@@ -193,6 +201,9 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 					emptyDir(volumeNginxLib, nginxLibSizeLimit),
 					emptyDir(volumeNginxLog, nginxLogSizeLimit),
 					emptyDir(volumeTmp, tmpSizeLimit),
+					emptyDir(volumeSidecarNginxLib, nginxLibSizeLimit),
+					emptyDir(volumeSidecarNginxLog, nginxLogSizeLimit),
+					emptyDir(volumeSidecarTmp, tmpSizeLimit),
 					apiAccessVolume(),
 				},
 			},
@@ -229,10 +240,12 @@ func apiAccessVolume() corev1.Volume {
 	}}}
 }
 
-func containerSecurityContext() *corev1.SecurityContext {
+// containerSecurityContext runs a container as uid, in the pod's group
+// (nginxGID), with nothing it could escalate to.
+func containerSecurityContext(uid int64) *corev1.SecurityContext {
 	return &corev1.SecurityContext{
 		RunAsNonRoot:             ptr.To(true),
-		RunAsUser:                ptr.To[int64](nginxUID),
+		RunAsUser:                ptr.To(uid),
 		AllowPrivilegeEscalation: ptr.To(false),
 		ReadOnlyRootFilesystem:   ptr.To(true),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},

@@ -96,14 +96,27 @@ const (
 	volumeNginxLib = "nginx-lib"
 	volumeNginxLog = "nginx-log"
 	volumeTmp      = "tmp"
+	// The sidecar's own nginx folders and /tmp, for its `nginx -t`.
+	volumeSidecarNginxLib = "sidecar-nginx-lib"
+	volumeSidecarNginxLog = "sidecar-nginx-log"
+	volumeSidecarTmp      = "sidecar-tmp"
 	// volumeAPIAccess holds the ServiceAccount token, mounted in the
 	// sidecar container only.
 	volumeAPIAccess = "kube-api-access"
 )
 
-// nginxUID is the nginx user of the Debian image; both containers run as it
-// so the sidecar may signal the nginx master it shares a PID namespace with.
-const nginxUID = 101
+// The gateway pod's users. nginx runs as the image's nginx user; the sidecar,
+// which holds the API token, as a user of its own, so that code running in
+// nginx cannot read the sidecar's memory, environment or files through
+// /proc (the PID namespace is shared) nor signal it. Both are in the nginx
+// group (nginxGID, also the fsGroup): the sidecar stages the config that
+// nginx reads through the group and writes reload requests into a FIFO
+// (dataplane) of that group; it needs no signal to nginx.
+const (
+	nginxUID   = 101
+	nginxGID   = 101
+	sidecarUID = 102
+)
 
 // Objects returns the objects owned by the Gateway described by owner and
 // infra, carrying the rendered files.

@@ -240,12 +240,16 @@ func TestObjectsDeployment(t *testing.T) {
 			if nginx.Resources.Requests.Cpu().String() != "100m" {
 				t.Errorf("nginx resources = %v", nginx.Resources)
 			}
+			// nginx and the sidecar (which holds the token) are different
+			// users in one group; each has its own nginx folders and /tmp.
+			wantUser := map[string]int64{dataplane.NginxContainerName: 101, dataplane.SidecarContainerName: 102}
+			ownFolders := map[string]map[string]string{}
 			for _, c := range pod.Containers {
 				if c.Image != tt.wantImage {
 					t.Errorf("%s image = %q", c.Name, c.Image)
 				}
 				sc := c.SecurityContext
-				if !*sc.RunAsNonRoot || *sc.RunAsUser != 101 || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem ||
+				if !*sc.RunAsNonRoot || *sc.RunAsUser != wantUser[c.Name] || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem ||
 					!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 					t.Errorf("%s security context = %+v", c.Name, sc)
 				}
@@ -257,6 +261,18 @@ func TestObjectsDeployment(t *testing.T) {
 					if mounts[path] == "" {
 						t.Errorf("%s has no mount at %s", c.Name, path)
 					}
+				}
+				ownFolders[c.Name] = map[string]string{}
+				for _, path := range []string{"/var/lib/nginx", "/var/log/nginx", "/tmp"} {
+					ownFolders[c.Name][path] = mounts[path]
+				}
+			}
+			if psc := pod.SecurityContext; *psc.RunAsGroup != 101 || *psc.FSGroup != 101 {
+				t.Errorf("pod security context = %+v, want group and fsGroup 101", psc)
+			}
+			for path, nginxVolume := range ownFolders[dataplane.NginxContainerName] {
+				if sidecarVolume := ownFolders[dataplane.SidecarContainerName][path]; nginxVolume == "" || sidecarVolume == "" || nginxVolume == sidecarVolume {
+					t.Errorf("%s: nginx mounts %q, the sidecar %q: want one emptyDir each", path, nginxVolume, sidecarVolume)
 				}
 			}
 			env := map[string]corev1.EnvVar{}

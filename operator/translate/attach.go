@@ -109,6 +109,21 @@ func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *g
 	if rs.err != nil {
 		return false, rs.err.reason, rs.err.message
 	}
+	if len(b.conflicts) > 0 {
+		kept := found[:0]
+		conflict := ""
+		for _, a := range found {
+			if msg, lost := b.conflicts[listenerConflict{rs.key, gs.key, a.listener.name}]; lost {
+				conflict = msg
+				continue
+			}
+			kept = append(kept, a)
+		}
+		if len(kept) == 0 {
+			return false, routeReasonConflicted, conflict
+		}
+		found = kept
+	}
 	for _, a := range found {
 		a.listener.attached[rs.key] = true
 		gs.attachments = append(gs.attachments, a)
@@ -193,3 +208,4 @@ func (rs *routeState) noteRefError(e *refError) {
 		rs.refErr = e
 	}
 }
+

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 )
@@ -71,6 +72,25 @@ func richInput(t testing.TB) Input {
 		}
 		in.HTTPRoutes = append(in.HTTPRoutes, route(ns, fmt.Sprintf("route%d", i), opts...))
 	}
+	// GRPCRoutes: shared methods (precedence), and hostnames that some
+	// HTTPRoutes also serve on the same listeners (conflicts).
+	for i := 0; i < 6; i++ {
+		ns := []string{testNS, "apps"}[i%2]
+		svc := gatewayv1.ObjectName(fmt.Sprintf("svc%d", i%3))
+		r := gatewayv1.GRPCRoute{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("grpc%d", i), CreationTimestamp: metav1.NewTime(t0.Add(time.Duration(i%4) * time.Minute))},
+			Spec: gatewayv1.GRPCRouteSpec{
+				CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw", Namespace: ptr(gatewayv1.Namespace(testNS))}}},
+				Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname([]string{"a.example.com", "grpc.example.com", "grpc.test"}[i%3])},
+				Rules: []gatewayv1.GRPCRouteRule{{
+					Matches: []gatewayv1.GRPCRouteMatch{{Method: &gatewayv1.GRPCMethodMatch{Service: ptr("pkg.Svc"), Method: ptr(fmt.Sprintf("M%d", i%2))}}},
+					BackendRefs: []gatewayv1.GRPCBackendRef{{BackendRef: gatewayv1.BackendRef{
+						BackendObjectReference: gatewayv1.BackendObjectReference{Name: svc, Port: ptr(int32(80))}, Weight: w(int32(1 + i%2))}}},
+				}},
+			},
+		}
+		in.GRPCRoutes = append(in.GRPCRoutes, r)
+	}
 	return in
 }
 
@@ -90,12 +110,24 @@ func TestBuildIsDeterministic(t *testing.T) {
 	if len(want.Gateways) != 2 || want.Gateways[0].Model == nil || len(want.Gateways[0].Model.HTTPServers) < 4 {
 		t.Fatalf("rich input builds too little: %+v", want.Gateways)
 	}
+	reasons := map[string]int{}
+	for key, parents := range want.Routes {
+		if key.Kind == kindGRPCRoute {
+			for _, p := range parents {
+				reasons[p.Conditions[0].Reason]++
+			}
+		}
+	}
+	if reasons[string(gatewayv1.RouteReasonAccepted)] == 0 || reasons[string(routeReasonConflicted)] == 0 {
+		t.Fatalf("rich input should have accepted and conflicted GRPCRoutes: %v", reasons)
+	}
 	for seed := int64(1); seed <= 20; seed++ {
 		r := rand.New(rand.NewSource(seed))
 		s := Input{
 			GatewayClasses:  shuffled(r, in.GatewayClasses),
 			Gateways:        shuffled(r, in.Gateways),
 			HTTPRoutes:      shuffled(r, in.HTTPRoutes),
+			GRPCRoutes:      shuffled(r, in.GRPCRoutes),
 			ReferenceGrants: shuffled(r, in.ReferenceGrants),
 			Namespaces:      shuffled(r, in.Namespaces),
 			Services:        shuffled(r, in.Services),
@@ -148,6 +180,9 @@ func deepCopyInput(in Input) Input {
 	}
 	for _, x := range in.HTTPRoutes {
 		out.HTTPRoutes = append(out.HTTPRoutes, *x.DeepCopy())
+	}
+	for _, x := range in.GRPCRoutes {
+		out.GRPCRoutes = append(out.GRPCRoutes, *x.DeepCopy())
 	}
 	for _, x := range in.ReferenceGrants {
 		out.ReferenceGrants = append(out.ReferenceGrants, *x.DeepCopy())

@@ -12,10 +12,12 @@
 // Layout: translate.go runs the steps in order: GatewayClasses
 // (gatewayclass.go), Gateways and their listeners (gateway.go,
 // listeners.go), then every route kind, then each accepted Gateway's model.
-// A route kind is one processor (routekind.go: routeKind), today HTTPRoute
-// only (httproute.go validates a route, httpservers.go adds the attached
+// A route kind is one processor (routekind.go: routeKind): HTTPRoute
+// (httproute.go validates a route, httpservers.go adds the attached
 // routes to the model; matches.go, filters.go, precedence.go are its
-// parts). The parts every kind shares live once: attach.go (parentRefs,
+// parts) and GRPCRoute (grpcroute.go: methods become /service/method path
+// matches, served by the same HTTP servers; kindconflicts.go settles an
+// HTTPRoute and a GRPCRoute sharing a hostname on a listener). The parts every kind shares live once: attach.go (parentRefs,
 // listener selection, hostname intersection, the route's status entries),
 // backends.go (Service references and endpoints), refgrant.go
 // (ReferenceGrants), certificates.go (listener certificates in the model).

@@ -21,13 +21,15 @@ import (
 // SupportedFeatures are the Gateway API features the translation step and the
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
-// to pick its tests, so it names only what really works: no TLS, TCP, UDP or
-// GRPC routes, no listener isolation, no retries, no session persistence, no
+// to pick its tests, so it names only what really works: no TLS, TCP or UDP
+// routes, no listener isolation, no retries, no session persistence, no
 // static addresses, no destination-port matching.
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
 	features.SupportGatewayPort8080,
 	features.SupportHTTPRoute,
+	features.SupportGRPCRoute,
+	features.SupportGRPCRouteNamedRouteRule,
 	features.SupportReferenceGrant,
 	features.SupportHTTPRouteQueryParamMatching,
 	features.SupportHTTPRouteMethodMatching,
@@ -51,6 +53,11 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportTCPRoute,
+	features.SupportUDPRoute,
+	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportTLSRouteModeMixed,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {

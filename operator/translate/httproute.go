@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -70,20 +69,12 @@ func (b *translator) compileHTTPRoute(r *gatewayv1.HTTPRoute) *routeState {
 	rs := &routeState{
 		key:        RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}},
 		generation: r.Generation,
+		created:    r.CreationTimestamp,
 		spec:       hr,
 	}
-	seen := map[string]bool{}
-	for i, h := range r.Spec.Hostnames {
-		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
-			rs.err = unsupported(err)
-			return rs
-		}
-		if !seen[string(h)] {
-			seen[string(h)] = true
-			rs.hostnames = append(rs.hostnames, string(h))
-		}
+	if rs.err = rs.compileHostnames(r.Spec.Hostnames); rs.err != nil {
+		return rs
 	}
-	slices.Sort(rs.hostnames)
 	if len(r.Spec.Rules) == 0 {
 		// The CRD defaults rules to one rule matching "/" without
 		// backends; objects read from files may lack the default.
@@ -136,6 +127,12 @@ func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i in
 	}
 	rs.backends = backends
 	route.noteRefError(refErr)
+	b.resolveMirrors(route, &rs)
+	return rs, nil
+}
+
+// resolveMirrors resolves the backends of a rule's RequestMirror filters.
+func (b *translator) resolveMirrors(route *routeState, rs *ruleState) {
 	for _, m := range rs.filters.mirrors {
 		key, refErr := b.resolveBackendRef(route.key, m.ref, m.field)
 		if refErr != nil {
@@ -146,7 +143,6 @@ func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i in
 		}
 		rs.mirrors = append(rs.mirrors, mirrorState{key: key, numerator: m.numerator, denominator: m.denominator})
 	}
-	return rs, nil
 }
 
 var durationPattern = regexp.MustCompile(`^([0-9]{1,5}(h|m|s|ms)){1,4}$`)

@@ -27,9 +27,22 @@ type ruleKey struct {
 	prefix string
 }
 
+// servedRules returns the rules of a route served by HTTP servers: an
+// HTTPRoute's or a GRPCRoute's.
+func servedRules(rs *routeState) ([]ruleState, bool) {
+	switch spec := rs.spec.(type) {
+	case *httpRoute:
+		return spec.rules, true
+	case *grpcRoute:
+		return spec.rules, true
+	}
+	return nil, false
+}
+
 // contribute adds the HTTP servers of a Gateway's model: one per port and
 // hostname of its programmed HTTP and HTTPS listeners and of the HTTPRoutes
-// attached to them, with their locations, rules and upstreams.
+// and GRPCRoutes attached to them, with their locations, rules and
+// upstreams.
 func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, certNames certificateNames) {
 	// Servers: every programmed listener's hostname, every hostname routes
 	// serve, and a default server per port.
@@ -54,15 +67,18 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 	ruleOf := map[*model.Rule]*ruleState{}
 	routeOf := map[*model.Rule]*routeState{}
 	for _, a := range gs.attachments {
-		if !a.listener.programmed() || a.route.key.Kind != kindHTTPRoute {
+		if !a.listener.programmed() {
 			continue
 		}
-		route := httpRouteOf(a.route)
+		routeRules, ok := servedRules(a.route)
+		if !ok {
+			continue
+		}
 		for _, h := range a.hostnames {
 			servers[serverKey{a.listener.port, h}] = true
 			hk := hostKey{a.listener, h}
-			for ri := range route.rules {
-				rule := &route.rules[ri]
+			for ri := range routeRules {
+				rule := &routeRules[ri]
 				for mi := range rule.matches {
 					match := &rule.matches[mi]
 					rk := ruleKey{route: a.route.key.NamespacedName, index: rule.index}
@@ -264,12 +280,13 @@ func (b *translator) nameUpstreams(keys []ruleKey, rules map[ruleKey]*model.Rule
 // fillRule writes a model rule: filters, then one action.
 func fillRule(r *model.Rule, id string, route *routeState, rule *ruleState, prefix string, upstreams map[upstreamKey]string) {
 	r.ID = id
-	r.Route = model.RouteRef{Kind: kindHTTPRoute, Namespace: route.key.Namespace, Name: route.key.Name, RuleIndex: rule.index, RuleName: rule.name}
+	r.Route = model.RouteRef{Kind: string(route.key.Kind), Namespace: route.key.Namespace, Name: route.key.Name, RuleIndex: rule.index, RuleName: rule.name}
 	f := &rule.filters
 	r.RequestHeaders = f.requestHeaders
 	r.ResponseHeaders = f.responseHeaders
 	r.CORS = f.cors
 	r.Timeouts = rule.timeouts
+	r.GRPC = route.key.Kind == kindGRPCRoute
 	if f.rewrite != nil {
 		rw := *f.rewrite
 		rw.Path = withPrefix(rw.Path, prefix)

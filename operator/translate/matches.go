@@ -35,6 +35,9 @@ type matchState struct {
 	hasMethod  bool
 	numHeaders int
 	numQuery   int
+	// serviceLen and methodLen are a GRPCRoute match's precedence ranks:
+	// the characters of its service and method (grpcEntryLess).
+	serviceLen, methodLen int
 	// conditions are the header, query and method tests (the path test
 	// is expressed by the location, or added for regex paths).
 	conditions []model.Condition
@@ -117,11 +120,11 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 			return ms, fmt.Errorf("%s.name: header %q is matched twice", hf, h.Name)
 		}
 		seen[name] = true
-		regex, err := matchValue(hf, h.Type, h.Value)
+		c, err := headerCondition(hf, name, h.Type, h.Value)
 		if err != nil {
 			return ms, err
 		}
-		ms.conditions = append(ms.conditions, model.Condition{Kind: model.ConditionHeader, Name: name, Value: h.Value, Regex: regex, Field: hf + ".value"})
+		ms.conditions = append(ms.conditions, c)
 	}
 	ms.numHeaders = len(m.Headers)
 	seenQuery := map[string]bool{}
@@ -191,6 +194,16 @@ func matchPath(field, p string) (string, error) {
 		return "", fmt.Errorf("%s: %q decodes to a path ending with \"/.\" or \"/..\", which nginx normalizes away", field, p)
 	}
 	return decoded, nil
+}
+
+// headerCondition validates the value of header match hf (name already
+// checked and lower-cased) and returns its condition.
+func headerCondition(hf, name string, typ *gatewayv1.HeaderMatchType, value string) (model.Condition, error) {
+	regex, err := matchValue(hf, typ, value)
+	if err != nil {
+		return model.Condition{}, err
+	}
+	return model.Condition{Kind: model.ConditionHeader, Name: name, Value: value, Regex: regex, Field: hf + ".value"}, nil
 }
 
 // matchValue validates a header or query parameter value; it reports

@@ -29,21 +29,31 @@ func hostRank(h string) (nonWildcard, chars int) {
 	return len(h), len(h)
 }
 
+// hostLess ranks two route hostnames by hostRank; decided is false when
+// they rank the same.
+func hostLess(a, b string) (less, decided bool) {
+	an, ac := hostRank(a)
+	bn, bc := hostRank(b)
+	if an != bn {
+		return an > bn, true
+	}
+	if ac != bc {
+		return ac > bc, true
+	}
+	return false, false
+}
+
 // entryLess is Gateway API precedence between two matches that both could
 // serve a request: hostname specificity; then exact path, regular
 // expression, then the longest prefix; a method; the most header matches;
 // the most query parameter matches; the oldest route; the route's
 // namespace/name; the rule's order; the match's order.
 func entryLess(a, b *entry) bool {
-	if a.host != b.host {
-		an, ac := hostRank(a.host)
-		bn, bc := hostRank(b.host)
-		if an != bn {
-			return an > bn
-		}
-		if ac != bc {
-			return ac > bc
-		}
+	if a.route.key.Kind == kindGRPCRoute && b.route.key.Kind == kindGRPCRoute {
+		return grpcEntryLess(a, b)
+	}
+	if less, decided := hostLess(a.host, b.host); decided {
+		return less
 	}
 	ma, mb := a.match, b.match
 	if ma.kind != mb.kind {
@@ -61,8 +71,15 @@ func entryLess(a, b *entry) bool {
 	if ma.numQuery != mb.numQuery {
 		return ma.numQuery > mb.numQuery
 	}
+	return routeOrderLess(a, b)
+}
+
+// routeOrderLess breaks the ties of both kinds' precedence: the oldest
+// route, the route's namespace/name, the rule's order, the match's order.
+func routeOrderLess(a, b *entry) bool {
+	ma, mb := a.match, b.match
 	if a.route != b.route {
-		ta, tb := httpRouteOf(a.route).route.CreationTimestamp, httpRouteOf(b.route).route.CreationTimestamp
+		ta, tb := a.route.created, b.route.created
 		if !ta.Equal(&tb) {
 			return ta.Before(&tb)
 		}

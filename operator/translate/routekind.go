@@ -1,9 +1,11 @@
 package translate
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -14,7 +16,7 @@ import (
 // file each (httproute.go, …). Adding a kind means adding its processor
 // here: the listeners, attachment, hostname intersection, ReferenceGrant
 // checks, backend resolution and statuses are shared.
-var routeKinds = []routeKind{httpRoutes{}}
+var routeKinds = []routeKind{httpRoutes{}, grpcRoutes{}, tcpRoutes, udpRoutes, tlsRoutes}
 
 // routeKind is the processor of one route kind.
 type routeKind interface {
@@ -50,6 +52,9 @@ type routeObject struct {
 type routeState struct {
 	key        RouteKey
 	generation int64
+	// created is the route's creationTimestamp, which ranks it in
+	// precedence and conflicts (the oldest route wins).
+	created metav1.Time
 	// hostnames are the validated spec.hostnames ("" never appears); kinds
 	// without hostnames leave it empty (every hostname).
 	hostnames []string
@@ -96,4 +101,21 @@ func joinAnd(words []string) string {
 		return strings.Join(words, "")
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// compileHostnames validates a route's spec.hostnames into rs.hostnames,
+// sorted and deduplicated.
+func (rs *routeState) compileHostnames(hostnames []gatewayv1.Hostname) *routeError {
+	seen := map[string]bool{}
+	for i, h := range hostnames {
+		if err := checkHostname(fmt.Sprintf("spec.hostnames[%d]", i), string(h), true); err != nil {
+			return unsupported(err)
+		}
+		if !seen[string(h)] {
+			seen[string(h)] = true
+			rs.hostnames = append(rs.hostnames, string(h))
+		}
+	}
+	slices.Sort(rs.hostnames)
+	return nil
 }

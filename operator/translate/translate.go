@@ -26,6 +26,10 @@ type Input struct {
 	GatewayClasses  []gatewayv1.GatewayClass
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
+	GRPCRoutes      []gatewayv1.GRPCRoute
+	TCPRoutes       []gatewayv1.TCPRoute
+	UDPRoutes       []gatewayv1.UDPRoute
+	TLSRoutes       []gatewayv1.TLSRoute
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
@@ -93,8 +97,14 @@ type translator struct {
 	ix *index
 	// refused is Input.Refused.
 	refused map[RouteKey]string
+	// conflicts are the routes refused on a listener because a route of
+	// the other kind serves one of their hostnames there (kindConflicts).
+	conflicts map[listenerConflict]string
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
+	// streamUpstreams are the endpoints of the Service ports stream routes
+	// resolved so far.
+	streamUpstreams map[streamUpstreamKey][]model.Endpoint
 }
 
 // Translate resolves and validates every input object and returns the model of
@@ -102,7 +112,7 @@ type translator struct {
 // no I/O, no clock, no randomness; the same Input (in any order) gives the
 // same Output.
 func Translate(in Input) Output {
-	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}}
+	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}, streamUpstreams: map[streamUpstreamKey][]model.Endpoint{}}
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
@@ -132,12 +142,28 @@ func Translate(in Input) Output {
 		ordered = append(ordered, gs)
 	}
 
-	for _, kind := range routeKinds {
-		for _, ro := range kind.routes(b, &in) {
-			if parents := b.attachRoute(ro, states); len(parents) > 0 {
-				out.Routes[ro.key] = parents
+	attachAll := func() {
+		for _, kind := range routeKinds {
+			for _, ro := range kind.routes(b, &in) {
+				if parents := b.attachRoute(ro, states); len(parents) > 0 {
+					out.Routes[ro.key] = parents
+				}
 			}
 		}
+	}
+	attachAll()
+	if conflicts := kindConflicts(ordered); len(conflicts) > 0 {
+		// Attach again without the routes that lost a listener to a route
+		// of the other kind, so their status says so.
+		b.conflicts = conflicts
+		for _, gs := range ordered {
+			gs.attachments = nil
+			for _, l := range gs.listeners {
+				l.attached = map[RouteKey]bool{}
+			}
+		}
+		out.Routes = map[RouteKey][]gatewayv1.RouteParentStatus{}
+		attachAll()
 	}
 
 	for _, gs := range ordered {
@@ -194,21 +220,33 @@ func compareObjects(a, b interface {
 	return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 }
 
-// servicePorts lists the distinct ports of the programmed listeners.
+// servicePorts lists the distinct ports of the programmed listeners, per
+// transport protocol: a TCP and a UDP listener on one number are two
+// Service ports.
 func servicePorts(ls []*listenerState) []model.ServicePort {
-	seen := map[int32]bool{}
+	type portKey struct {
+		port     int32
+		protocol corev1.Protocol
+	}
+	seen := map[portKey]bool{}
 	var out []model.ServicePort
 	for _, l := range ls {
-		if !l.programmed() || seen[l.port] {
+		key := portKey{l.port, corev1.ProtocolTCP}
+		if l.protocol == gatewayv1.UDPProtocolType {
+			key.protocol = corev1.ProtocolUDP
+		}
+		if !l.programmed() || seen[key] {
 			continue
 		}
-		seen[l.port] = true
+		seen[key] = true
 		out = append(out, model.ServicePort{
 			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(l.protocol)), l.port),
 			Port:     l.port,
-			Protocol: corev1.ProtocolTCP,
+			Protocol: key.protocol,
 		})
 	}
-	slices.SortFunc(out, func(a, b model.ServicePort) int { return cmp.Compare(a.Port, b.Port) })
+	slices.SortFunc(out, func(a, b model.ServicePort) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
+	})
 	return out
 }

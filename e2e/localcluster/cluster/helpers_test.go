@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,24 +35,6 @@ func testImages(t *testing.T) []nodeagent.ImageRule {
 		{Contains: "echo-basic", Entrypoint: echo},
 		{Contains: "debian", Rootfs: rootfs},
 	}
-}
-
-// containerPid reads the process id the node agent puts at the end of a
-// container ID ("localcluster://<pod>-<container>-<pid>").
-func containerPid(t *testing.T, p *corev1.Pod, name string) int {
-	t.Helper()
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == name && cs.State.Running != nil {
-			i := strings.LastIndexByte(cs.ContainerID, '-')
-			pid, err := strconv.Atoi(cs.ContainerID[i+1:])
-			if err != nil {
-				t.Fatalf("container ID %q: %v", cs.ContainerID, err)
-			}
-			return pid
-		}
-	}
-	t.Fatalf("container %s of %s is not running: %+v", name, p.Name, p.Status.ContainerStatuses)
-	return 0
 }
 
 // inContainer runs a command in a container's mount and UTS namespaces and root.

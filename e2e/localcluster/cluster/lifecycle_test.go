@@ -102,7 +102,7 @@ func testGracePeriod(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 		t.Fatal(err)
 	}
 	running := waitPodReady(ctx, t, c, "stubborn")
-	pid := containerPid(t, running, "stubborn")
+	pid := clustertest.ContainerPid(t, running, "stubborn")
 	began := time.Now()
 	if err := c.Client.CoreV1().Pods("default").Delete(ctx, "stubborn", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

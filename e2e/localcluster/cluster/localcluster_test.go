@@ -48,6 +48,7 @@ func TestLocalCluster(t *testing.T) {
 	t.Run("SIGKILL after the grace period", func(t *testing.T) { testGracePeriod(ctx, t, c) })
 	t.Run("Job runs to completion", func(t *testing.T) { testJob(ctx, t, c) })
 	t.Run("UDP LoadBalancer", func(t *testing.T) { testUDPLoadBalancer(ctx, t, c) })
+	t.Run("securityContext: users, groups, fsGroup, sysctls", func(t *testing.T) { testSecurityContext(ctx, t, c) })
 }
 
 func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster) {
@@ -184,7 +185,7 @@ func testEchoLoadBalancer(ctx context.Context, t *testing.T, c *cluster.Cluster)
 	// Deleting a pod stops its process and removes the object; the
 	// Deployment replaces it.
 	victim := pods[0]
-	pid := containerPid(t, &victim, "echo")
+	pid := clustertest.ContainerPid(t, &victim, "echo")
 	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, victim.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func testConfigMapVolume(ctx context.Context, t *testing.T, c *cluster.Cluster) 
 		running = p
 		return nil
 	})
-	pid := containerPid(t, running, "reader")
+	pid := clustertest.ContainerPid(t, running, "reader")
 	clustertest.Eventually(t, 10*time.Second, "the env and the file in the logs", func() error {
 		out, err := clustertest.Kubectl(ctx, c, "logs", "reader")
 		if err != nil {

@@ -175,6 +175,23 @@ func PodReady(p *corev1.Pod) bool {
 	return false
 }
 
+// ContainerPid is the host pid of a running container's main process: the
+// node agent ends the container ID with it ("localcluster://<pod>-<container>-<pid>").
+func ContainerPid(t testing.TB, p *corev1.Pod, container string) int {
+	t.Helper()
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == container && cs.State.Running != nil {
+			pid, err := strconv.Atoi(cs.ContainerID[strings.LastIndexByte(cs.ContainerID, '-')+1:])
+			if err != nil {
+				t.Fatalf("container ID %q: %v", cs.ContainerID, err)
+			}
+			return pid
+		}
+	}
+	t.Fatalf("container %s of %s is not running: %+v", container, p.Name, p.Status.ContainerStatuses)
+	return 0
+}
+
 // Kubectl runs kubectl against the cluster and returns its output, or an
 // error with the output.
 func Kubectl(ctx context.Context, c *cluster.Cluster, args ...string) (string, error) {

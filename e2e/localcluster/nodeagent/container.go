@@ -281,7 +281,16 @@ func (r *containerRunner) initSpec(pod *corev1.Pod, rule ImageRule, argv []strin
 	if pod.Spec.Hostname != "" {
 		hostname = pod.Spec.Hostname
 	}
-	spec := &initSpec{Lower: lower, Upper: upper, Work: work, Root: root, Dir: r.spec.WorkingDir, Argv: argv, Hostname: hostname}
+	user, err := containerUser(pod, &r.spec, rule.User)
+	if err != nil {
+		return nil, err
+	}
+	sysctls, err := podSysctls(pod)
+	if err != nil {
+		return nil, err
+	}
+	spec := &initSpec{Lower: lower, Upper: upper, Work: work, Root: root, Dir: r.spec.WorkingDir, Argv: argv, Hostname: hostname,
+		User: user, Sysctls: sysctls}
 	if rule.Entrypoint != "" {
 		spec.Mounts = append(spec.Mounts, initMount{
 			Source: rule.Entrypoint, Target: filepath.Join(entrypointDir, filepath.Base(rule.Entrypoint)), ReadOnly: true})

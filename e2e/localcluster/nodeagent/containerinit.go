@@ -37,6 +37,10 @@ type initSpec struct {
 	Argv []string
 	// Hostname is set in the container's own UTS namespace (the pod's name).
 	Hostname string
+	// User, when set, is who the program runs as (securityContext).
+	User *initUser `json:",omitempty"`
+	// Sysctls are the pod's network sysctls, /proc/sys path → value.
+	Sysctls map[string]string `json:",omitempty"`
 }
 
 type initMount struct {
@@ -74,6 +78,9 @@ func containerInit(specPath string) error {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("setting the hostname: %w", err)
 		}
+	}
+	if err := applySysctls(spec.Sysctls); err != nil {
+		return err
 	}
 	// ip netns exec left / as a slave: host mounts still show up here, ours
 	// never propagate back. Make it private so nothing crosses either way.
@@ -134,6 +141,11 @@ func containerInit(specPath string) error {
 	program := spec.Argv[0]
 	if !strings.Contains(program, "/") {
 		if program, err = exec.LookPath(program); err != nil {
+			return err
+		}
+	}
+	if spec.User != nil {
+		if err := spec.User.become(); err != nil {
 			return err
 		}
 	}

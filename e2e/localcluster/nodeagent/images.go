@@ -32,7 +32,13 @@ type ImageRule struct {
 	// Env is the image's own environment (a Dockerfile's ENV): set before
 	// the container's env, which wins.
 	Env map[string]string
+	// User is the image's USER (uid and gid); nil is root. A securityContext's
+	// runAsUser and runAsGroup win over it.
+	User *ImageUser
 }
+
+// ImageUser is a Dockerfile's `USER uid:gid`.
+type ImageUser struct{ UID, GID int64 }
 
 // entrypointDir is where an ImageRule's Entrypoint appears in the container.
 const entrypointDir = "/.localcluster/bin"

@@ -47,7 +47,17 @@ func (w *podWorker) syncVolume(ctx context.Context, pod *corev1.Pod, v corev1.Vo
 	dir := w.volumeDir(v.Name)
 	switch {
 	case v.EmptyDir != nil:
-		return os.MkdirAll(dir, 0o777)
+		if _, err := os.Stat(dir); err == nil {
+			return nil // set up once; its contents are the containers' own
+		}
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+		// MkdirAll's mode passes through the umask; the kubelet's emptyDir is 0777.
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
+		}
+		return applyFSGroup(pod, dir, false)
 	case v.HostPath != nil:
 		if t := v.HostPath.Type; t != nil && *t == corev1.HostPathDirectoryOrCreate {
 			return os.MkdirAll(v.HostPath.Path, 0o755)
@@ -72,10 +82,13 @@ func (w *podWorker) syncVolume(ctx context.Context, pod *corev1.Pod, v corev1.Vo
 		return err
 	}
 	changed, err := kubeletvolume.Write(dir, files)
-	if changed && err == nil {
+	if err != nil {
+		return err
+	}
+	if changed {
 		w.logf("volume %s updated", v.Name)
 	}
-	return err
+	return applyFSGroup(pod, dir, true)
 }
 
 func modeOr(m *int32) os.FileMode {

@@ -165,7 +165,7 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 	if _, running := nginxproc.Master(a.cfg.PidFile); a.cfg.ValidateBeforeReload || !running {
 		vctx, cancel := context.WithTimeout(ctx, a.cfg.ValidateTimeout)
 		start := time.Now()
-		msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage, nginxproc.Globals{PidFile: a.cfg.PidFile, WorkerProcesses: a.cfg.WorkerProcesses})
+		msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage, a.cfg.WorkerProcesses)
 		interrupted := vctx.Err() != nil // timed out or shutting down: not nginx's verdict
 		cancel()
 		res.Validation = time.Since(start)
@@ -281,14 +281,25 @@ func (a *Applier) stage(hash string, files map[string]mount.File) (string, error
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	// Chmod after creating: the umask must not decide what nginx may read.
+	if err := os.Chmod(tmp, dataplane.StagedDirMode); err != nil {
 		return "", err
 	}
 	for name, f := range files {
-		if err := os.WriteFile(filepath.Join(tmp, name), f.Data, f.Mode); err != nil {
+		path := filepath.Join(tmp, name)
+		if err := os.WriteFile(path, f.Data, dataplane.StagedFileMode); err != nil {
 			return "", err
 		}
-		if err := os.Chmod(filepath.Join(tmp, name), f.Mode); err != nil {
+		if err := os.Chmod(path, dataplane.StagedFileMode); err != nil {
+			return "", err
+		}
+	}
+	for _, name := range dataplane.TempDirs {
+		path := filepath.Join(tmp, name)
+		if err := os.Mkdir(path, dataplane.TempDirMode); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(path, dataplane.TempDirMode); err != nil {
 			return "", err
 		}
 	}

@@ -99,9 +99,10 @@ func TestLiveTreeFoundAtStart(t *testing.T) {
 	}
 }
 
-// TestStagingKeepsModes: the staging copy keeps each file's mounted mode
-// (the Secret's keys stay private).
-func TestStagingKeepsModes(t *testing.T) {
+// TestStagingModes: a staged tree is readable by its owner (the sidecar)
+// and group (nginx), by nobody else, whatever the mounted modes; nginx's
+// temp folders exist in it, writable through the group.
+func TestStagingModes(t *testing.T) {
 	a, _ := newApplier(t, t.TempDir())
 	dir, err := a.stage("h", fileSet{
 		"nginx.conf": {data: "x", mode: 0o644},
@@ -110,10 +111,14 @@ func TestStagingKeepsModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]os.FileMode{"nginx.conf": 0o644, "tls.key": 0o600} {
+	want := map[string]os.FileMode{".": dataplane.StagedDirMode, "nginx.conf": dataplane.StagedFileMode, "tls.key": dataplane.StagedFileMode}
+	for _, name := range dataplane.TempDirs {
+		want[name] = dataplane.TempDirMode
+	}
+	for name, mode := range want {
 		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil || st.Mode().Perm() != want {
-			t.Errorf("%s: mode %v (%v), want %v", name, st.Mode().Perm(), err, want)
+		if err != nil || st.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v (%v), want %v", name, st.Mode().Perm(), err, mode)
 		}
 	}
 }

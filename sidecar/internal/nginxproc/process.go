@@ -48,12 +48,17 @@ func withSlash(dir string) string {
 	return strings.TrimSuffix(dir, "/") + "/"
 }
 
-// Validate runs `nginx -t` on the tree in dir, with the same -g directives
-// nginx runs with (so a rendered `pid`, `daemon` or `worker_processes`
-// directive is caught as the duplicate it would be at start). On failure it
+// Validate runs `nginx -t` on the tree in dir, with -g directives of the
+// same shape nginx runs with (so a rendered `pid`, `daemon` or
+// `worker_processes` directive is caught as the duplicate it would be at
+// start; workers as the launcher passes them, 0 for none). On failure it
 // returns nginx's own message.
-func Validate(ctx context.Context, nginx, dir string, g Globals) (string, error) {
-	args := append([]string{"-t", "-q"}, RunArgs(dir, g)...)
+//
+// `nginx -t` creates the pid file it is given (empty, to check that it
+// can), so it gets one of its own in the caller's temp folder: the real
+// one must be created by nginx's master, which runs as another user.
+func Validate(ctx context.Context, nginx, dir string, workers int) (string, error) {
+	args := append([]string{"-t", "-q"}, RunArgs(dir, Globals{PidFile: ValidationPidFile(), WorkerProcesses: workers})...)
 	cmd := exec.CommandContext(ctx, nginx, args...)
 	out, err := cmd.CombinedOutput()
 	msg := strings.TrimSpace(string(out))
@@ -64,6 +69,11 @@ func Validate(ctx context.Context, nginx, dir string, g Globals) (string, error)
 		return msg, fmt.Errorf("nginx -t: %w", err)
 	}
 	return msg, nil
+}
+
+// ValidationPidFile is the pid file `nginx -t` is given.
+func ValidationPidFile() string {
+	return filepath.Join(os.TempDir(), "nginx-gateway-validate.pid")
 }
 
 // Master returns the pid in pidFile when that process is alive and is
