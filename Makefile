@@ -207,6 +207,18 @@ test-e2e: test-deps ## Run the end-to-end tests on a local cluster (root): the c
 	export $(TEST_ENV) && (cd e2e/localcluster && $(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./...) && \
 		$(GO) test -count=1 -timeout 20m $(GOTEST_FLAGS) ./e2e/...
 
+# The benchmark on a local cluster (e2e/bench, build tag benche2e, so make test never runs it): route
+# propagation at each size beside plain nginx reloading the same routes, the breakdown of our time, route
+# churn under load, throughput against a hand-written keepalive config (wrk). Writes docs/performance.md.
+# A quicker run: make bench-e2e BENCH_E2E_FLAGS='-bench.sizes=100 -bench.changes=5 -bench.churn-at=100'
+BENCH_E2E_FLAGS ?=
+
+.PHONY: bench-e2e
+bench-e2e: test-deps ## Benchmark the product on a local cluster (root) against plain nginx; writes docs/performance.md.
+	@hack/build-echo.sh >/dev/null
+	export $(TEST_ENV) && $(GO) test -tags benche2e -count=1 -timeout 60m -v -run '^TestBenchE2E$$' ./e2e/bench/ \
+		-args -bench.out=docs/performance.md $(BENCH_E2E_FLAGS)
+
 ##@ Conformance
 
 # The Gateway API conformance suite (conformance/, build tag "conformance") on a local cluster: the

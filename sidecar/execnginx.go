@@ -25,18 +25,19 @@ func execNginx(args []string) int {
 	}
 	log := newLogger("exec-nginx", paths.verbosity)
 	code, err := supervisor.Run(supervisor.Options{
-		Nginx:        paths.nginx,
-		LivePath:     paths.livePath,
-		PidFile:      paths.pidFile,
-		SocketDir:    filepath.Join(paths.runPath, filepath.Base(dataplane.SocketPath)),
-		ReloadFIFO:   paths.reloadFIFO(),
-		EmergLog:     paths.emergLog(),
-		DrainTimeout: *drain,
-		KillTimeout:  *kill,
-		PollInterval: *poll,
-		Log:          log,
-		Stdout:       os.Stdout,
-		Stderr:       os.Stderr,
+		Nginx:           paths.nginx,
+		LivePath:        paths.livePath,
+		PidFile:         paths.pidFile,
+		WorkerProcesses: paths.workerProcesses(),
+		SocketDir:       filepath.Join(paths.runPath, filepath.Base(dataplane.SocketPath)),
+		ReloadFIFO:      paths.reloadFIFO(),
+		EmergLog:        paths.emergLog(),
+		DrainTimeout:    *drain,
+		KillTimeout:     *kill,
+		PollInterval:    *poll,
+		Log:             log,
+		Stdout:          os.Stdout,
+		Stderr:          os.Stderr,
 	})
 	if err != nil {
 		log.Error(err, "running nginx")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
 )
 
@@ -116,5 +117,33 @@ func TestExecNginxDrainIsBounded(t *testing.T) {
 	}
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("exec-nginx stopped after %v, before its 1s drain bound", took)
+	}
+}
+
+// TestWorkerCountFollowsTheContainer: exec-nginx runs one worker per CPU of
+// the container's limit, or the number the operator passed, whatever the
+// machine's cores, and the sidecar checks the tree with the same -g.
+func TestWorkerCountFollowsTheContainer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want int
+	}{
+		{"CPU limit 1500m", []string{dataplane.EnvWorkerProcesses + "=auto", dataplane.EnvCPULimitMillicores + "=1500"}, 2},
+		{"CPU limit 500m", []string{dataplane.EnvWorkerProcesses + "=auto", dataplane.EnvCPULimitMillicores + "=500"}, 1},
+		{"a number wins", []string{dataplane.EnvWorkerProcesses + "=3", dataplane.EnvCPULimitMillicores + "=1000"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPod(t)
+			p.env = append(p.env, tc.env...)
+			p.nginxEnv = tc.env
+			c := httpConfig(p.ip, okBackend(t), 1, newCert(t), "")
+			// As the operator renders it: no worker_processes of its own.
+			c.configFiles["nginx.conf"] = []byte(strings.Replace(mainConf, "worker_processes 2;", "", 1))
+			p.serve(c, "v=1")
+			if _, workers := p.nginxPids(); len(workers) != tc.want {
+				t.Errorf("%d nginx workers, want %d", len(workers), tc.want)
+			}
+		})
 	}
 }

@@ -131,6 +131,7 @@ type gatewayPod struct {
 	httpClient                *http.Client
 	extraSidecarArgs          []string
 	extraNginxArgs            []string // exec-nginx flags
+	nginxEnv                  []string // exec-nginx's environment
 }
 
 func newPod(t testing.TB) *gatewayPod {
@@ -229,7 +230,17 @@ func (p *gatewayPod) startNginx() {
 	args := append([]string{binInside, "exec-nginx"}, p.pathArgs()...)
 	args = append(args, p.extraNginxArgs...)
 	args = append(args, p.extraNginxArgs...)
-	p.nginx = startChrooted(p.t, "exec-nginx", args, nil)
+	p.nginx = startChrooted(p.t, "exec-nginx", args, p.nginxEnv)
+}
+
+// serve writes c, starts sidecar and nginx, and waits until nginx answers
+// want on /.
+func (p *gatewayPod) serve(c config, want string) {
+	p.t.Helper()
+	p.write(c)
+	p.startSidecar()
+	p.startNginx()
+	p.waitServed("/", want)
 }
 
 func (p *gatewayPod) stopAll() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/zapr"
@@ -42,6 +43,12 @@ func (p *pathFlags) emergLog() *nginxproc.EmergLog {
 }
 
 func (p *pathFlags) stagingDir() string { return filepath.Join(p.runPath, "configs") }
+
+// workerProcesses is nginx's worker count in this pod, the same in both
+// containers (the env is on both): see nginxproc.WorkerCount.
+func (p *pathFlags) workerProcesses() int {
+	return nginxproc.WorkerCount(os.Getenv, runtime.NumCPU())
+}
 
 // reloadFIFO is where exec-nginx takes the sidecar's reload requests.
 func (p *pathFlags) reloadFIFO() string { return filepath.Join(p.runPath, "reload.fifo") }

@@ -142,43 +142,67 @@ func waitEvent(t *testing.T, c client.Client, ns, gateway, reason, contains stri
 	})
 }
 
-// TestBadConfigRefused: a config nginx -t refuses never reaches nginx;
-// nginx keeps serving the old one; the pod's report, an Event and the
-// metrics say so; the next good config clears the rejection.
+// TestBadConfigRefused: a config nginx refuses never replaces the one
+// served: by default the reload itself refuses it (nginx keeps its workers
+// and the old config), with --validate-before-reload nginx -t does and no
+// reload is tried. Either way the pod's report names the refused hash with
+// nginx's message (file names as rendered), an Event and the metrics say
+// so, the same config is not tried again, and the next good config clears
+// the rejection.
 func TestBadConfigRefused(t *testing.T) {
-	p, c, ns, pod, gw := reportingPod(t, "refused")
-	backend := okBackend(t)
-	cert := newCert(t)
-	good := httpConfig(p.ip, backend, 1, cert, "")
-	p.write(good)
-	p.startSidecar()
-	p.startNginx()
-	p.waitServed("/", "v=1")
-	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash()})
-	waitEvent(t, c, ns, gw, "ConfigApplied", good.hash())
-	reloads := p.metric("reloads_total")
+	for _, validate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("validate-before-reload=%v", validate), func(t *testing.T) {
+			p, c, ns, pod, gw := reportingPod(t, fmt.Sprintf("refused-%v", validate))
+			p.extraSidecarArgs = []string{fmt.Sprintf("--validate-before-reload=%v", validate)}
+			backend := okBackend(t)
+			cert := newCert(t)
+			good := httpConfig(p.ip, backend, 1, cert, "")
+			p.serve(good, "v=1")
+			waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash()})
+			waitEvent(t, c, ns, gw, "ConfigApplied", good.hash())
+			reloads := p.metric("reloads_total")
+			_, workers := p.nginxPids()
 
-	bad := httpConfig(p.ip, backend, 2, cert, "    location /typo { retrun 200; }")
-	p.write(bad)
-	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash(), RejectedHash: bad.hash(), RejectedMessage: `unknown directive "retrun" in routes.conf:`})
-	waitEvent(t, c, ns, gw, "ConfigRejected", `unknown directive "retrun"`)
-	if got := p.metric("validation_failures_total"); got != 1 {
-		t.Errorf("validation failures: %v, want 1", got)
-	}
-	if got := p.metric("reloads_total"); got != reloads {
-		t.Errorf("reloads went from %v to %v for a refused config", reloads, got)
-	}
-	if code, body, err := p.get("http", "/"); err != nil || body != "v=1" {
-		t.Errorf("after the refused config nginx answers %d %q (%v), want v=1", code, body, err)
-	}
-	if hash, _ := p.appliedHash(); hash != good.hash() {
-		t.Errorf("applied hash metric %q, want %q", hash, good.hash())
-	}
+			bad := httpConfig(p.ip, backend, 2, cert, "    location /typo { retrun 200; }")
+			p.write(bad)
+			waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: good.hash(), RejectedHash: bad.hash(), RejectedMessage: `unknown directive "retrun" in routes.conf:`})
+			waitEvent(t, c, ns, gw, "ConfigRejected", `unknown directive "retrun"`)
+			wantReloads, wantValidationFailures, wantReloadFailures := reloads+1, 0.0, 1.0
+			if validate {
+				wantReloads, wantValidationFailures, wantReloadFailures = reloads, 1, 0
+			}
+			// A resync (every event or minute) must not try it again.
+			p.write(bad)
+			time.Sleep(500 * time.Millisecond)
+			if got := p.metric("validation_failures_total"); got != wantValidationFailures {
+				t.Errorf("validation failures: %v, want %v", got, wantValidationFailures)
+			}
+			if got := p.metric("reload_failures_total"); got != wantReloadFailures {
+				t.Errorf("reload failures: %v, want %v", got, wantReloadFailures)
+			}
+			if got := p.metric("reloads_total"); got != wantReloads {
+				t.Errorf("reloads went from %v to %v, want %v", reloads, got, wantReloads)
+			}
+			if code, body, err := p.get("http", "/"); err != nil || body != "v=1" {
+				t.Errorf("after the refused config nginx answers %d %q (%v), want v=1", code, body, err)
+			}
+			if _, now := p.nginxPids(); !sameSet(workers, now) {
+				t.Errorf("nginx workers changed from %v to %v for a refused config", workers, now)
+			}
+			if hash, _ := p.appliedHash(); hash != good.hash() {
+				t.Errorf("applied hash metric %q, want %q", hash, good.hash())
+			}
+			live, err := filepathReadlink(p.run)
+			if err != nil || !strings.HasSuffix(live, good.hash()) {
+				t.Errorf("live -> %q (%v), want the served config %s", live, err, good.hash())
+			}
 
-	fixed := httpConfig(p.ip, backend, 3, cert, "")
-	p.write(fixed)
-	p.waitServed("/", "v=3")
-	waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: fixed.hash()})
+			fixed := httpConfig(p.ip, backend, 3, cert, "")
+			p.write(fixed)
+			p.waitServed("/", "v=3")
+			waitReport(t, c, ns, pod, dataplane.PodReport{AppliedHash: fixed.hash()})
+		})
+	}
 }
 
 // TestFailedReloadRollsBack: a config that passes nginx -t but that the

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,9 @@ type runFlags struct {
 	noKube                    bool
 	debounce, debounceMax     time.Duration
 	validateTimeout, reloadTO time.Duration
+	validateBeforeReload      bool
+	minReloadInterval         time.Duration
+	maxGenerations            int
 	resync                    time.Duration
 	endpointsDNSAddr          string
 	noEndpointsAddr           string
@@ -61,10 +65,13 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", fmt.Sprintf(":%d", dataplane.MetricsPort), "address of /metrics")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config)")
 	fs.BoolVar(&f.noKube, "no-kube", false, "run without the API server: no reports, events or Gateway addresses")
-	fs.DurationVar(&f.debounce, "debounce", 100*time.Millisecond, "quiet time that ends a burst of mount changes")
+	fs.DurationVar(&f.debounce, "debounce", 50*time.Millisecond, "quiet time that ends a burst of mount changes")
 	fs.DurationVar(&f.debounceMax, "debounce-max", time.Second, "longest delay from a burst's first change to its apply")
 	fs.DurationVar(&f.validateTimeout, "validate-timeout", 30*time.Second, "bound on nginx -t")
+	fs.BoolVar(&f.validateBeforeReload, "validate-before-reload", false, "run nginx -t before reloading a running nginx too (the reload itself refuses a config it cannot load; a tree is always checked before nginx starts from it)")
 	fs.DurationVar(&f.reloadTO, "reload-timeout", 10*time.Second, "bound on waiting for nginx's new workers after a reload")
+	fs.DurationVar(&f.minReloadInterval, "min-reload-interval", 250*time.Millisecond, "least time from one reload to the next: changes arriving meanwhile are applied together")
+	fs.IntVar(&f.maxGenerations, "max-worker-generations", 4, "reload only while fewer nginx worker generations are alive (old ones drain for up to worker_shutdown_timeout); 0: no bound")
 	fs.DurationVar(&f.resync, "resync", time.Minute, "re-read the mounts this often even without file events")
 	fs.StringVar(&f.endpointsDNSAddr, "endpoints-dns-addr", dataplane.EndpointsDNSAddr, "where to answer nginx's DNS queries for backend endpoints (UDP and TCP)")
 	fs.StringVar(&f.noEndpointsAddr, "no-endpoints-addr", fmt.Sprintf("127.0.0.1:%d", dataplane.NoEndpointsPort), "nginx's local 503 server: where an HTTP upstream without endpoints resolves")
@@ -113,6 +120,10 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		{f.healthAddr, dataplane.ReadyzPath, readyz(f, func() bool { return !watchingEndpoints || dns.Synced() })},
 		{f.metricsAddr, dataplane.MetricsPath, m.Handler()},
 	})
+
+	th := &throttle{minInterval: f.minReloadInterval, maxGenerations: f.maxGenerations, log: log.WithName("throttle")}
+	wg.Add(1)
+	go func() { defer wg.Done(); watchGenerations(ctx, f.pidFile, m, &th.generations) }()
 	if err != nil {
 		return err
 	}
@@ -120,15 +131,21 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	// `nginx -t` binds the unix sockets a config listens on (those of TLS
 	// ports that hand connections on): their folder must exist before the
 	// first config is checked, which is before nginx (and exec-nginx) runs.
-	if err := os.MkdirAll(filepath.Join(f.runPath, filepath.Base(dataplane.SocketPath)), 0o755); err != nil {
+	// nginx (another user, in the group) binds them: group-writable.
+	sockets := filepath.Join(f.runPath, filepath.Base(dataplane.SocketPath))
+	if err := os.MkdirAll(sockets, dataplane.SocketDirMode); err != nil {
+		return err
+	}
+	if err := os.Chmod(sockets, dataplane.SocketDirMode); err != nil {
 		return err
 	}
 	applier, err := apply.New(apply.Config{
 		ConfigDir: f.configDir, SecretDir: f.secretDir, LastGoodDir: f.lastGoodDir,
 		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile, ReloadFIFO: f.reloadFIFO(),
 		Nginx: f.nginx, EmergLog: f.emergLog(),
-		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO,
-		Metrics: m, Log: log.WithName("apply"),
+		ValidateTimeout: f.validateTimeout, ReloadTimeout: f.reloadTO, ValidateBeforeReload: f.validateBeforeReload,
+		WorkerProcesses: f.workerProcesses(),
+		Metrics:         m, Log: log.WithName("apply"),
 	})
 	if err != nil {
 		return err
@@ -149,7 +166,11 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	resync := time.NewTicker(f.resync)
 	defer resync.Stop()
 	for {
+		th.wait(ctx)
 		res := applier.Apply(ctx)
+		if res.Reload > 0 {
+			th.reloaded()
+		}
 		if res.Changed && ctx.Err() == nil {
 			if res.Fallback != "" {
 				// Served instead: applied-hash names it, then the refusal
@@ -161,8 +182,34 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changes:
+		case seen := <-changes:
+			m.StepAt(dataplane.StepMountChanged, seen)
 		case <-resync.C:
+		}
+	}
+}
+
+// generationsPoll is how often the worker generations are counted: old
+// generations live for seconds (until their connections end or
+// worker_shutdown_timeout), and reloads are at least the debounce apart.
+const generationsPoll = 250 * time.Millisecond
+
+// watchGenerations keeps the worker-generations metrics and alive current.
+func watchGenerations(ctx context.Context, pidFile string, m *metrics.Metrics, alive *atomic.Int64) {
+	var g nginxproc.Generations
+	tick := time.NewTicker(generationsPoll)
+	defer tick.Stop()
+	for {
+		n := 0
+		if master, ok := nginxproc.Master(pidFile); ok {
+			n = g.Observe(master)
+		}
+		m.SetGenerations(n)
+		alive.Store(int64(n))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

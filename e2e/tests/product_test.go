@@ -1,21 +1,16 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/product"
-	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // TestProductOnLocalCluster installs the operator the way users do
@@ -27,34 +22,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the operator and runs the whole product (-short)")
 	}
-	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancelBuild()
-	bin := t.TempDir()
-	for _, prog := range []string{"operator", "sidecar"} {
-		cmd := exec.CommandContext(buildCtx, "go", "build", "-o", filepath.Join(bin, prog), "./"+prog)
-		cmd.Dir = testenv.RepoRoot()
-		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", prog, err, out)
-		}
-	}
-	images, err := product.Images(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := testenv.KubeAssets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := clustertest.Start(t, cluster.Options{Images: images, KubeBinDir: kube})
 	// The bound starts once the cluster runs: Start may have waited for
 	// another local cluster on this machine to stop.
-	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
-	defer cancel()
-	p, err := product.Deploy(ctx, c, images, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, c, p := product.StartForTest(t, t.TempDir(), 14*time.Minute)
 
 	get := func(path string) (int, string, error) {
 		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -51,6 +51,9 @@ const (
 	// protocol). exec-nginx empties it before nginx starts: a socket file
 	// left by a killed nginx would make its bind fail.
 	SocketPath = RunPath + "/sockets"
+	// SocketDirMode: the sidecar makes the folder, nginx (another user in
+	// its group) binds and removes the sockets in it.
+	SocketDirMode = 0o770
 	// PidFile is nginx's pid file. The rendered nginx.conf sets no pid,
 	// daemon or user directive: the launcher passes them with -g.
 	PidFile = RunPath + "/nginx.pid"
@@ -77,6 +80,13 @@ const (
 	// EnvReportConfigMap names the Gateway's report ConfigMap (in
 	// EnvPodNamespace), the only object the sidecar may patch.
 	EnvReportConfigMap = "REPORT_CONFIGMAP"
+	// nginx's worker count is the pod's business, not the config's: both
+	// containers get EnvWorkerProcesses (a number from GatewayParameters,
+	// or "auto") and, when the nginx container has a CPU limit,
+	// EnvCPULimitMillicores (resourceFieldRef limits.cpu in millicores),
+	// and run nginx with `-g worker_processes N;` (nginxproc.WorkerCount).
+	EnvWorkerProcesses    = "NGINX_WORKER_PROCESSES"
+	EnvCPULimitMillicores = "NGINX_CPU_LIMIT_MILLICORES"
 
 	// NginxContainerName and SidecarContainerName name the two containers.
 	NginxContainerName   = "nginx"
@@ -133,6 +143,16 @@ func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {
 	_, _ = h.Write(lenBuf[:])
 	_, _ = h.Write(b)
 }
+
+// Steps of a config change in the sidecar, the label "step" of its metric
+// nginx_gateway_sidecar_last_apply_step_timestamp_seconds (Unix time of
+// the step for the last change): with the API server's and the operator's
+// times they break a route change's propagation down (e2e/bench).
+const (
+	StepMountChanged = "mount_changed" // first file event of the burst: the new files are visible in the pod
+	StepValidated    = "validated"     // nginx -t passed
+	StepReloaded     = "reloaded"      // nginx runs workers of the new config
+)
 
 // The sidecar's side of the contract, for the operator's Deployment, Role
 // and status writes.

@@ -69,6 +69,12 @@ type Reconciler struct {
 	// mem is what runs remember of the data planes (see refusals.go).
 	// Reconcile never runs concurrently: there is one request, globalKey.
 	mem *dataPlaneMemory
+	// routeStatusWritten holds, per route whose status this process wrote,
+	// the resourceVersion the write was based on and what it wrote: while
+	// the cache still shows that version it has not seen the write yet, and
+	// comparing with it would write the same status again (a second write,
+	// or a conflict).
+	routeStatusWritten map[translate.RouteKey]writtenStatus
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
@@ -366,7 +372,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
 	hash := resources.ConfigHash(files)
-	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, files: files, generations: generations})
+	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
 	set := resources.ObjectsEncoded(owner, result.Infrastructure, files, rendered.encoded, r.opts.Resources)
 	set.Endpoints.Data = resources.EndpointsData(result.Endpoints)
@@ -489,7 +495,7 @@ func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, r
 	if !ok {
 		return nil
 	}
-	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.files))
+	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
 }
 
 // patchConfigHash writes the wanted config hash on every running gateway

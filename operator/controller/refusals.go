@@ -12,6 +12,7 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/blame"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -30,8 +31,11 @@ const keepRendered = 3
 // renderedConfig is a config the reconciler rendered, with what a
 // rejection of it is blamed on.
 type renderedConfig struct {
-	hash  string
-	files render.Files
+	hash string
+	// encoded is its config files as the ConfigMap stores them (written
+	// again as the last-good config), sources what its lines were made for.
+	encoded resources.EncodedConfig
+	sources render.Sources
 	// generations are the metadata.generation of the routes when the
 	// config was rendered: a refusal holds for that generation only.
 	generations map[translate.RouteKey]int64
@@ -111,7 +115,7 @@ func (m *dataPlaneMemory) noteRejections(gw types.NamespacedName, reports map[st
 			continue
 		}
 		msg := reports[pod].RejectedMessage
-		ref, ok := blame.Route(msg, cfg.files.Sources)
+		ref, ok := blame.Route(msg, cfg.sources)
 		if !ok {
 			continue
 		}

@@ -21,7 +21,7 @@ func TestDataPlaneMemory(t *testing.T) {
 	poison := translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: "ns", Name: "poison"}}
 	sources := render.Sources{"servers.conf": {{From: 10, To: 20, Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "ns", Name: "poison"}}}}
 	m := newDataPlaneMemory()
-	m.remember(gw, renderedConfig{hash: "h1", files: render.Files{Sources: sources}, generations: map[translate.RouteKey]int64{poison: 3}})
+	m.remember(gw, renderedConfig{hash: "h1", sources: sources, generations: map[translate.RouteKey]int64{poison: 3}})
 	rejected := func(hash, msg string) map[string]dataplane.PodReport {
 		return map[string]dataplane.PodReport{"p": {RejectedHash: hash, RejectedMessage: msg}}
 	}

@@ -95,20 +95,46 @@ func routeObjects(in *translate.Input) []routeObject {
 	return out
 }
 
+// writtenStatus is a route status this process wrote (see
+// Reconciler.routeStatusWritten).
+type writtenStatus struct {
+	base    string // the resourceVersion the write was based on
+	parents []gatewayv1.RouteParentStatus
+}
+
 // writeRouteStatuses replaces, in each route's status.parents, the entries
 // of our controller with the composed ones, keeping other controllers'
 // entries. A route that no longer names our Gateways loses our entries.
 func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObject, ours map[translate.RouteKey][]gatewayv1.RouteParentStatus, now metav1.Time) error {
 	var errs []error
+	if r.routeStatusWritten == nil {
+		r.routeStatusWritten = map[translate.RouteKey]writtenStatus{}
+	}
+	seen := make(map[translate.RouteKey]bool, len(routes))
 	for _, route := range routes {
-		parents := mergeRouteParents(*route.parents, ours[route.key], now)
-		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(*route.parents)) {
+		seen[route.key] = true
+		base := route.obj.GetResourceVersion()
+		current := *route.parents
+		if w, ok := r.routeStatusWritten[route.key]; ok && w.base == base {
+			current = w.parents // the cache has not caught up with our last write
+		} else {
+			delete(r.routeStatusWritten, route.key)
+		}
+		parents := mergeRouteParents(current, ours[route.key], now)
+		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(current)) {
 			continue
 		}
 		orig := route.obj.DeepCopyObject().(client.Object)
 		*route.parents = parents
 		if err := r.client.Status().Patch(ctx, route.obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of %s %s: %w", route.key.Kind, route.key.NamespacedName, err))
+			continue
+		}
+		r.routeStatusWritten[route.key] = writtenStatus{base: base, parents: parents}
+	}
+	for key := range r.routeStatusWritten {
+		if !seen[key] {
+			delete(r.routeStatusWritten, key) // deleted routes
 		}
 	}
 	return errors.Join(errs...)

@@ -76,7 +76,8 @@ func reconciles(t *testing.T) int {
 // TestManyRoutes attaches many HTTPRoutes to one Gateway at once and
 // measures how long until every route is Accepted, and how many status
 // writes and reconciles that took. Each route's status changes once, so it
-// must be written about once: a rewrite per reconcile would show here.
+// is written once: a rewrite per reconcile, or a second write of the same
+// status from a cache that has not seen the first, would show here.
 // SCALE_ROUTES sets the number of routes (default 300).
 func TestManyRoutes(t *testing.T) {
 	if testing.Short() {
@@ -140,7 +141,9 @@ func TestManyRoutes(t *testing.T) {
 	waitRouteParent(t, ns, "one-more", "gw", "Accepted", metav1.ConditionTrue, "Accepted")
 	t.Logf("one more route on top of %d: Accepted after %s", routes, time.Since(start).Round(time.Millisecond))
 
-	if routeWrites > routes*3/2 {
+	// At most one write per route (requests counted whatever their answer:
+	// a write from a stale cache that the API server refuses counts too).
+	if routeWrites > routes {
 		t.Errorf("%d route status writes for %d routes whose status changed once", routeWrites, routes)
 	}
 }

@@ -17,6 +17,12 @@ type Infrastructure struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	Resources   corev1.ResourceRequirements
+	// WorkerProcesses is nginx's worker count set in GatewayParameters;
+	// 0 ("auto") is one per CPU of the nginx container's limit, or per CPU
+	// up to a bound without one. The pod's launcher passes it to nginx
+	// (dataplane.EnvWorkerProcesses), not the rendered config: it is a
+	// property of the container.
+	WorkerProcesses int32
 	// Image overrides the operator's default gateway image when not empty.
 	Image string
 	// Ports are the distinct listener ports, sorted, with their protocol.

@@ -42,8 +42,6 @@ type Gateway struct {
 // Settings are the data-plane settings that come from the GatewayClass
 // parametersRef (api/v1alpha1 GatewayParameters) or their defaults.
 type Settings struct {
-	// WorkerProcesses is "auto" or a positive number.
-	WorkerProcesses string
 	// WorkerConnections per worker.
 	WorkerConnections int32
 	// AccessLogFormat is "default", "json" or "off".

@@ -15,7 +15,7 @@ import (
 func int32p(n int32) *int32 { return &n }
 
 func testSettings() model.Settings {
-	return model.Settings{WorkerProcesses: "1", WorkerConnections: 512, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 10}
+	return model.Settings{WorkerConnections: 512, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 10}
 }
 
 func route(name string, index int) model.RouteRef {

@@ -48,7 +48,7 @@ func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, 
 	// as proxy_hide_header does not apply to grpc_pass.
 	hide := lv.HideHeaders
 	lv.HideHeaders = nil
-	lv.GRPC = &grpcView{Pass: "grpc://" + upstream.Name, Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide}
+	lv.GRPC = &grpcView{Pass: "grpc://" + upstreamRef(upstream.Name), Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide}
 	return r.addMirrors(sc, lv, rule)
 }
 
@@ -81,5 +81,5 @@ func (r *renderer) grpcRequestHeaders(rule *model.Rule, backend *model.Backend) 
 // path has no query and nothing to escape).
 func (r *renderer) grpcMirror(in *locationView, rule *model.Rule, up *model.Upstream) {
 	in.Script = append(in.Script, "rewrite ^ $request_uri break;")
-	in.GRPC = &grpcView{Pass: "grpc://" + up.Name, Headers: r.grpcRequestHeaders(rule, nil)}
+	in.GRPC = &grpcView{Pass: "grpc://" + upstreamRef(up.Name), Headers: r.grpcRequestHeaders(rule, nil)}
 }

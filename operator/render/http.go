@@ -1,6 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -76,7 +78,6 @@ func (r *renderer) view() (*view, error) {
 		Namespace: comment(r.gw.Namespace),
 		Name:      comment(r.gw.Name),
 		Main: mainView{
-			WorkerProcesses:          quote(orDefault(s.WorkerProcesses, "auto")),
 			WorkerConnections:        positiveOr(s.WorkerConnections, 1024),
 			WorkerShutdownTimeoutSec: positiveOr(s.WorkerShutdownTimeoutSeconds, 30),
 		},
@@ -84,9 +85,6 @@ func (r *renderer) view() (*view, error) {
 	}
 	for _, h := range defaultRequestHeaders {
 		v.HTTP.ProxyHeaders = append(v.HTTP.ProxyHeaders, kv{quote(h.Key), h.Value})
-	}
-	if wp := orDefault(s.WorkerProcesses, "auto"); !workerProcesses.MatchString(wp) {
-		return nil, fmt.Errorf("render: worker processes %q is neither \"auto\" nor a number", wp)
 	}
 	switch v.HTTP.AccessLog {
 	case "default", "json", "off":
@@ -163,7 +161,7 @@ func upstreamBlock(zone string, keepalive int, ups []model.Upstream) upstreamsVi
 	for _, u := range ups {
 		v.Upstreams = append(v.Upstreams, upstreamView{
 			Comment:  comment(fmt.Sprintf("Service %s/%s port %d", u.ServiceNamespace, u.ServiceName, u.ServicePort)),
-			Name:     u.Name,
+			Name:     upstreamRef(u.Name),
 			DNSName:  dataplane.UpstreamDNSName(u.Name),
 			Protocol: string(u.Protocol),
 		})
@@ -174,6 +172,19 @@ func upstreamBlock(zone string, keepalive int, ups []model.Upstream) upstreamsVi
 	// per upstream. Pages never used are never touched.
 	v.ZoneKB = roundUp(1024+32*len(ups), 1024, 1024)
 	return v
+}
+
+// upstreamRef is the name of the model's upstream name in nginx: a short
+// hash of it, then the name. nginx looks up the upstream of every
+// proxy_pass by comparing its name, case-insensitively byte by byte, with
+// every upstream of the same length in turn; the model's names
+// (<namespace>_<service>_<port>) are mostly of one length and share long
+// prefixes, so at thousands of routes those comparisons were most of the
+// parse time (BenchmarkNginxCheck). A leading hash makes nearly every
+// comparison end at its first bytes; the name stays readable and unique.
+func upstreamRef(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "u" + hex.EncodeToString(sum[:3]) + "_" + name
 }
 
 // serverCtx collects the internal locations of one server block.

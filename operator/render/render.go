@@ -78,9 +78,8 @@ var sprigNotHermetic = []string{
 // Names the model promises to keep safe for nginx identifiers; checked
 // anyway because they are written unquoted into variable and zone names.
 var (
-	safeIdent       = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-	safeFileName    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	workerProcesses = regexp.MustCompile(`^(auto|[1-9][0-9]{0,3})$`)
+	safeIdent    = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	safeFileName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 	// serverHostname is a DNS name with an optional leading "*." label:
 	// nginx reads a server_name starting with "~" as a regex and other
 	// "*" positions as its own wildcards, whatever the quoting.
@@ -154,7 +153,6 @@ type view struct {
 }
 
 type mainView struct {
-	WorkerProcesses          string
 	WorkerConnections        int32
 	WorkerShutdownTimeoutSec int32
 }

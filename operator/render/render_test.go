@@ -32,7 +32,6 @@ func TestRenderRefusesBrokenModels(t *testing.T) {
 			gw.Certificates = []model.Certificate{{Name: "../x"}}
 		}, "certificate name"},
 		{"regex hostname", func(gw *model.Gateway) { gw.HTTPServers[1].Hostname = "~.*" }, "not a DNS name"},
-		{"worker processes", func(gw *model.Gateway) { gw.Settings.WorkerProcesses = "2; user root" }, "worker processes"},
 		{"access log format", func(gw *model.Gateway) { gw.Settings.AccessLogFormat = "xml" }, "access log"},
 		{"unknown mirror upstream", func(gw *model.Gateway) {
 			gw.HTTPServers[1].Locations[0].Candidates[0].Rule.Mirrors = []model.Mirror{{Upstream: "nope"}}

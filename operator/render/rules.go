@@ -124,7 +124,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		return nil
 	}
 
-	pass := "http://" + upstream.Name
+	pass := "http://" + upstreamRef(upstream.Name)
 	if rw := rule.Rewrite; rw != nil && rw.Path != nil {
 		lv.Script = append(lv.Script, r.proxyPathRewrite(rule)...)
 	} else if !inPlace {
@@ -522,7 +522,7 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 		return quote(uri), nil
 	}
 	in.Proxy = &proxyView{
-		Pass:    "http://" + up.Name + "$request_uri",
+		Pass:    "http://" + upstreamRef(up.Name) + "$request_uri",
 		Headers: r.requestHeaders(rule, nil, up.Protocol),
 	}
 	return quote(uri), nil

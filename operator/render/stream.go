@@ -446,7 +446,7 @@ func (r *renderer) streamPass(sv *streamView, rt *model.StreamRoute, upstreams m
 				return "", fmt.Errorf("render: stream route %s uses unknown upstream %q", rt.ID, b.Upstream)
 			}
 			if live[b.Upstream] {
-				target = b.Upstream
+				target = upstreamRef(b.Upstream)
 			}
 		}
 		weights = append(weights, int64(b.Weight))

@@ -319,11 +319,13 @@ func TestTrafficStream(t *testing.T) {
 		// not within this test.
 		// The mixed port's internal servers log the client's address (PROXY
 		// protocol), not the unix socket's.
-		for _, want := range []string{`route="TCPRoute default/split" backend="a"`,
-			`route="TLSRoute default/term-a" backend="a"`,
-			`route="TLSRoute default/mixed-term" backend="b"`,
-			`route="TLSRoute default/mixed-pass" backend="tls_a"`,
-			`server_name="a.example.com" route="TLSRoute default/a" backend="tls_a"`} {
+		// backend is the upstream as nginx names it (upstreamRef).
+		backend := func(name string) string { return fmt.Sprintf("backend=%q", upstreamRef(name)) }
+		for _, want := range []string{`route="TCPRoute default/split" ` + backend("a"),
+			`route="TLSRoute default/term-a" ` + backend("a"),
+			`route="TLSRoute default/mixed-term" ` + backend("b"),
+			`route="TLSRoute default/mixed-pass" ` + backend("tls_a"),
+			`server_name="a.example.com" route="TLSRoute default/a" ` + backend("tls_a")} {
 			if !n.WaitForLog(ctx, want) {
 				t.Errorf("no access log line with %s", want)
 			}

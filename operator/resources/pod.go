@@ -3,6 +3,7 @@ package resources
 import (
 	"maps"
 	"slices"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -119,6 +120,7 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 		Image:           image,
 		Command:         []string{dataplane.SidecarBinary, dataplane.ExecNginxCommand},
 		Ports:           nginxPorts,
+		Env:             workerEnv(infra),
 		Resources:       infra.Resources,
 		VolumeMounts:    nginxMounts,
 		SecurityContext: containerSecurityContext(nginxUID),
@@ -130,7 +132,7 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 		Name:    dataplane.SidecarContainerName,
 		Image:   image,
 		Command: []string{dataplane.SidecarBinary},
-		Env: []corev1.EnvVar{
+		Env: append([]corev1.EnvVar{
 			{Name: dataplane.EnvPodName, ValueFrom: fieldRef("metadata.name")},
 			{Name: dataplane.EnvPodNamespace, ValueFrom: fieldRef("metadata.namespace")},
 			{Name: dataplane.EnvGatewayName, Value: owner.Name},
@@ -138,7 +140,7 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			{Name: dataplane.EnvServiceName, Value: name},
 			{Name: dataplane.EnvReportConfigMap, Value: ReportName(owner.Name)},
 			{Name: dataplane.EnvEndpointsConfigMap, Value: EndpointsName(owner.Name)},
-		},
+		}, workerEnv(infra)...),
 		Ports: []corev1.ContainerPort{
 			{Name: "health", ContainerPort: dataplane.HealthPort, Protocol: corev1.ProtocolTCP},
 			{Name: "metrics", ContainerPort: dataplane.MetricsPort, Protocol: corev1.ProtocolTCP},
@@ -254,6 +256,27 @@ func containerSecurityContext(uid int64) *corev1.SecurityContext {
 
 func httpGet(path string) corev1.ProbeHandler {
 	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(dataplane.HealthPort)}}
+}
+
+// workerEnv tells both containers how many nginx workers to run (nginx
+// gets them with -g; nginx -t in the sidecar the same): the number set in
+// GatewayParameters, else the nginx container's CPU limit when it has one.
+// Without either the launcher counts the CPUs it may run on, up to a
+// bound: never the node's cores unbounded, which nginx's own "auto" uses.
+func workerEnv(infra model.Infrastructure) []corev1.EnvVar {
+	workers := "auto"
+	if infra.WorkerProcesses > 0 {
+		workers = strconv.Itoa(int(infra.WorkerProcesses))
+	}
+	env := []corev1.EnvVar{{Name: dataplane.EnvWorkerProcesses, Value: workers}}
+	if _, limited := infra.Resources.Limits[corev1.ResourceCPU]; limited {
+		env = append(env, corev1.EnvVar{Name: dataplane.EnvCPULimitMillicores, ValueFrom: &corev1.EnvVarSource{
+			ResourceFieldRef: &corev1.ResourceFieldSelector{
+				ContainerName: dataplane.NginxContainerName, Resource: "limits.cpu", Divisor: resource.MustParse("1m"),
+			},
+		}})
+	}
+	return env
 }
 
 func fieldRef(path string) *corev1.EnvVarSource {

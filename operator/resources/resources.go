@@ -91,10 +91,11 @@ func LastGoodName(gatewayName string) string { return Name(gatewayName) + "-last
 // LastGoodConfigMap is the Gateway's last-good ConfigMap (mounted by the
 // sidecar at dataplane.LastGoodMountPath): the config files of a config
 // the data plane applied, encoded like the Gateway's ConfigMap, with that
-// config's hash in dataplane.AnnotationConfigHash. files must be what the
-// operator rendered for that hash.
-func LastGoodConfigMap(owner Owner, infra model.Infrastructure, files render.Files) *corev1.ConfigMap {
-	encoded := EncodeConfig(files.Config)
+// config's hash in dataplane.AnnotationConfigHash. encoded must be the
+// config files the operator rendered for that hash (ConfigHash), as
+// EncodeConfig stores them: the reconciler keeps its recent configs in
+// this form, not as the files, which take ~26 times as much memory.
+func LastGoodConfigMap(owner Owner, infra model.Infrastructure, hash string, encoded EncodedConfig) *corev1.ConfigMap {
 	data, binary := encoded.Data, encoded.Binary
 	return &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -102,7 +103,7 @@ func LastGoodConfigMap(owner Owner, infra model.Infrastructure, files render.Fil
 			Name:            LastGoodName(owner.Name),
 			Namespace:       owner.Namespace,
 			Labels:          objectLabels(owner, infra),
-			Annotations:     map[string]string{dataplane.AnnotationConfigHash: ConfigHash(files)},
+			Annotations:     map[string]string{dataplane.AnnotationConfigHash: hash},
 			OwnerReferences: []metav1.OwnerReference{ownerReference(owner)},
 		},
 		Data:       data,

@@ -412,7 +412,7 @@ func TestObjectsRole(t *testing.T) {
 // like the Gateway's ConfigMap, owned by the Gateway, with the config's hash.
 func TestLastGoodConfigMap(t *testing.T) {
 	files := render.Files{Config: map[string][]byte{"nginx.conf": []byte("events {}\n")}, Secret: map[string][]byte{"a.key": []byte("k")}}
-	cm := LastGoodConfigMap(testOwner, testInfra(), files)
+	cm := LastGoodConfigMap(testOwner, testInfra(), ConfigHash(files), EncodeConfig(files.Config))
 	if cm.Name != LastGoodName(testOwner.Name) || cm.Namespace != testOwner.Namespace || len(cm.OwnerReferences) != 1 || cm.OwnerReferences[0].UID != testOwner.UID {
 		t.Errorf("metadata = %+v", cm.ObjectMeta)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -71,7 +72,6 @@ func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
 // Defaults of GatewayParameters (documented in api/v1alpha1).
 const (
 	defaultReplicas                     = 1
-	defaultWorkerProcesses              = "auto"
 	defaultWorkerConnections            = 8192
 	defaultWorkerShutdownTimeoutSeconds = 60
 	defaultAccessLogFormat              = string(v1alpha1.AccessLogDefault)
@@ -231,7 +231,6 @@ func resolveSettings(layers ...*v1alpha1.GatewayParameters) (model.Infrastructur
 		ServiceType: corev1.ServiceTypeLoadBalancer,
 	}
 	settings := model.Settings{
-		WorkerProcesses:              defaultWorkerProcesses,
 		WorkerConnections:            defaultWorkerConnections,
 		AccessLogFormat:              defaultAccessLogFormat,
 		WorkerShutdownTimeoutSeconds: defaultWorkerShutdownTimeoutSeconds,
@@ -269,7 +268,9 @@ func resolveSettings(layers ...*v1alpha1.GatewayParameters) (model.Infrastructur
 		}
 		if n := s.Nginx; n != nil {
 			if n.WorkerProcesses != nil {
-				settings.WorkerProcesses = *n.WorkerProcesses
+				// Validated against workerProcessesPattern: "auto" or 1-999.
+				w, _ := strconv.Atoi(*n.WorkerProcesses)
+				infra.WorkerProcesses = int32(w)
 			}
 			if n.WorkerConnections != nil {
 				settings.WorkerConnections = *n.WorkerConnections

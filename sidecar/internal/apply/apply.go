@@ -31,7 +31,18 @@ type Config struct {
 	// ReloadFIFO is where the exec-nginx supervisor takes reload requests
 	// (nginxproc.RequestReload). Empty: the master is sent SIGHUP directly
 	// (tests that run nginx without the supervisor).
-	ReloadFIFO      string
+	ReloadFIFO string
+	// ValidateBeforeReload runs nginx -t before reloading a running nginx.
+	// Off, a running nginx is reloaded straight away: the reload parses
+	// the config anyway and refuses one it cannot load, keeping the old
+	// one, so a separate nginx -t parses every change twice (measured in
+	// BenchmarkApply: see docs/design.md, "One parse per route change").
+	// A tree is always checked when no master runs, since nginx starts
+	// from the live tree and must not fail to start.
+	ValidateBeforeReload bool
+	// WorkerProcesses is what the launcher passes nginx with -g
+	// (nginxproc.Globals): nginx -t gets the same.
+	WorkerProcesses int
 	Nginx           string // nginx binary
 	EmergLog        *nginxproc.EmergLog
 	ValidateTimeout time.Duration
@@ -151,19 +162,22 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 		return fail(err, err.Error(), true)
 	}
 
-	vctx, cancel := context.WithTimeout(ctx, a.cfg.ValidateTimeout)
-	start := time.Now()
-	msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage)
-	interrupted := vctx.Err() != nil // timed out or shutting down: not nginx's verdict
-	cancel()
-	res.Validation = time.Since(start)
-	a.cfg.Metrics.ObserveValidation(res.Validation, err != nil && !interrupted)
-	if err != nil {
-		// "in /var/run/nginx-gateway/configs/<hash>/routes.conf:3" → "in routes.conf:3":
-		// the names the operator rendered.
-		msg = strings.ReplaceAll(msg, stage+"/", "")
-		return fail(err, msg, interrupted)
+	if _, running := nginxproc.Master(a.cfg.PidFile); a.cfg.ValidateBeforeReload || !running {
+		vctx, cancel := context.WithTimeout(ctx, a.cfg.ValidateTimeout)
+		start := time.Now()
+		msg, err := nginxproc.Validate(vctx, a.cfg.Nginx, stage, a.cfg.WorkerProcesses)
+		interrupted := vctx.Err() != nil // timed out or shutting down: not nginx's verdict
+		cancel()
+		res.Validation = time.Since(start)
+		a.cfg.Metrics.ObserveValidation(res.Validation, err != nil && !interrupted)
+		if err != nil {
+			// "in /var/run/nginx-gateway/configs/<hash>/routes.conf:3" → "in routes.conf:3":
+			// the names the operator rendered.
+			msg = strings.ReplaceAll(msg, stage+"/", "")
+			return fail(err, msg, interrupted)
+		}
 	}
+	a.cfg.Metrics.StepAt(dataplane.StepValidated, time.Now())
 
 	previous, _ := os.Readlink(a.cfg.LivePath)
 	if err := a.pointLive(stage); err != nil {
@@ -183,7 +197,12 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 	}
 	if err != nil {
 		a.restore(previous, err)
-		return fail(err, reloadMessage(err), true)
+		// nginx's reload read the tree through LivePath: "in live/routes.conf:3" → "in routes.conf:3".
+		msg := strings.ReplaceAll(reloadMessage(err), a.cfg.LivePath+"/", "")
+		return fail(err, msg, reloadMayPass(err))
+	}
+	if reloaded {
+		a.cfg.Metrics.StepAt(dataplane.StepReloaded, time.Now())
 	}
 	a.cleanup(previous)
 	return res
@@ -402,6 +421,19 @@ func (a *Applier) cleanup(previous string) {
 			}
 		}
 	}
+}
+
+// reloadMayPass says whether a failed reload may succeed with the same
+// tree: nginx did not answer in time, or could not bind a listening
+// address (a port held by someone else may be freed). Any other refusal
+// is nginx rejecting the config, as nginx -t would have: it is reported
+// and not tried again until the config changes.
+func reloadMayPass(err error) bool {
+	var re *nginxproc.ReloadError
+	if !errors.As(err, &re) {
+		return true
+	}
+	return re.Timeout || strings.Contains(re.Message, "bind()")
 }
 
 func reloadMessage(err error) string {

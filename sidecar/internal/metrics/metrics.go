@@ -25,6 +25,15 @@ type Metrics struct {
 	// EndpointsUpdates counts the versions of the endpoints ConfigMap
 	// served to nginx as DNS (no reload each).
 	EndpointsUpdates prometheus.Counter
+	// LastStep is the wall-clock time of each step of the last change.
+	LastStep *prometheus.GaugeVec
+	// WorkerGenerations counts the nginx worker generations alive (1: only
+	// the current one; more while old workers drain their connections);
+	// WorkerGenerationsPeak is the most seen at once since the start.
+	WorkerGenerations, WorkerGenerationsPeak prometheus.Gauge
+
+	genMu   sync.Mutex
+	genPeak int
 
 	appliedMu sync.Mutex
 	applied   *prometheus.GaugeVec
@@ -62,6 +71,18 @@ func New() *Metrics {
 			Namespace: namespace, Name: "endpoints_updates_total",
 			Help: "Versions of the endpoints ConfigMap served to nginx as DNS (each without a reload).",
 		}),
+		LastStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_apply_step_timestamp_seconds",
+			Help: "Unix time of each step of the last config change (mount_changed, validated, reloaded).",
+		}, []string{"step"}),
+		WorkerGenerations: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "worker_generations",
+			Help: "nginx worker generations alive: 1 is the current one, more while old workers drain.",
+		}),
+		WorkerGenerationsPeak: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "worker_generations_peak",
+			Help: "Most nginx worker generations alive at once since the sidecar started.",
+		}),
 		applied: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "applied_config_info",
 			Help: "The config nginx serves: 1 with the config hash as label.",
@@ -69,7 +90,7 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(
 		m.Validations, m.ValidationFailures, m.Reloads, m.ReloadFailures,
-		m.LastValidation, m.LastReload, m.EndpointsUpdates, m.applied,
+		m.LastValidation, m.LastReload, m.EndpointsUpdates, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -99,6 +120,22 @@ func (m *Metrics) ObserveReload(d time.Duration, failed bool) {
 	m.LastReload.Set(d.Seconds())
 	if failed {
 		m.ReloadFailures.Inc()
+	}
+}
+
+// StepAt records when a step (dataplane.Step*) of the current change happened.
+func (m *Metrics) StepAt(step string, t time.Time) {
+	m.LastStep.WithLabelValues(step).Set(float64(t.UnixNano()) / 1e9)
+}
+
+// SetGenerations records the worker generations alive now.
+func (m *Metrics) SetGenerations(n int) {
+	m.genMu.Lock()
+	defer m.genMu.Unlock()
+	m.WorkerGenerations.Set(float64(n))
+	if n > m.genPeak {
+		m.genPeak = n
+		m.WorkerGenerationsPeak.Set(float64(n))
 	}
 }
 

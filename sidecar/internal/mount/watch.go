@@ -23,10 +23,11 @@ type Debounce struct {
 
 // Watch watches the folders themselves (not their files: the kubelet
 // replaces files by swapping `..data`, which is an event in the folder) and
-// sends on the returned channel once per settled burst of events. The
-// channel has room for one pending notification; further ones merge into it.
-// It stops when ctx ends.
-func Watch(ctx context.Context, dirs []string, d Debounce, log logr.Logger) (<-chan struct{}, error) {
+// sends on the returned channel once per settled burst of events the time
+// of the burst's first event (when the new files became visible). The
+// channel has room for one pending notification; further ones merge into
+// it, keeping the earliest time. It stops when ctx ends.
+func Watch(ctx context.Context, dirs []string, d Debounce, log logr.Logger) (<-chan time.Time, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func Watch(ctx context.Context, dirs []string, d Debounce, log logr.Logger) (<-c
 			return nil, fmt.Errorf("watching %s: %w", dir, err)
 		}
 	}
-	out := make(chan struct{}, 1)
+	out := make(chan time.Time, 1)
 	go func() {
 		defer w.Close()
 		var (
@@ -45,10 +46,10 @@ func Watch(ctx context.Context, dirs []string, d Debounce, log logr.Logger) (<-c
 			timerC     <-chan time.Time
 			burstStart time.Time
 		)
-		notify := func() {
+		notify := func(seen time.Time) {
 			select {
-			case out <- struct{}{}:
-			default:
+			case out <- seen:
+			default: // one is pending: it already carries an earlier time
 			}
 		}
 		for {
@@ -75,10 +76,10 @@ func Watch(ctx context.Context, dirs []string, d Debounce, log logr.Logger) (<-c
 				}
 				// An overflow loses events: re-read everything to be safe.
 				log.Error(err, "watching mounts")
-				notify()
+				notify(time.Now())
 			case <-timerC:
 				timerC = nil
-				notify()
+				notify(burstStart)
 			}
 		}
 	}()

@@ -18,17 +18,30 @@ import (
 // ConfigFile is the main config file's name inside a config tree.
 const ConfigFile = "nginx.conf"
 
-// GlobalDirectives are the main-context directives the launcher adds with
-// -g: the rendered config sets neither, so nginx stays in the foreground of
-// its container and writes its pid where the sidecar reads it.
-func GlobalDirectives(pidFile string) string {
-	return "daemon off; pid " + pidFile + ";"
+// Globals are the main-context directives the launcher adds with -g: the
+// rendered config sets none of them, so nginx stays in the foreground of
+// its container, writes its pid where the sidecar reads it, and runs as
+// many workers as the container has CPUs (WorkerCount).
+type Globals struct {
+	PidFile string
+	// WorkerProcesses is nginx's worker_processes; 0 leaves it to the
+	// config (nginx's default is 1).
+	WorkerProcesses int
+}
+
+// Directives is the -g argument.
+func (g Globals) Directives() string {
+	d := "daemon off; pid " + g.PidFile + ";"
+	if g.WorkerProcesses > 0 {
+		d += " worker_processes " + strconv.Itoa(g.WorkerProcesses) + ";"
+	}
+	return d
 }
 
 // RunArgs are nginx's arguments to serve the tree at prefix (a folder or a
 // symlink to one).
-func RunArgs(prefix, pidFile string) []string {
-	return []string{"-p", withSlash(prefix), "-c", ConfigFile, "-g", GlobalDirectives(pidFile)}
+func RunArgs(prefix string, g Globals) []string {
+	return []string{"-p", withSlash(prefix), "-c", ConfigFile, "-g", g.Directives()}
 }
 
 func withSlash(dir string) string {
@@ -36,15 +49,16 @@ func withSlash(dir string) string {
 }
 
 // Validate runs `nginx -t` on the tree in dir, with -g directives of the
-// same shape nginx runs with (so a rendered `pid` or `daemon` directive is
-// caught as the duplicate it would be at start). On failure it returns
-// nginx's own message.
+// same shape nginx runs with (so a rendered `pid`, `daemon` or
+// `worker_processes` directive is caught as the duplicate it would be at
+// start; workers as the launcher passes them, 0 for none). On failure it
+// returns nginx's own message.
 //
 // `nginx -t` creates the pid file it is given (empty, to check that it
 // can), so it gets one of its own in the caller's temp folder: the real
 // one must be created by nginx's master, which runs as another user.
-func Validate(ctx context.Context, nginx, dir string) (string, error) {
-	args := append([]string{"-t", "-q"}, RunArgs(dir, ValidationPidFile())...)
+func Validate(ctx context.Context, nginx, dir string, workers int) (string, error) {
+	args := append([]string{"-t", "-q"}, RunArgs(dir, Globals{PidFile: ValidationPidFile(), WorkerProcesses: workers})...)
 	cmd := exec.CommandContext(ctx, nginx, args...)
 	out, err := cmd.CombinedOutput()
 	msg := strings.TrimSpace(string(out))

@@ -1,7 +1,7 @@
 package supervisor
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +22,8 @@ type Options struct {
 	Nginx    string // nginx binary
 	LivePath string // the live config symlink, nginx's prefix
 	PidFile  string
+	// WorkerProcesses is passed with -g (nginxproc.Globals); 0: the config's.
+	WorkerProcesses int
 	// SocketDir holds nginx's unix sockets: created, and emptied of socket
 	// files, before nginx starts, since a socket file left by a killed
 	// nginx makes its bind fail. Empty: none.
@@ -71,7 +73,7 @@ func Run(opts Options) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	cmd := exec.Command(opts.Nginx, nginxproc.RunArgs(opts.LivePath, opts.PidFile)...)
+	cmd := exec.Command(opts.Nginx, nginxproc.RunArgs(opts.LivePath, nginxproc.Globals{PidFile: opts.PidFile, WorkerProcesses: opts.WorkerProcesses})...)
 	cmd.Stdout = opts.Stdout
 	// An *os.File, so exec does not wait for a copier: orphaned workers may
 	// keep the write end open after the master is gone.
@@ -156,23 +158,49 @@ func waitForConfig(opts Options, signals <-chan os.Signal) bool {
 	}
 }
 
-// copyStderr forwards nginx's stderr line by line and keeps its emergency
-// messages for the sidecar.
+// copyStderr copies nginx's stderr (its error log and, with access_log "",
+// the access log: a line per request) to w in chunks as they arrive, not
+// line by line, so a busy nginx costs one write here per read rather than
+// per request; complete lines with an emergency message also go to emerg.
 func copyStderr(r *os.File, w io.Writer, emerg *nginxproc.EmergLog) {
 	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
+	buf := make([]byte, 64<<10)
+	var partial []byte // a line started in an earlier chunk
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			_, _ = w.Write(line)
-			if nginxproc.IsEmerg(line) {
-				_ = emerg.Append(append([]byte(nil), line...))
-			}
+		n, err := r.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			_, _ = w.Write(chunk)
+			partial = appendEmerg(partial, chunk, emerg)
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		if err != nil {
 			return
 		}
 	}
+}
+
+// appendEmerg passes the complete lines of partial+chunk that are emergency
+// messages to emerg and returns the unfinished last line (bounded: a line
+// longer than the buffer is not an nginx message worth keeping whole).
+func appendEmerg(partial, chunk []byte, emerg *nginxproc.EmergLog) []byte {
+	if len(partial) == 0 && !bytes.Contains(chunk, []byte("[emerg]")) {
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			chunk = chunk[i+1:]
+		}
+		return append(partial[:0], chunk[:min(len(chunk), 64<<10)]...)
+	}
+	data := append(partial, chunk...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if line := data[:i+1]; nginxproc.IsEmerg(line) {
+			_ = emerg.Append(append([]byte(nil), line...))
+		}
+		data = data[i+1:]
+	}
+	return append([]byte(nil), data[:min(len(data), 64<<10)]...)
 }
 
 func exitCode(cmd *exec.Cmd, err error, log logr.Logger, stage string) (int, error) {
