@@ -67,12 +67,12 @@ spec:
 // streamEcho is an echo-basic Deployment and Service in one mode: TCP
 // (plain 3000, TLS 8443 with the stream-backend-cert Secret) or UDP (3000).
 func streamEcho(name, mode string) string {
-	return strings.NewReplacer("NAME", name, "MODE", mode).Replace(`---
+	return strings.NewReplacer("{{NAME}}", name, "{{MODE}}", mode).Replace(`---
 apiVersion: v1
 kind: Service
-metadata: {name: NAME, namespace: default}
+metadata: {name: {{NAME}}, namespace: default}
 spec:
-  selector: {app: NAME}
+  selector: {app: {{NAME}}}
   ports:
   - {name: tcp, port: 3000, protocol: TCP}
   - {name: tls, port: 8443, protocol: TCP}
@@ -80,18 +80,18 @@ spec:
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: NAME, namespace: default}
+metadata: {name: {{NAME}}, namespace: default}
 spec:
   replicas: 1
-  selector: {matchLabels: {app: NAME}}
+  selector: {matchLabels: {app: {{NAME}}}}
   template:
-    metadata: {labels: {app: NAME}}
+    metadata: {labels: {app: {{NAME}}}}
     spec:
       containers:
       - name: echo
         image: registry.k8s.io/gateway-api/echo-basic:v1.6.3
         env:
-        - {name: MODE, value: "1"}
+        - {name: {{MODE}}, value: "1"}
         - {name: UDP_PORT, value: "3000"}
         - {name: TLS_SERVER_CERT, value: /etc/cert/tls.crt}
         - {name: TLS_SERVER_PRIV_KEY, value: /etc/cert/tls.key}
