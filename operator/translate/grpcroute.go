@@ -27,16 +27,7 @@ func (grpcRoutes) protocols() []gatewayv1.ProtocolType {
 }
 
 func (grpcRoutes) routes(t *translator, in *Input) []routeObject {
-	sorted := sortedByNamespacedName(in.GRPCRoutes)
-	out := make([]routeObject, len(sorted))
-	for i, r := range sorted {
-		out[i] = routeObject{
-			key:        RouteKey{Kind: kindGRPCRoute, NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}},
-			parentRefs: r.Spec.ParentRefs,
-			compile:    func() *routeState { return t.compileGRPCRoute(r) },
-		}
-	}
-	return out
+	return routeObjectsOf(kindGRPCRoute, in.GRPCRoutes, func(r *gatewayv1.GRPCRoute) []gatewayv1.ParentReference { return r.Spec.ParentRefs }, t.compileGRPCRoute)
 }
 
 // contribute adds nothing of its own: GRPCRoutes share the HTTP servers of

@@ -24,16 +24,7 @@ func (httpRoutes) protocols() []gatewayv1.ProtocolType {
 }
 
 func (httpRoutes) routes(t *translator, in *Input) []routeObject {
-	sorted := sortedByNamespacedName(in.HTTPRoutes)
-	out := make([]routeObject, len(sorted))
-	for i, r := range sorted {
-		out[i] = routeObject{
-			key:        RouteKey{Kind: kindHTTPRoute, NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: r.Name}},
-			parentRefs: r.Spec.ParentRefs,
-			compile:    func() *routeState { return t.compileHTTPRoute(r) },
-		}
-	}
-	return out
+	return routeObjectsOf(kindHTTPRoute, in.HTTPRoutes, func(r *gatewayv1.HTTPRoute) []gatewayv1.ParentReference { return r.Spec.ParentRefs }, t.compileHTTPRoute)
 }
 
 // httpRoute is the kind-specific part of an HTTPRoute's routeState.

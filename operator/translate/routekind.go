@@ -119,3 +119,23 @@ func (rs *routeState) compileHostnames(hostnames []gatewayv1.Hostname) *routeErr
 	slices.Sort(rs.hostnames)
 	return nil
 }
+
+// routeObjectsOf lists the routes of one kind, sorted by namespace and
+// name, each compiled by compile only when a parentRef names a Gateway of
+// ours.
+func routeObjectsOf[T any, P interface {
+	*T
+	GetNamespace() string
+	GetName() string
+}](kind gatewayv1.Kind, routes []T, parentRefs func(P) []gatewayv1.ParentReference, compile func(P) *routeState) []routeObject {
+	sorted := sortedByNamespacedName[T, P](routes)
+	out := make([]routeObject, len(sorted))
+	for i, r := range sorted {
+		out[i] = routeObject{
+			key:        RouteKey{Kind: kind, NamespacedName: types.NamespacedName{Namespace: r.GetNamespace(), Name: r.GetName()}},
+			parentRefs: parentRefs(r),
+			compile:    func() *routeState { return compile(r) },
+		}
+	}
+	return out
+}
