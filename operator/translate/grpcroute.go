@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -198,28 +197,18 @@ func compileGRPCMatch(m *gatewayv1.GRPCRouteMatch, field string) (matchState, er
 			return ms, fmt.Errorf("%s.type: %q is not supported", mf, typ)
 		}
 	}
-	seen := map[string]bool{}
+	headers := make([]headerMatch, len(m.Headers))
 	for i, h := range m.Headers {
-		hf := fmt.Sprintf("%s.headers[%d]", field, i)
-		if err := checkHeaderName(hf+".name", string(h.Name)); err != nil {
-			return ms, err
-		}
-		name := strings.ToLower(string(h.Name))
-		if seen[name] {
-			// The spec: later entries with an equivalent name are ignored.
-			continue
-		}
-		seen[name] = true
-		var typ *gatewayv1.HeaderMatchType
+		headers[i] = headerMatch{name: string(h.Name), value: h.Value}
 		if h.Type != nil {
-			typ = ptrTo(gatewayv1.HeaderMatchType(*h.Type))
+			headers[i].typ = ptrTo(gatewayv1.HeaderMatchType(*h.Type))
 		}
-		c, err := headerCondition(hf, name, typ, h.Value)
-		if err != nil {
-			return ms, err
-		}
-		ms.conditions = append(ms.conditions, c)
 	}
+	conditions, err := headerConditions(field, headers)
+	if err != nil {
+		return ms, err
+	}
+	ms.conditions = append(ms.conditions, conditions...)
 	ms.numHeaders = len(ms.conditions)
 	return ms, nil
 }

@@ -109,24 +109,16 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 			return ms, fmt.Errorf("%s.path.type: %q is not supported", field, typ)
 		}
 	}
-	seen := map[string]bool{}
+	headers := make([]headerMatch, len(m.Headers))
 	for i, h := range m.Headers {
-		hf := fmt.Sprintf("%s.headers[%d]", field, i)
-		if err := checkHeaderName(hf+".name", string(h.Name)); err != nil {
-			return ms, err
-		}
-		name := strings.ToLower(string(h.Name))
-		if seen[name] {
-			return ms, fmt.Errorf("%s.name: header %q is matched twice", hf, h.Name)
-		}
-		seen[name] = true
-		c, err := headerCondition(hf, name, h.Type, h.Value)
-		if err != nil {
-			return ms, err
-		}
-		ms.conditions = append(ms.conditions, c)
+		headers[i] = headerMatch{name: string(h.Name), typ: h.Type, value: h.Value}
 	}
-	ms.numHeaders = len(m.Headers)
+	conditions, err := headerConditions(field, headers)
+	if err != nil {
+		return ms, err
+	}
+	ms.conditions = append(ms.conditions, conditions...)
+	ms.numHeaders = len(conditions)
 	seenQuery := map[string]bool{}
 	for i, q := range m.QueryParams {
 		qf := fmt.Sprintf("%s.queryParams[%d]", field, i)
@@ -134,7 +126,7 @@ func compileMatch(m *gatewayv1.HTTPRouteMatch, field string) (matchState, error)
 			return ms, err
 		}
 		if seenQuery[string(q.Name)] {
-			return ms, fmt.Errorf("%s.name: query parameter %q is matched twice", qf, q.Name)
+			continue // the spec: later entries with an equivalent name are ignored
 		}
 		seenQuery[string(q.Name)] = true
 		var typ *gatewayv1.HeaderMatchType
@@ -238,4 +230,37 @@ func prefixCovers(prefix, path string) bool {
 		return true
 	}
 	return path == prefix || (strings.HasPrefix(path, prefix) && path[len(prefix)] == '/')
+}
+
+// headerMatch is one header match of any route kind.
+type headerMatch struct {
+	name  string
+	typ   *gatewayv1.HeaderMatchType
+	value string
+}
+
+// headerConditions validates a match's header matches (field is the
+// match's field path) and returns their conditions. Later entries with an
+// equivalent (case-insensitive) name are ignored, as the spec says for
+// HTTPRoute and GRPCRoute alike.
+func headerConditions(field string, headers []headerMatch) ([]model.Condition, error) {
+	var out []model.Condition
+	seen := map[string]bool{}
+	for i, h := range headers {
+		hf := fmt.Sprintf("%s.headers[%d]", field, i)
+		if err := checkHeaderName(hf+".name", h.name); err != nil {
+			return nil, err
+		}
+		name := strings.ToLower(h.name)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		c, err := headerCondition(hf, name, h.typ, h.value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
