@@ -345,6 +345,20 @@ type Upstream struct {
 	Protocol         AppProtocol
 	// Endpoints are the ready addresses, sorted. Empty means 503.
 	Endpoints []Endpoint
+	// TLS, when set, is how nginx speaks TLS to the endpoints (a
+	// BackendTLSPolicy); nil is cleartext.
+	TLS *UpstreamTLS
+}
+
+// UpstreamTLS is TLS from nginx to an upstream's endpoints, with the
+// backend's certificate verified.
+type UpstreamTLS struct {
+	// Hostname is sent as SNI and is the name the backend's certificate
+	// must carry (validated DNS name).
+	Hostname string
+	// CAPEM is the PEM bundle of CA certificates (validated, CERTIFICATE
+	// blocks only) the backend's certificate must chain to.
+	CAPEM []byte
 }
 
 // Endpoint is one address of an upstream.

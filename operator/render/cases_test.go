@@ -245,6 +245,7 @@ func goldenCases() []testCase {
 		{"hostile", func(testing.TB) *model.Gateway {
 			return hostileGateway(hostile, up1)
 		}},
+		{"backend-tls", backendTLSGateway},
 	}
 }
 

@@ -56,6 +56,9 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		if _, dup := r.upstreams[u.Name]; dup {
 			return nil, fmt.Errorf("render: duplicate upstream %q", u.Name)
 		}
+		if err := checkUpstreamTLS(u); err != nil {
+			return nil, err
+		}
 		r.upstreams[u.Name] = u
 		_, r.rendered[u.Name] = upstreamFor(u)
 	}

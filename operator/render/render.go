@@ -120,6 +120,9 @@ func Render(gw *model.Gateway) (Files, error) {
 			files.Sources[f.file] = ranges
 		}
 	}
+	for name, data := range caFiles(gw) {
+		files.Config[name] = data
+	}
 	for _, c := range gw.Certificates {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
@@ -219,7 +222,9 @@ type proxyView struct {
 	// HTTPVersion overrides the http-level proxy_http_version 1.1 when set.
 	HTTPVersion string
 	Headers     []kv // quoted name, quoted value
-	Pass        string
+	// TLS are the proxy_ssl_* directives of a TLS upstream (backendtls.go).
+	TLS  []kv
+	Pass string
 }
 
 // sizeHint guesses a file's size, to grow its buffer once.

@@ -59,6 +59,11 @@ type backendState struct {
 type resolvedUpstream struct {
 	protocol  model.AppProtocol
 	endpoints []model.Endpoint
+	// tls is the BackendTLSPolicy's TLS towards the port, if one holds it;
+	// tlsRefused: one holds it but cannot be honoured (its backends
+	// answer 500, as connections through it must fail).
+	tls        *model.UpstreamTLS
+	tlsRefused bool
 }
 
 // resolveBackendRef checks a backend reference of a route, of any kind:
@@ -99,12 +104,21 @@ func (b *translator) resolveBackendRef(route RouteKey, ref gatewayv1.BackendObje
 	if sp == nil {
 		return key, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s has no port %d", field, ns, ref.Name, key.Port)}
 	}
+	policy := b.tlsPolicies.policyFor(ns, string(ref.Name), sp.Name)
 	proto, ok := appProtocol(sp.AppProtocol)
+	if !ok && policy != nil && isHTTPSAppProtocol(sp.AppProtocol) {
+		// TLS to the port comes from the policy; over it, HTTP/1.1.
+		proto, ok = model.ProtocolHTTP1, true
+	}
 	if !ok {
 		return key, &refError{gatewayv1.RouteReasonUnsupportedProtocol, fmt.Sprintf("%s: appProtocol %q of Service %s/%s port %d is not supported", field, *sp.AppProtocol, ns, ref.Name, key.Port)}
 	}
 	if _, done := b.upstreams[key]; !done {
-		b.upstreams[key] = &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp)}
+		u := &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp)}
+		if policy != nil {
+			u.tls, u.tlsRefused = policy.tls, policy.tls == nil
+		}
+		b.upstreams[key] = u
 	}
 	return key, nil
 }
@@ -134,6 +148,12 @@ func appProtocol(ap *string) (model.AppProtocol, bool) {
 		return model.ProtocolWebSocket, true
 	}
 	return "", false
+}
+
+// isHTTPSAppProtocol reports an appProtocol that asks for TLS, which a
+// BackendTLSPolicy provides.
+func isHTTPSAppProtocol(ap *string) bool {
+	return ap != nil && (*ap == "https" || *ap == "HTTPS" || *ap == "kubernetes.io/https")
 }
 
 // endpoints collects the ready addresses of a Service port from its

@@ -139,6 +139,14 @@ type golden struct {
 	GatewayClasses []goldenClass   `json:"gatewayClasses,omitempty"`
 	Gateways       []goldenGateway `json:"gateways,omitempty"`
 	Routes         []goldenRoute   `json:"routes,omitempty"`
+	// BackendTLSPolicies are each policy's ancestors of ours.
+	BackendTLSPolicies []goldenPolicy `json:"backendTLSPolicies,omitempty"`
+}
+
+type goldenPolicy struct {
+	// Name is "namespace/name".
+	Name      string                           `json:"name"`
+	Ancestors []gatewayv1.PolicyAncestorStatus `json:"ancestors"`
 }
 
 type goldenClass struct {
@@ -179,6 +187,10 @@ func summarize(out translate.Output) golden {
 		g.Gateways = append(g.Gateways, gg)
 	}
 	g.Routes = routeStatuses(out)
+	for nn, ancestors := range out.BackendTLSPolicies {
+		g.BackendTLSPolicies = append(g.BackendTLSPolicies, goldenPolicy{Name: nn.String(), Ancestors: ancestors})
+	}
+	sort.Slice(g.BackendTLSPolicies, func(i, j int) bool { return g.BackendTLSPolicies[i].Name < g.BackendTLSPolicies[j].Name })
 	return g
 }
 
@@ -243,6 +255,11 @@ func modelTree(m *model.Gateway) any {
 		c := c.(map[string]any)
 		c["CertPEM"] = pemSummary(m.Certificates[i].CertPEM)
 		c["KeyPEM"] = pemSummary(m.Certificates[i].KeyPEM)
+	}
+	for i, u := range list(tree["Upstreams"]) {
+		if tls, ok := u.(map[string]any)["TLS"].(map[string]any); ok {
+			tls["CAPEM"] = pemSummary(m.Upstreams[i].TLS.CAPEM)
+		}
 	}
 	return tree
 }

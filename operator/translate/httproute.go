@@ -141,6 +141,9 @@ func (b *translator) resolveMirrors(route *routeState, rs *ruleState) {
 			route.noteRefError(refErr)
 			continue
 		}
+		if b.tlsRefused(key) {
+			continue // a BackendTLSPolicy that cannot be honoured: nothing is sent
+		}
 		rs.mirrors = append(rs.mirrors, mirrorState{key: key, numerator: m.numerator, denominator: m.denominator})
 	}
 }
@@ -211,7 +214,7 @@ func (b *translator) compileBackends(route RouteKey, refs []gatewayv1.HTTPBacken
 		out = append(out, backendState{
 			weight:          weight,
 			key:             key,
-			invalid:         refErr != nil,
+			invalid:         refErr != nil || b.tlsRefused(key),
 			requestHeaders:  req,
 			responseHeaders: resp,
 		})

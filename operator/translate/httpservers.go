@@ -113,7 +113,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 		u := b.upstreams[k]
 		m.Upstreams = append(m.Upstreams, model.Upstream{
 			Name: name, ServiceNamespace: k.Namespace, ServiceName: k.Name, ServicePort: k.Port,
-			Protocol: u.protocol, Endpoints: u.endpoints,
+			Protocol: u.protocol, Endpoints: u.endpoints, TLS: u.tls,
 		})
 	}
 	slices.SortFunc(m.Upstreams, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })

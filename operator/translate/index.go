@@ -35,6 +35,8 @@ type index struct {
 type References struct {
 	Services map[types.NamespacedName]bool
 	Secrets  map[types.NamespacedName]bool
+	// ConfigMaps are the CA bundles BackendTLSPolicies referenced.
+	ConfigMaps map[types.NamespacedName]bool
 }
 
 // service looks a Service up and records that it was.

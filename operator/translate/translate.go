@@ -33,6 +33,10 @@ type Input struct {
 	EndpointSlices  []discoveryv1.EndpointSlice
 	Secrets         []corev1.Secret
 	Parameters      []v1alpha1.GatewayParameters
+	// BackendTLSPolicies and the ConfigMaps they may reference (only
+	// those are needed; the CA bundle is read from key ca.crt).
+	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
+	ConfigMaps         []corev1.ConfigMap
 	// Refused are routes refused after translation, with the message for
 	// their Accepted False (UnsupportedValue) condition: values the render
 	// step finds nginx would refuse once escaped, or a route behind the line
@@ -60,6 +64,11 @@ type Output struct {
 	// (controllerName == ControllerName), sorted; the reconciler merges
 	// them with entries of other controllers.
 	Routes map[RouteKey][]gatewayv1.RouteParentStatus
+	// BackendTLSPolicies holds, per BackendTLSPolicy, the ancestors this
+	// controller owns (one per Gateway of ours that routes to a Service
+	// port it targets; empty when none); the reconciler merges them with
+	// entries of other controllers.
+	BackendTLSPolicies map[types.NamespacedName][]gatewayv1.PolicyAncestorStatus
 	// References are the Services and Secrets this translation looked up.
 	References References
 }
@@ -99,6 +108,8 @@ type translator struct {
 	conflicts map[listenerConflict]string
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
+	// tlsPolicies are the BackendTLSPolicies by target.
+	tlsPolicies backendTLSPolicies
 }
 
 // Translate resolves and validates every input object and returns the model of
@@ -107,6 +118,7 @@ type translator struct {
 // same Output.
 func Translate(in Input) Output {
 	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}}
+	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies, in.ConfigMaps)
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
@@ -175,6 +187,7 @@ func Translate(in Input) Output {
 		}
 		out.Gateways = append(out.Gateways, res)
 	}
+	out.BackendTLSPolicies = b.backendTLSPolicyStatuses(ordered)
 	out.References = b.ix.looked
 	return out
 }

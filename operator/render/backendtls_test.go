@@ -1,0 +1,110 @@
+package render
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+)
+
+// backendTLSGateway proxies /tls to an upstream with BackendTLSPolicy TLS,
+// mirrors it, and passes a GRPCRoute's calls to a TLS upstream too.
+func backendTLSGateway(t testing.TB) *model.Gateway {
+	secure := upstream("default_secure_443", ep("127.0.0.1", 18443))
+	secure.TLS = &model.UpstreamTLS{Hostname: "backend.example.com", CAPEM: testCert(t).CertPEM}
+	grpcs := upstream("default_grpcs_443", ep("127.0.0.1", 18444))
+	grpcs.TLS = &model.UpstreamTLS{Hostname: "grpc.example.com", CAPEM: testCert(t).CertPEM}
+	rule := proxyRule("r0", "tls", secure.Name)
+	rule.Mirrors = []model.Mirror{{Upstream: secure.Name, Numerator: 1, Denominator: 1}}
+	grpcRule := proxyRule("r1", "grpcs", grpcs.Name)
+	grpcRule.GRPC = true
+	return gateway(80, map[string][]model.Location{"example.com": {
+		prefix("/tls", always(rule)),
+		prefix("/grpc.Service", always(grpcRule)),
+	}}, grpcs, secure)
+}
+
+// tlsEcho is an HTTPS backend on 127.0.0.1 with a certificate for
+// hostnames; it answers with the SNI the client sent.
+type tlsEcho struct {
+	port    int32
+	certPEM []byte
+}
+
+func startTLSEcho(t *testing.T, hostnames ...string) *tlsEcho {
+	t.Helper()
+	certPEM, keyPEM := testenv.SelfSignedCert(t, hostnames...)
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprintf(w, "sni=%s", r.TLS.ServerName)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return &tlsEcho{port: int32(l.Addr().(*net.TCPAddr).Port), certPEM: certPEM}
+}
+
+// TestTrafficBackendTLS runs nginx in front of an HTTPS backend whose
+// certificate is for backend.example.com: with that CA and hostname the
+// request goes through and the backend sees the hostname as SNI; with
+// another CA, or another hostname, nginx refuses the backend (502).
+func TestTrafficBackendTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	be := startTLSEcho(t, "backend.example.com")
+	otherCA, _ := testenv.SelfSignedCert(t, "backend.example.com")
+	cases := []struct {
+		path, hostname string
+		ca             []byte
+		want           int
+		body           string
+	}{
+		{"/verified", "backend.example.com", be.certPEM, 200, "sni=backend.example.com"},
+		{"/wrong-ca", "backend.example.com", otherCA, 502, ""},
+		{"/wrong-name", "other.example.com", be.certPEM, 502, ""},
+	}
+	addr, port := freeLoopbackAddr(t)
+	gw := gateway(port, nil)
+	var locs []model.Location
+	for i, c := range cases {
+		up := upstream(fmt.Sprintf("default_tls%d_443", i), ep("127.0.0.1", be.port))
+		up.TLS = &model.UpstreamTLS{Hostname: c.hostname, CAPEM: c.ca}
+		gw.Upstreams = append(gw.Upstreams, up)
+		locs = append(locs, prefix(c.path, always(proxyRule(fmt.Sprintf("r%d", i), "tls", up.Name))))
+	}
+	gw.HTTPServers[0].Locations = locs
+	files, err := Render(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNginx(t, files, addr, port)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, c := range cases {
+		resp, err := client.Get(fmt.Sprintf("http://%s:%d%s", addr, port, c.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want || (c.body != "" && string(body) != c.body) {
+			t.Errorf("%s: %d %q, want %d %q\n%s", c.path, resp.StatusCode, body, c.want, c.body, testenv.Tail(n.logs(), 10))
+		}
+	}
+	if !strings.Contains(n.logs(), "upstream SSL certificate") {
+		t.Errorf("nginx did not log a certificate verification failure:\n%s", testenv.Tail(n.logs(), 20))
+	}
+}
