@@ -73,8 +73,9 @@ type Reconciler struct {
 
 // CacheOptions restrict the manager's cache for the objects the operator
 // owns to those it labelled (the report ConfigMaps included), so it does
-// not hold every ConfigMap, pod or Deployment of the cluster. Services and
-// Secrets stay unfiltered: routes and listeners reference any of them.
+// not hold every pod or Deployment of the cluster. Services and Secrets stay
+// unfiltered: routes and listeners reference any of them; so do
+// ConfigMaps, which BackendTLSPolicies reference (keepConfigMapDataWeUse).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
 	gatewayPods := labels.NewSelector()
@@ -86,7 +87,9 @@ func CacheOptions() cache.Options {
 		// larger than the object itself.
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}:      {Label: managed},
+			// Every ConfigMap: a BackendTLSPolicy may reference any;
+			// only ours keep more than their CA bundle.
+			&corev1.ConfigMap{}:      {Transform: keepConfigMapDataWeUse},
 			&corev1.ServiceAccount{}: {Label: managed},
 			&rbacv1.Role{}:           {Label: managed},
 			&rbacv1.RoleBinding{}:    {Label: managed},
@@ -133,17 +136,18 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		}
 		return nil
 	})
-	for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}} {
+	for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}, &corev1.ConfigMap{}} {
 		b = b.Watches(obj, ifReferenced)
 	}
 	for _, obj := range []client.Object{
 		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{},
 		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &v1alpha1.GatewayParameters{},
-		// Owned objects, so hand edits and deletions are put back (among
-		// the ConfigMaps, each Gateway's report ConfigMap, where its
-		// sidecars say what nginx serves), and the gateway pods, whose
-		// readiness counts.
-		&corev1.ConfigMap{}, &appsv1.Deployment{}, &corev1.ServiceAccount{},
+		&gatewayv1.BackendTLSPolicy{},
+		// Owned objects, so hand edits and deletions are put back (the
+		// ConfigMaps, among them each Gateway's report ConfigMap where its
+		// sidecars say what nginx serves, are watched above: ours count
+		// as referenced), and the gateway pods, whose readiness counts.
+		&appsv1.Deployment{}, &corev1.ServiceAccount{},
 		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Pod{},
 	} {
 		b = b.Watches(obj, toGlobal)
@@ -166,26 +170,26 @@ func (r *Reconciler) referenced(obj client.Object) bool {
 	if refs == nil || obj.GetLabels()[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
 		return true
 	}
-	key, secret := client.ObjectKeyFromObject(obj), false
+	key := client.ObjectKeyFromObject(obj)
+	looked := func(r *translate.References) map[types.NamespacedName]bool { return r.Services }
 	switch obj.(type) {
 	case *corev1.Secret:
-		secret = true
+		looked = func(r *translate.References) map[types.NamespacedName]bool { return r.Secrets }
+	case *corev1.ConfigMap:
+		looked = func(r *translate.References) map[types.NamespacedName]bool { return r.ConfigMaps }
 	case *discoveryv1.EndpointSlice:
 		key.Name = obj.GetLabels()[discoveryv1.LabelServiceName]
 	}
-	if (secret && refs.Secrets[key]) || (!secret && refs.Services[key]) {
+	if looked(refs)[key] {
 		return true
 	}
 	r.skippedMu.Lock()
 	defer r.skippedMu.Unlock()
 	if r.skipped.Services == nil {
-		r.skipped = translate.References{Services: map[types.NamespacedName]bool{}, Secrets: map[types.NamespacedName]bool{}}
+		r.skipped = translate.References{Services: map[types.NamespacedName]bool{}, Secrets: map[types.NamespacedName]bool{},
+			ConfigMaps: map[types.NamespacedName]bool{}}
 	}
-	if secret {
-		r.skipped.Secrets[key] = true
-	} else {
-		r.skipped.Services[key] = true
-	}
+	looked(&r.skipped)[key] = true
 	return false
 }
 
@@ -209,6 +213,11 @@ func missedChange(looked, skipped translate.References) bool {
 	}
 	for k := range skipped.Secrets {
 		if looked.Secrets[k] {
+			return true
+		}
+	}
+	for k := range skipped.ConfigMaps {
+		if looked.ConfigMaps[k] {
 			return true
 		}
 	}
@@ -311,6 +320,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.writeBackendTLSPolicyStatuses(ctx, in.BackendTLSPolicies, out.BackendTLSPolicies, now); err != nil {
 		errs = append(errs, err)
 	}
 	err = errors.Join(errs...)
@@ -543,6 +555,9 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		if err := k.read(ctx, r.client, &in); err != nil {
 			return in, fmt.Errorf("listing %T: %w", k.object, err)
 		}
+	}
+	if err := readBackendTLSPolicies(ctx, r.client, &in); err != nil {
+		return in, err
 	}
 	versions, err := r.gatewayAPICRDVersions(ctx)
 	if err != nil {

@@ -1,0 +1,114 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+)
+
+// caBundleKey is the one key of a ConfigMap that is not ours the cache
+// keeps: a BackendTLSPolicy's CA bundle.
+const caBundleKey = "ca.crt"
+
+// keepConfigMapDataWeUse drops, in the cache, every key of a ConfigMap that
+// is not ours except ca.crt (a BackendTLSPolicy may reference it): the
+// cache sees every ConfigMap of the cluster, so it holds as little of them
+// as it can.
+func keepConfigMapDataWeUse(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok || cm.Labels[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
+		return cache.TransformStripManagedFields()(obj)
+	}
+	ca, has := cm.Data[caBundleKey]
+	cm.Data, cm.BinaryData = nil, nil
+	if has {
+		cm.Data = map[string]string{caBundleKey: ca}
+	}
+	return cache.TransformStripManagedFields()(cm)
+}
+
+// readBackendTLSPolicies lists the BackendTLSPolicies and the ConfigMaps
+// they reference (only those) into the input.
+func readBackendTLSPolicies(ctx context.Context, c client.Reader, in *translate.Input) error {
+	var list gatewayv1.BackendTLSPolicyList
+	if err := c.List(ctx, &list); err != nil {
+		return fmt.Errorf("listing BackendTLSPolicies: %w", err)
+	}
+	in.BackendTLSPolicies = list.Items
+	seen := map[types.NamespacedName]bool{}
+	for _, p := range list.Items {
+		for _, ref := range p.Spec.Validation.CACertificateRefs {
+			key := types.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)}
+			if ref.Group != "" || ref.Kind != "ConfigMap" || seen[key] {
+				continue
+			}
+			seen[key] = true
+			var cm corev1.ConfigMap
+			if err := c.Get(ctx, key, &cm); err != nil {
+				if apierrors.IsNotFound(err) {
+					continue // the translation reports it missing
+				}
+				return fmt.Errorf("reading ConfigMap %s: %w", key, err)
+			}
+			in.ConfigMaps = append(in.ConfigMaps, cm)
+		}
+	}
+	return nil
+}
+
+// writeBackendTLSPolicyStatuses replaces, in each policy's
+// status.ancestors, the entries of our controller with the translated ones,
+// keeping other controllers' entries.
+func (r *Reconciler) writeBackendTLSPolicyStatuses(ctx context.Context, policies []gatewayv1.BackendTLSPolicy, ours map[types.NamespacedName][]gatewayv1.PolicyAncestorStatus, now metav1.Time) error {
+	var errs []error
+	for i := range policies {
+		p := &policies[i]
+		key := client.ObjectKeyFromObject(p)
+		ancestors := mergeAncestors(p.Status.Ancestors, ours[key], now)
+		if equality.Semantic.DeepEqual(ancestors, p.Status.Ancestors) {
+			continue
+		}
+		orig := p.DeepCopy()
+		p.Status.Ancestors = ancestors
+		if err := r.client.Status().Patch(ctx, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			errs = append(errs, fmt.Errorf("writing status of BackendTLSPolicy %s: %w", key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// mergeAncestors keeps other controllers' entries in place and puts ours
+// after them, each keeping its conditions' transition times.
+func mergeAncestors(current, ours []gatewayv1.PolicyAncestorStatus, now metav1.Time) []gatewayv1.PolicyAncestorStatus {
+	// Never nil: status.ancestors is a required field.
+	out := []gatewayv1.PolicyAncestorStatus{}
+	for _, a := range current {
+		if a.ControllerName != translate.ControllerName {
+			out = append(out, a)
+		}
+	}
+	for _, a := range ours {
+		a = *a.DeepCopy()
+		var previous []metav1.Condition
+		for _, old := range current {
+			if old.ControllerName == a.ControllerName && sameParentRef(old.AncestorRef, a.AncestorRef) {
+				previous = old.Conditions
+			}
+		}
+		a.Conditions = withTransitionTimes(a.Conditions, previous, now)
+		out = append(out, a)
+	}
+	return out
+}
