@@ -27,6 +27,11 @@ type Gateway struct {
 	// Certificates are the TLS key pairs used by HTTPS servers, sorted by Name.
 	// The render step writes them into the Secret, never the ConfigMap.
 	Certificates []Certificate
+
+	// BackendClientCertificate, when set, is the key pair nginx presents to
+	// the backends it speaks TLS to (Gateway spec.tls.backend); written
+	// into the Secret like Certificates.
+	BackendClientCertificate *Certificate
 }
 
 // Settings are the data-plane settings that come from the GatewayClass

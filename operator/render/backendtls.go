@@ -17,6 +17,16 @@ import (
 // "<name>.crt"/".key" or a ".conf" file in the merged folder.
 func caFile(u *model.Upstream) string { return u.Name + ".ca.pem" }
 
+// backendClientFiles are the Secret files of the Gateway's client
+// certificate towards backends.
+func backendClientFiles(gw *model.Gateway) map[string][]byte {
+	c := gw.BackendClientCertificate
+	if c == nil {
+		return nil
+	}
+	return map[string][]byte{c.Name + ".crt": bytes.Clone(c.CertPEM), c.Name + ".key": bytes.Clone(c.KeyPEM)}
+}
+
 // caFiles are the CA bundle files of the upstreams that speak TLS.
 func caFiles(gw *model.Gateway) map[string][]byte {
 	out := map[string][]byte{}
@@ -57,11 +67,16 @@ func upstreamScheme(plain string, u *model.Upstream) string {
 // requests to u, prefix "proxy" or "grpc": the backend's certificate must
 // chain to the policy's CA bundle and carry the policy's hostname, which is
 // also the SNI sent. nil for a cleartext upstream.
-func upstreamTLSDirectives(prefix string, u *model.Upstream) []kv {
+func (r *renderer) upstreamTLSDirectives(prefix string, u *model.Upstream) []kv {
 	if u.TLS == nil {
 		return nil
 	}
-	return []kv{
+	var client []kv
+	if c := r.gw.BackendClientCertificate; c != nil {
+		// The Gateway's client certificate (spec.tls.backend).
+		client = []kv{{prefix + "_ssl_certificate", quote(c.Name + ".crt")}, {prefix + "_ssl_certificate_key", quote(c.Name + ".key")}}
+	}
+	return append(client, []kv{
 		{prefix + "_ssl_trusted_certificate", quote(caFile(u))},
 		{prefix + "_ssl_verify", "on"},
 		// nginx's default depth (1) takes only a certificate signed by the
@@ -69,5 +84,5 @@ func upstreamTLSDirectives(prefix string, u *model.Upstream) []kv {
 		{prefix + "_ssl_verify_depth", "4"},
 		{prefix + "_ssl_server_name", "on"},
 		{prefix + "_ssl_name", quote(u.TLS.Hostname)},
-	}
+	}...)
 }

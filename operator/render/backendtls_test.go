@@ -15,7 +15,8 @@ import (
 )
 
 // backendTLSGateway proxies /tls to an upstream with BackendTLSPolicy TLS,
-// mirrors it, and passes a GRPCRoute's calls to a TLS upstream too.
+// mirrors it, and passes a GRPCRoute's calls to a TLS upstream too, all
+// presenting the Gateway's client certificate.
 func backendTLSGateway(t testing.TB) *model.Gateway {
 	secure := upstream("default_secure_443", ep("127.0.0.1", 18443))
 	secure.TLS = &model.UpstreamTLS{Hostname: "backend.example.com", CAPEM: testCert(t).CertPEM}
@@ -25,14 +26,19 @@ func backendTLSGateway(t testing.TB) *model.Gateway {
 	rule.Mirrors = []model.Mirror{{Upstream: secure.Name, Numerator: 1, Denominator: 1}}
 	grpcRule := proxyRule("r1", "grpcs", grpcs.Name)
 	grpcRule.GRPC = true
-	return gateway(80, map[string][]model.Location{"example.com": {
+	gw := gateway(80, map[string][]model.Location{"example.com": {
 		prefix("/tls", always(rule)),
 		prefix("/grpc.Service", always(grpcRule)),
 	}}, grpcs, secure)
+	client := testCert(t)
+	client.Name = "backend-client"
+	gw.BackendClientCertificate = &client
+	return gw
 }
 
 // tlsEcho is an HTTPS backend on 127.0.0.1 with a certificate for
-// hostnames; it answers with the SNI the client sent.
+// hostnames; it answers with the SNI the client sent and the common name
+// of the client certificate it presented, if any.
 type tlsEcho struct {
 	port    int32
 	certPEM []byte
@@ -45,12 +51,16 @@ func startTLSEcho(t *testing.T, hostnames ...string) *tlsEcho {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequestClientCert})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = fmt.Fprintf(w, "sni=%s", r.TLS.ServerName)
+		client := ""
+		if certs := r.TLS.PeerCertificates; len(certs) > 0 {
+			client = certs[0].Subject.CommonName
+		}
+		_, _ = fmt.Fprintf(w, "sni=%s client=%s", r.TLS.ServerName, client)
 	})}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -59,8 +69,9 @@ func startTLSEcho(t *testing.T, hostnames ...string) *tlsEcho {
 
 // TestTrafficBackendTLS runs nginx in front of an HTTPS backend whose
 // certificate is for backend.example.com: with that CA and hostname the
-// request goes through and the backend sees the hostname as SNI; with
-// another CA, or another hostname, nginx refuses the backend (502).
+// request goes through, the backend sees the hostname as SNI and the
+// Gateway's client certificate; with another CA, or another hostname,
+// nginx refuses the backend (502).
 func TestTrafficBackendTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx")
@@ -73,7 +84,7 @@ func TestTrafficBackendTLS(t *testing.T) {
 		want           int
 		body           string
 	}{
-		{"/verified", "backend.example.com", be.certPEM, 200, "sni=backend.example.com"},
+		{"/verified", "backend.example.com", be.certPEM, 200, "sni=backend.example.com client=gateway-client"},
 		{"/wrong-ca", "backend.example.com", otherCA, 502, ""},
 		{"/wrong-name", "other.example.com", be.certPEM, 502, ""},
 	}
@@ -87,6 +98,8 @@ func TestTrafficBackendTLS(t *testing.T) {
 		locs = append(locs, prefix(c.path, always(proxyRule(fmt.Sprintf("r%d", i), "tls", up.Name))))
 	}
 	gw.HTTPServers[0].Locations = locs
+	clientCert, clientKey := testenv.SelfSignedCert(t, "gateway-client")
+	gw.BackendClientCertificate = &model.Certificate{Name: "backend-client", CertPEM: clientCert, KeyPEM: clientKey}
 	files, err := Render(gw)
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,9 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		}
 		r.certs[c.Name] = true
 	}
+	if c := gw.BackendClientCertificate; c != nil && (!safeFileName.MatchString(c.Name) || r.certs[c.Name]) {
+		return nil, fmt.Errorf("render: backend client certificate name %q is not a safe, unique file name", c.Name)
+	}
 	return r, nil
 }
 

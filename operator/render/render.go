@@ -123,6 +123,9 @@ func Render(gw *model.Gateway) (Files, error) {
 	for name, data := range caFiles(gw) {
 		files.Config[name] = data
 	}
+	for name, data := range backendClientFiles(gw) {
+		files.Secret[name] = data
+	}
 	for _, c := range gw.Certificates {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)

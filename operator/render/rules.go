@@ -137,7 +137,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		// Our own rewrites changed $uri: pass the client's URI explicitly.
 		pass += "$request_uri"
 	}
-	lv.Proxy = &proxyView{Pass: pass, Headers: r.requestHeaders(rule, backend, upstream.Protocol), TLS: upstreamTLSDirectives("proxy", upstream)}
+	lv.Proxy = &proxyView{Pass: pass, Headers: r.requestHeaders(rule, backend, upstream.Protocol), TLS: r.upstreamTLSDirectives("proxy", upstream)}
 	if upstream.Protocol == model.ProtocolH2C {
 		// appProtocol kubernetes.io/h2c: HTTP/2 with prior knowledge over
 		// cleartext, which nginx >= 1.29 speaks to upstreams.
@@ -525,7 +525,7 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 	in.Proxy = &proxyView{
 		Pass:    upstreamScheme("http", up) + "://" + up.Name + "$request_uri",
 		Headers: r.requestHeaders(rule, nil, up.Protocol),
-		TLS:     upstreamTLSDirectives("proxy", up),
+		TLS:     r.upstreamTLSDirectives("proxy", up),
 	}
 	return quote(uri), nil
 }

@@ -256,6 +256,10 @@ func modelTree(m *model.Gateway) any {
 		c["CertPEM"] = pemSummary(m.Certificates[i].CertPEM)
 		c["KeyPEM"] = pemSummary(m.Certificates[i].KeyPEM)
 	}
+	if c, ok := tree["BackendClientCertificate"].(map[string]any); ok {
+		c["CertPEM"] = pemSummary(m.BackendClientCertificate.CertPEM)
+		c["KeyPEM"] = pemSummary(m.BackendClientCertificate.KeyPEM)
+	}
 	for i, u := range list(tree["Upstreams"]) {
 		if tls, ok := u.(map[string]any)["TLS"].(map[string]any); ok {
 			tls["CAPEM"] = pemSummary(m.Upstreams[i].TLS.CAPEM)

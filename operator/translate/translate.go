@@ -197,6 +197,7 @@ func Translate(in Input) Output {
 func (b *translator) gatewayModel(gs *gatewayState, settings model.Settings) *model.Gateway {
 	m := &model.Gateway{Namespace: gs.key.Namespace, Name: gs.key.Name, Settings: settings}
 	certs := addCertificates(gs, m)
+	addBackendClientCertificate(gs, m)
 	for _, kind := range routeKinds {
 		kind.contribute(b, gs, m, certs)
 	}
