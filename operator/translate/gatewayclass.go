@@ -52,6 +52,7 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportBackendTLSPolicy,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
