@@ -39,33 +39,71 @@ func keepConfigMapDataWeUse(obj any) (any, error) {
 	return cache.TransformStripManagedFields()(cm)
 }
 
-// readBackendTLSPolicies lists the BackendTLSPolicies and the ConfigMaps
-// they reference (only those) into the input.
+// readBackendTLSPolicies lists the BackendTLSPolicies, then the CA
+// ConfigMaps they and the Gateways (spec.tls.frontend, already in the
+// input) reference, and only those, into the input.
 func readBackendTLSPolicies(ctx context.Context, c client.Reader, in *translate.Input) error {
 	var list gatewayv1.BackendTLSPolicyList
 	if err := c.List(ctx, &list); err != nil {
 		return fmt.Errorf("listing BackendTLSPolicies: %w", err)
 	}
 	in.BackendTLSPolicies = list.Items
-	seen := map[types.NamespacedName]bool{}
+	var refs []types.NamespacedName
 	for _, p := range list.Items {
 		for _, ref := range p.Spec.Validation.CACertificateRefs {
-			key := types.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)}
-			if ref.Group != "" || ref.Kind != "ConfigMap" || seen[key] {
-				continue
+			if ref.Group == "" && ref.Kind == "ConfigMap" {
+				refs = append(refs, types.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)})
 			}
-			seen[key] = true
-			var cm corev1.ConfigMap
-			if err := c.Get(ctx, key, &cm); err != nil {
-				if apierrors.IsNotFound(err) {
-					continue // the translation reports it missing
-				}
-				return fmt.Errorf("reading ConfigMap %s: %w", key, err)
-			}
-			in.ConfigMaps = append(in.ConfigMaps, cm)
 		}
 	}
+	for _, gw := range in.Gateways {
+		refs = append(refs, frontendCARefs(&gw)...)
+	}
+	seen := map[types.NamespacedName]bool{}
+	for _, key := range refs {
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, key, &cm); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // the translation reports it missing
+			}
+			return fmt.Errorf("reading ConfigMap %s: %w", key, err)
+		}
+		in.ConfigMaps = append(in.ConfigMaps, cm)
+	}
 	return nil
+}
+
+// frontendCARefs are the ConfigMaps a Gateway's client certificate
+// validation references.
+func frontendCARefs(gw *gatewayv1.Gateway) []types.NamespacedName {
+	if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
+		return nil
+	}
+	validations := []*gatewayv1.FrontendTLSValidation{gw.Spec.TLS.Frontend.Default.Validation}
+	for _, pp := range gw.Spec.TLS.Frontend.PerPort {
+		validations = append(validations, pp.TLS.Validation)
+	}
+	var out []types.NamespacedName
+	for _, v := range validations {
+		if v == nil {
+			continue
+		}
+		for _, ref := range v.CACertificateRefs {
+			if ref.Group != "" || ref.Kind != "ConfigMap" {
+				continue
+			}
+			key := types.NamespacedName{Namespace: gw.Namespace, Name: string(ref.Name)}
+			if ref.Namespace != nil && *ref.Namespace != "" {
+				key.Namespace = string(*ref.Namespace)
+			}
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // writeBackendTLSPolicyStatuses replaces, in each policy's

@@ -73,6 +73,19 @@ type HTTPServer struct {
 type ServerTLS struct {
 	// CertificateNames refer to Gateway.Certificates[].Name, in order.
 	CertificateNames []string
+	// ClientValidation, when set, asks clients for a certificate that
+	// chains to its CA bundle (Gateway spec.tls.frontend). Every HTTPS
+	// server of a port has the same.
+	ClientValidation *ClientValidation
+}
+
+// ClientValidation is client certificate validation on an HTTPS port.
+type ClientValidation struct {
+	// CAPEM is the validated PEM bundle of CA certificates.
+	CAPEM []byte
+	// InsecureFallback serves clients without a valid certificate too
+	// (mode AllowInsecureFallback); otherwise they are refused.
+	InsecureFallback bool
 }
 
 // PathMatchKind is how a Location matches the request path.

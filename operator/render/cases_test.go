@@ -246,6 +246,7 @@ func goldenCases() []testCase {
 			return hostileGateway(hostile, up1)
 		}},
 		{"backend-tls", backendTLSGateway},
+		{"client-validation", clientValidationGateway},
 	}
 }
 

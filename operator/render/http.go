@@ -19,6 +19,8 @@ type renderer struct {
 	upstreams map[string]*model.Upstream
 	certs     map[string]bool
 	rendered  map[string]bool // upstreams with endpoints
+	// clientCAs are the client CA bundle files by name (frontendtls.go).
+	clientCAs map[string][]byte
 	comments  map[*model.Rule]string
 
 	maps     []*nginxMap
@@ -42,6 +44,7 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		upstreams:  map[string]*model.Upstream{},
 		certs:      map[string]bool{},
 		rendered:   map[string]bool{},
+		clientCAs:  map[string][]byte{},
 		comments:   map[*model.Rule]string{},
 		mapByKey:   map[string]string{},
 		splitFor:   map[string]bool{},
@@ -229,6 +232,9 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 					return nil, fmt.Errorf("render: server %s:%d uses unknown certificate %q", srv.Hostname, srv.Port, name)
 				}
 				sv.Certs = append(sv.Certs, kv{Key: quote(name + ".crt"), Value: quote(name + ".key")})
+			}
+			if err := r.clientValidation(srv, sv); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -123,6 +123,9 @@ func Render(gw *model.Gateway) (Files, error) {
 	for name, data := range caFiles(gw) {
 		files.Config[name] = data
 	}
+	for name, data := range r.clientCAs {
+		files.Config[name] = bytes.Clone(data)
+	}
 	for name, data := range backendClientFiles(gw) {
 		files.Secret[name] = data
 	}
@@ -198,7 +201,12 @@ type serverView struct {
 	ServerName      string // quoted, or "" for none
 	Certs           []kv   // Key cert file, Value key file, both quoted
 	RejectHandshake bool
-	Locations       []*locationView
+	// TLSDirectives and Script are the client certificate validation of
+	// the server (frontendtls.go): directives, and rewrite-module lines
+	// run before any location.
+	TLSDirectives []kv
+	Script        []string
+	Locations     []*locationView
 }
 
 // locationView is one `location`. Script holds rewrite-module directives

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -47,18 +46,14 @@ type backendTLSPolicies struct {
 // resolveBackendTLSPolicies validates every BackendTLSPolicy and decides
 // which one holds each target: the oldest by creation time, then by
 // namespace/name, as the spec orders them; the others are Conflicted.
-func resolveBackendTLSPolicies(ix *index, policies []gatewayv1.BackendTLSPolicy, configMaps []corev1.ConfigMap) backendTLSPolicies {
-	cms := make(map[types.NamespacedName]*corev1.ConfigMap, len(configMaps))
-	for i := range configMaps {
-		cms[types.NamespacedName{Namespace: configMaps[i].Namespace, Name: configMaps[i].Name}] = &configMaps[i]
-	}
+func resolveBackendTLSPolicies(ix *index, policies []gatewayv1.BackendTLSPolicy) backendTLSPolicies {
 	sorted := sortedByNamespacedName(policies)
 	slices.SortStableFunc(sorted, func(a, b *gatewayv1.BackendTLSPolicy) int {
 		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
 	})
 	out := backendTLSPolicies{byTarget: map[tlsTarget]*tlsPolicyState{}}
 	for _, p := range sorted {
-		st := validateBackendTLSPolicy(ix, p, cms)
+		st := validateBackendTLSPolicy(ix, p)
 		out.all = append(out.all, st)
 		targets, conflicted := []tlsTarget{}, false
 		for _, ref := range p.Spec.TargetRefs {
@@ -88,7 +83,7 @@ func resolveBackendTLSPolicies(ix *index, policies []gatewayv1.BackendTLSPolicy,
 
 // validateBackendTLSPolicy checks a policy's validation block and builds
 // what nginx does with it.
-func validateBackendTLSPolicy(ix *index, p *gatewayv1.BackendTLSPolicy, cms map[types.NamespacedName]*corev1.ConfigMap) *tlsPolicyState {
+func validateBackendTLSPolicy(ix *index, p *gatewayv1.BackendTLSPolicy) *tlsPolicyState {
 	gen := p.Generation
 	accepted := func(ok bool, reason gatewayv1.PolicyConditionReason, msg string) metav1.Condition {
 		return condition(string(gatewayv1.PolicyConditionAccepted), ok, string(reason), msg, gen)
@@ -115,7 +110,7 @@ func validateBackendTLSPolicy(ix *index, p *gatewayv1.BackendTLSPolicy, cms map[
 			continue
 		}
 		kindOnly = false
-		pemData, err := caBundle(ix, cms, types.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)})
+		pemData, err := caBundle(ix, types.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)})
 		if err != nil {
 			bad = append(bad, field+": "+err.Error())
 			continue
@@ -176,9 +171,9 @@ func checkSubjectAltNames(host string, sans []gatewayv1.SubjectAltName) error {
 // caBundle reads and checks the CA bundle of a ConfigMap: key ca.crt, PEM
 // CERTIFICATE blocks only, each a parseable CA certificate (nginx refuses a
 // file it cannot read at reload, which would stop every route).
-func caBundle(ix *index, cms map[types.NamespacedName]*corev1.ConfigMap, key types.NamespacedName) ([]byte, error) {
+func caBundle(ix *index, key types.NamespacedName) ([]byte, error) {
 	ix.noteConfigMap(key)
-	cm, ok := cms[key]
+	cm, ok := ix.configMaps[key]
 	if !ok {
 		return nil, fmt.Errorf("ConfigMap %s not found", key.Name)
 	}

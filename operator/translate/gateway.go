@@ -34,6 +34,9 @@ type gatewayState struct {
 	// (gatewaybackendtls.go); resolvedRefs is nil when it is not set.
 	backendClientCert *corev1.Secret
 	resolvedRefs      *metav1.Condition
+	// insecureFrontend is the InsecureFrontendValidationMode condition
+	// (frontendtls.go); nil when no port falls back.
+	insecureFrontend *metav1.Condition
 }
 
 // newGatewayState validates a Gateway whose class is ours.
@@ -66,6 +69,7 @@ func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *
 	}
 	gs.listeners = buildListeners(b.ix, gw)
 	b.resolveBackendClientCertificate(gs)
+	b.applyFrontendValidation(gs)
 	usable := 0
 	for _, l := range gs.listeners {
 		if l.accepted && l.conflictReason == "" {
@@ -189,6 +193,7 @@ func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 	if gs.resolvedRefs != nil {
 		st.Conditions = append(st.Conditions, *gs.resolvedRefs)
 	}
+	st.Conditions = append(st.Conditions, gs.insecureFrontendCondition()...)
 	return st
 }
 

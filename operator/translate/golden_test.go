@@ -260,6 +260,12 @@ func modelTree(m *model.Gateway) any {
 		c["CertPEM"] = pemSummary(m.BackendClientCertificate.CertPEM)
 		c["KeyPEM"] = pemSummary(m.BackendClientCertificate.KeyPEM)
 	}
+	for i, srv := range list(tree["HTTPServers"]) {
+		tls, _ := srv.(map[string]any)["TLS"].(map[string]any)
+		if cv, ok := tls["ClientValidation"].(map[string]any); ok {
+			cv["CAPEM"] = pemSummary(m.HTTPServers[i].TLS.ClientValidation.CAPEM)
+		}
+	}
 	for i, u := range list(tree["Upstreams"]) {
 		if tls, ok := u.(map[string]any)["TLS"].(map[string]any); ok {
 			tls["CAPEM"] = pemSummary(m.Upstreams[i].TLS.CAPEM)

@@ -156,7 +156,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 			}
 		}
 		if tlsFrom != nil {
-			srv.TLS = &model.ServerTLS{}
+			srv.TLS = &model.ServerTLS{ClientValidation: clientValidationModel(tlsFrom)}
 			for _, s := range tlsFrom.certs {
 				name := certNames[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}]
 				if !slices.Contains(srv.TLS.CertificateNames, name) {

@@ -118,7 +118,7 @@ type translator struct {
 // same Output.
 func Translate(in Input) Output {
 	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}}
-	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies, in.ConfigMaps)
+	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies)
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
