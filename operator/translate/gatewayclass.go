@@ -53,6 +53,7 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
 	features.SupportBackendTLSPolicy,
+	features.SupportGatewayBackendClientCertificate,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
