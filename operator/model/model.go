@@ -198,6 +198,9 @@ type Rule struct {
 	CORS *CORS
 	// Timeouts; zero means "nginx default".
 	Timeouts Timeouts
+	// Retry, when set, tries the backends again when an answer has one of
+	// its codes (or the connection fails, which nginx answers 502).
+	Retry *Retry
 	// GRPC marks a GRPCRoute's rule: its backends are spoken to with gRPC
 	// (HTTP/2), and a request it cannot pass on (no valid backend, no
 	// endpoints) is answered with a gRPC status (UNAVAILABLE), not an
@@ -318,6 +321,14 @@ type CORS struct {
 	// Field is the Gateway API field path of the filter
 	// ("spec.rules[0].filters[2].cors").
 	Field string
+}
+
+// Retry is a rule's retry stanza, validated.
+type Retry struct {
+	// Codes are the HTTP statuses (400..599, sorted) that make a try fail.
+	Codes []int
+	// Attempts is the number of retries after the first try (1..10).
+	Attempts int
 }
 
 // Timeouts of a rule, in milliseconds; 0 means unset.

@@ -247,6 +247,7 @@ func goldenCases() []testCase {
 		}},
 		{"backend-tls", backendTLSGateway},
 		{"client-validation", clientValidationGateway},
+		{"retry", retryGateway},
 	}
 }
 

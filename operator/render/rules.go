@@ -152,6 +152,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		// default), which would cut quiet WebSockets.
 		lv.Timeouts = []kv{{"proxy_read_timeout", "3600s"}, {"proxy_send_timeout", "3600s"}}
 	}
+	r.addRetries(sc, lv, rule, upstream)
 	return nil
 }
 

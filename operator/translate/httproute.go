@@ -54,6 +54,7 @@ type ruleState struct {
 	mirrors  []mirrorState
 	backends []backendState
 	timeouts model.Timeouts
+	retry    *model.Retry
 }
 
 // mirrorState is a mirror whose backend resolved.
@@ -119,6 +120,9 @@ func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i in
 		}
 	}
 	if rs.timeouts, err = compileTimeouts(rule.Timeouts, field+".timeouts"); err != nil {
+		return rs, unsupported(err)
+	}
+	if rs.retry, err = compileRetry(rule.Retry, rs.timeouts, field+".retry"); err != nil {
 		return rs, unsupported(err)
 	}
 	backends, refErr, rerr := b.compileBackends(route.key, rule.BackendRefs, field)

@@ -286,6 +286,7 @@ func fillRule(r *model.Rule, id string, route *routeState, rule *ruleState, pref
 	r.ResponseHeaders = f.responseHeaders
 	r.CORS = f.cors
 	r.Timeouts = rule.timeouts
+	r.Retry = rule.retry
 	r.GRPC = route.key.Kind == kindGRPCRoute
 	if f.rewrite != nil {
 		rw := *f.rewrite
