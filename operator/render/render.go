@@ -226,7 +226,7 @@ type locationView struct {
 	// ErrorPage hands answers with these codes to a retry location:
 	// "500 502 = @name" (retry.go).
 	ErrorPage string
-	GRPC        *grpcView // instead of Proxy, for a GRPCRoute's rule
+	GRPC      *grpcView // instead of Proxy, for a GRPCRoute's rule
 	// Src is the rule served here: the rule of an internal location, or
 	// the one served inline by a user-facing location (nil: none).
 	Src *model.RouteRef
