@@ -2,8 +2,15 @@ package render
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,7 +25,7 @@ import (
 // certificates against a CA: a client with a certificate of that CA is
 // served; one without a certificate, or with a certificate of another CA,
 // has its connection closed without an answer (at once, not left waiting
-// for a timeout). With InsecureFallback, all three are served.
+// for a timeout), also when nginx refuses it itself. With InsecureFallback, all three are served.
 func TestTrafficClientCertificate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx")
@@ -35,6 +42,10 @@ func TestTrafficClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Signed by a CA of the trusted CA's name but another key: nginx
+	// itself refuses it (the signature does not check out), even with
+	// optional_no_ca.
+	sameName := certFromLookalikeCA(t, goodCert)
 	for _, fallback := range []bool{false, true} {
 		t.Run(fmt.Sprintf("InsecureFallback=%v", fallback), func(t *testing.T) {
 			addr, port := freeLoopbackAddr(t)
@@ -75,6 +86,7 @@ func TestTrafficClientCertificate(t *testing.T) {
 				{"CA's certificate", []tls.Certificate{good}, true},
 				{"no certificate", nil, fallback},
 				{"another CA's certificate", []tls.Certificate{other}, fallback},
+				{"a certificate of a same-named CA", []tls.Certificate{sameName}, fallback},
 			} {
 				code, err := get(c.certs)
 				var timeout net.Error
@@ -105,4 +117,40 @@ func clientValidationGateway(t testing.TB) *model.Gateway {
 				Locations: []model.Location{prefix("/", always(proxyRule("r0", "web", up.Name)))}})
 	}
 	return gw
+}
+
+// certFromLookalikeCA returns a client key pair signed by a new key under
+// the subject of trusted (a self-signed certificate).
+func certFromLookalikeCA(t *testing.T, trusted []byte) tls.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(trusted)
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "lookalike-client"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	// The trusted certificate's subject with the lookalike's key, and no
+	// key identifier that would tell the two apart.
+	lookalike := *ca
+	lookalike.PublicKey, lookalike.SubjectKeyId = &caKey.PublicKey, nil
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, &lookalike, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
