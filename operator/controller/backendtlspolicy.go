@@ -127,26 +127,9 @@ func (r *Reconciler) writeBackendTLSPolicyStatuses(ctx context.Context, policies
 	return errors.Join(errs...)
 }
 
-// mergeAncestors keeps other controllers' entries in place and puts ours
-// after them, each keeping its conditions' transition times.
+// mergeAncestors is mergeOurEntries for policy ancestors.
 func mergeAncestors(current, ours []gatewayv1.PolicyAncestorStatus, now metav1.Time) []gatewayv1.PolicyAncestorStatus {
-	// Never nil: status.ancestors is a required field.
-	out := []gatewayv1.PolicyAncestorStatus{}
-	for _, a := range current {
-		if a.ControllerName != translate.ControllerName {
-			out = append(out, a)
-		}
-	}
-	for _, a := range ours {
-		a = *a.DeepCopy()
-		var previous []metav1.Condition
-		for _, old := range current {
-			if old.ControllerName == a.ControllerName && sameParentRef(old.AncestorRef, a.AncestorRef) {
-				previous = old.Conditions
-			}
-		}
-		a.Conditions = withTransitionTimes(a.Conditions, previous, now)
-		out = append(out, a)
-	}
-	return out
+	return mergeOurEntries(current, ours, now, func(a *gatewayv1.PolicyAncestorStatus) parentEntry {
+		return parentEntry{a.ControllerName, a.AncestorRef, &a.Conditions}
+	})
 }
