@@ -82,3 +82,45 @@ func TestBackendTLSPolicyStatus(t *testing.T) {
 	update(t, cm, func() { cm.Data["ca.crt"] = "" })
 	waitPolicyAncestor(t, ns, "a-first", "gw", string(gatewayv1.PolicyConditionAccepted), metav1.ConditionFalse, string(gatewayv1.BackendTLSPolicyReasonNoValidCACertificate))
 }
+
+// TestFrontendValidationStatus: a Gateway whose HTTPS listener validates
+// client certificates against a ConfigMap that does not exist has the
+// listener Accepted False/NoValidCACertificate; the ConfigMap is watched:
+// once created the listener is accepted. AllowInsecureFallback sets the
+// Gateway's InsecureFrontendValidationMode; a backend client certificate
+// sets its ResolvedRefs.
+func TestFrontendValidationStatus(t *testing.T) {
+	ctx := ctxFor(t)
+	ns := newNamespace(t, nil)
+	gc := newClass(t, nil)
+	newTLSSecret(t, ns, "cert", "example.com")
+	gw := &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
+		Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: gatewayv1.ObjectName(gc.Name),
+			Listeners:        []gatewayv1.Listener{httpsListener("https", 443, "example.com", ns, "cert")},
+			TLS: &gatewayv1.GatewayTLSConfig{
+				Backend: &gatewayv1.GatewayBackendTLS{ClientCertificateRef: &gatewayv1.SecretObjectReference{Name: "cert"}},
+				Frontend: &gatewayv1.FrontendTLSConfig{Default: gatewayv1.TLSConfig{Validation: &gatewayv1.FrontendTLSValidation{
+					CACertificateRefs: []gatewayv1.ObjectReference{{Kind: "ConfigMap", Name: "client-ca"}},
+					Mode:              gatewayv1.AllowInsecureFallback,
+				}}},
+			},
+		},
+	}
+	if err := k8s.Create(ctx, gw); err != nil {
+		t.Fatal(err)
+	}
+	waitListener(t, ns, "gw", "https", string(gatewayv1.ListenerConditionAccepted), metav1.ConditionFalse, string(gatewayv1.ListenerReasonNoValidCACertificate))
+	waitListener(t, ns, "gw", "https", string(gatewayv1.ListenerConditionResolvedRefs), metav1.ConditionFalse, string(gatewayv1.ListenerReasonInvalidCACertificateRef))
+	waitGateway(t, ns, "gw", string(gatewayv1.GatewayConditionInsecureFrontendValidationMode), metav1.ConditionTrue, string(gatewayv1.GatewayReasonConfigurationChanged))
+	waitGateway(t, ns, "gw", string(gatewayv1.GatewayConditionResolvedRefs), metav1.ConditionTrue, string(gatewayv1.GatewayReasonResolvedRefs))
+
+	caPEM, _ := testenv.SelfSignedCert(t, "client")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-ca"}, Data: map[string]string{"ca.crt": string(caPEM)}}
+	if err := k8s.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	waitListener(t, ns, "gw", "https", string(gatewayv1.ListenerConditionAccepted), metav1.ConditionTrue, string(gatewayv1.ListenerReasonAccepted))
+	waitListener(t, ns, "gw", "https", string(gatewayv1.ListenerConditionResolvedRefs), metav1.ConditionTrue, string(gatewayv1.ListenerReasonResolvedRefs))
+}
