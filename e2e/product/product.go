@@ -25,8 +25,19 @@ type Product struct {
 	URL string
 }
 
+// gatewayAPIChannel is the channel of the Gateway API CRDs Deploy installs:
+// $NGO_GATEWAY_API_CHANNEL ("experimental" for fields such as HTTPRoute
+// retry), standard by default.
+func gatewayAPIChannel() string {
+	if c := os.Getenv("NGO_GATEWAY_API_CHANNEL"); c != "" {
+		return c
+	}
+	return "standard"
+}
+
 // Deploy installs what `make run-local` shows working: the Gateway
-// API CRDs (standard channel of the version in go.mod), the operator from
+// API CRDs (standard channel of the version in go.mod, or the one
+// $NGO_GATEWAY_API_CHANNEL names), the operator from
 // config/default (its images map to bin/operator and, for the gateway pods,
 // nginx + bin/sidecar), the samples of config/samples with their echo
 // backend; then waits for the sample Gateway to be Programmed and answer.
@@ -41,7 +52,7 @@ func Deploy(ctx context.Context, c *cluster.Cluster, images []nodeagent.ImageRul
 			}
 		}
 	}
-	gatewayCRDs, err := testenv.GatewayAPICRDDir("standard")
+	gatewayCRDs, err := testenv.GatewayAPICRDDir(gatewayAPIChannel())
 	if err != nil {
 		return nil, err
 	}
