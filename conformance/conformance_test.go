@@ -160,7 +160,7 @@ func options(t *testing.T, c *cluster.Cluster) suite.ConformanceOptions {
 		CleanupBaseResources: true,
 		CleanupTestResources: true,
 		Mode:                 flags.DefaultMode,
-		ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName, suite.GatewayGRPCConformanceProfileName},
+		ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName, suite.GatewayGRPCConformanceProfileName, suite.GatewayTLSConformanceProfileName, suite.GatewayTCPConformanceProfileName, suite.GatewayUDPConformanceProfileName},
 		TimeoutConfig:        slowMachineTimeouts(),
 		ReportOutputPath:     filepath.Join(testenv.RepoRoot(), "conformance", "report.yaml"),
 		Implementation: confv1.Implementation{

@@ -3,7 +3,10 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/supervisor"
 )
@@ -25,6 +28,7 @@ func execNginx(args []string) int {
 		Nginx:        paths.nginx,
 		LivePath:     paths.livePath,
 		PidFile:      paths.pidFile,
+		SocketDir:    filepath.Join(paths.runPath, filepath.Base(dataplane.SocketPath)),
 		ReloadFIFO:   paths.reloadFIFO(),
 		EmergLog:     paths.emergLog(),
 		DrainTimeout: *drain,

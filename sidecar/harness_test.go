@@ -212,6 +212,8 @@ func (p *gatewayPod) startSidecar() {
 		"--secret-dir", inside(p.secretDir),
 		"--health-addr", p.healthAddr,
 		"--metrics-addr", p.metricsAddr,
+		"--endpoints-dns-addr", p.dnsAddr(),
+		"--no-endpoints-addr", p.noEndpointsAddr(),
 	)
 	if p.kubeconfig == "" {
 		args = append(args, "--no-kube")
@@ -237,6 +239,17 @@ func (p *gatewayPod) stopAll() {
 			proc.stop(10 * time.Second)
 		}
 	}
+}
+
+// dnsAddr is where this pod's sidecar answers nginx's endpoint queries,
+// noEndpointsAddr where its nginx may run the local 503 server: the
+// contract's ports on the pod's own loopback address.
+func (p *gatewayPod) dnsAddr() string {
+	return net.JoinHostPort(p.ip, strconv.Itoa(dataplane.EndpointsDNSPort))
+}
+
+func (p *gatewayPod) noEndpointsAddr() string {
+	return net.JoinHostPort(p.ip, strconv.Itoa(dataplane.NoEndpointsPort))
 }
 
 // write publishes one config version through both mounts, the kubelet's way.

@@ -29,7 +29,7 @@ func sidecarUser(t *testing.T, c client.Client, ns, gateway, service string) *re
 	t.Helper()
 	ctx := context.Background()
 	name := "nginx-gateway-sidecar"
-	if err := c.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: resources.SidecarRules(gateway, service, resources.ReportName(gateway))}); err != nil {
+	if err := c.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: resources.SidecarRules(gateway, service, resources.ReportName(gateway), resources.EndpointsName(gateway))}); err != nil {
 		t.Fatal(err)
 	}
 	user := "sidecar-" + ns

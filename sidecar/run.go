@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,8 +26,10 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/addresses"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/apply"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/endpointwatch"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/metrics"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/mount"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/sidecar/internal/nginxproc"
@@ -43,6 +46,8 @@ type runFlags struct {
 	debounce, debounceMax     time.Duration
 	validateTimeout, reloadTO time.Duration
 	resync                    time.Duration
+	endpointsDNSAddr          string
+	noEndpointsAddr           string
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -61,6 +66,8 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.DurationVar(&f.validateTimeout, "validate-timeout", 30*time.Second, "bound on nginx -t")
 	fs.DurationVar(&f.reloadTO, "reload-timeout", 10*time.Second, "bound on waiting for nginx's new workers after a reload")
 	fs.DurationVar(&f.resync, "resync", time.Minute, "re-read the mounts this often even without file events")
+	fs.StringVar(&f.endpointsDNSAddr, "endpoints-dns-addr", dataplane.EndpointsDNSAddr, "where to answer nginx's DNS queries for backend endpoints (UDP and TCP)")
+	fs.StringVar(&f.noEndpointsAddr, "no-endpoints-addr", fmt.Sprintf("127.0.0.1:%d", dataplane.NoEndpointsPort), "nginx's local 503 server: where an HTTP upstream without endpoints resolves")
 	return f, fs.Parse(args)
 }
 
@@ -88,20 +95,34 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	err := serve(ctx, &wg, log, []route{
+	noEndpoints, err := netip.ParseAddrPort(f.noEndpointsAddr)
+	if err != nil {
+		return fmt.Errorf("--no-endpoints-addr: %w", err)
+	}
+	dns := endpointdns.New(noEndpoints)
+	if err := dns.ListenAndServe(ctx, f.endpointsDNSAddr); err != nil {
+		return fmt.Errorf("endpoints DNS: %w", err)
+	}
+
+	reporter, watchingEndpoints, err := startKube(ctx, &wg, f, dns, m, log)
+	if err != nil {
+		return err
+	}
+	err = serve(ctx, &wg, log, []route{
 		{f.healthAddr, dataplane.HealthzPath, http.HandlerFunc(healthz)},
-		{f.healthAddr, dataplane.ReadyzPath, readyz(f)},
+		{f.healthAddr, dataplane.ReadyzPath, readyz(f, func() bool { return !watchingEndpoints || dns.Synced() })},
 		{f.metricsAddr, dataplane.MetricsPath, m.Handler()},
 	})
 	if err != nil {
 		return err
 	}
 
-	reporter, err := startKube(ctx, &wg, f, log)
-	if err != nil {
+	// `nginx -t` binds the unix sockets a config listens on (those of TLS
+	// ports that hand connections on): their folder must exist before the
+	// first config is checked, which is before nginx (and exec-nginx) runs.
+	if err := os.MkdirAll(filepath.Join(f.runPath, filepath.Base(dataplane.SocketPath)), 0o755); err != nil {
 		return err
 	}
-
 	applier, err := apply.New(apply.Config{
 		ConfigDir: f.configDir, SecretDir: f.secretDir, LastGoodDir: f.lastGoodDir,
 		StagingDir: f.stagingDir(), LivePath: f.livePath, PidFile: f.pidFile, ReloadFIFO: f.reloadFIFO(),
@@ -156,15 +177,16 @@ func (l logReporter) Report(o report.Outcome) {
 }
 
 // startKube connects to the API server unless --no-kube, starts the
-// reporter and, when the env names a Service, the addresses writer.
-func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Logger) (reporter, error) {
+// reporter, when the env names a Service the addresses writer, and when it
+// names the endpoints ConfigMap the watch that feeds dns (watching true).
+func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, dns *endpointdns.Server, m *metrics.Metrics, log logr.Logger) (_ reporter, watching bool, _ error) {
 	if f.noKube {
-		log.Info("no API access (--no-kube): outcomes are only logged")
-		return logReporter{log}, nil
+		log.Info("no API access (--no-kube): outcomes are only logged, no backend endpoints are served")
+		return logReporter{log}, false, nil
 	}
 	cfg, err := restConfig(f.kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("API server config (use --no-kube to run without): %w", err)
+		return nil, false, fmt.Errorf("API server config (use --no-kube to run without): %w", err)
 	}
 	cfg.UserAgent = dataplane.SidecarFieldManager
 	// client-go (the informers) and controller-runtime (the cache) log
@@ -174,12 +196,12 @@ func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Lo
 	scheme := k8sruntime.NewScheme()
 	for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, gatewayv1.Install} {
 		if err := add(scheme); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	gwNamespace := envOr(dataplane.EnvGatewayNamespace, os.Getenv(dataplane.EnvPodNamespace))
 	target := report.Target{
@@ -209,7 +231,24 @@ func startKube(ctx context.Context, wg *sync.WaitGroup, f *runFlags, log logr.Lo
 			}
 		}()
 	}
-	return r, nil
+
+	if name := os.Getenv(dataplane.EnvEndpointsConfigMap); name != "" && target.PodNamespace != "" {
+		watching = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := endpointwatch.Run(ctx, endpointwatch.Options{
+				Config: cfg, Scheme: scheme, Namespace: target.PodNamespace, Name: name,
+				Server: dns, Updated: m.EndpointsUpdates.Inc, Log: log.WithName("endpoints"),
+			})
+			if err != nil {
+				log.Error(err, "watching the endpoints ConfigMap")
+			}
+		}()
+	} else {
+		log.Info("ENDPOINTS_CONFIGMAP or POD_NAMESPACE unset: no backend endpoints are served")
+	}
+	return r, watching, nil
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
@@ -254,9 +293,14 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// readyz answers once a validated config is live and the nginx master runs.
-func readyz(f *runFlags) http.Handler {
+// readyz answers once a validated config is live, the nginx master runs
+// and the backend endpoints have been read (endpointsRead).
+func readyz(f *runFlags, endpointsRead func() bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !endpointsRead() {
+			http.Error(w, "the backend endpoints have not been read yet", http.StatusServiceUnavailable)
+			return
+		}
 		if _, err := os.Stat(filepath.Join(f.livePath, nginxproc.ConfigFile)); err != nil {
 			http.Error(w, "no validated config is live yet", http.StatusServiceUnavailable)
 			return

@@ -22,7 +22,7 @@ import (
 
 // ownedKinds are the kinds of the objects the operator creates per Gateway,
 // all named resources.Name(gateway) and owned by it (besides the report
-// ConfigMap, resources.ReportName(gateway)).
+// and endpoints ConfigMaps, resources.ReportName and EndpointsName).
 var ownedKinds = []string{"deployment", "service", "configmap", "secret", "serviceaccount", "role", "rolebinding"}
 
 // getStatus sends one GET on a fresh connection and returns its status code.
@@ -57,6 +57,7 @@ func testGatewayDeletionRemovesOwnedObjects(t *testing.T, ctx context.Context, c
 	const gw = "doomed"
 	const owned = gw + "-nginx"
 	const ownedReport = owned + "-report"
+	const ownedEndpoints = owned + "-endpoints"
 	manifest := `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: doomed, namespace: default}
@@ -127,7 +128,7 @@ spec:
 		for _, p := range pods.Items {
 			left = append(left, "pod/"+p.Name)
 		}
-		for _, obj := range append(slices.Clone(ownedKinds), "configmap/"+ownedReport) {
+		for _, obj := range append(slices.Clone(ownedKinds), "configmap/"+ownedReport, "configmap/"+ownedEndpoints) {
 			if !strings.Contains(obj, "/") {
 				obj += "/" + owned
 			}

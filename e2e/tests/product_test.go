@@ -27,11 +27,11 @@ func TestProductOnLocalCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the operator and runs the whole product (-short)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancelBuild()
 	bin := t.TempDir()
 	for _, prog := range []string{"operator", "sidecar"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, prog), "./"+prog)
+		cmd := exec.CommandContext(buildCtx, "go", "build", "-o", filepath.Join(bin, prog), "./"+prog)
 		cmd.Dir = testenv.RepoRoot()
 		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -47,6 +47,10 @@ func TestProductOnLocalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := clustertest.Start(t, cluster.Options{Images: images, KubeBinDir: kube})
+	// The bound starts once the cluster runs: Start may have waited for
+	// another local cluster on this machine to stop.
+	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
+	defer cancel()
 	p, err := product.Deploy(ctx, c, images, t.Logf)
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +113,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("BackendPodReplacedUnderTraffic", func(t *testing.T) {
 		testBackendPodReplacedUnderTraffic(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
 	})
+	t.Run("EndpointChurnWithoutReload", func(t *testing.T) {
+		testEndpointChurnWithoutReload(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
 	t.Run("InvalidRouteKeepsOthersServing", func(t *testing.T) {
 		testInvalidRouteKeepsOthersServing(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
@@ -117,5 +124,8 @@ func TestProductOnLocalCluster(t *testing.T) {
 	})
 	t.Run("GRPCThroughGateway", func(t *testing.T) {
 		testGRPCThroughGateway(t, ctx, c)
+	})
+	t.Run("StreamRoutes", func(t *testing.T) {
+		testStreamRoutes(t, ctx, c)
 	})
 }

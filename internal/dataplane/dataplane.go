@@ -45,6 +45,12 @@ const (
 	// workers write their temporary files there through the group.
 	TempDirMode = 0o770
 
+	// SocketPath is the folder of the unix sockets nginx listens on
+	// between its own servers (a TLS port whose connections are passed
+	// through or terminated by server name hands them on, with the PROXY
+	// protocol). exec-nginx empties it before nginx starts: a socket file
+	// left by a killed nginx would make its bind fail.
+	SocketPath = RunPath + "/sockets"
 	// PidFile is nginx's pid file. The rendered nginx.conf sets no pid,
 	// daemon or user directive: the launcher passes them with -g.
 	PidFile = RunPath + "/nginx.pid"

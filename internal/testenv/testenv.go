@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 )
 
 // RepoRoot is the repository's root folder: from this source file's path
@@ -185,6 +187,9 @@ func nginxTest(dir string, strict bool) error {
 	if err != nil {
 		return err
 	}
+	if err := NginxSocketDir(rootfs); err != nil {
+		return err
+	}
 	defer os.RemoveAll(stage)
 	if err := os.CopyFS(stage, os.DirFS(dir)); err != nil {
 		return err
@@ -205,6 +210,17 @@ func nginxTest(dir string, strict bool) error {
 				return fmt.Errorf("nginx -t warns: %s", msg)
 			}
 		}
+	}
+	return nil
+}
+
+// NginxSocketDir creates, inside the nginx root filesystem, the folder of
+// the unix sockets a rendered config may listen on (dataplane.SocketPath):
+// nginx binds them, even for `nginx -t`. It runs mkdir in the root
+// filesystem, whose /var/run is an absolute symlink.
+func NginxSocketDir(rootfs string) error {
+	if out, err := exec.Command("chroot", rootfs, "mkdir", "-p", dataplane.SocketPath).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkdir %s in the nginx root filesystem: %v: %s", dataplane.SocketPath, err, out)
 	}
 	return nil
 }

@@ -1,15 +1,20 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
 
 // newGRPCRoute creates a GRPCRoute on listener section of Gateway gw with
@@ -54,8 +59,9 @@ func TestGRPCRouteStatus(t *testing.T) {
 	// "a-grpc" is older than "conflict", or of the same second and first
 	// by name: either way it wins the hostname.
 	grpcRoute := newGRPCRoute(t, ns, "a-grpc", "gw", "http", []string{"grpc.example.com"}, "backend")
-	waitKindParent(t, &gatewayv1.GRPCRoute{}, ns, "a-grpc", "gw", string(gatewayv1.RouteConditionAccepted), metav1.ConditionTrue, string(gatewayv1.RouteReasonAccepted))
-	waitKindParent(t, &gatewayv1.GRPCRoute{}, ns, "a-grpc", "gw", string(gatewayv1.RouteConditionResolvedRefs), metav1.ConditionTrue, string(gatewayv1.RouteReasonResolvedRefs))
+	grpc := &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a-grpc"}}
+	waitParentOf(t, grpc, &grpc.Status.Parents, "gw", string(gatewayv1.RouteConditionAccepted), metav1.ConditionTrue, string(gatewayv1.RouteReasonAccepted))
+	waitParentOf(t, grpc, &grpc.Status.Parents, "gw", string(gatewayv1.RouteConditionResolvedRefs), metav1.ConditionTrue, string(gatewayv1.RouteReasonResolvedRefs))
 	newRoute(t, ns, "web", ns, "gw", "http", []string{"web.example.com"}, ns, "backend")
 	waitRouteParent(t, ns, "web", "gw", string(gatewayv1.RouteConditionAccepted), metav1.ConditionTrue, string(gatewayv1.RouteReasonAccepted))
 
@@ -77,12 +83,27 @@ func TestGRPCRouteStatus(t *testing.T) {
 		}
 		return nil
 	})
-	// The Service has no endpoints here: the method answers UNAVAILABLE.
-	testenv.Eventually(t, waitTimeout, "the gRPC method answers a gRPC status", func() error {
+	// The Service has no endpoints here: the method is passed to its
+	// upstream, whose entry in the endpoints ConfigMap is empty, so the
+	// sidecar's DNS sends it to nginx's local no-endpoints server, which
+	// answers gRPC calls UNAVAILABLE (render.TestTrafficGRPC).
+	testenv.Eventually(t, waitTimeout, "the gRPC method passed to an upstream without endpoints", func() error {
 		if err := configHolds(ns, "gw", `location = "/pkg.Echo/Echo"`, true); err != nil {
 			return err
 		}
-		return configHolds(ns, "gw", "add_header grpc-status 14 always;", true)
+		if err := configHolds(ns, "gw", "grpc_pass grpc://", true); err != nil {
+			return err
+		}
+		cm := &corev1.ConfigMap{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: resources.EndpointsName("gw")}, cm); err != nil {
+			return err
+		}
+		for name, endpoints := range cm.Data {
+			if strings.Contains(name, "backend") && endpoints == "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("endpoints ConfigMap %v: no empty entry for the backend", cm.Data)
 	})
 
 	newRoute(t, ns, "conflict", ns, "gw", "http", []string{"grpc.example.com"}, ns, "backend")

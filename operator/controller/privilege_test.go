@@ -27,8 +27,9 @@ import (
 // RoleBinding and ServiceAccount the operator created for a Gateway and a
 // token the API server issued for that ServiceAccount (what the kubelet
 // mounts in the sidecar container), that the sidecar cannot change any pod
-// (another one or its own) nor any ConfigMap but its Gateway's report, and
-// that it can write its report.
+// (another one or its own) nor any ConfigMap but its Gateway's report, that
+// it can write its report, and that it may read (never write) its
+// Gateway's endpoints ConfigMap and no other.
 func TestSidecarPrivileges(t *testing.T) {
 	ctx := ctxFor(t)
 	ns := newNamespace(t, nil)
@@ -43,6 +44,8 @@ func TestSidecarPrivileges(t *testing.T) {
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.ReportName("gw")}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.ReportName("other")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.EndpointsName("gw")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.EndpointsName("other")}},
 	} {
 		testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T %s", obj, obj.GetName()), func() error {
 			return k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)
@@ -130,6 +133,19 @@ func TestSidecarPrivileges(t *testing.T) {
 			_, err := sidecar.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 			return err
 		},
+		"change its Gateway's endpoints": func() error {
+			_, err := sidecar.CoreV1().ConfigMaps(ns).Patch(ctx, resources.EndpointsName("gw"), types.MergePatchType,
+				[]byte(`{"data":{"x":"10.0.0.1:80"}}`), metav1.PatchOptions{})
+			return err
+		},
+		"read another Gateway's endpoints": func() error {
+			_, err := sidecar.CoreV1().ConfigMaps(ns).Get(ctx, resources.EndpointsName("other"), metav1.GetOptions{})
+			return err
+		},
+		"list every ConfigMap": func() error {
+			_, err := sidecar.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+			return err
+		},
 		"delete its report": func() error {
 			return sidecar.CoreV1().ConfigMaps(ns).Delete(ctx, resources.ReportName("gw"), metav1.DeleteOptions{})
 		},
@@ -160,6 +176,22 @@ func TestSidecarPrivileges(t *testing.T) {
 		}
 		if got.Data[own.Name+dataplane.ReportAppliedSuffix] != report.AppliedHash {
 			t.Errorf("report data %v", got.Data)
+		}
+	})
+
+	t.Run("allowed: watch its Gateway's endpoints by name", func(t *testing.T) {
+		if _, err := sidecar.CoreV1().ConfigMaps(ns).Get(ctx, resources.EndpointsName("gw"), metav1.GetOptions{}); err != nil {
+			t.Errorf("get: %v", err)
+		}
+		byName := metav1.ListOptions{FieldSelector: "metadata.name=" + resources.EndpointsName("gw")}
+		if _, err := sidecar.CoreV1().ConfigMaps(ns).List(ctx, byName); err != nil {
+			t.Errorf("list by name: %v", err)
+		}
+		w, err := sidecar.CoreV1().ConfigMaps(ns).Watch(ctx, byName)
+		if err != nil {
+			t.Errorf("watch by name: %v", err)
+		} else {
+			w.Stop()
 		}
 	})
 

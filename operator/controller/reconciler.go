@@ -381,6 +381,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, files: files, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
 	set := resources.ObjectsEncoded(owner, result.Infrastructure, files, rendered.encoded, r.opts.Resources)
+	set.Endpoints.Data = resources.EndpointsData(result.Endpoints)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
 		return metav1.Condition{

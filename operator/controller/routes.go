@@ -34,47 +34,57 @@ type routeKind struct {
 	objects func(in *translate.Input) []routeObject
 }
 
-var routeKinds = []routeKind{{
-	object: &gatewayv1.HTTPRoute{},
-	read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
-		var list gatewayv1.HTTPRouteList
-		err := c.List(ctx, &list)
-		in.HTTPRoutes = list.Items
-		return err
-	},
-	objects: func(in *translate.Input) []routeObject {
-		out := make([]routeObject, 0, len(in.HTTPRoutes))
-		for i := range in.HTTPRoutes {
-			r := &in.HTTPRoutes[i]
-			out = append(out, routeObject{
-				key:     translate.RouteKey{Kind: "HTTPRoute", NamespacedName: client.ObjectKeyFromObject(r)},
-				obj:     r,
-				parents: &r.Status.Parents,
-			})
-		}
-		return out
-	},
-}, {
-	object: &gatewayv1.GRPCRoute{},
-	read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
-		var list gatewayv1.GRPCRouteList
-		err := c.List(ctx, &list)
-		in.GRPCRoutes = list.Items
-		return err
-	},
-	objects: func(in *translate.Input) []routeObject {
-		out := make([]routeObject, 0, len(in.GRPCRoutes))
-		for i := range in.GRPCRoutes {
-			r := &in.GRPCRoutes[i]
-			out = append(out, routeObject{
-				key:     translate.RouteKey{Kind: "GRPCRoute", NamespacedName: client.ObjectKeyFromObject(r)},
-				obj:     r,
-				parents: &r.Status.Parents,
-			})
-		}
-		return out
-	},
-}}
+var routeKinds = []routeKind{
+	listedRouteKind(&gatewayv1.HTTPRoute{}, "HTTPRoute", func(l *gatewayv1.HTTPRouteList) []gatewayv1.HTTPRoute { return l.Items },
+		func(in *translate.Input) *[]gatewayv1.HTTPRoute { return &in.HTTPRoutes },
+		func(r *gatewayv1.HTTPRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
+	listedRouteKind(&gatewayv1.GRPCRoute{}, "GRPCRoute", func(l *gatewayv1.GRPCRouteList) []gatewayv1.GRPCRoute { return l.Items },
+		func(in *translate.Input) *[]gatewayv1.GRPCRoute { return &in.GRPCRoutes },
+		func(r *gatewayv1.GRPCRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
+	listedRouteKind(&gatewayv1.TCPRoute{}, "TCPRoute", func(l *gatewayv1.TCPRouteList) []gatewayv1.TCPRoute { return l.Items },
+		func(in *translate.Input) *[]gatewayv1.TCPRoute { return &in.TCPRoutes },
+		func(r *gatewayv1.TCPRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
+	listedRouteKind(&gatewayv1.UDPRoute{}, "UDPRoute", func(l *gatewayv1.UDPRouteList) []gatewayv1.UDPRoute { return l.Items },
+		func(in *translate.Input) *[]gatewayv1.UDPRoute { return &in.UDPRoutes },
+		func(r *gatewayv1.UDPRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
+	listedRouteKind(&gatewayv1.TLSRoute{}, "TLSRoute", func(l *gatewayv1.TLSRouteList) []gatewayv1.TLSRoute { return l.Items },
+		func(in *translate.Input) *[]gatewayv1.TLSRoute { return &in.TLSRoutes },
+		func(r *gatewayv1.TLSRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
+}
+
+// listedRouteKind is the routeKind of a route type R listed as L: items
+// takes the list's items, field is where the input holds them, parents
+// is a route's status.parents.
+func listedRouteKind[R any, PR interface {
+	*R
+	client.Object
+}, L any, PL interface {
+	*L
+	client.ObjectList
+}](object PR, kind gatewayv1.Kind, items func(PL) []R, field func(*translate.Input) *[]R, parents func(PR) *[]gatewayv1.RouteParentStatus) routeKind {
+	return routeKind{
+		object: object,
+		read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
+			list := PL(new(L))
+			err := c.List(ctx, list)
+			*field(in) = items(list)
+			return err
+		},
+		objects: func(in *translate.Input) []routeObject {
+			routes := *field(in)
+			out := make([]routeObject, 0, len(routes))
+			for i := range routes {
+				r := PR(&routes[i])
+				out = append(out, routeObject{
+					key:     translate.RouteKey{Kind: kind, NamespacedName: client.ObjectKeyFromObject(r)},
+					obj:     r,
+					parents: parents(r),
+				})
+			}
+			return out
+		},
+	}
+}
 
 // routeObjects lists the routes of every kind in the input.
 func routeObjects(in *translate.Input) []routeObject {

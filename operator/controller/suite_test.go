@@ -204,31 +204,26 @@ func waitGateway(t *testing.T, ns, name, typ string, status metav1.ConditionStat
 // condition of our controller.
 func waitRouteParent(t *testing.T, ns, route, gwName, typ string, status metav1.ConditionStatus, reason string) {
 	t.Helper()
-	waitKindParent(t, &gatewayv1.HTTPRoute{}, ns, route, gwName, typ, status, reason)
+	r := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: route}}
+	waitParentOf(t, r, &r.Status.Parents, gwName, typ, status, reason)
 }
 
-// waitKindParent is waitRouteParent for a route of any kind (an empty
-// object of the kind).
-func waitKindParent(t *testing.T, r client.Object, ns, route, gwName, typ string, status metav1.ConditionStatus, reason string) {
+// waitParentOf waits until route (of any kind, read into obj; parents
+// points at its status.parents) has our parent entry for gwName with the
+// condition.
+func waitParentOf(t *testing.T, obj client.Object, parents *[]gatewayv1.RouteParentStatus, gwName, typ string, status metav1.ConditionStatus, reason string) {
 	t.Helper()
-	kind := fmt.Sprintf("%T", r)[len("*v1."):]
-	testenv.Eventually(t, waitTimeout, fmt.Sprintf("%s %s parent %s %s=%s/%s", kind, route, gwName, typ, status, reason), func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: route}, r); err != nil {
+	key := client.ObjectKeyFromObject(obj)
+	testenv.Eventually(t, waitTimeout, fmt.Sprintf("%T %s parent %s %s=%s/%s", obj, key.Name, gwName, typ, status, reason), func() error {
+		if err := k8s.Get(context.Background(), key, obj); err != nil {
 			return err
 		}
-		var parents []gatewayv1.RouteParentStatus
-		switch r := r.(type) {
-		case *gatewayv1.HTTPRoute:
-			parents = r.Status.Parents
-		case *gatewayv1.GRPCRoute:
-			parents = r.Status.Parents
-		}
-		for _, p := range parents {
+		for _, p := range *parents {
 			if p.ControllerName == translate.ControllerName && string(p.ParentRef.Name) == gwName {
 				return hasCondition(p.Conditions, typ, status, reason)
 			}
 		}
-		return fmt.Errorf("no parent status for %s: %+v", gwName, parents)
+		return fmt.Errorf("no parent status for %s: %+v", gwName, *parents)
 	})
 }
 

@@ -32,6 +32,14 @@ type Gateway struct {
 	// the backends it speaks TLS to (Gateway spec.tls.backend); written
 	// into the Secret like Certificates.
 	BackendClientCertificate *Certificate
+
+	// StreamServers are the TCP, UDP and TLS listeners' servers (stream.go),
+	// sorted by (Port, Protocol).
+	StreamServers []StreamServer
+	// StreamUpstreams are the backend groups of the stream servers, sorted
+	// by Name: a Service port proxied at the connection level, apart from
+	// Upstreams (an HTTP upstream speaks HTTP; a UDP one its own protocol).
+	StreamUpstreams []Upstream
 }
 
 // Settings are the data-plane settings that come from the GatewayClass
@@ -362,7 +370,10 @@ type Backend struct {
 	ResponseHeaders HeaderModifier
 }
 
-// Upstream is a group of endpoints of one Service port.
+// Upstream is the group of endpoints of one Service port. Its addresses are
+// not part of the model (nor of the config): nginx learns them at run time
+// from the sidecar's DNS (see translate.GatewayResult.Endpoints), so an
+// endpoint change never changes the config.
 type Upstream struct {
 	// Name is unique within the Gateway and safe in nginx names
 	// ([a-z0-9_]), derived from namespace, service and port.
@@ -372,8 +383,6 @@ type Upstream struct {
 	ServiceName      string
 	ServicePort      int32
 	Protocol         AppProtocol
-	// Endpoints are the ready addresses, sorted. Empty means 503.
-	Endpoints []Endpoint
 	// TLS, when set, is how nginx speaks TLS to the endpoints (a
 	// BackendTLSPolicy); nil is cleartext.
 	TLS *UpstreamTLS
@@ -390,7 +399,7 @@ type UpstreamTLS struct {
 	CAPEM []byte
 }
 
-// Endpoint is one address of an upstream.
+// Endpoint is one ready address of an upstream.
 type Endpoint struct {
 	// Address is an IPv4 or IPv6 address (no brackets).
 	Address string

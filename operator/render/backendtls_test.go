@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
@@ -18,9 +19,9 @@ import (
 // mirrors it, and passes a GRPCRoute's calls to a TLS upstream too, all
 // presenting the Gateway's client certificate.
 func backendTLSGateway(t testing.TB) *model.Gateway {
-	secure := upstream("default_secure_443", ep("127.0.0.1", 18443))
+	secure := upstream("default_secure_443")
 	secure.TLS = &model.UpstreamTLS{Hostname: "backend.example.com", CAPEM: testCert(t).CertPEM}
-	grpcs := upstream("default_grpcs_443", ep("127.0.0.1", 18444))
+	grpcs := upstream("default_grpcs_443")
 	grpcs.TLS = &model.UpstreamTLS{Hostname: "grpc.example.com", CAPEM: testCert(t).CertPEM}
 	rule := proxyRule("r0", "tls", secure.Name)
 	rule.Mirrors = []model.Mirror{{Upstream: secure.Name, Numerator: 1, Denominator: 1}}
@@ -90,9 +91,11 @@ func TestTrafficBackendTLS(t *testing.T) {
 	}
 	addr, port := freeLoopbackAddr(t)
 	gw := gateway(port, nil)
+	endpoints := endpointdns.Table{}
 	var locs []model.Location
 	for i, c := range cases {
-		up := upstream(fmt.Sprintf("default_tls%d_443", i), ep("127.0.0.1", be.port))
+		up := upstream(fmt.Sprintf("default_tls%d_443", i))
+		endpoints[up.Name] = loopback(be.port)
 		up.TLS = &model.UpstreamTLS{Hostname: c.hostname, CAPEM: c.ca}
 		gw.Upstreams = append(gw.Upstreams, up)
 		locs = append(locs, prefix(c.path, always(proxyRule(fmt.Sprintf("r%d", i), "tls", up.Name))))
@@ -104,7 +107,7 @@ func TestTrafficBackendTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, port)
+	n := startNginx(t, files, endpoints, addr, port)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for _, c := range cases {
 		resp, err := client.Get(fmt.Sprintf("http://%s:%d%s", addr, port, c.path))

@@ -15,7 +15,7 @@ func largeModel(n int) *model.Gateway {
 	gw := &model.Gateway{Namespace: "default", Name: "large", Settings: testSettings()}
 	gw.HTTPServers = append(gw.HTTPServers, model.HTTPServer{Port: 80, Default: true})
 	for i := range n {
-		up := upstream(fmt.Sprintf("default_svc%d_80", i), ep(fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256), 8080))
+		up := upstream(fmt.Sprintf("default_svc%d_80", i))
 		gw.Upstreams = append(gw.Upstreams, up)
 		main := &model.Rule{ID: fmt.Sprintf("r%d", 2*i), Route: route(fmt.Sprintf("route-%d", i), 0), Backends: []model.Backend{backend(up.Name, 1)}}
 		canary := &model.Rule{ID: fmt.Sprintf("r%d", 2*i+1), Route: route(fmt.Sprintf("route-%d", i), 1), Backends: []model.Backend{backend(up.Name, 1)},

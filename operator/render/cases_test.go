@@ -22,12 +22,10 @@ func route(name string, index int) model.RouteRef {
 	return model.RouteRef{Kind: "HTTPRoute", Namespace: "default", Name: name, RuleIndex: index}
 }
 
-func upstream(name string, endpoints ...model.Endpoint) model.Upstream {
+func upstream(name string) model.Upstream {
 	return model.Upstream{Name: name, ServiceNamespace: "default", ServiceName: name, ServicePort: 80,
-		Protocol: model.ProtocolHTTP1, Endpoints: endpoints}
+		Protocol: model.ProtocolHTTP1}
 }
-
-func ep(addr string, port int32) model.Endpoint { return model.Endpoint{Address: addr, Port: port} }
 
 func backend(up string, weight int32) model.Backend {
 	return model.Backend{Upstream: up, Weight: weight}
@@ -110,8 +108,8 @@ type testCase struct {
 }
 
 func goldenCases() []testCase {
-	up1 := upstream("default_echo_80", ep("127.0.0.1", 18081))
-	up2 := upstream("default_echo2_80", ep("127.0.0.1", 18082), ep("::1", 18082))
+	up1 := upstream("default_echo_80")
+	up2 := upstream("default_echo2_80")
 	empty := upstream("default_empty_80")
 	return []testCase{
 		{"minimal-http", func(testing.TB) *model.Gateway {
@@ -120,6 +118,8 @@ func goldenCases() []testCase {
 			}, up1)
 		}},
 		{"shared-port", sharedPortGateway},
+		{"stream", func(t testing.TB) *model.Gateway { return streamGateway(t, "default") }},
+		{"stream-json-log", func(t testing.TB) *model.Gateway { return streamGateway(t, "json") }},
 		{"no-routes", func(testing.TB) *model.Gateway {
 			gw := gateway(8080, nil)
 			gw.Settings = model.Settings{}
@@ -231,9 +231,9 @@ func goldenCases() []testCase {
 			return gw
 		}},
 		{"websocket-h2c", func(testing.TB) *model.Gateway {
-			ws := upstream("default_ws_8082", ep("127.0.0.1", 18083))
+			ws := upstream("default_ws_8082")
 			ws.Protocol = model.ProtocolWebSocket
-			h2c := upstream("default_h2c_8081", ep("127.0.0.1", 18084))
+			h2c := upstream("default_h2c_8081")
 			h2c.Protocol = model.ProtocolH2C
 			return gateway(80, map[string][]model.Location{"example.com": {
 				prefix("/ws", always(proxyRule("r0", "ws", ws.Name))), prefix("/h2c", always(proxyRule("r1", "h2c", h2c.Name))),
@@ -284,5 +284,64 @@ func hostileGateway(values []string, up model.Upstream) *model.Gateway {
 	gw := gateway(80, map[string][]model.Location{"example.com": locs}, up)
 	gw.Namespace, gw.Name = values[0], values[len(values)-1]
 	gw.HTTPServers[0].Listeners = values
+	return gw
+}
+
+func streamRoute(kind, name string) model.RouteRef {
+	return model.RouteRef{Kind: kind, Namespace: "default", Name: name}
+}
+
+// streamGateway has a TCP server with weighted backends (one without
+// endpoints, one invalid), a UDP server on the same port number, a TLS
+// passthrough server routing by server name (exact, wildcard, a listener
+// hostname without route), a TLS server terminating with a certificate per
+// name, one passing some names through and terminating others, and an
+// HTTP server beside them.
+func streamGateway(t testing.TB, accessLog string) *model.Gateway {
+	echo := upstream("default_echo_3000")
+	dns := upstream("default_dns_53_udp")
+	tlsUp := upstream("default_tls_443")
+	empty := upstream("default_empty_3000")
+	http := upstream("default_web_80")
+	gw := gateway(80, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "web", http.Name)))}}, http)
+	s := testSettings()
+	s.AccessLogFormat = accessLog
+	gw.Settings = s
+	gw.StreamUpstreams = []model.Upstream{dns, echo, empty, tlsUp}
+	a := testCert(t)
+	// HTTPS listeners on the mixed TLS port: their servers listen behind
+	// the stream server.
+	gw.HTTPServers = append(gw.HTTPServers,
+		model.HTTPServer{Port: 9443, Default: true, TLS: &model.ServerTLS{}},
+		model.HTTPServer{Port: 9443, Hostname: "www.example.com", TLS: &model.ServerTLS{CertificateNames: []string{a.Name}},
+			Locations: []model.Location{prefix("/", always(proxyRule("r1", "web", http.Name)))}})
+	b := a
+	b.Name = "default_other"
+	gw.Certificates = []model.Certificate{a, b}
+	certA := &model.ServerTLS{CertificateNames: []string{a.Name}}
+	certB := &model.ServerTLS{CertificateNames: []string{b.Name}}
+	gw.StreamServers = []model.StreamServer{
+		{Port: 443, Protocol: model.StreamTLS, Listeners: []string{"tls", "tls-isolated"}, Routes: []model.StreamRoute{
+			{ID: "tls0", Hostname: "*.example.com", Route: streamRoute("TLSRoute", "wildcard"), Backends: []model.Backend{backend(tlsUp.Name, 1)}},
+			{ID: "tls1", Hostname: "exact.example.com", Route: streamRoute("TLSRoute", "exact"), Backends: []model.Backend{backend(echo.Name, 1)}},
+			{ID: "tls2", Hostname: "isolated.example.com"},
+		}},
+		{Port: 5300, Protocol: model.StreamTCP, Listeners: []string{"tcp"}, Routes: []model.StreamRoute{
+			{ID: "tcp0", Route: streamRoute("TCPRoute", "weighted"), Backends: []model.Backend{
+				backend(echo.Name, 70), backend(empty.Name, 20), {Invalid: true, Weight: 10}}},
+		}},
+		{Port: 5300, Protocol: model.StreamUDP, Listeners: []string{"udp"}, Routes: []model.StreamRoute{
+			{ID: "udp0", Route: streamRoute("UDPRoute", "dns"), Backends: []model.Backend{backend(dns.Name, 1)}},
+		}},
+		{Port: 5301, Protocol: model.StreamTCP, Listeners: []string{"tcp-without-route"}},
+		{Port: 8443, Protocol: model.StreamTLS, Listeners: []string{"terminate-a", "terminate-b"}, Routes: []model.StreamRoute{
+			{ID: "tls3", Hostname: "a.example.com", Route: streamRoute("TLSRoute", "a"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certA},
+			{ID: "tls4", Hostname: "b.example.com", Route: streamRoute("TLSRoute", "b"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certB},
+		}},
+		{Port: 9443, Protocol: model.StreamTLS, Listeners: []string{"mixed-passthrough", "mixed-terminate"}, HTTPS: []string{"www.example.com"}, Routes: []model.StreamRoute{
+			{ID: "tls5", Hostname: "pass.example.com", Route: streamRoute("TLSRoute", "pass"), Backends: []model.Backend{backend(tlsUp.Name, 1)}},
+			{ID: "tls6", Hostname: "term.example.com", Route: streamRoute("TLSRoute", "term"), Backends: []model.Backend{backend(echo.Name, 1)}, TLS: certA},
+		}},
+	}
 	return gw
 }

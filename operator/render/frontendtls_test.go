@@ -59,7 +59,7 @@ func TestTrafficClientCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := startNginx(t, files, addr, port)
+			n := startNginx(t, files, a.endpoints(), addr, port)
 			get := func(certs []tls.Certificate) (int, error) {
 				dialer := &net.Dialer{Timeout: 2 * time.Second}
 				transport := &http.Transport{
@@ -107,7 +107,7 @@ func TestTrafficClientCertificate(t *testing.T) {
 // a certificate of the CA, 8443 falls back to serving them.
 func clientValidationGateway(t testing.TB) *model.Gateway {
 	cert := testCert(t)
-	up := upstream("default_echo_80", ep("127.0.0.1", 18081))
+	up := upstream("default_echo_80")
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{up},
 		Certificates: []model.Certificate{cert}}
 	for _, port := range []int32{443, 8443} {

@@ -41,8 +41,8 @@ func (in fuzzInput) modelHolds() bool {
 
 // fuzzModel puts the input into every free-text field of a model.
 func fuzzModel(in fuzzInput) *model.Gateway {
-	up := upstream("default_echo_80", ep("127.0.0.1", 18081))
-	up2 := upstream("default_echo2_80", ep("127.0.0.1", 18082))
+	up := upstream("default_echo_80")
+	up2 := upstream("default_echo2_80")
 	ref := model.RouteRef{Kind: "HTTPRoute", Namespace: in.value, Name: in.value, RuleName: in.value}
 	mods := model.HeaderModifier{
 		Set: []model.Header{{Name: "X-Set", Value: in.value}},

@@ -25,8 +25,9 @@ type grpcView struct {
 
 // grpcUnavailable is gRPC's UNAVAILABLE, the code the GRPCRoute spec asks
 // for when a request's backend is invalid; the gateway also answers it for
-// a rule without backends and for a backend without endpoints (nothing can
-// serve the call now; a client may retry).
+// a rule without backends, and nginx's local no-endpoints server answers it
+// to a gRPC call whose backend has no endpoints (templates/upstreams.conf.tmpl):
+// nothing can serve the call now; a client may retry.
 const grpcUnavailable = 14
 
 // grpcFinal fills the location where a GRPCRoute's request is answered (see
@@ -38,9 +39,6 @@ func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, 
 		return nil
 	case upstream == nil:
 		lv.GRPC = grpcStatus(grpcUnavailable, "invalid backend for this method")
-		return nil
-	case logBackend == "no-endpoints":
-		lv.GRPC = grpcStatus(grpcUnavailable, "no endpoints for this method")
 		return nil
 	}
 	if !inPlace {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	pb "sigs.k8s.io/gateway-api/conformance/echo-basic/grpcechoserver"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
@@ -81,9 +82,14 @@ func startGRPCEcho(t *testing.T, name string) *grpcEchoBackend {
 }
 
 func (b *grpcEchoBackend) upstream() model.Upstream {
-	u := upstream("default_"+b.name+"_8080", ep("127.0.0.1", b.port))
+	u := upstream("default_" + b.name + "_8080")
 	u.Protocol = model.ProtocolH2C
 	return u
+}
+
+// endpoints is the backend as its upstream's only endpoint.
+func (b *grpcEchoBackend) endpoints() endpointdns.Table {
+	return endpointdns.Table{b.upstream().Name: loopback(b.port)}
 }
 
 func grpcRule(id string, index int, backends ...model.Backend) *model.Rule {
@@ -143,7 +149,7 @@ func TestTrafficGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, port)
+	n := startNginx(t, files, endpointsOf(a.endpoints(), b.endpoints(), endpointdns.Table{"default_empty_8080": nil}), addr, port)
 	dial := func(authority string) pb.GrpcEchoClient {
 		conn, err := grpc.NewClient(fmt.Sprintf("%s:%d", addr, port),
 			grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority(authority))
@@ -301,7 +307,7 @@ func TestTrafficGRPCOverTLS(t *testing.T) {
 	a := startGRPCEcho(t, "a")
 	ua := a.upstream()
 	addr, port := freeLoopbackAddr(t)
-	pool := startTLSGateway(t, addr, port, ua, grpcRule("r0", 0, backend(ua.Name, 1)))
+	pool := startTLSGateway(t, addr, port, ua, a.endpoints(), grpcRule("r0", 0, backend(ua.Name, 1)))
 	conn, err := grpc.NewClient(fmt.Sprintf("%s:%d", addr, port),
 		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "grpc.example.com"})),
 		grpc.WithAuthority("grpc.example.com"))

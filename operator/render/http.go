@@ -2,9 +2,9 @@ package render
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -18,7 +18,9 @@ type renderer struct {
 	gw        *model.Gateway
 	upstreams map[string]*model.Upstream
 	certs     map[string]bool
-	rendered  map[string]bool // upstreams with endpoints
+	// httpsBehindStream are the ports whose HTTPS servers a TLS stream
+	// server hands connections to.
+	httpsBehindStream map[int32]bool
 	// clientCAs are the client CA bundle files by name (frontendtls.go).
 	clientCAs map[string][]byte
 	comments  map[*model.Rule]string
@@ -43,13 +45,14 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		gw:         gw,
 		upstreams:  map[string]*model.Upstream{},
 		certs:      map[string]bool{},
-		rendered:   map[string]bool{},
 		clientCAs:  map[string][]byte{},
 		comments:   map[*model.Rule]string{},
 		mapByKey:   map[string]string{},
 		splitFor:   map[string]bool{},
 		refused:    map[routeID]string{},
 		routeBytes: map[routeID]int{},
+
+		httpsBehindStream: httpsBehindStream(gw),
 	}
 	for i := range gw.Upstreams {
 		u := &gw.Upstreams[i]
@@ -63,7 +66,6 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 			return nil, err
 		}
 		r.upstreams[u.Name] = u
-		_, r.rendered[u.Name] = upstreamFor(u)
 	}
 	for _, c := range gw.Certificates {
 		if !safeFileName.MatchString(c.Name) {
@@ -117,18 +119,14 @@ func (r *renderer) view() (*view, error) {
 		v.Servers = append(v.Servers, sv)
 		longestName = max(longestName, len(srv.Hostname))
 	}
-	peers := 0
-	for i := range r.gw.Upstreams {
-		if uv, ok := upstreamFor(&r.gw.Upstreams[i]); ok {
-			v.Upstreams = append(v.Upstreams, uv)
-			peers += 1 + len(uv.Servers)
-		}
-	}
-	// One shared memory zone for all upstreams (nginx allows groups to
-	// share a zone): a zone each would map 64 KiB per Service port. About
-	// 1 KiB per group and per server is generous.
-	v.UpstreamZoneKB = roundUp(2*peers, 1024, 1024)
+	v.NoEndpointsPort = dataplane.NoEndpointsPort
+	v.Upstreams = upstreamBlock("ngo_upstreams", 32, r.gw.Upstreams)
 	v.Maps, v.Splits = r.maps, r.splits
+	stream, err := r.stream()
+	if err != nil {
+		return nil, err
+	}
+	v.Stream = stream
 
 	// Hash sizes that always fit: nginx refuses to start when a hash cannot
 	// be built, and a bucket must hold the longest name.
@@ -159,27 +157,33 @@ func roundUp(n, step, minimum int) int {
 	return max(n, minimum)
 }
 
-func upstreamFor(u *model.Upstream) (upstreamView, bool) {
-	if len(u.Endpoints) == 0 {
-		return upstreamView{}, false // its backends answer 503 instead
+// upstreamBlock is the view of the upstreams template ("ngo.upstreams"),
+// which an http{} or stream{} block includes: every upstream names its
+// endpoints by DNS and nginx resolves them at run time (see the template).
+// zone names the shared memory zone, keepalive the idle connections kept
+// per worker (0: no keepalive directive, as in stream{}).
+func upstreamBlock(zone string, keepalive int, ups []model.Upstream) upstreamsView {
+	v := upstreamsView{
+		Resolver:  dataplane.EndpointsDNSAddr,
+		Zone:      zone,
+		Keepalive: keepalive,
+		Service:   dataplane.EndpointsSRVService,
 	}
-	uv := upstreamView{
-		Comment:  comment(fmt.Sprintf("Service %s/%s port %d", u.ServiceNamespace, u.ServiceName, u.ServicePort)),
-		Name:     u.Name,
-		Protocol: string(u.Protocol),
+	for _, u := range ups {
+		v.Upstreams = append(v.Upstreams, upstreamView{
+			Comment:  comment(fmt.Sprintf("Service %s/%s port %d", u.ServiceNamespace, u.ServiceName, u.ServicePort)),
+			Name:     u.Name,
+			DNSName:  dataplane.UpstreamDNSName(u.Name),
+			Protocol: string(u.Protocol),
+		})
 	}
-	for _, e := range u.Endpoints {
-		addr, err := netip.ParseAddr(e.Address)
-		if err != nil || e.Port <= 0 || e.Port > 65535 {
-			continue // never an nginx syntax error: the translation step only gives IPs
-		}
-		uv.Servers = append(uv.Servers, netip.AddrPortFrom(addr.Unmap(), uint16(e.Port)).String())
-	}
-	return uv, len(uv.Servers) > 0
+	// One shared memory zone for all upstreams (nginx allows groups to
+	// share a zone). The resolved peers live in it, so it must hold every
+	// ready endpoint at run time: 1 MiB (about 2,000 peers) plus 32 KiB
+	// per upstream. Pages never used are never touched.
+	v.ZoneKB = roundUp(1024+32*len(ups), 1024, 1024)
+	return v
 }
-
-// hasEndpoints reports whether upstream name is rendered (has endpoints).
-func (r *renderer) hasEndpoints(name string) bool { return r.rendered[name] }
 
 // serverCtx collects the internal locations of one server block.
 type serverCtx struct {
@@ -202,6 +206,12 @@ func (sc *serverCtx) addInternal(lv *locationView) bool {
 func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, error) {
 	sc := &serverCtx{srv: srv, tls: tlsPort, seen: map[string]bool{}}
 	listen := itoa(srv.Port)
+	behindStream := tlsPort && r.httpsBehindStream[srv.Port]
+	if behindStream {
+		// The port is the stream server's, which hands HTTPS connections
+		// on with the PROXY protocol (stream.go).
+		listen = tlsSocket(srv.Port, "https") + " proxy_protocol"
+	}
 	if tlsPort {
 		listen += " ssl"
 	}
@@ -211,6 +221,7 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 	sv := &serverView{
 		Comment: comment(serverComment(srv)),
 		Listen:  listen,
+		RealIP:  behindStream,
 	}
 	switch {
 	case srv.Hostname == "" && !srv.Default:

@@ -18,7 +18,7 @@ const (
 	varConnection = "ngo_connection" // Connection to pass upstream for WebSocket backends
 	varRoute      = "ngo_route"      // access log: namespace/name of the route
 	varRule       = "ngo_rule"       // access log: the rule's name or index
-	varBackend    = "ngo_backend"    // access log: upstream name, "invalid" or "no-endpoints"
+	varBackend    = "ngo_backend"    // access log: upstream name or "invalid"
 	varPath       = "ngo_path"       // the path of a ReplaceFullPath rewrite
 )
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
@@ -24,6 +26,8 @@ type runningNginx struct {
 	cmd    *exec.Cmd
 	output *testenv.SyncBuffer // stdout and stderr
 	done   chan error
+	// dns serves the upstreams' endpoints; a test may change them.
+	dns *endpointdns.Server
 }
 
 // listenLine matches the listen directives Render writes ("listen PORT …").
@@ -47,10 +51,20 @@ func freeLoopbackAddr(t testing.TB) (string, int32) {
 	return "", 0
 }
 
+// resolverLine and noEndpointsListen are the rendered resolver and the
+// local 503 server's listen, which a test moves to free ports.
+var (
+	resolverLine      = regexp.MustCompile(`(?m)^resolver 127\.0\.0\.1:[0-9]+;`)
+	noEndpointsListen = regexp.MustCompile(`(?m)^(\s*listen )127\.0\.0\.1:[0-9]+;`)
+)
+
 // startNginx writes files (with their listen directives bound to addr)
 // into the root filesystem and runs nginx in the foreground until the test
-// ends. ports are the ports to wait for.
-func startNginx(t testing.TB, files Files, addr string, ports ...int32) *runningNginx {
+// ends, with the endpoints of its upstreams served by the sidecar's DNS
+// server (endpointdns) on a free port. ports are the ports to wait for;
+// it returns once nginx listens on them and holds every upstream's
+// endpoints.
+func startNginx(t testing.TB, files Files, endpoints endpointdns.Table, addr string, ports ...int32) *runningNginx {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("running nginx in its root filesystem needs root (chroot)")
@@ -59,17 +73,46 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := testenv.NginxSocketDir(rootfs); err != nil {
+		t.Fatal(err)
+	}
 	stage, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "render-traffic-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(stage) })
+	// Workers (nobody, nginx runs as root here) read certificates named by
+	// variables at each handshake.
+	if err := os.Chmod(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tree := merged(files)
-	tree[FileServers] = listenLine.ReplaceAll(tree[FileServers], []byte("${1}"+addr+":${2}"))
+	for _, f := range []string{FileServers, FileStream} {
+		if tree[f] != nil {
+			tree[f] = listenLine.ReplaceAll(tree[f], []byte("${1}"+addr+":${2}"))
+		}
+	}
+	dnsAddr, noEndpoints := freePort(t), freePort(t)
+	dns := endpointdns.New(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(noEndpoints)))
+	if endpoints == nil {
+		endpoints = endpointdns.Table{}
+	}
+	dns.Set(endpoints)
+	dnsCtx, stopDNS := context.WithCancel(context.Background())
+	t.Cleanup(stopDNS)
+	if err := dns.ListenAndServe(dnsCtx, fmt.Sprintf("127.0.0.1:%d", dnsAddr)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{FileUpstreams, FileStream} {
+		if tree[f] != nil {
+			tree[f] = resolverLine.ReplaceAll(tree[f], []byte(fmt.Sprintf("resolver 127.0.0.1:%d;", dnsAddr)))
+		}
+	}
+	tree[FileUpstreams] = noEndpointsListen.ReplaceAll(tree[FileUpstreams], []byte(fmt.Sprintf("${1}127.0.0.1:%d;", noEndpoints)))
 	writeTree(t, stage, tree)
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 
-	n := &runningNginx{addr: addr, output: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	n := &runningNginx{addr: addr, output: &testenv.SyncBuffer{}, done: make(chan error, 1), dns: dns}
 	n.cmd = exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf",
 		"-g", "daemon off; pid "+inside+"nginx.pid;")
 	n.cmd.Stderr = n.output
@@ -97,6 +140,14 @@ func startNginx(t testing.TB, files Files, addr string, ports ...int32) *running
 				t.Fatalf("nginx did not listen on %s:%d\n%s", addr, p, n.logs())
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for upstream := range endpoints {
+		for dns.SRVAnswers(upstream) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("nginx did not resolve upstream %s twice\n%s", upstream, n.logs())
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	return n

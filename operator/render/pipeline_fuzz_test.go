@@ -106,8 +106,10 @@ func mustRead(name string) []byte {
 }
 
 // pipelineInput is a Gateway with an HTTP port shared by a listener
-// without hostname and one with a hostname, an HTTPS listener, a Service
-// with an endpoint, and one HTTPRoute holding the values.
+// without hostname and one with a hostname, an HTTPS listener, a TCP and a
+// TLS passthrough listener, a Service with an endpoint, one HTTPRoute
+// holding the values, and a TCPRoute and a TLSRoute holding those that
+// apply to them (hostname, rule name, a backend's name).
 func pipelineInput(v routeValues) translate.Input {
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: "default", Name: name, Generation: 1}
@@ -122,6 +124,13 @@ func pipelineInput(v routeValues) translate.Input {
 	https := listener("https", 8443, gatewayv1.HTTPSProtocolType, "")
 	https.TLS = &gatewayv1.ListenerTLSConfig{Mode: ptr(gatewayv1.TLSModeTerminate),
 		CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "cert"}}}
+	// On the HTTPS listener's port: connections are handed on by server name.
+	passthrough := listener("tls", 8443, gatewayv1.TLSProtocolType, "*.example.com")
+	passthrough.TLS = &gatewayv1.ListenerTLSConfig{Mode: ptr(gatewayv1.TLSModePassthrough)}
+	streamBackends := []gatewayv1.BackendRef{
+		{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "echo", Port: ptr(gatewayv1.PortNumber(80))}, Weight: ptr(int32(3))},
+		{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(v.Mirror), Port: ptr(gatewayv1.PortNumber(80))}},
+	}
 	echo := gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
 		Name: "echo", Port: ptr(gatewayv1.PortNumber(80))}}}
 	header := func(name, value string) []gatewayv1.HTTPHeader {
@@ -182,6 +191,8 @@ func pipelineInput(v routeValues) translate.Input {
 				listener("http", 8080, gatewayv1.HTTPProtocolType, ""),
 				listener("http-named", 8080, gatewayv1.HTTPProtocolType, "named.example.com"),
 				https,
+				listener("tcp", 9000, gatewayv1.TCPProtocolType, ""),
+				passthrough,
 			}}}},
 		Secrets: []corev1.Secret{{ObjectMeta: meta("cert"), Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM}}},
@@ -199,6 +210,15 @@ func pipelineInput(v routeValues) translate.Input {
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
 			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(v.Hostname)},
 			Rules:           rules,
+		}}},
+		TCPRoutes: []gatewayv1.TCPRoute{{ObjectMeta: meta("tcp"), Spec: gatewayv1.TCPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
+			Rules:           []gatewayv1.TCPRouteRule{{Name: ptr(gatewayv1.SectionName(v.RuleName)), BackendRefs: streamBackends}},
+		}}},
+		TLSRoutes: []gatewayv1.TLSRoute{{ObjectMeta: meta("tls"), Spec: gatewayv1.TLSRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
+			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(v.Hostname)},
+			Rules:           []gatewayv1.TLSRouteRule{{Name: ptr(gatewayv1.SectionName(v.RuleName)), BackendRefs: streamBackends}},
 		}}},
 	}
 }
@@ -483,6 +503,12 @@ func TestDirectiveBudgetCatchesInjection(t *testing.T) {
 // them all with plain `go test`).
 func TestPipelineVariants(t *testing.T) {
 	budget := newDirectiveBudget(t)
+	stream := string(runPipeline(t, benignValues).files.Config[render.FileStream])
+	for _, want := range []string{`"TCPRoute default/tcp"`, `"TLSRoute default/tls"`, `"app.example.com" tls`, `default ngo_tls_8443_https;`} {
+		if !strings.Contains(stream, want) {
+			t.Fatalf("the benign input's stream.conf has no %s:\n%s", want, stream)
+		}
+	}
 	for i, v := range benignVariants() {
 		t.Run(fmt.Sprint(i), func(t *testing.T) { checkPipeline(t, budget, v) })
 	}

@@ -54,7 +54,7 @@ func BenchmarkHostileRegex(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n := startNginx(b, files, "127.0.0.1", port)
+	n := startNginx(b, files, nil, "127.0.0.1", port)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	for _, c := range hostileRegexCases {
 		b.Run(c.name, func(b *testing.B) {

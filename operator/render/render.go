@@ -34,6 +34,9 @@ const (
 	FileMaps      = "maps.conf"
 	FileUpstreams = "upstreams.conf"
 	FileServers   = "servers.conf"
+	// FileStream is written only when the Gateway has TCP, UDP or TLS
+	// listeners.
+	FileStream = "stream.conf"
 )
 
 // configFiles maps each config file to the template that renders it.
@@ -43,6 +46,7 @@ var configFiles = []struct{ file, tmpl string }{
 	{FileMaps, "maps.conf.tmpl"},
 	{FileUpstreams, "upstreams.conf.tmpl"},
 	{FileServers, "servers.conf.tmpl"},
+	{FileStream, "stream.conf.tmpl"},
 }
 
 var parsedTemplates = template.Must(template.New("").
@@ -106,6 +110,9 @@ func Render(gw *model.Gateway) (Files, error) {
 	}
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
+		if f.file == FileStream && v.Stream == nil {
+			continue
+		}
 		var buf bytes.Buffer
 		buf.Grow(v.sizeHint(f.file))
 		v.rec.start(&buf)
@@ -144,9 +151,13 @@ type view struct {
 	HTTP            httpView
 	Maps            []*nginxMap
 	Splits          []*splitClients
-	Upstreams       []upstreamView
-	UpstreamZoneKB  int
+	Upstreams       upstreamsView
+	// NoEndpointsPort is nginx's local 503 server (dataplane.NoEndpointsPort).
+	NoEndpointsPort int
 	Servers         []*serverView
+	// Stream is the `stream` context, nil without TCP, UDP and TLS
+	// listeners.
+	Stream *streamView
 
 	rec sourceRecorder // see Begin and End
 }
@@ -188,10 +199,20 @@ type splitClients struct {
 
 type kv struct{ Key, Value string }
 
+// upstreamsView is one block of upstreams (template "ngo.upstreams").
+type upstreamsView struct {
+	// Resolver is the sidecar's endpoints DNS, Service the SRV service.
+	Resolver, Service string
+	Zone              string
+	ZoneKB            int
+	Keepalive         int
+	Upstreams         []upstreamView
+}
+
 type upstreamView struct {
 	Comment  string
 	Name     string
-	Servers  []string // "ADDRESS:PORT", IPv6 in brackets
+	DNSName  string // dataplane.UpstreamDNSName(Name)
 	Protocol string
 }
 
@@ -201,6 +222,9 @@ type serverView struct {
 	ServerName      string // quoted, or "" for none
 	Certs           []kv   // Key cert file, Value key file, both quoted
 	RejectHandshake bool
+	// RealIP takes the client's address from the PROXY protocol (the
+	// server listens behind a stream server).
+	RealIP bool
 	// TLSDirectives and Script are the client certificate validation of
 	// the server (frontendtls.go): directives, and rewrite-module lines
 	// run before any location.
@@ -253,7 +277,7 @@ func (v *view) sizeHint(file string) int {
 	case FileMaps:
 		return 256 + 160*(len(v.Maps)+len(v.Splits))
 	case FileUpstreams:
-		return 256 + 160*len(v.Upstreams)
+		return 512 + 256*len(v.Upstreams.Upstreams)
 	}
 	return 4096
 }

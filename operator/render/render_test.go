@@ -14,7 +14,7 @@ import (
 // TestRenderRefusesBrokenModels: a model that breaks the contract with
 // the translation step is an error, never a config nginx might misread.
 func TestRenderRefusesBrokenModels(t *testing.T) {
-	up := upstream("default_echo_80", ep("127.0.0.1", 8080))
+	up := upstream("default_echo_80")
 	for _, tc := range []struct {
 		name   string
 		mutate func(gw *model.Gateway)
@@ -76,7 +76,7 @@ func TestTemplateFuncsAreHermetic(t *testing.T) {
 // missing from the list would be created by `nginx -t`, 0700 for the
 // sidecar, and nginx could not buffer a request body there.
 func TestTempPathsAreTheSidecarsTempDirs(t *testing.T) {
-	up := upstream("default_echo_80", ep("127.0.0.1", 8080))
+	up := upstream("default_echo_80")
 	files, err := Render(gateway(80, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "web", up.Name)))}}, up))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
@@ -76,7 +77,7 @@ func TestTrafficRetry(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	b := startFlaky(t)
-	up := upstream("default_flaky_80", ep("127.0.0.1", b.port))
+	up := upstream("default_flaky_80")
 	rule := proxyRule("r0", "retry", up.Name)
 	rule.Retry = &model.Retry{Codes: []int{500, 502}, Attempts: 3}
 	addr, port := freeLoopbackAddr(t)
@@ -84,7 +85,7 @@ func TestTrafficRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, port)
+	n := startNginx(t, files, endpointdns.Table{up.Name: loopback(b.port)}, addr, port)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for _, c := range []struct {
 		id, code  string
@@ -121,7 +122,7 @@ func TestTrafficRetry(t *testing.T) {
 // retryGateway has a rule retried twice on 500 and 503 with a timeout per
 // try, and a path-rewriting rule retried once.
 func retryGateway(testing.TB) *model.Gateway {
-	up := upstream("default_echo_80", ep("127.0.0.1", 18081))
+	up := upstream("default_echo_80")
 	plain := proxyRule("r0", "retry", up.Name)
 	plain.Retry = &model.Retry{Codes: []int{500, 503}, Attempts: 2}
 	plain.Timeouts = model.Timeouts{BackendRequestMillis: 1500}

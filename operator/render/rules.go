@@ -84,9 +84,6 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 			return fmt.Errorf("render: rule %s uses unknown upstream %q", rule.ID, backend.Upstream)
 		}
 		logBackend = upstream.Name
-		if !r.hasEndpoints(upstream.Name) {
-			logBackend = "no-endpoints"
-		}
 	} else if rule.Redirect == nil && rule.Return == nil {
 		logBackend = "invalid"
 	}
@@ -124,9 +121,6 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		return nil
 	case upstream == nil:
 		lv.Script = append(lv.Script, "return 500;")
-		return nil
-	case logBackend == "no-endpoints":
-		lv.Script = append(lv.Script, "return 503;")
 		return nil
 	}
 
@@ -182,6 +176,11 @@ func timeouts(t model.Timeouts) []kv {
 		// A timed-out answer is the route's 504, not a retry on another
 		// endpoint that would stretch the request past its timeout.
 		out = append(out, kv{"proxy_next_upstream", "error"})
+	}
+	if len(out) > 0 {
+		// Nor is it sent again through the server after an endpoint
+		// change (http.conf's error_page): its timeout bounds the request.
+		out = append(out, kv{"error_page", "502 @ngo_502"}, kv{"error_page", "504 @ngo_504"})
 	}
 	return out
 }
@@ -488,7 +487,7 @@ func (r *renderer) addMirrors(sc *serverCtx, lv *locationView, rule *model.Rule)
 }
 
 // mirror returns the internal URI that mirrors rule's requests to its
-// i-th mirror, or "" when the mirror's upstream has no endpoints.
+// i-th mirror, or "" when it mirrors nothing (a zero fraction).
 func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error) {
 	m := rule.Mirrors[i]
 	up := r.upstreams[m.Upstream]
@@ -499,7 +498,7 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 	if m.Denominator > 0 {
 		bp = int(int64(m.Numerator) * 10000 / int64(m.Denominator))
 	}
-	if bp <= 0 || !r.hasEndpoints(up.Name) {
+	if bp <= 0 {
 		return "", nil
 	}
 	uri := fmt.Sprintf("%s%s/m%d", internalPrefix, rule.ID, i)

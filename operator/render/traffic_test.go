@@ -7,14 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -61,7 +64,31 @@ func startEcho(t *testing.T, name string) *echoBackend {
 }
 
 func (b *echoBackend) upstream() model.Upstream {
-	return upstream("default_"+b.name+"_80", ep("127.0.0.1", b.port))
+	return upstream("default_" + b.name + "_80")
+}
+
+// endpoints is the backend as its upstream's only endpoint.
+func (b *echoBackend) endpoints() endpointdns.Table {
+	return endpointdns.Table{b.upstream().Name: loopback(b.port)}
+}
+
+// loopback is one endpoint on 127.0.0.1.
+func loopback(port int32) []netip.AddrPort {
+	return []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))}
+}
+
+// endpointsOf merges tables.
+func endpointsOf(tables ...endpointdns.Table) endpointdns.Table {
+	out := endpointdns.Table{}
+	for _, t := range tables {
+		maps.Copy(out, t)
+	}
+	return out
+}
+
+// onLoopback is one upstream with one endpoint on 127.0.0.1.
+func onLoopback(up model.Upstream, l net.Listener) endpointdns.Table {
+	return endpointdns.Table{up.Name: loopback(int32(l.Addr().(*net.TCPAddr).Port))}
 }
 
 // trafficModel is a gateway on one port that exercises routing, filters,
@@ -158,7 +185,8 @@ func TestTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, addr, port)
+	n := startNginx(t, files, endpointsOf(a.endpoints(), b.endpoints(), c.endpoints(), mirror.endpoints(),
+		endpointdns.Table{"default_empty_80": nil}), addr, port)
 	base := fmt.Sprintf("http://%s:%d", addr, port)
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -400,14 +428,14 @@ func TestTraffic(t *testing.T) {
 // startTLSGateway runs nginx with an HTTPS listener on port whose server
 // *.example.com serves rule from upstream up (the default server has no
 // certificate), and returns the pool that trusts its certificate.
-func startTLSGateway(t *testing.T, addr string, port int32, up model.Upstream, rule *model.Rule) *x509.CertPool {
+func startTLSGateway(t *testing.T, addr string, port int32, up model.Upstream, endpoints endpointdns.Table, rule *model.Rule) *x509.CertPool {
 	t.Helper()
 	gw, pool := tlsGatewayModel(t, port, up, rule)
 	files, err := Render(gw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, files, addr, port)
+	startNginx(t, files, endpoints, addr, port)
 	return pool
 }
 
@@ -437,7 +465,7 @@ func TestTrafficTLS(t *testing.T) {
 	a := startEcho(t, "a")
 	ua := a.upstream()
 	addr, port := freeLoopbackAddr(t)
-	pool := startTLSGateway(t, addr, port, ua, proxyRule("r0", "web", ua.Name))
+	pool := startTLSGateway(t, addr, port, ua, a.endpoints(), proxyRule("r0", "web", ua.Name))
 	dialer := &net.Dialer{Timeout: 2 * time.Second}
 	transport := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool},
@@ -497,14 +525,14 @@ func TestTrafficWebSocket(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	ws := upstream("default_ws_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
+	ws := upstream("default_ws_80")
 	ws.Protocol = model.ProtocolWebSocket
 	addr, port := freeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "ws", ws.Name)))}}, ws))
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, files, addr, port)
+	startNginx(t, files, onLoopback(ws, l), addr, port)
 
 	conn, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 2*time.Second)
 	if err != nil {
@@ -543,14 +571,14 @@ func TestTrafficH2C(t *testing.T) {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
-	h2c := upstream("default_h2c_80", ep("127.0.0.1", int32(l.Addr().(*net.TCPAddr).Port)))
+	h2c := upstream("default_h2c_80")
 	h2c.Protocol = model.ProtocolH2C
 	addr, port := freeLoopbackAddr(t)
 	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "h2c", h2c.Name)))}}, h2c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, files, addr, port)
+	startNginx(t, files, onLoopback(h2c, l), addr, port)
 
 	for i := 0; i < 3; i++ { // later requests reuse the kept-alive HTTP/2 connection
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s:%d/grpc/svc?x=%d", addr, port, i), nil)

@@ -113,6 +113,12 @@ func add(in *translate.Input, obj runtime.Object) bool {
 		in.HTTPRoutes = append(in.HTTPRoutes, *o)
 	case *gatewayv1.GRPCRoute:
 		in.GRPCRoutes = append(in.GRPCRoutes, *o)
+	case *gatewayv1.TCPRoute:
+		in.TCPRoutes = append(in.TCPRoutes, *o)
+	case *gatewayv1.UDPRoute:
+		in.UDPRoutes = append(in.UDPRoutes, *o)
+	case *gatewayv1.TLSRoute:
+		in.TLSRoutes = append(in.TLSRoutes, *o)
 	case *gatewayv1beta1.ReferenceGrant:
 		in.ReferenceGrants = append(in.ReferenceGrants, *o)
 	case *gatewayv1.ReferenceGrant:
@@ -225,6 +231,15 @@ func withNamespaces(in *translate.Input) {
 		note(o.Namespace)
 	}
 	for _, o := range in.GRPCRoutes {
+		note(o.Namespace)
+	}
+	for _, o := range in.TCPRoutes {
+		note(o.Namespace)
+	}
+	for _, o := range in.UDPRoutes {
+		note(o.Namespace)
+	}
+	for _, o := range in.TLSRoutes {
 		note(o.Namespace)
 	}
 	for _, o := range in.ReferenceGrants {

@@ -30,7 +30,7 @@ func TestRenderGolden(t *testing.T) {
 		},
 		{
 			name:    "files",
-			inputs:  []string{"testdata/basic/gateway.yaml", "testdata/basic/backends.yaml", "testdata/basic/routes.yml"},
+			inputs:  []string{"testdata/basic/gateway.yaml", "testdata/basic/backends.yaml", "testdata/basic/routes.yml", "testdata/basic/stream-routes.yaml"},
 			golden:  "testdata/basic.golden.yaml",
 			gateway: "apps/web",
 			skipped: []string{"ServiceAccount"},

@@ -131,8 +131,7 @@ func largeModel(n int) *model.Gateway {
 	for i := range n {
 		up := model.Upstream{
 			Name: fmt.Sprintf("default_svc%d_80", i), ServiceNamespace: "default", ServiceName: fmt.Sprintf("svc%d", i), ServicePort: 80,
-			Protocol:  model.ProtocolHTTP1,
-			Endpoints: []model.Endpoint{{Address: fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256), Port: 8080}},
+			Protocol: model.ProtocolHTTP1,
 		}
 		gw.Upstreams = append(gw.Upstreams, up)
 		routeRef := func(rule int) model.RouteRef {

@@ -44,6 +44,13 @@ func ReportName(gatewayName string) string {
 	return Name(gatewayName) + "-report"
 }
 
+// EndpointsName is the name of the Gateway's endpoints ConfigMap, which
+// the operator writes and the sidecars watch (dataplane.EnvEndpointsConfigMap):
+// Name + "-endpoints".
+func EndpointsName(gatewayName string) string {
+	return Name(gatewayName) + "-endpoints"
+}
+
 // LabelValue makes s usable as a label value (at most 63 characters): a
 // longer value is cut and suffixed with its hash, so two long Gateway names
 // never share a label value by accident.

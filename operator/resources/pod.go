@@ -137,6 +137,7 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 			{Name: dataplane.EnvGatewayNamespace, Value: owner.Namespace},
 			{Name: dataplane.EnvServiceName, Value: name},
 			{Name: dataplane.EnvReportConfigMap, Value: ReportName(owner.Name)},
+			{Name: dataplane.EnvEndpointsConfigMap, Value: EndpointsName(owner.Name)},
 		},
 		Ports: []corev1.ContainerPort{
 			{Name: "health", ContainerPort: dataplane.HealthPort, Protocol: corev1.ProtocolTCP},

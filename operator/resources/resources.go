@@ -2,6 +2,7 @@ package resources
 
 import (
 	"maps"
+	"net/netip"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,7 +37,11 @@ type Set struct {
 	ServiceAccount *corev1.ServiceAccount
 	Role           *rbacv1.Role
 	RoleBinding    *rbacv1.RoleBinding
-	ConfigMap      *corev1.ConfigMap
+	// Endpoints holds the ready addresses of each upstream (EndpointsData),
+	// which the sidecars serve to nginx as DNS: an endpoint change writes
+	// only this object, never the config or the Deployment.
+	Endpoints *corev1.ConfigMap
+	ConfigMap *corev1.ConfigMap
 	// Report is the empty ConfigMap the sidecars write their reports to
 	// (dataplane.PodReport); the operator never sets its data.
 	Report     *corev1.ConfigMap
@@ -47,9 +52,30 @@ type Set struct {
 
 // Objects lists the set in the order it should be applied: the pod's
 // identity and permissions and its mounted files exist before the
-// Deployment that needs them.
+// Deployment that needs them, and the endpoints of a new upstream are
+// published before the config that uses it (nginx would otherwise ask for
+// a name the sidecar does not know yet, and wait 10 s to ask again).
 func (s Set) Objects() []client.Object {
-	return []client.Object{s.ServiceAccount, s.Role, s.RoleBinding, s.ConfigMap, s.Report, s.Secret, s.Service, s.Deployment}
+	return []client.Object{s.ServiceAccount, s.Role, s.RoleBinding, s.Endpoints, s.ConfigMap, s.Report, s.Secret, s.Service, s.Deployment}
+}
+
+// EndpointsData is the endpoints ConfigMap's data: one key per upstream
+// name (every upstream of the model, "" for one without ready endpoints),
+// the value dataplane.FormatEndpoints.
+func EndpointsData(endpoints map[string][]model.Endpoint) map[string]string {
+	out := make(map[string]string, len(endpoints))
+	for upstream, eps := range endpoints {
+		aps := make([]netip.AddrPort, 0, len(eps))
+		for _, e := range eps {
+			addr, err := netip.ParseAddr(e.Address)
+			if err != nil || e.Port < 1 || e.Port > 65535 {
+				continue // the translation step only gives IPs and ports
+			}
+			aps = append(aps, netip.AddrPortFrom(addr, uint16(e.Port)))
+		}
+		out[upstream] = dataplane.FormatEndpoints(aps)
+	}
+	return out
 }
 
 // ConfigHash is the hash the gateway pods must report as applied: the
@@ -139,6 +165,13 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 	infraAnnotations := maps.Clone(infra.Annotations)
 	configData, configBinary := config.Data, config.Binary
 
+	// sideConfigMap is an owned ConfigMap without data under its own name.
+	sideConfigMap := func(name string) *corev1.ConfigMap {
+		m := meta(infraAnnotations)
+		m.Name = name
+		return &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: m}
+	}
+
 	serviceAnnotations := maps.Clone(infra.ServiceAnnotations)
 	if serviceAnnotations == nil {
 		serviceAnnotations = map[string]string{}
@@ -155,7 +188,7 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 		Role: &rbacv1.Role{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 			ObjectMeta: meta(infraAnnotations),
-			Rules:      SidecarRules(owner.Name, name, ReportName(owner.Name)),
+			Rules:      SidecarRules(owner.Name, name, ReportName(owner.Name), EndpointsName(owner.Name)),
 		},
 		RoleBinding: &rbacv1.RoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -163,6 +196,7 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: owner.Namespace}},
 		},
+		Endpoints: sideConfigMap(EndpointsName(owner.Name)),
 		ConfigMap: &corev1.ConfigMap{
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			// The hash of the config it is part of, as on the pods: what
@@ -180,14 +214,7 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 			Data:       configData,
 			BinaryData: configBinary,
 		},
-		Report: &corev1.ConfigMap{
-			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-			ObjectMeta: func() metav1.ObjectMeta {
-				m := meta(infraAnnotations)
-				m.Name = ReportName(owner.Name)
-				return m
-			}(),
-		},
+		Report: sideConfigMap(ReportName(owner.Name)),
 		Secret: &corev1.Secret{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 			ObjectMeta: meta(infraAnnotations),
@@ -239,16 +266,21 @@ func objectLabels(owner Owner, infra model.Infrastructure) map[string]string {
 //     apply of its replica's keys. Not create: the operator creates it, and
 //     an apply to a missing object fails until then. Not get: an apply
 //     needs no read;
+//   - get, list and watch its Gateway's endpoints ConfigMap (one name):
+//     the backend addresses it serves to nginx as DNS. Through the API
+//     server, not a volume: the kubelet refreshes volumes up to a minute
+//     late;
 //   - create and patch events (a Role cannot name an object that does not
 //     exist yet).
 //
 // It has no pod permission at all: a sidecar (or an nginx that took it
 // over) cannot relabel or change any pod, its own included. Every replica
 // writes status.addresses (no election, so no Lease).
-func SidecarRules(gatewayName, serviceName, reportName string) []rbacv1.PolicyRule {
+func SidecarRules(gatewayName, serviceName, reportName, endpointsName string) []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"services"}, ResourceNames: []string{serviceName}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{reportName}, Verbs: []string{"patch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{endpointsName}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/status"}, ResourceNames: []string{gatewayName}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},

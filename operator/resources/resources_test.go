@@ -104,6 +104,9 @@ func TestObjectsMetadata(t *testing.T) {
 		if obj == client.Object(set.Report) {
 			wantName = "gw-nginx-report"
 		}
+		if obj == client.Object(set.Endpoints) {
+			wantName = "gw-nginx-endpoints"
+		}
 		if obj.GetName() != wantName || obj.GetNamespace() != "ns" {
 			t.Errorf("%s is %s/%s", kind, obj.GetNamespace(), obj.GetName())
 		}
@@ -377,8 +380,11 @@ func TestObjectsRole(t *testing.T) {
 					t.Errorf("%s rule is not limited to one object: %+v", res, rule)
 				}
 			case "configmaps":
-				// The report ConfigMap only, and only an apply to it.
-				if !reflect.DeepEqual(rule.ResourceNames, []string{"gw-nginx-report"}) || !reflect.DeepEqual(rule.Verbs, []string{"patch"}) {
+				// An apply to the report ConfigMap; a read of the endpoints
+				// ConfigMap (watched by name). Nothing else.
+				report := reflect.DeepEqual(rule.ResourceNames, []string{"gw-nginx-report"}) && reflect.DeepEqual(rule.Verbs, []string{"patch"})
+				endpoints := reflect.DeepEqual(rule.ResourceNames, []string{"gw-nginx-endpoints"}) && reflect.DeepEqual(rule.Verbs, []string{"get", "list", "watch"})
+				if !report && !endpoints {
 					t.Errorf("configmaps rule = %+v", rule)
 				}
 			case "pods":
@@ -392,7 +398,7 @@ func TestObjectsRole(t *testing.T) {
 	// Every replica writes the addresses, without an election: no leases.
 	// Reports go to the report ConfigMap: no pods.
 	slices.Sort(granted)
-	want := []string{"/configmaps", "/events", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
+	want := []string{"/configmaps", "/configmaps", "/events", "/services", "events.k8s.io/events", "gateway.networking.k8s.io/gateways", "gateway.networking.k8s.io/gateways/status"}
 	if !slices.Equal(granted, want) {
 		t.Errorf("the Role grants %v, want exactly %v", granted, want)
 	}
@@ -419,5 +425,21 @@ func TestLastGoodConfigMap(t *testing.T) {
 	}
 	if _, leaked := cm.Data["a.key"]; leaked {
 		t.Error("a Secret file is in the last-good ConfigMap")
+	}
+}
+
+// TestEndpointsData: one key per upstream, sorted lines, "" for an upstream
+// without endpoints; the same endpoints in another order give the same data.
+func TestEndpointsData(t *testing.T) {
+	got := EndpointsData(map[string][]model.Endpoint{
+		"default_echo_80":  {{Address: "10.0.0.2", Port: 3000}, {Address: "fd00::1", Port: 3000}, {Address: "10.0.0.1", Port: 3000}},
+		"default_empty_80": {},
+	})
+	want := map[string]string{
+		"default_echo_80":  "10.0.0.1:3000\n10.0.0.2:3000\n[fd00::1]:3000\n",
+		"default_empty_80": "",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("EndpointsData = %q, want %q", got, want)
 	}
 }

@@ -70,6 +70,33 @@ type resolvedUpstream struct {
 // kind Service, same namespace or a ReferenceGrant, the Service and its
 // port exist, and the port's appProtocol is one we speak.
 func (b *translator) resolveBackendRef(route RouteKey, ref gatewayv1.BackendObjectReference, field string) (upstreamKey, *refError) {
+	key, svc, sp, refErr := b.resolveServicePort(route, ref, field, corev1.ProtocolTCP)
+	if refErr != nil {
+		return key, refErr
+	}
+	policy := b.tlsPolicies.policyFor(key.Namespace, key.Name, sp.Name)
+	proto, ok := appProtocol(sp.AppProtocol)
+	if !ok && policy != nil && isHTTPSAppProtocol(sp.AppProtocol) {
+		// TLS to the port comes from the policy; over it, HTTP/1.1.
+		proto, ok = model.ProtocolHTTP1, true
+	}
+	if !ok {
+		return key, &refError{gatewayv1.RouteReasonUnsupportedProtocol, fmt.Sprintf("%s: appProtocol %q of Service %s/%s port %d is not supported", field, *sp.AppProtocol, key.Namespace, key.Name, key.Port)}
+	}
+	if _, done := b.upstreams[key]; !done {
+		u := &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp, corev1.ProtocolTCP)}
+		if policy != nil {
+			u.tls, u.tlsRefused = policy.tls, policy.tls == nil
+		}
+		b.upstreams[key] = u
+	}
+	return key, nil
+}
+
+// resolveServicePort checks what every backendRef needs: kind Service, same
+// namespace or a ReferenceGrant, and a Service port of the transport
+// protocol that exists.
+func (b *translator) resolveServicePort(route RouteKey, ref gatewayv1.BackendObjectReference, field string, transport corev1.Protocol) (upstreamKey, *corev1.Service, *corev1.ServicePort, *refError) {
 	routeNS := route.Namespace
 	group, kind := "", kindService
 	if ref.Group != nil {
@@ -84,54 +111,46 @@ func (b *translator) resolveBackendRef(route RouteKey, ref gatewayv1.BackendObje
 	}
 	key := upstreamKey{Namespace: ns, Name: string(ref.Name)}
 	if group != "" || kind != kindService {
-		return key, &refError{gatewayv1.RouteReasonInvalidKind, fmt.Sprintf("%s: %s/%s is not supported (core Service is)", field, group, kind)}
+		return key, nil, nil, &refError{gatewayv1.RouteReasonInvalidKind, fmt.Sprintf("%s: %s/%s is not supported (core Service is)", field, group, kind)}
 	}
 	if !b.ix.referenceAllowed(
 		grantRef{Group: gatewayGroup, Kind: string(route.Kind), Namespace: routeNS},
 		grantRef{Group: "", Kind: kindService, Namespace: ns, Name: string(ref.Name)},
 	) {
-		return key, &refError{gatewayv1.RouteReasonRefNotPermitted, fmt.Sprintf("%s: Service %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name)}
+		return key, nil, nil, &refError{gatewayv1.RouteReasonRefNotPermitted, fmt.Sprintf("%s: Service %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name)}
 	}
 	if ref.Port == nil {
-		return key, &refError{gatewayv1.RouteReasonBackendNotFound, field + ".port: required for a Service"}
+		return key, nil, nil, &refError{gatewayv1.RouteReasonBackendNotFound, field + ".port: required for a Service"}
 	}
 	key.Port = *ref.Port
 	svc, ok := b.ix.service(types.NamespacedName{Namespace: ns, Name: string(ref.Name)})
 	if !ok {
-		return key, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s not found", field, ns, ref.Name)}
+		return key, nil, nil, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s not found", field, ns, ref.Name)}
 	}
-	sp := servicePort(svc, key.Port)
+	sp := servicePort(svc, key.Port, transport)
 	if sp == nil {
-		return key, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s has no port %d", field, ns, ref.Name, key.Port)}
+		return key, nil, nil, &refError{gatewayv1.RouteReasonBackendNotFound, fmt.Sprintf("%s: Service %s/%s has no %s port %d", field, ns, ref.Name, transport, key.Port)}
 	}
-	policy := b.tlsPolicies.policyFor(ns, string(ref.Name), sp.Name)
-	proto, ok := appProtocol(sp.AppProtocol)
-	if !ok && policy != nil && isHTTPSAppProtocol(sp.AppProtocol) {
-		// TLS to the port comes from the policy; over it, HTTP/1.1.
-		proto, ok = model.ProtocolHTTP1, true
-	}
-	if !ok {
-		return key, &refError{gatewayv1.RouteReasonUnsupportedProtocol, fmt.Sprintf("%s: appProtocol %q of Service %s/%s port %d is not supported", field, *sp.AppProtocol, ns, ref.Name, key.Port)}
-	}
-	if _, done := b.upstreams[key]; !done {
-		u := &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp)}
-		if policy != nil {
-			u.tls, u.tlsRefused = policy.tls, policy.tls == nil
-		}
-		b.upstreams[key] = u
-	}
-	return key, nil
+	return key, svc, sp, nil
 }
 
-// servicePort finds the TCP port of a Service by number.
-func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {
+// servicePort finds the port of a Service by number and transport
+// protocol (TCP when the Service leaves it empty).
+func servicePort(svc *corev1.Service, port int32, transport corev1.Protocol) *corev1.ServicePort {
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
-		if p.Port == port && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+		if p.Port == port && protocolOrTCP(p.Protocol) == transport {
 			return p
 		}
 	}
 	return nil
+}
+
+func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
 }
 
 // appProtocol maps a Service port's appProtocol to how nginx talks to it.
@@ -157,9 +176,10 @@ func isHTTPSAppProtocol(ap *string) bool {
 }
 
 // endpoints collects the ready addresses of a Service port from its
-// EndpointSlices (matched by port name), deduplicated and sorted. A nil
-// ready condition counts as ready, as the EndpointSlice API says.
-func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []model.Endpoint {
+// EndpointSlices (matched by port name and transport), deduplicated and
+// sorted. A nil ready condition counts as ready, as the EndpointSlice API
+// says.
+func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort, transport corev1.Protocol) []model.Endpoint {
 	seen := map[model.Endpoint]bool{}
 	for _, es := range b.ix.slices[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] {
 		if !sliceTrusted(svc, es) {
@@ -175,7 +195,7 @@ func (b *translator) endpoints(svc *corev1.Service, sp *corev1.ServicePort) []mo
 			if p.Name != nil {
 				name = *p.Name
 			}
-			if name == sp.Name && p.Port != nil && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+			if name == sp.Name && p.Port != nil && (p.Protocol == nil && transport == corev1.ProtocolTCP || p.Protocol != nil && *p.Protocol == transport) {
 				port, found = *p.Port, true
 				break
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -277,7 +278,7 @@ func (b *translator) gatewayUsesPolicy(gs *gatewayState, p *gatewayv1.BackendTLS
 			if !ok {
 				continue
 			}
-			if sp := servicePort(svc, key.Port); sp != nil && sp.Name == string(*ref.SectionName) {
+			if sp := servicePort(svc, key.Port, corev1.ProtocolTCP); sp != nil && sp.Name == string(*ref.SectionName) {
 				return true
 			}
 		}

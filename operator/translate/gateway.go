@@ -37,11 +37,15 @@ type gatewayState struct {
 	// insecureFrontend is the InsecureFrontendValidationMode condition
 	// (frontendtls.go); nil when no port falls back.
 	insecureFrontend *metav1.Condition
+	// streamUpstreams names the stream upstreams of the Gateway's model,
+	// shared by its TCP, UDP and TLS routes (streamroutes.go).
+	streamUpstreams map[streamUpstreamKey]string
+	streamNames     uniqueNames
 }
 
 // newGatewayState validates a Gateway whose class is ours.
 func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *gatewayState {
-	gs := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, accepted: true}
+	gs := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, accepted: true, streamUpstreams: map[streamUpstreamKey]string{}}
 	reject := func(reason gatewayv1.GatewayConditionReason, msg string) {
 		if gs.accepted {
 			gs.accepted, gs.acceptedReason, gs.acceptedMessage = false, string(reason), msg

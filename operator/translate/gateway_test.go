@@ -18,12 +18,12 @@ func TestSupportedFeatures(t *testing.T) {
 	if !sort.StringsAreSorted(names) {
 		t.Errorf("supportedFeatures not sorted: %v", names)
 	}
-	for _, must := range []string{"Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant"} {
+	for _, must := range []string{"Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "TCPRoute", "UDPRoute", "TLSRoute", "TLSRouteModeTerminate", "TLSRouteModeMixed"} {
 		if sort.SearchStrings(names, must) == len(names) || names[sort.SearchStrings(names, must)] != must {
 			t.Errorf("supportedFeatures lacks %s", must)
 		}
 	}
-	for _, mustNot := range []string{"TLSRoute", "GatewayHTTPListenerIsolation", "HTTPRouteRetry"} {
+	for _, mustNot := range []string{"GatewayHTTPListenerIsolation", "HTTPRouteRetry"} {
 		i := sort.SearchStrings(names, mustNot)
 		if i < len(names) && names[i] == mustNot {
 			t.Errorf("supportedFeatures claims %s", mustNot)

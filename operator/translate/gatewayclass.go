@@ -54,6 +54,11 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute308RedirectStatusCode,
 	features.SupportBackendTLSPolicy,
 	features.SupportGatewayBackendClientCertificate,
+	features.SupportTCPRoute,
+	features.SupportUDPRoute,
+	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportTLSRouteModeMixed,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {

@@ -20,7 +20,7 @@ package translate_test
 // -run TestGolden/<case>.
 //
 // The .out.yaml lists each GatewayClass status, each Gateway (status,
-// infrastructure, model) and each route's parent statuses. In the model,
+// infrastructure, model, endpoints) and each route's parent statuses. In the model,
 // zero values are left out, each candidate names its rule by ID and the
 // rules are listed once under Rules; certificate PEM bytes are summarised
 // by length and hash.
@@ -164,6 +164,8 @@ type goldenGateway struct {
 	Infrastructure        any      `json:"infrastructure"`
 	// Model is absent when the Gateway is not accepted.
 	Model any `json:"model,omitempty"`
+	// Endpoints are the ready addresses per upstream, kept out of the model.
+	Endpoints map[string][]model.Endpoint `json:"upstreamEndpoints,omitempty"`
 }
 
 type goldenRoute struct {
@@ -183,6 +185,7 @@ func summarize(out translate.Output) golden {
 		gg := goldenGateway{Gateway: gw.Namespace + "/" + gw.Name, Status: gw.Status, ProgrammableListeners: gw.ProgrammableListeners, Infrastructure: pruned(gw.Infrastructure)}
 		if gw.Model != nil {
 			gg.Model = modelTree(gw.Model)
+			gg.Endpoints = gw.Endpoints
 		}
 		g.Gateways = append(g.Gateways, gg)
 	}

@@ -110,10 +110,9 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 	})
 	upstreamNames := b.nameUpstreams(ruleKeys, rules, ruleOf)
 	for k, name := range upstreamNames {
-		u := b.upstreams[k]
 		m.Upstreams = append(m.Upstreams, model.Upstream{
 			Name: name, ServiceNamespace: k.Namespace, ServiceName: k.Name, ServicePort: k.Port,
-			Protocol: u.protocol, Endpoints: u.endpoints, TLS: u.tls,
+			Protocol: b.upstreams[k].protocol, TLS: b.upstreams[k].tls,
 		})
 	}
 	slices.SortFunc(m.Upstreams, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })

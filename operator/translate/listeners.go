@@ -53,6 +53,9 @@ type listenerState struct {
 
 	// certs are the resolved certificate Secrets, in certificateRefs order.
 	certs []*corev1.Secret
+	// terminate is set for a TLS listener in mode Terminate: its
+	// connections are decrypted with certs and proxied in cleartext.
+	terminate bool
 
 	// attached are the routes attached with Accepted True.
 	attached map[RouteKey]bool
@@ -87,8 +90,10 @@ func (l *listenerState) allowsNamespace(ix *index, gatewayNS, ns string) bool {
 // network namespace, so a listener on one of them could not be served and
 // would take the port from the sidecar (or nginx would fail to bind).
 var gatewayPodPorts = map[int32]string{
-	dataplane.HealthPort:  "the sidecar's health probes (/healthz, /readyz)",
-	dataplane.MetricsPort: "the sidecar's metrics (/metrics)",
+	dataplane.HealthPort:       "the sidecar's health probes (/healthz, /readyz)",
+	dataplane.MetricsPort:      "the sidecar's metrics (/metrics)",
+	dataplane.EndpointsDNSPort: "the sidecar's endpoints DNS on the pod's loopback",
+	dataplane.NoEndpointsPort:  "nginx's local server that answers 503 for upstreams without endpoints",
 }
 
 func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
@@ -137,8 +142,16 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 		}
 		resolveRouteKinds(st, l, field)
 		resolveRouteNamespaces(st, l, field, reject)
-		if l.Protocol == gatewayv1.HTTPSProtocolType {
+		switch l.Protocol {
+		case gatewayv1.HTTPSProtocolType:
 			resolveListenerTLS(ix, gw, st, l, field, reject)
+		case gatewayv1.TLSProtocolType:
+			if l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gatewayv1.TLSModePassthrough {
+				resolvePassthroughTLS(st, l, field, reject)
+			} else {
+				st.terminate = true
+				resolveListenerTLS(ix, gw, st, l, field, reject)
+			}
 		}
 	}
 	markConflicts(out)
@@ -217,11 +230,12 @@ func resolveRouteNamespaces(st *listenerState, l *gatewayv1.Listener, field stri
 	}
 }
 
-// resolveListenerTLS checks an HTTPS listener's tls: mode Terminate and
-// certificateRefs to kubernetes.io/tls Secrets holding a valid key pair.
+// resolveListenerTLS checks the tls of an HTTPS listener or a TLS listener
+// in mode Terminate: certificateRefs to kubernetes.io/tls Secrets holding a
+// valid key pair.
 func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
 	if l.TLS == nil {
-		reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".tls: required for HTTPS")
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.tls: required for %s", field, l.Protocol))
 		st.certsOK = false
 		return
 	}
@@ -251,6 +265,16 @@ func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *
 		if st.certsOK {
 			st.certs = append(st.certs, secret)
 		}
+	}
+}
+
+// resolvePassthroughTLS checks a TLS listener in mode Passthrough (the
+// connection is proxied as it is, routed on its server name): it takes no
+// certificates.
+func resolvePassthroughTLS(st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
+	if len(l.TLS.CertificateRefs) > 0 {
+		reject(string(gatewayv1.ListenerReasonUnsupportedValue), field+".tls.certificateRefs: must be empty in mode Passthrough")
+		st.certsOK = false
 	}
 }
 
@@ -291,20 +315,28 @@ func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretOb
 	return secret, "", nil
 }
 
-// markConflicts finds listeners that are not distinct: on one port, HTTP
-// and HTTPS mixed (ProtocolConflict), or the same hostname twice
-// (HostnameConflict). All of them are rejected; none wins.
+// markConflicts finds listeners that are not distinct: on one port and
+// transport, different protocols (HTTP and HTTPS, TCP and TLS, …:
+// ProtocolConflict; HTTPS and TLS may share a port), or the same hostname
+// twice (HostnameConflict). All of
+// them are rejected; none wins. A UDP listener shares its port number with
+// the TCP-based ones: they are different sockets.
 func markConflicts(ls []*listenerState) {
-	byPort := map[int32][]*listenerState{}
-	var ports []int32
+	type portKey struct {
+		port int32
+		udp  bool
+	}
+	byPort := map[portKey][]*listenerState{}
+	var ports []portKey
 	for _, l := range ls {
 		if !l.accepted {
 			continue
 		}
-		if _, ok := byPort[l.port]; !ok {
-			ports = append(ports, l.port)
+		key := portKey{l.port, l.protocol == gatewayv1.UDPProtocolType}
+		if _, ok := byPort[key]; !ok {
+			ports = append(ports, key)
 		}
-		byPort[l.port] = append(byPort[l.port], l)
+		byPort[key] = append(byPort[key], l)
 	}
 	for _, port := range ports {
 		group := byPort[port]
@@ -312,18 +344,28 @@ func markConflicts(ls []*listenerState) {
 		for _, l := range group {
 			protocols[l.protocol] = true
 		}
-		if len(protocols) > 1 {
+		// HTTPS and TLS share a port: nginx routes each connection on its
+		// server name (model.StreamServer.HTTPS).
+		sharedTLS := len(protocols) == 2 && protocols[gatewayv1.HTTPSProtocolType] && protocols[gatewayv1.TLSProtocolType]
+		if len(protocols) > 1 && !sharedTLS {
 			for _, l := range group {
 				l.conflictReason = string(gatewayv1.ListenerReasonProtocolConflict)
 			}
 			continue
 		}
+		// A TCP or UDP connection has no hostname to tell listeners apart.
+		hostname := func(l *listenerState) string {
+			if l.protocol == gatewayv1.TCPProtocolType || l.protocol == gatewayv1.UDPProtocolType {
+				return ""
+			}
+			return l.hostname
+		}
 		hosts := map[string]int{}
 		for _, l := range group {
-			hosts[l.hostname]++
+			hosts[hostname(l)]++
 		}
 		for _, l := range group {
-			if hosts[l.hostname] > 1 {
+			if hosts[hostname(l)] > 1 {
 				l.conflictReason = string(gatewayv1.ListenerReasonHostnameConflict)
 			}
 		}

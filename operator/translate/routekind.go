@@ -16,7 +16,7 @@ import (
 // file each (httproute.go, …). Adding a kind means adding its processor
 // here: the listeners, attachment, hostname intersection, ReferenceGrant
 // checks, backend resolution and statuses are shared.
-var routeKinds = []routeKind{httpRoutes{}, grpcRoutes{}}
+var routeKinds = []routeKind{httpRoutes{}, grpcRoutes{}, tcpRoutes, udpRoutes, tlsRoutes}
 
 // routeKind is the processor of one route kind.
 type routeKind interface {

@@ -27,6 +27,9 @@ type Input struct {
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
 	GRPCRoutes      []gatewayv1.GRPCRoute
+	TCPRoutes       []gatewayv1.TCPRoute
+	UDPRoutes       []gatewayv1.UDPRoute
+	TLSRoutes       []gatewayv1.TLSRoute
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
@@ -93,6 +96,13 @@ type GatewayResult struct {
 	// Model is what the data plane serves; nil when the Gateway is not
 	// accepted (then no data plane objects are kept for it).
 	Model *model.Gateway
+	// Endpoints are the ready addresses of each of Model's upstreams, keyed
+	// by upstream name, each list sorted; an upstream without ready
+	// endpoints has an empty list (its requests answer 503). They are kept
+	// out of the model so that the config, and its hash, never depend on
+	// them: the operator publishes them apart (resources.Endpoints) and
+	// nginx resolves them at run time through the sidecar's DNS.
+	Endpoints map[string][]model.Endpoint
 	// Infrastructure is what the owned objects are built from.
 	Infrastructure model.Infrastructure
 }
@@ -110,6 +120,9 @@ type translator struct {
 	upstreams map[upstreamKey]*resolvedUpstream
 	// tlsPolicies are the BackendTLSPolicies by target.
 	tlsPolicies backendTLSPolicies
+	// streamUpstreams are the endpoints of the Service ports stream routes
+	// resolved so far.
+	streamUpstreams map[streamUpstreamKey][]model.Endpoint
 }
 
 // Translate resolves and validates every input object and returns the model of
@@ -117,7 +130,7 @@ type translator struct {
 // no I/O, no clock, no randomness; the same Input (in any order) gives the
 // same Output.
 func Translate(in Input) Output {
-	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}}
+	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}, streamUpstreams: map[streamUpstreamKey][]model.Endpoint{}}
 	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies)
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
@@ -183,6 +196,7 @@ func Translate(in Input) Output {
 		if gs.accepted {
 			_, settings := resolveSettings(gs.params...)
 			res.Model = b.gatewayModel(gs, settings)
+			res.Endpoints = b.endpointsOf(gs, res.Model)
 			res.Infrastructure.Ports = servicePorts(gs.listeners)
 		}
 		out.Gateways = append(out.Gateways, res)
@@ -202,6 +216,28 @@ func (b *translator) gatewayModel(gs *gatewayState, settings model.Settings) *mo
 		kind.contribute(b, gs, m, certs)
 	}
 	return m
+}
+
+// endpointsOf lists the ready addresses of each upstream of m.
+func (b *translator) endpointsOf(gs *gatewayState, m *model.Gateway) map[string][]model.Endpoint {
+	out := make(map[string][]model.Endpoint, len(m.Upstreams)+len(m.StreamUpstreams))
+	for _, u := range m.Upstreams {
+		eps := []model.Endpoint{}
+		if r := b.upstreams[upstreamKey{Namespace: u.ServiceNamespace, Name: u.ServiceName, Port: u.ServicePort}]; r != nil {
+			eps = append(eps, r.endpoints...)
+		}
+		out[u.Name] = eps
+	}
+	// A stream upstream without endpoints is left out: its name is then
+	// unknown to the sidecar's DNS, nginx resolves it to no peer and closes
+	// its connections, where an HTTP upstream's empty entry points at the
+	// local 503 server.
+	for key, name := range gs.streamUpstreams {
+		if eps := b.streamUpstreams[key]; len(eps) > 0 {
+			out[name] = slices.Clone(eps)
+		}
+	}
+	return out
 }
 
 // sortedByNamespacedName returns pointers to the objects, sorted by
@@ -228,21 +264,33 @@ func compareObjects(a, b interface {
 	return cmp.Or(strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 }
 
-// servicePorts lists the distinct ports of the programmed listeners.
+// servicePorts lists the distinct ports of the programmed listeners, per
+// transport protocol: a TCP and a UDP listener on one number are two
+// Service ports.
 func servicePorts(ls []*listenerState) []model.ServicePort {
-	seen := map[int32]bool{}
+	type portKey struct {
+		port     int32
+		protocol corev1.Protocol
+	}
+	seen := map[portKey]bool{}
 	var out []model.ServicePort
 	for _, l := range ls {
-		if !l.programmed() || seen[l.port] {
+		key := portKey{l.port, corev1.ProtocolTCP}
+		if l.protocol == gatewayv1.UDPProtocolType {
+			key.protocol = corev1.ProtocolUDP
+		}
+		if !l.programmed() || seen[key] {
 			continue
 		}
-		seen[l.port] = true
+		seen[key] = true
 		out = append(out, model.ServicePort{
 			Name:     fmt.Sprintf("%s-%d", strings.ToLower(string(l.protocol)), l.port),
 			Port:     l.port,
-			Protocol: corev1.ProtocolTCP,
+			Protocol: key.protocol,
 		})
 	}
-	slices.SortFunc(out, func(a, b model.ServicePort) int { return cmp.Compare(a.Port, b.Port) })
+	slices.SortFunc(out, func(a, b model.ServicePort) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
+	})
 	return out
 }

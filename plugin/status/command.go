@@ -47,7 +47,7 @@ Accepted and Programmed conditions and the routes the operator refused for it.
 
 Exits non-zero when a Gateway shown is not in sync: a pod is not SYNCED, or the Gateway
 is not Accepted and Programmed. Reads only through the API server (get/list gateways,
-httproutes, pods, configmaps; optionally gatewayclasses); see docs/troubleshooting.md.`,
+httproutes, grpcroutes, tlsroutes, tcproutes, udproutes, pods, configmaps; optionally gatewayclasses); see docs/troubleshooting.md.`,
 		Example: `  kubectl nginx-gateway status            # Gateways of the current namespace
   kubectl nginx-gateway status web -n prod
   kubectl nginx-gateway status -A -o yaml`,
@@ -88,7 +88,7 @@ func (o *options) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := reader{c: c, classes: map[string]classVerdict{}}
+	r := reader{c: c, classes: map[string]classVerdict{}, routeCache: map[string]*kindRoutes{}}
 
 	var gateways []gatewayv1.Gateway
 	if len(args) == 1 {
@@ -169,11 +169,8 @@ type classVerdict struct {
 type reader struct {
 	c       client.Client
 	classes map[string]classVerdict
-	// routes of every namespace (nil until read), or of the namespaces
-	// read so far when listing every namespace is forbidden.
-	allRoutes  []gatewayv1.HTTPRoute
-	routesRead bool
-	nsRoutes   map[string][]gatewayv1.HTTPRoute
+	// routeCache holds each route kind's routes once read (routes.go).
+	routeCache map[string]*kindRoutes
 	notes      []string
 	// classForbidden: GatewayClasses cannot be read (noted once).
 	classForbidden bool
@@ -250,37 +247,4 @@ func (r *reader) configMap(ctx context.Context, namespace, name string) (*corev1
 		return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", namespace, name, err)
 	}
 	return &cm, nil
-}
-
-// routes are the HTTPRoutes that may attach to a Gateway of namespace:
-// those of every namespace, or, when the user may not list them
-// cluster-wide, those of namespace (routes of other namespaces are then
-// not shown, which a note says).
-func (r *reader) routes(ctx context.Context, namespace string) ([]gatewayv1.HTTPRoute, error) {
-	if !r.routesRead {
-		var list gatewayv1.HTTPRouteList
-		err := r.c.List(ctx, &list)
-		switch {
-		case err == nil:
-			r.allRoutes, r.routesRead = list.Items, true
-		case apierrors.IsForbidden(err):
-			r.routesRead = true
-			r.nsRoutes = map[string][]gatewayv1.HTTPRoute{}
-			r.notes = append(r.notes, "cannot list HTTPRoutes of every namespace; refused routes are shown from the Gateway's namespace only")
-		default:
-			return nil, fmt.Errorf("listing HTTPRoutes: %w", err)
-		}
-	}
-	if r.nsRoutes == nil {
-		return r.allRoutes, nil
-	}
-	if routes, ok := r.nsRoutes[namespace]; ok {
-		return routes, nil
-	}
-	var list gatewayv1.HTTPRouteList
-	if err := r.c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("listing HTTPRoutes of namespace %q: %w", namespace, err)
-	}
-	r.nsRoutes[namespace] = list.Items
-	return list.Items, nil
 }

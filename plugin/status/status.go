@@ -32,9 +32,18 @@ type Input struct {
 	ConfigMap *corev1.ConfigMap
 	Report    *corev1.ConfigMap
 	Pods      []corev1.Pod
-	// Routes may hold any HTTPRoutes; only our status entries for
+	// Routes may hold routes of any kind; only our status entries for
 	// Gateway count.
-	Routes []gatewayv1.HTTPRoute
+	Routes []Route
+}
+
+// Route is what status reads of a route of any kind: its name and the
+// status.parents every route kind has.
+type Route struct {
+	Kind      string
+	Namespace string
+	Name      string
+	Parents   []gatewayv1.RouteParentStatus
 }
 
 // GatewayStatus is the status of one Gateway, the unit of every output.
@@ -140,11 +149,11 @@ func condition(conds []metav1.Condition, t string) Condition {
 
 // refusedRoutes are the routes with an entry of our controller for gw in
 // status.parents whose Accepted is False, sorted by namespace and name.
-func refusedRoutes(gw *gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []RouteStatus {
+func refusedRoutes(gw *gatewayv1.Gateway, routes []Route) []RouteStatus {
 	var out []RouteStatus
 	for i := range routes {
 		r := &routes[i]
-		for _, p := range r.Status.Parents {
+		for _, p := range r.Parents {
 			if p.ControllerName != translate.ControllerName || !refersTo(p.ParentRef, r.Namespace, gw) {
 				continue
 			}
@@ -152,11 +161,11 @@ func refusedRoutes(gw *gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []RouteS
 			if c == nil || c.Status != metav1.ConditionFalse {
 				continue
 			}
-			out = append(out, RouteStatus{Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name, Reason: c.Reason, Message: c.Message})
+			out = append(out, RouteStatus{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Reason: c.Reason, Message: c.Message})
 		}
 	}
 	slices.SortFunc(out, func(a, b RouteStatus) int {
-		return strings.Compare(a.Namespace+"/"+a.Name+"\x00"+a.Reason+a.Message, b.Namespace+"/"+b.Name+"\x00"+b.Reason+b.Message)
+		return strings.Compare(a.Namespace+"/"+a.Name+"\x00"+a.Kind+"\x00"+a.Reason+a.Message, b.Namespace+"/"+b.Name+"\x00"+b.Kind+"\x00"+b.Reason+b.Message)
 	})
 	// One route may have several parentRefs to the Gateway (sections).
 	return slices.Compact(out)

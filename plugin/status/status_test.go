@@ -58,14 +58,11 @@ func reportData(reports map[string]dataplane.PodReport) map[string]string {
 	return data
 }
 
-func route(ns, name string, parent gatewayv1.ParentReference, controller gatewayv1.GatewayController, accepted metav1.ConditionStatus, reason, msg string) gatewayv1.HTTPRoute {
-	return gatewayv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Status: gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{{
-			ParentRef: parent, ControllerName: controller,
-			Conditions: []metav1.Condition{{Type: "Accepted", Status: accepted, Reason: reason, Message: msg}},
-		}}}},
-	}
+func route(kind, ns, name string, parent gatewayv1.ParentReference, controller gatewayv1.GatewayController, accepted metav1.ConditionStatus, reason, msg string) Route {
+	return Route{Kind: kind, Namespace: ns, Name: name, Parents: []gatewayv1.RouteParentStatus{{
+		ParentRef: parent, ControllerName: controller,
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: accepted, Reason: reason, Message: msg}},
+	}}}
 }
 
 // mixedInput has one pod in each state, and routes of every kind of
@@ -93,13 +90,15 @@ func mixedInput() Input {
 				return p
 			}(),
 		},
-		Routes: []gatewayv1.HTTPRoute{
-			route("prod", "ok", web, translate.ControllerName, metav1.ConditionTrue, "Accepted", ""),
-			route("prod", "refused", web, translate.ControllerName, metav1.ConditionFalse, "UnsupportedValue",
+		Routes: []Route{
+			route("HTTPRoute", "prod", "ok", web, translate.ControllerName, metav1.ConditionTrue, "Accepted", ""),
+			route("HTTPRoute", "prod", "refused", web, translate.ControllerName, metav1.ConditionFalse, "UnsupportedValue",
 				"nginx rejected this route: "+rejectedMessage),
-			route("team", "not-allowed", webFromElsewhere, translate.ControllerName, metav1.ConditionFalse, "NotAllowedByListeners", "no listener allows routes from namespace team"),
-			route("team", "other-gateway-same-name", web, translate.ControllerName, metav1.ConditionFalse, "NoMatchingParent", "namespace team, not ours"),
-			route("prod", "other-controller", web, "example.com/other", metav1.ConditionFalse, "Whatever", "not ours"),
+			route("HTTPRoute", "team", "not-allowed", webFromElsewhere, translate.ControllerName, metav1.ConditionFalse, "NotAllowedByListeners", "no listener allows routes from namespace team"),
+			route("HTTPRoute", "team", "other-gateway-same-name", web, translate.ControllerName, metav1.ConditionFalse, "NoMatchingParent", "namespace team, not ours"),
+			route("HTTPRoute", "prod", "other-controller", web, "example.com/other", metav1.ConditionFalse, "Whatever", "not ours"),
+			route("GRPCRoute", "prod", "refused", web, translate.ControllerName, metav1.ConditionFalse, "Conflicted",
+				"HTTPRoute prod/refused is older and claims the same hostname on listener http"),
 		},
 	}
 }
@@ -123,9 +122,9 @@ func TestBuildStates(t *testing.T) {
 	}
 	var refused []string
 	for _, r := range got.RefusedRoutes {
-		refused = append(refused, r.Namespace+"/"+r.Name+":"+r.Reason)
+		refused = append(refused, r.Kind+" "+r.Namespace+"/"+r.Name+":"+r.Reason)
 	}
-	if strings.Join(refused, " ") != "prod/refused:UnsupportedValue team/not-allowed:NotAllowedByListeners" {
+	if strings.Join(refused, ", ") != "GRPCRoute prod/refused:Conflicted, HTTPRoute prod/refused:UnsupportedValue, HTTPRoute team/not-allowed:NotAllowedByListeners" {
 		t.Errorf("refused routes %v", refused)
 	}
 }

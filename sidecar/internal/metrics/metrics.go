@@ -22,6 +22,9 @@ type Metrics struct {
 	ReloadFailures     prometheus.Counter
 	LastValidation     prometheus.Gauge
 	LastReload         prometheus.Gauge
+	// EndpointsUpdates counts the versions of the endpoints ConfigMap
+	// served to nginx as DNS (no reload each).
+	EndpointsUpdates prometheus.Counter
 
 	appliedMu sync.Mutex
 	applied   *prometheus.GaugeVec
@@ -55,6 +58,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "last_reload_duration_seconds",
 			Help: "Time from the last reload signal until nginx ran a new generation of workers.",
 		}),
+		EndpointsUpdates: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "endpoints_updates_total",
+			Help: "Versions of the endpoints ConfigMap served to nginx as DNS (each without a reload).",
+		}),
 		applied: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "applied_config_info",
 			Help: "The config nginx serves: 1 with the config hash as label.",
@@ -62,7 +69,7 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(
 		m.Validations, m.ValidationFailures, m.Reloads, m.ReloadFailures,
-		m.LastValidation, m.LastReload, m.applied,
+		m.LastValidation, m.LastReload, m.EndpointsUpdates, m.applied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -22,6 +22,10 @@ type Options struct {
 	Nginx    string // nginx binary
 	LivePath string // the live config symlink, nginx's prefix
 	PidFile  string
+	// SocketDir holds nginx's unix sockets: created, and emptied of socket
+	// files, before nginx starts, since a socket file left by a killed
+	// nginx makes its bind fail. Empty: none.
+	SocketDir string
 	// ReloadFIFO is where the sidecar asks for reloads (see
 	// nginxproc.ListenReloads); each request becomes a SIGHUP to nginx.
 	ReloadFIFO string
@@ -60,6 +64,9 @@ func Run(opts Options) (int, error) {
 	default:
 	}
 
+	if err := clearSockets(opts.SocketDir); err != nil {
+		return 1, err
+	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return 1, err
@@ -179,4 +186,28 @@ func exitCode(cmd *exec.Cmd, err error, log logr.Logger, stage string) (int, err
 		return 128 + int(cmd.ProcessState.Sys().(syscall.WaitStatus).Signal()), nil
 	}
 	return code, nil
+}
+
+// clearSockets creates dir and removes the socket files in it. The folder
+// itself stays: the sidecar's `nginx -t` may be binding in it (nginx -t
+// binds unix sockets and tolerates one that is in use).
+func clearSockets(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type()&os.ModeSocket != 0 {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,155 @@
+package endpointdns
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+)
+
+// startServer serves s on a free loopback port and returns its address.
+func startServer(t *testing.T, s *Server) string {
+	t.Helper()
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.LocalAddr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := s.ListenAndServe(ctx, addr); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func query(t *testing.T, addr, network, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	c := &dns.Client{Net: network}
+	resp, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", network, dns.TypeToString[qtype], name, err)
+	}
+	return resp
+}
+
+func srvName(upstream string) string {
+	return "_" + dataplane.EndpointsSRVService + "._tcp." + dataplane.UpstreamDNSName(upstream) + "."
+}
+
+func TestServerAnswersSRVAndAddresses(t *testing.T) {
+	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
+	addr := startServer(t, s)
+	a := netip.MustParseAddrPort("10.1.2.3:8080")
+	b := netip.MustParseAddrPort("[fd00::7]:9090")
+	s.Set(Table{"default_echo_80": {a, b}, "default_empty_80": nil})
+
+	resp := query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV)
+	if resp.Rcode != dns.RcodeSuccess || !resp.Authoritative {
+		t.Fatalf("SRV: rcode %s, authoritative %v", dns.RcodeToString[resp.Rcode], resp.Authoritative)
+	}
+	var got []string
+	for _, rr := range resp.Answer {
+		srv := rr.(*dns.SRV)
+		if srv.Hdr.Ttl != 0 {
+			t.Errorf("TTL %d, want 0 (nginx re-resolves a second after the answer)", srv.Hdr.Ttl)
+		}
+		target := query(t, addr, "udp", srv.Target, dns.TypeA)
+		target6 := query(t, addr, "udp", srv.Target, dns.TypeAAAA)
+		for _, rr := range append(target.Answer, target6.Answer...) {
+			var ip net.IP
+			switch rr := rr.(type) {
+			case *dns.A:
+				ip = rr.A
+			case *dns.AAAA:
+				ip = rr.AAAA
+			}
+			ipa, _ := netip.AddrFromSlice(ip)
+			got = append(got, netip.AddrPortFrom(ipa.Unmap(), srv.Port).String())
+		}
+	}
+	slices.Sort(got)
+	if want := []string{a.String(), b.String()}; !slices.Equal(got, want) {
+		t.Errorf("resolved %v, want %v", got, want)
+	}
+
+	// A known upstream without endpoints resolves to nginx's local 503 server.
+	resp = query(t, addr, "udp", srvName("default_empty_80"), dns.TypeSRV)
+	if len(resp.Answer) != 1 || resp.Answer[0].(*dns.SRV).Port != 8054 ||
+		resp.Answer[0].(*dns.SRV).Target != dataplane.AddressDNSName(netip.MustParseAddr("127.0.0.1")) {
+		t.Errorf("empty upstream: %v, want one SRV to 127.0.0.1:8054", resp.Answer)
+	}
+	// Other services of an empty upstream (a future stream upstream) get no records.
+	resp = query(t, addr, "udp", "_tcp._tcp."+dataplane.UpstreamDNSName("default_empty_80")+".", dns.TypeSRV)
+	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 {
+		t.Errorf("empty upstream, other service: %s %v, want NOERROR without records", dns.RcodeToString[resp.Rcode], resp.Answer)
+	}
+
+	for name, want := range map[string]int{
+		srvName("default_unknown_80"):             dns.RcodeNameError,
+		"www.example.com.":                        dns.RcodeRefused,
+		"nothing." + dataplane.EndpointsDNSDomain: dns.RcodeNameError,
+	} {
+		if resp := query(t, addr, "udp", name, dns.TypeSRV); resp.Rcode != want {
+			t.Errorf("%s: rcode %s, want %s", name, dns.RcodeToString[resp.Rcode], dns.RcodeToString[want])
+		}
+	}
+	// An IPv4 address name has no AAAA record, and the other way round.
+	if resp := query(t, addr, "udp", dataplane.AddressDNSName(a.Addr())+"", dns.TypeAAAA); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 {
+		t.Errorf("AAAA of an IPv4 name: %s %v", dns.RcodeToString[resp.Rcode], resp.Answer)
+	}
+}
+
+func TestServerFailsUntilSynced(t *testing.T) {
+	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
+	addr := startServer(t, s)
+	if resp := query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV); resp.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("before the first table: rcode %s, want SERVFAIL (nginx keeps what it has)", dns.RcodeToString[resp.Rcode])
+	}
+	s.Set(Table{"default_echo_80": {netip.MustParseAddrPort("10.0.0.1:80")}})
+	if resp := query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV); len(resp.Answer) != 1 {
+		t.Fatalf("after Set: %v", resp.Answer)
+	}
+}
+
+// A large upstream does not fit 512 bytes of UDP: the answer is truncated
+// and complete over TCP, as nginx asks again.
+func TestServerTruncatesToTCP(t *testing.T) {
+	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
+	addr := startServer(t, s)
+	var eps []netip.AddrPort
+	for i := range 200 {
+		eps = append(eps, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(i % 250)}), 8080))
+	}
+	s.Set(Table{"default_big_80": eps})
+	udp := query(t, addr, "udp", srvName("default_big_80"), dns.TypeSRV)
+	if !udp.Truncated {
+		t.Errorf("UDP answer of 200 records not truncated (%d records)", len(udp.Answer))
+	}
+	tcp := query(t, addr, "tcp", srvName("default_big_80"), dns.TypeSRV)
+	if len(tcp.Answer) != 200 {
+		t.Errorf("TCP answer has %d records, want 200", len(tcp.Answer))
+	}
+}
+
+func TestParseTable(t *testing.T) {
+	eps := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.2:80"), netip.MustParseAddrPort("10.0.0.1:80")}
+	table, err := ParseTable(map[string]string{"a": dataplane.FormatEndpoints(eps), "b": "", "c": "nonsense\n"})
+	if err == nil {
+		t.Error("a value that is no endpoint list parsed")
+	}
+	if len(table["a"]) != 2 || table["a"][0] != eps[1] {
+		t.Errorf("a: %v (sorted by FormatEndpoints)", table["a"])
+	}
+	if _, ok := table["b"]; !ok {
+		t.Error("an upstream without endpoints must stay known")
+	}
+}
