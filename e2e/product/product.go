@@ -35,6 +35,15 @@ func gatewayAPIChannel() string {
 	return "standard"
 }
 
+// crdApplyFlag is how kubectl applies a CRD folder: the experimental one
+// has a kustomization.yaml, which `-f` would read as a manifest.
+func crdApplyFlag(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "kustomization.yaml")); err == nil {
+		return "-k"
+	}
+	return "-f"
+}
+
 // Deploy installs what `make run-local` shows working: the Gateway
 // API CRDs (standard channel of the version in go.mod, or the one
 // $NGO_GATEWAY_API_CHANNEL names), the operator from
@@ -60,7 +69,7 @@ func Deploy(ctx context.Context, c *cluster.Cluster, images []nodeagent.ImageRul
 		what string
 		args []string
 	}{
-		{"Gateway API CRDs", []string{"apply", "--server-side", "-f", gatewayCRDs}},
+		{"Gateway API CRDs", []string{"apply", "--server-side", crdApplyFlag(gatewayCRDs), gatewayCRDs}},
 		{"CRDs established", []string{"wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"}},
 		{"operator (config/default)", []string{"apply", "--server-side", "-k", filepath.Join(root, "config", "default")}},
 		{"operator available", []string{"wait", "--for=condition=Available", "--timeout=120s", "-n",
