@@ -233,20 +233,21 @@ func crdMetadata() *metav1.PartialObjectMetadata {
 }
 
 // gatewayAPICRDVersions maps each installed Gateway API CRD to its
-// bundle-version annotation.
-func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (map[string]string, error) {
+// bundle-version annotation, and to its channel annotation.
+func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (versions, channels map[string]string, err error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(crdListGVK)
 	if err := r.client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing CustomResourceDefinitions: %w", err)
+		return nil, nil, fmt.Errorf("listing CustomResourceDefinitions: %w", err)
 	}
-	versions := map[string]string{}
+	versions, channels = map[string]string{}, map[string]string{}
 	for _, crd := range list.Items {
 		if strings.HasSuffix(crd.Name, "."+gatewayv1.GroupName) {
 			versions[crd.Name] = crd.Annotations[consts.BundleVersionAnnotation]
+			channels[crd.Name] = crd.Annotations[consts.ChannelAnnotation]
 		}
 	}
-	return versions, nil
+	return versions, channels, nil
 }
 
 // Reconcile runs one translation over the whole cluster and applies its result.
@@ -560,11 +561,11 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 	if err := readBackendTLSPolicies(ctx, r.client, &in); err != nil {
 		return in, err
 	}
-	versions, err := r.gatewayAPICRDVersions(ctx)
+	versions, channels, err := r.gatewayAPICRDVersions(ctx)
 	if err != nil {
 		return in, err
 	}
-	in.GatewayAPICRDVersions = versions
+	in.GatewayAPICRDVersions, in.GatewayAPICRDChannels = versions, channels
 	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(in.HTTPRoutes), "grpcRoutes", len(in.GRPCRoutes))
 	return in, nil
 }

@@ -94,7 +94,7 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var versions map[string]string
+	var versions, channels map[string]string
 	var objects [][]byte
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
@@ -114,9 +114,10 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 			continue
 		}
 		if versions == nil {
-			versions = map[string]string{}
+			versions, channels = map[string]string{}, map[string]string{}
 		}
 		versions[crd.Name] = crd.Annotations["gateway.networking.k8s.io/bundle-version"]
+		channels[crd.Name] = crd.Annotations["gateway.networking.k8s.io/channel"]
 	}
 	objPath := filepath.Join(t.TempDir(), filepath.Base(path))
 	if err := os.WriteFile(objPath, bytes.Join(objects, []byte("\n---\n")), 0o600); err != nil {
@@ -129,7 +130,7 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 	for _, s := range skipped {
 		t.Errorf("%s: document not understood: %s", path, s)
 	}
-	in.GatewayAPICRDVersions = versions
+	in.GatewayAPICRDVersions, in.GatewayAPICRDChannels = versions, channels
 	return in
 }
 

@@ -52,6 +52,11 @@ type Input struct {
 	// annotation is missing). The GatewayClass SupportedVersion condition
 	// is computed from it; when nil (unknown), that condition is left out.
 	GatewayAPICRDVersions map[string]string
+	// GatewayAPICRDChannels maps the same names to their
+	// gateway.networking.k8s.io/channel annotation: features whose fields
+	// exist only in the experimental channel are claimed only when the CRD
+	// that has them is experimental (experimentalFeatures).
+	GatewayAPICRDChannels map[string]string
 }
 
 // Output is the result of one translation: a model per Gateway and every status.
@@ -143,7 +148,7 @@ func Translate(in Input) Output {
 		if gc.Spec.ControllerName != ControllerName {
 			continue
 		}
-		status, res := buildGatewayClass(b.ix, gc, in.GatewayAPICRDVersions)
+		status, res := buildGatewayClass(b.ix, gc, in.GatewayAPICRDVersions, in.GatewayAPICRDChannels)
 		out.GatewayClasses[gc.Name] = status
 		classes[gc.Name] = res
 	}
