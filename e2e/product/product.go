@@ -25,8 +25,28 @@ type Product struct {
 	URL string
 }
 
+// gatewayAPIChannel is the channel of the Gateway API CRDs Deploy installs:
+// $NGO_GATEWAY_API_CHANNEL ("experimental" for fields such as HTTPRoute
+// retry), standard by default.
+func gatewayAPIChannel() string {
+	if c := os.Getenv("NGO_GATEWAY_API_CHANNEL"); c != "" {
+		return c
+	}
+	return "standard"
+}
+
+// crdApplyFlag is how kubectl applies a CRD folder: the experimental one
+// has a kustomization.yaml, which `-f` would read as a manifest.
+func crdApplyFlag(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "kustomization.yaml")); err == nil {
+		return "-k"
+	}
+	return "-f"
+}
+
 // Deploy installs what `make run-local` shows working: the Gateway
-// API CRDs (standard channel of the version in go.mod), the operator from
+// API CRDs (standard channel of the version in go.mod, or the one
+// $NGO_GATEWAY_API_CHANNEL names), the operator from
 // config/default (its images map to bin/operator and, for the gateway pods,
 // nginx + bin/sidecar), the samples of config/samples with their echo
 // backend; then waits for the sample Gateway to be Programmed and answer.
@@ -41,7 +61,7 @@ func Deploy(ctx context.Context, c *cluster.Cluster, images []nodeagent.ImageRul
 			}
 		}
 	}
-	gatewayCRDs, err := testenv.GatewayAPICRDDir("standard")
+	gatewayCRDs, err := testenv.GatewayAPICRDDir(gatewayAPIChannel())
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +69,7 @@ func Deploy(ctx context.Context, c *cluster.Cluster, images []nodeagent.ImageRul
 		what string
 		args []string
 	}{
-		{"Gateway API CRDs", []string{"apply", "--server-side", "-f", gatewayCRDs}},
+		{"Gateway API CRDs", []string{"apply", "--server-side", crdApplyFlag(gatewayCRDs), gatewayCRDs}},
 		{"CRDs established", []string{"wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"}},
 		{"operator (config/default)", []string{"apply", "--server-side", "-k", filepath.Join(root, "config", "default")}},
 		{"operator available", []string{"wait", "--for=condition=Available", "--timeout=120s", "-n",

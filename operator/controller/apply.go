@@ -69,6 +69,11 @@ func (r *Reconciler) applyOne(ctx context.Context, owner resources.Owner, desire
 		if !controlledBy(live, owner.UID) && metav1.GetControllerOf(live) != nil {
 			return fmt.Errorf("%s %s/%s is controlled by another object", kind, desired.GetNamespace(), desired.GetName())
 		}
+		if !controlledBy(live, owner.UID) && live.GetLabels()[dataplane.LabelManagedBy] != dataplane.ManagedByValue {
+			// Caches that hold every object of a kind (ConfigMaps, for
+			// BackendTLSPolicies) show others' objects too: never take one over.
+			return fmt.Errorf("%s %s/%s exists and is not owned by Gateway %s", kind, desired.GetNamespace(), desired.GetName(), owner.Name)
+		}
 		have, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
 		if err != nil {
 			return err

@@ -79,8 +79,9 @@ type Reconciler struct {
 
 // CacheOptions restrict the manager's cache for the objects the operator
 // owns to those it labelled (the report ConfigMaps included), so it does
-// not hold every ConfigMap, pod or Deployment of the cluster. Services and
-// Secrets stay unfiltered: routes and listeners reference any of them.
+// not hold every pod or Deployment of the cluster. Services and Secrets stay
+// unfiltered: routes and listeners reference any of them; so do
+// ConfigMaps, which BackendTLSPolicies reference (keepConfigMapDataWeUse).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
 	gatewayPods := labels.NewSelector()
@@ -92,7 +93,9 @@ func CacheOptions() cache.Options {
 		// larger than the object itself.
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}:      {Label: managed},
+			// Every ConfigMap: a BackendTLSPolicy may reference any;
+			// only ours keep more than their CA bundle.
+			&corev1.ConfigMap{}:      {Transform: keepConfigMapDataWeUse},
 			&corev1.ServiceAccount{}: {Label: managed},
 			&rbacv1.Role{}:           {Label: managed},
 			&rbacv1.RoleBinding{}:    {Label: managed},
@@ -139,17 +142,18 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		}
 		return nil
 	})
-	for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}} {
+	for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Secret{}, &corev1.ConfigMap{}} {
 		b = b.Watches(obj, ifReferenced)
 	}
 	for _, obj := range []client.Object{
 		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{},
 		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &v1alpha1.GatewayParameters{},
-		// Owned objects, so hand edits and deletions are put back (among
-		// the ConfigMaps, each Gateway's report ConfigMap, where its
-		// sidecars say what nginx serves), and the gateway pods, whose
-		// readiness counts.
-		&corev1.ConfigMap{}, &appsv1.Deployment{}, &corev1.ServiceAccount{},
+		&gatewayv1.BackendTLSPolicy{},
+		// Owned objects, so hand edits and deletions are put back (the
+		// ConfigMaps, among them each Gateway's report ConfigMap where its
+		// sidecars say what nginx serves, are watched above: ours count
+		// as referenced), and the gateway pods, whose readiness counts.
+		&appsv1.Deployment{}, &corev1.ServiceAccount{},
 		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Pod{},
 	} {
 		b = b.Watches(obj, toGlobal)
@@ -172,26 +176,26 @@ func (r *Reconciler) referenced(obj client.Object) bool {
 	if refs == nil || obj.GetLabels()[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
 		return true
 	}
-	key, secret := client.ObjectKeyFromObject(obj), false
+	key := client.ObjectKeyFromObject(obj)
+	looked := func(r *translate.References) map[types.NamespacedName]bool { return r.Services }
 	switch obj.(type) {
 	case *corev1.Secret:
-		secret = true
+		looked = func(r *translate.References) map[types.NamespacedName]bool { return r.Secrets }
+	case *corev1.ConfigMap:
+		looked = func(r *translate.References) map[types.NamespacedName]bool { return r.ConfigMaps }
 	case *discoveryv1.EndpointSlice:
 		key.Name = obj.GetLabels()[discoveryv1.LabelServiceName]
 	}
-	if (secret && refs.Secrets[key]) || (!secret && refs.Services[key]) {
+	if looked(refs)[key] {
 		return true
 	}
 	r.skippedMu.Lock()
 	defer r.skippedMu.Unlock()
 	if r.skipped.Services == nil {
-		r.skipped = translate.References{Services: map[types.NamespacedName]bool{}, Secrets: map[types.NamespacedName]bool{}}
+		r.skipped = translate.References{Services: map[types.NamespacedName]bool{}, Secrets: map[types.NamespacedName]bool{},
+			ConfigMaps: map[types.NamespacedName]bool{}}
 	}
-	if secret {
-		r.skipped.Secrets[key] = true
-	} else {
-		r.skipped.Services[key] = true
-	}
+	looked(&r.skipped)[key] = true
 	return false
 }
 
@@ -218,6 +222,11 @@ func missedChange(looked, skipped translate.References) bool {
 			return true
 		}
 	}
+	for k := range skipped.ConfigMaps {
+		if looked.ConfigMaps[k] {
+			return true
+		}
+	}
 	return false
 }
 
@@ -230,20 +239,21 @@ func crdMetadata() *metav1.PartialObjectMetadata {
 }
 
 // gatewayAPICRDVersions maps each installed Gateway API CRD to its
-// bundle-version annotation.
-func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (map[string]string, error) {
+// bundle-version annotation, and to its channel annotation.
+func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (versions, channels map[string]string, err error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(crdListGVK)
 	if err := r.client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing CustomResourceDefinitions: %w", err)
+		return nil, nil, fmt.Errorf("listing CustomResourceDefinitions: %w", err)
 	}
-	versions := map[string]string{}
+	versions, channels = map[string]string{}, map[string]string{}
 	for _, crd := range list.Items {
 		if strings.HasSuffix(crd.Name, "."+gatewayv1.GroupName) {
 			versions[crd.Name] = crd.Annotations[consts.BundleVersionAnnotation]
+			channels[crd.Name] = crd.Annotations[consts.ChannelAnnotation]
 		}
 	}
-	return versions, nil
+	return versions, channels, nil
 }
 
 // Reconcile runs one translation over the whole cluster and applies its result.
@@ -317,6 +327,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.writeBackendTLSPolicyStatuses(ctx, in.BackendTLSPolicies, out.BackendTLSPolicies, now); err != nil {
 		errs = append(errs, err)
 	}
 	err = errors.Join(errs...)
@@ -551,11 +564,14 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 			return in, fmt.Errorf("listing %T: %w", k.object, err)
 		}
 	}
-	versions, err := r.gatewayAPICRDVersions(ctx)
+	if err := readBackendTLSPolicies(ctx, r.client, &in); err != nil {
+		return in, err
+	}
+	versions, channels, err := r.gatewayAPICRDVersions(ctx)
 	if err != nil {
 		return in, err
 	}
-	in.GatewayAPICRDVersions = versions
+	in.GatewayAPICRDVersions, in.GatewayAPICRDChannels = versions, channels
 	log.FromContext(ctx).V(1).Info("inputs", "gatewayClasses", len(classes.Items), "gateways", len(gateways.Items), "httpRoutes", len(in.HTTPRoutes), "grpcRoutes", len(in.GRPCRoutes))
 	return in, nil
 }

@@ -124,23 +124,40 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 // mergeRouteParents keeps other controllers' entries in place and puts ours
 // after them, each keeping its conditions' transition times.
 func mergeRouteParents(current, ours []gatewayv1.RouteParentStatus, now metav1.Time) []gatewayv1.RouteParentStatus {
-	// Never nil: status.parents is a required field.
-	out := []gatewayv1.RouteParentStatus{}
-	for _, p := range current {
-		if p.ControllerName != translate.ControllerName {
-			out = append(out, p)
+	return mergeOurEntries(current, ours, now, func(p *gatewayv1.RouteParentStatus) parentEntry {
+		return parentEntry{p.ControllerName, p.ParentRef, &p.Conditions}
+	})
+}
+
+// parentEntry is what merging needs of a status entry kept per controller
+// and parent: a route's status.parents entry, a policy's ancestor.
+type parentEntry struct {
+	controller gatewayv1.GatewayController
+	ref        gatewayv1.ParentReference
+	conditions *[]metav1.Condition
+}
+
+// mergeOurEntries keeps other controllers' entries in place and puts ours
+// after them, each keeping its conditions' transition times. Never nil:
+// both status lists are required fields.
+func mergeOurEntries[T any](current, ours []T, now metav1.Time, entry func(*T) parentEntry) []T {
+	out := []T{}
+	for i := range current {
+		if entry(&current[i]).controller != translate.ControllerName {
+			out = append(out, current[i])
 		}
 	}
-	for _, p := range ours {
-		p = *p.DeepCopy()
+	for i := range ours {
+		mine := entry(&ours[i])
 		var previous []metav1.Condition
-		for _, old := range current {
-			if old.ControllerName == p.ControllerName && sameParentRef(old.ParentRef, p.ParentRef) {
-				previous = old.Conditions
+		for j := range current {
+			if old := entry(&current[j]); old.controller == mine.controller && sameParentRef(old.ref, mine.ref) {
+				previous = *old.conditions
 			}
 		}
-		p.Conditions = withTransitionTimes(p.Conditions, previous, now)
-		out = append(out, p)
+		merged := ours[i]
+		*entry(&merged).conditions = withTransitionTimes(*mine.conditions, previous, now)
+		out = append(out, merged)
 	}
 	return out
 }

@@ -30,6 +30,11 @@ type Gateway struct {
 	// The render step writes them into the Secret, never the ConfigMap.
 	Certificates []Certificate
 
+	// BackendClientCertificate, when set, is the key pair nginx presents to
+	// the backends it speaks TLS to (Gateway spec.tls.backend); written
+	// into the Secret like Certificates.
+	BackendClientCertificate *Certificate
+
 	// StreamServers are the TCP, UDP and TLS listeners' servers (stream.go),
 	// sorted by (Port, Protocol).
 	StreamServers []StreamServer
@@ -76,6 +81,19 @@ type HTTPServer struct {
 type ServerTLS struct {
 	// CertificateNames refer to Gateway.Certificates[].Name, in order.
 	CertificateNames []string
+	// ClientValidation, when set, asks clients for a certificate that
+	// chains to its CA bundle (Gateway spec.tls.frontend). Every HTTPS
+	// server of a port has the same.
+	ClientValidation *ClientValidation
+}
+
+// ClientValidation is client certificate validation on an HTTPS port.
+type ClientValidation struct {
+	// CAPEM is the validated PEM bundle of CA certificates.
+	CAPEM []byte
+	// InsecureFallback serves clients without a valid certificate too
+	// (mode AllowInsecureFallback); otherwise they are refused.
+	InsecureFallback bool
 }
 
 // PathMatchKind is how a Location matches the request path.
@@ -188,6 +206,9 @@ type Rule struct {
 	CORS *CORS
 	// Timeouts; zero means "nginx default".
 	Timeouts Timeouts
+	// Retry, when set, tries the backends again when an answer has one of
+	// its codes (or the connection fails, which nginx answers 502).
+	Retry *Retry
 	// GRPC marks a GRPCRoute's rule: its backends are spoken to with gRPC
 	// (HTTP/2), and a request it cannot pass on (no valid backend, no
 	// endpoints) is answered with a gRPC status (UNAVAILABLE), not an
@@ -310,6 +331,14 @@ type CORS struct {
 	Field string
 }
 
+// Retry is a rule's retry stanza, validated.
+type Retry struct {
+	// Codes are the HTTP statuses (400..599, sorted) that make a try fail.
+	Codes []int
+	// Attempts is the number of retries after the first try (1..10).
+	Attempts int
+}
+
 // Timeouts of a rule, in milliseconds; 0 means unset.
 type Timeouts struct {
 	RequestMillis        int64
@@ -354,6 +383,20 @@ type Upstream struct {
 	ServiceName      string
 	ServicePort      int32
 	Protocol         AppProtocol
+	// TLS, when set, is how nginx speaks TLS to the endpoints (a
+	// BackendTLSPolicy); nil is cleartext.
+	TLS *UpstreamTLS
+}
+
+// UpstreamTLS is TLS from nginx to an upstream's endpoints, with the
+// backend's certificate verified.
+type UpstreamTLS struct {
+	// Hostname is sent as SNI and is the name the backend's certificate
+	// must carry (validated DNS name).
+	Hostname string
+	// CAPEM is the PEM bundle of CA certificates (validated, CERTIFICATE
+	// blocks only) the backend's certificate must chain to.
+	CAPEM []byte
 }
 
 // Endpoint is one ready address of an upstream.

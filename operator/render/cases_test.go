@@ -120,6 +120,11 @@ func goldenCases() []testCase {
 		{"shared-port", sharedPortGateway},
 		{"stream", func(t testing.TB) *model.Gateway { return streamGateway(t, "default") }},
 		{"stream-json-log", func(t testing.TB) *model.Gateway { return streamGateway(t, "json") }},
+		{"stream-only", func(t testing.TB) *model.Gateway {
+			gw := streamGateway(t, "default")
+			gw.HTTPServers, gw.Upstreams = nil, nil
+			return gw
+		}},
 		{"no-routes", func(testing.TB) *model.Gateway {
 			gw := gateway(8080, nil)
 			gw.Settings = model.Settings{}
@@ -245,6 +250,9 @@ func goldenCases() []testCase {
 		{"hostile", func(testing.TB) *model.Gateway {
 			return hostileGateway(hostile, up1)
 		}},
+		{"backend-tls", backendTLSGateway},
+		{"client-validation", clientValidationGateway},
+		{"retry", retryGateway},
 	}
 }
 

@@ -13,6 +13,8 @@ type grpcView struct {
 	Headers     []kv     // quoted name, quoted value
 	HideHeaders []string // quoted names of the backend's response headers to drop
 	Pass        string
+	// TLS are the grpc_ssl_* directives of a TLS upstream (backendtls.go).
+	TLS []kv
 	// Status and Message (quoted) are the grpc-status and grpc-message of
 	// a trailers-only answer: HTTP 200, content-type application/grpc, no
 	// body, which nginx sends as one HTTP/2 HEADERS frame that ends the
@@ -48,7 +50,7 @@ func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, 
 	// as proxy_hide_header does not apply to grpc_pass.
 	hide := lv.HideHeaders
 	lv.HideHeaders = nil
-	lv.GRPC = &grpcView{Pass: "grpc://" + upstreamRef(upstream.Name), Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide}
+	lv.GRPC = &grpcView{Pass: upstreamScheme("grpc", upstream) + "://" + upstreamRef(upstream.Name), Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide, TLS: r.upstreamTLSDirectives("grpc", upstream)}
 	return r.addMirrors(sc, lv, rule)
 }
 
@@ -81,5 +83,5 @@ func (r *renderer) grpcRequestHeaders(rule *model.Rule, backend *model.Backend) 
 // path has no query and nothing to escape).
 func (r *renderer) grpcMirror(in *locationView, rule *model.Rule, up *model.Upstream) {
 	in.Script = append(in.Script, "rewrite ^ $request_uri break;")
-	in.GRPC = &grpcView{Pass: "grpc://" + upstreamRef(up.Name), Headers: r.grpcRequestHeaders(rule, nil)}
+	in.GRPC = &grpcView{Pass: upstreamScheme("grpc", up) + "://" + upstreamRef(up.Name), Headers: r.grpcRequestHeaders(rule, nil), TLS: r.upstreamTLSDirectives("grpc", up)}
 }

@@ -23,7 +23,9 @@ type renderer struct {
 	// httpsBehindStream are the ports whose HTTPS servers a TLS stream
 	// server hands connections to.
 	httpsBehindStream map[int32]bool
-	comments          map[*model.Rule]string
+	// clientCAs are the client CA bundle files by name (frontendtls.go).
+	clientCAs map[string][]byte
+	comments  map[*model.Rule]string
 
 	maps     []*nginxMap
 	mapByKey map[string]string
@@ -45,6 +47,7 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		gw:         gw,
 		upstreams:  map[string]*model.Upstream{},
 		certs:      map[string]bool{},
+		clientCAs:  map[string][]byte{},
 		comments:   map[*model.Rule]string{},
 		mapByKey:   map[string]string{},
 		splitFor:   map[string]bool{},
@@ -61,6 +64,9 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		if _, dup := r.upstreams[u.Name]; dup {
 			return nil, fmt.Errorf("render: duplicate upstream %q", u.Name)
 		}
+		if err := checkUpstreamTLS(u); err != nil {
+			return nil, err
+		}
 		r.upstreams[u.Name] = u
 	}
 	for _, c := range gw.Certificates {
@@ -68,6 +74,9 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 			return nil, fmt.Errorf("render: certificate name %q is not a safe file name", c.Name)
 		}
 		r.certs[c.Name] = true
+	}
+	if c := gw.BackendClientCertificate; c != nil && (!safeFileName.MatchString(c.Name) || r.certs[c.Name]) {
+		return nil, fmt.Errorf("render: backend client certificate name %q is not a safe, unique file name", c.Name)
 	}
 	return r, nil
 }
@@ -245,6 +254,9 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 					return nil, fmt.Errorf("render: server %s:%d uses unknown certificate %q", srv.Hostname, srv.Port, name)
 				}
 				sv.Certs = append(sv.Certs, kv{Key: quote(name + ".crt"), Value: quote(name + ".key")})
+			}
+			if err := r.clientValidation(srv, sv); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -126,6 +126,15 @@ func Render(gw *model.Gateway) (Files, error) {
 			files.Sources[f.file] = ranges
 		}
 	}
+	for name, data := range caFiles(gw) {
+		files.Config[name] = data
+	}
+	for name, data := range r.clientCAs {
+		files.Config[name] = bytes.Clone(data)
+	}
+	for name, data := range backendClientFiles(gw) {
+		files.Secret[name] = data
+	}
 	for _, c := range gw.Certificates {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
@@ -213,8 +222,13 @@ type serverView struct {
 	RejectHandshake bool
 	// RealIP takes the client's address from the PROXY protocol (the
 	// server listens behind a stream server).
-	RealIP    bool
-	Locations []*locationView
+	RealIP bool
+	// TLSDirectives and Script are the client certificate validation of
+	// the server (frontendtls.go): directives, and rewrite-module lines
+	// run before any location.
+	TLSDirectives []kv
+	Script        []string
+	Locations     []*locationView
 }
 
 // locationView is one `location`. Script holds rewrite-module directives
@@ -231,7 +245,10 @@ type locationView struct {
 	Mirrors     []string // quoted internal URIs
 	Timeouts    []kv     // directive, value
 	Proxy       *proxyView
-	GRPC        *grpcView // instead of Proxy, for a GRPCRoute's rule
+	// ErrorPage hands answers with these codes to a retry location:
+	// "500 502 = @name" (retry.go).
+	ErrorPage string
+	GRPC      *grpcView // instead of Proxy, for a GRPCRoute's rule
 	// Src is the rule served here: the rule of an internal location, or
 	// the one served inline by a user-facing location (nil: none).
 	Src *model.RouteRef
@@ -241,7 +258,9 @@ type proxyView struct {
 	// HTTPVersion overrides the http-level proxy_http_version 1.1 when set.
 	HTTPVersion string
 	Headers     []kv // quoted name, quoted value
-	Pass        string
+	// TLS are the proxy_ssl_* directives of a TLS upstream (backendtls.go).
+	TLS  []kv
+	Pass string
 }
 
 // sizeHint guesses a file's size, to grow its buffer once.

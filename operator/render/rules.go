@@ -124,14 +124,14 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		return nil
 	}
 
-	pass := "http://" + upstreamRef(upstream.Name)
+	pass := upstreamScheme("http", upstream) + "://" + upstreamRef(upstream.Name)
 	if rw := rule.Rewrite; rw != nil && rw.Path != nil {
 		lv.Script = append(lv.Script, r.proxyPathRewrite(rule)...)
 	} else if !inPlace {
 		// Our own rewrites changed $uri: pass the client's URI explicitly.
 		pass += "$request_uri"
 	}
-	lv.Proxy = &proxyView{Pass: pass, Headers: r.requestHeaders(rule, backend, upstream.Protocol)}
+	lv.Proxy = &proxyView{Pass: pass, Headers: r.requestHeaders(rule, backend, upstream.Protocol), TLS: r.upstreamTLSDirectives("proxy", upstream)}
 	if upstream.Protocol == model.ProtocolH2C {
 		// appProtocol kubernetes.io/h2c: HTTP/2 with prior knowledge over
 		// cleartext, which nginx >= 1.29 speaks to upstreams.
@@ -146,6 +146,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		// default), which would cut quiet WebSockets.
 		lv.Timeouts = []kv{{"proxy_read_timeout", "3600s"}, {"proxy_send_timeout", "3600s"}}
 	}
+	r.addRetries(sc, lv, rule, upstream)
 	return nil
 }
 
@@ -522,8 +523,9 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 		return quote(uri), nil
 	}
 	in.Proxy = &proxyView{
-		Pass:    "http://" + upstreamRef(up.Name) + "$request_uri",
+		Pass:    upstreamScheme("http", up) + "://" + upstreamRef(up.Name) + "$request_uri",
 		Headers: r.requestHeaders(rule, nil, up.Protocol),
+		TLS:     r.upstreamTLSDirectives("proxy", up),
 	}
 	return quote(uri), nil
 }

@@ -431,6 +431,19 @@ func TestTraffic(t *testing.T) {
 // certificate), and returns the pool that trusts its certificate.
 func startTLSGateway(t *testing.T, addr string, port int32, up model.Upstream, endpoints endpointdns.Table, rule *model.Rule) *x509.CertPool {
 	t.Helper()
+	gw, pool := tlsGatewayModel(t, port, up, rule)
+	files, err := Render(gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startNginx(t, files, endpoints, addr, port)
+	return pool
+}
+
+// tlsGatewayModel is startTLSGateway's model and the pool that trusts its
+// certificate.
+func tlsGatewayModel(t *testing.T, port int32, up model.Upstream, rule *model.Rule) (*model.Gateway, *x509.CertPool) {
+	t.Helper()
 	cert := testCert(t)
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Upstreams: []model.Upstream{up},
 		Certificates: []model.Certificate{cert}}
@@ -439,14 +452,9 @@ func startTLSGateway(t *testing.T, addr string, port int32, up model.Upstream, e
 		{Port: port, Hostname: "*.example.com", TLS: &model.ServerTLS{CertificateNames: []string{cert.Name}},
 			Locations: []model.Location{prefix("/", always(rule))}},
 	}
-	files, err := Render(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startNginx(t, files, endpoints, addr, port)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(cert.CertPEM)
-	return pool
+	return gw, pool
 }
 
 // TestTrafficTLS checks an HTTPS listener: HTTP/2 with the certificate from

@@ -133,6 +133,10 @@ func add(in *translate.Input, obj runtime.Object) bool {
 		in.Secrets = append(in.Secrets, secretWithData(*o))
 	case *v1alpha1.GatewayParameters:
 		in.Parameters = append(in.Parameters, *o)
+	case *gatewayv1.BackendTLSPolicy:
+		in.BackendTLSPolicies = append(in.BackendTLSPolicies, *o)
+	case *corev1.ConfigMap:
+		in.ConfigMaps = append(in.ConfigMaps, *o)
 	default:
 		return false
 	}

@@ -26,14 +26,14 @@ func TestRenderGolden(t *testing.T) {
 			inputs:  []string{"testdata/basic"},
 			golden:  "testdata/basic.golden.yaml",
 			gateway: "apps/web",
-			skipped: []string{"ConfigMap"},
+			skipped: []string{"ServiceAccount"},
 		},
 		{
 			name:    "files",
 			inputs:  []string{"testdata/basic/gateway.yaml", "testdata/basic/backends.yaml", "testdata/basic/routes.yml", "testdata/basic/stream-routes.yaml"},
 			golden:  "testdata/basic.golden.yaml",
 			gateway: "apps/web",
-			skipped: []string{"ConfigMap"},
+			skipped: []string{"ServiceAccount"},
 		},
 	}
 	for _, tt := range tests {

@@ -59,6 +59,11 @@ type backendState struct {
 type resolvedUpstream struct {
 	protocol  model.AppProtocol
 	endpoints []model.Endpoint
+	// tls is the BackendTLSPolicy's TLS towards the port, if one holds it;
+	// tlsRefused: one holds it but cannot be honoured (its backends
+	// answer 500, as connections through it must fail).
+	tls        *model.UpstreamTLS
+	tlsRefused bool
 }
 
 // resolveBackendRef checks a backend reference of a route, of any kind:
@@ -69,12 +74,21 @@ func (b *translator) resolveBackendRef(route RouteKey, ref gatewayv1.BackendObje
 	if refErr != nil {
 		return key, refErr
 	}
+	policy := b.tlsPolicies.policyFor(key.Namespace, key.Name, sp.Name)
 	proto, ok := appProtocol(sp.AppProtocol)
+	if !ok && policy != nil && isHTTPSAppProtocol(sp.AppProtocol) {
+		// TLS to the port comes from the policy; over it, HTTP/1.1.
+		proto, ok = model.ProtocolHTTP1, true
+	}
 	if !ok {
 		return key, &refError{gatewayv1.RouteReasonUnsupportedProtocol, fmt.Sprintf("%s: appProtocol %q of Service %s/%s port %d is not supported", field, *sp.AppProtocol, key.Namespace, key.Name, key.Port)}
 	}
 	if _, done := b.upstreams[key]; !done {
-		b.upstreams[key] = &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp, corev1.ProtocolTCP)}
+		u := &resolvedUpstream{protocol: proto, endpoints: b.endpoints(svc, sp, corev1.ProtocolTCP)}
+		if policy != nil {
+			u.tls, u.tlsRefused = policy.tls, policy.tls == nil
+		}
+		b.upstreams[key] = u
 	}
 	return key, nil
 }
@@ -153,6 +167,12 @@ func appProtocol(ap *string) (model.AppProtocol, bool) {
 		return model.ProtocolWebSocket, true
 	}
 	return "", false
+}
+
+// isHTTPSAppProtocol reports an appProtocol that asks for TLS, which a
+// BackendTLSPolicy provides.
+func isHTTPSAppProtocol(ap *string) bool {
+	return ap != nil && (*ap == "https" || *ap == "HTTPS" || *ap == "kubernetes.io/https")
 }
 
 // endpoints collects the ready addresses of a Service port from its

@@ -49,6 +49,6 @@
 //     control characters, non-UTF-8 bytes and "." segments are refused.
 //   - Conditions carry no LastTransitionTime (no clock here): the
 //     reconciler stamps it when it writes them.
-//   - Retry and sessionPersistence of a rule are not implemented and are
-//     ignored (their features are not in SupportedFeatures).
+//   - sessionPersistence of a rule is not implemented and is ignored (its
+//     feature is not in SupportedFeatures). Retry is (retry.go).
 package translate

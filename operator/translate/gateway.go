@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -29,6 +30,13 @@ type gatewayState struct {
 	attachments     []attachment
 	infra           model.Infrastructure
 	params          []*v1alpha1.GatewayParameters
+	// backendClientCert and resolvedRefs come from spec.tls.backend
+	// (gatewaybackendtls.go); resolvedRefs is nil when it is not set.
+	backendClientCert *corev1.Secret
+	resolvedRefs      *metav1.Condition
+	// insecureFrontend is the InsecureFrontendValidationMode condition
+	// (frontendtls.go); nil when no port falls back.
+	insecureFrontend *metav1.Condition
 	// streamUpstreams names the stream upstreams of the Gateway's model,
 	// shared by its TCP, UDP and TLS routes (streamroutes.go).
 	streamUpstreams map[streamUpstreamKey]string
@@ -64,6 +72,8 @@ func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *
 		reject(gatewayv1.GatewayReasonUnsupportedAddress, "spec.addresses is not supported: the address comes from the Gateway's Service")
 	}
 	gs.listeners = buildListeners(b.ix, gw)
+	b.resolveBackendClientCertificate(gs)
+	b.applyFrontendValidation(gs)
 	usable := 0
 	for _, l := range gs.listeners {
 		if l.accepted && l.conflictReason == "" {
@@ -184,6 +194,10 @@ func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 		accepted = condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway is accepted", gen)
 	}
 	st.Conditions = []metav1.Condition{accepted}
+	if gs.resolvedRefs != nil {
+		st.Conditions = append(st.Conditions, *gs.resolvedRefs)
+	}
+	st.Conditions = append(st.Conditions, gs.insecureFrontendCondition()...)
 	return st
 }
 

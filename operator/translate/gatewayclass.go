@@ -21,9 +21,10 @@ import (
 // SupportedFeatures are the Gateway API features the translation step and the
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
-// to pick its tests, so it names only what really works: no TLS, TCP or UDP
-// routes, no listener isolation, no retries, no session persistence, no
-// static addresses, no destination-port matching.
+// to pick its tests, so it names only what really works: no listener
+// isolation, no session persistence, no static addresses, no
+// destination-port matching. HTTPRouteRetry is claimed only with the
+// experimental HTTPRoute CRD (experimentalFeatures).
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
 	features.SupportGatewayPort8080,
@@ -53,6 +54,10 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRoute303RedirectStatusCode,
 	features.SupportHTTPRoute307RedirectStatusCode,
 	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportBackendTLSPolicy,
+	features.SupportGatewayBackendClientCertificate,
+	features.SupportGatewayFrontendClientCertificateValidation,
+	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
 	features.SupportTCPRoute,
 	features.SupportUDPRoute,
 	features.SupportTLSRoute,
@@ -86,7 +91,7 @@ type classResult struct {
 
 // buildGatewayClass computes the status of a GatewayClass whose
 // controllerName is ours, and resolves its parametersRef.
-func buildGatewayClass(ix *index, gc *gatewayv1.GatewayClass, crdVersions map[string]string) (gatewayv1.GatewayClassStatus, classResult) {
+func buildGatewayClass(ix *index, gc *gatewayv1.GatewayClass, crdVersions, crdChannels map[string]string) (gatewayv1.GatewayClassStatus, classResult) {
 	res := classResult{accepted: true}
 	if ref := gc.Spec.ParametersRef; ref != nil {
 		params, err := resolveClassParameters(ix, ref)
@@ -117,11 +122,26 @@ func buildGatewayClass(ix *index, gc *gatewayv1.GatewayClass, crdVersions map[st
 		}
 		status.Conditions = append(status.Conditions, condition(string(gatewayv1.GatewayClassConditionStatusSupportedVersion), ok, string(reason), msg, gc.Generation))
 	}
-	status.SupportedFeatures = make([]gatewayv1.SupportedFeature, len(SupportedFeatures))
-	for i, f := range SupportedFeatures {
+	claimed := SupportedFeatures
+	for crd, fs := range experimentalFeatures {
+		if crdChannels[crd] == "experimental" {
+			claimed = append(slices.Clone(claimed), fs...)
+		}
+	}
+	slices.Sort(claimed)
+	status.SupportedFeatures = make([]gatewayv1.SupportedFeature, len(claimed))
+	for i, f := range claimed {
 		status.SupportedFeatures[i] = gatewayv1.SupportedFeature{Name: f}
 	}
 	return status, res
+}
+
+// experimentalFeatures are features whose fields only the experimental
+// channel's CRD has (the standard CRD drops them), by CRD: claimed only
+// when that CRD is installed from the experimental channel, since on the
+// standard one nobody can ask for them and the suite's tests would fail.
+var experimentalFeatures = map[string][]gatewayv1.FeatureName{
+	"httproutes.gateway.networking.k8s.io": {gatewayv1.FeatureName(features.SupportHTTPRouteRetry)},
 }
 
 // supportedVersion checks the bundle-version of the installed Gateway API

@@ -94,7 +94,7 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var versions map[string]string
+	var versions, channels map[string]string
 	var objects [][]byte
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
@@ -114,9 +114,10 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 			continue
 		}
 		if versions == nil {
-			versions = map[string]string{}
+			versions, channels = map[string]string{}, map[string]string{}
 		}
 		versions[crd.Name] = crd.Annotations["gateway.networking.k8s.io/bundle-version"]
+		channels[crd.Name] = crd.Annotations["gateway.networking.k8s.io/channel"]
 	}
 	objPath := filepath.Join(t.TempDir(), filepath.Base(path))
 	if err := os.WriteFile(objPath, bytes.Join(objects, []byte("\n---\n")), 0o600); err != nil {
@@ -129,7 +130,7 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 	for _, s := range skipped {
 		t.Errorf("%s: document not understood: %s", path, s)
 	}
-	in.GatewayAPICRDVersions = versions
+	in.GatewayAPICRDVersions, in.GatewayAPICRDChannels = versions, channels
 	return in
 }
 
@@ -139,6 +140,14 @@ type golden struct {
 	GatewayClasses []goldenClass   `json:"gatewayClasses,omitempty"`
 	Gateways       []goldenGateway `json:"gateways,omitempty"`
 	Routes         []goldenRoute   `json:"routes,omitempty"`
+	// BackendTLSPolicies are each policy's ancestors of ours.
+	BackendTLSPolicies []goldenPolicy `json:"backendTLSPolicies,omitempty"`
+}
+
+type goldenPolicy struct {
+	// Name is "namespace/name".
+	Name      string                           `json:"name"`
+	Ancestors []gatewayv1.PolicyAncestorStatus `json:"ancestors"`
 }
 
 type goldenClass struct {
@@ -182,6 +191,10 @@ func summarize(out translate.Output) golden {
 		g.Gateways = append(g.Gateways, gg)
 	}
 	g.Routes = routeStatuses(out)
+	for nn, ancestors := range out.BackendTLSPolicies {
+		g.BackendTLSPolicies = append(g.BackendTLSPolicies, goldenPolicy{Name: nn.String(), Ancestors: ancestors})
+	}
+	sort.Slice(g.BackendTLSPolicies, func(i, j int) bool { return g.BackendTLSPolicies[i].Name < g.BackendTLSPolicies[j].Name })
 	return g
 }
 
@@ -246,6 +259,21 @@ func modelTree(m *model.Gateway) any {
 		c := c.(map[string]any)
 		c["CertPEM"] = pemSummary(m.Certificates[i].CertPEM)
 		c["KeyPEM"] = pemSummary(m.Certificates[i].KeyPEM)
+	}
+	if c, ok := tree["BackendClientCertificate"].(map[string]any); ok {
+		c["CertPEM"] = pemSummary(m.BackendClientCertificate.CertPEM)
+		c["KeyPEM"] = pemSummary(m.BackendClientCertificate.KeyPEM)
+	}
+	for i, srv := range list(tree["HTTPServers"]) {
+		tls, _ := srv.(map[string]any)["TLS"].(map[string]any)
+		if cv, ok := tls["ClientValidation"].(map[string]any); ok {
+			cv["CAPEM"] = pemSummary(m.HTTPServers[i].TLS.ClientValidation.CAPEM)
+		}
+	}
+	for i, u := range list(tree["Upstreams"]) {
+		if tls, ok := u.(map[string]any)["TLS"].(map[string]any); ok {
+			tls["CAPEM"] = pemSummary(m.Upstreams[i].TLS.CAPEM)
+		}
 	}
 	return tree
 }

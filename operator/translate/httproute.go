@@ -45,6 +45,7 @@ type ruleState struct {
 	mirrors  []mirrorState
 	backends []backendState
 	timeouts model.Timeouts
+	retry    *model.Retry
 }
 
 // mirrorState is a mirror whose backend resolved.
@@ -112,6 +113,9 @@ func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i in
 	if rs.timeouts, err = compileTimeouts(rule.Timeouts, field+".timeouts"); err != nil {
 		return rs, unsupported(err)
 	}
+	if rs.retry, err = compileRetry(rule.Retry, rs.timeouts, field+".retry"); err != nil {
+		return rs, unsupported(err)
+	}
 	backends, refErr, rerr := b.compileBackends(route.key, rule.BackendRefs, field)
 	if rerr != nil {
 		return rs, rerr
@@ -131,6 +135,9 @@ func (b *translator) resolveMirrors(route *routeState, rs *ruleState) {
 			// itself is still served.
 			route.noteRefError(refErr)
 			continue
+		}
+		if b.tlsRefused(key) {
+			continue // a BackendTLSPolicy that cannot be honoured: nothing is sent
 		}
 		rs.mirrors = append(rs.mirrors, mirrorState{key: key, numerator: m.numerator, denominator: m.denominator})
 	}
@@ -202,7 +209,7 @@ func (b *translator) compileBackends(route RouteKey, refs []gatewayv1.HTTPBacken
 		out = append(out, backendState{
 			weight:          weight,
 			key:             key,
-			invalid:         refErr != nil,
+			invalid:         refErr != nil || b.tlsRefused(key),
 			requestHeaders:  req,
 			responseHeaders: resp,
 		})

@@ -112,7 +112,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 	for k, name := range upstreamNames {
 		m.Upstreams = append(m.Upstreams, model.Upstream{
 			Name: name, ServiceNamespace: k.Namespace, ServiceName: k.Name, ServicePort: k.Port,
-			Protocol: b.upstreams[k].protocol,
+			Protocol: b.upstreams[k].protocol, TLS: b.upstreams[k].tls,
 		})
 	}
 	slices.SortFunc(m.Upstreams, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })
@@ -155,7 +155,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 			}
 		}
 		if tlsFrom != nil {
-			srv.TLS = &model.ServerTLS{}
+			srv.TLS = &model.ServerTLS{ClientValidation: clientValidationModel(tlsFrom)}
 			for _, s := range tlsFrom.certs {
 				name := certNames[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}]
 				if !slices.Contains(srv.TLS.CertificateNames, name) {
@@ -285,6 +285,7 @@ func fillRule(r *model.Rule, id string, route *routeState, rule *ruleState, pref
 	r.ResponseHeaders = f.responseHeaders
 	r.CORS = f.cors
 	r.Timeouts = rule.timeouts
+	r.Retry = rule.retry
 	r.GRPC = route.key.Kind == kindGRPCRoute
 	if f.rewrite != nil {
 		rw := *f.rewrite

@@ -23,6 +23,9 @@ type index struct {
 	// never shows.
 	slices  map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	secrets map[types.NamespacedName]*corev1.Secret
+	// configMaps are the CA bundles of BackendTLSPolicies and of Gateways'
+	// client certificate validation.
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
 	// grants are the ReferenceGrants of each namespace (the "to" side).
 	grants map[string][]*gatewayv1beta1.ReferenceGrant
 	// looked is every Service and Secret looked up, found or not.
@@ -35,6 +38,8 @@ type index struct {
 type References struct {
 	Services map[types.NamespacedName]bool
 	Secrets  map[types.NamespacedName]bool
+	// ConfigMaps are the CA bundles BackendTLSPolicies referenced.
+	ConfigMaps map[types.NamespacedName]bool
 }
 
 // service looks a Service up and records that it was.
@@ -90,6 +95,11 @@ func newIndex(in *Input) *index {
 	for i := range in.Secrets {
 		s := &in.Secrets[i]
 		ix.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
+	ix.configMaps = make(map[types.NamespacedName]*corev1.ConfigMap, len(in.ConfigMaps))
+	for i := range in.ConfigMaps {
+		cm := &in.ConfigMaps[i]
+		ix.configMaps[types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}] = cm
 	}
 	for i := range in.ReferenceGrants {
 		g := &in.ReferenceGrants[i]

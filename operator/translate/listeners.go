@@ -59,6 +59,9 @@ type listenerState struct {
 
 	// attached are the routes attached with Accepted True.
 	attached map[RouteKey]bool
+	// clientValidation is the client certificate validation of an HTTPS
+	// listener (Gateway spec.tls.frontend, frontendtls.go); nil: none.
+	clientValidation *frontendValidation
 }
 
 // programmed reports whether the listener is served by the data plane.

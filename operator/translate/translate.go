@@ -36,6 +36,10 @@ type Input struct {
 	EndpointSlices  []discoveryv1.EndpointSlice
 	Secrets         []corev1.Secret
 	Parameters      []v1alpha1.GatewayParameters
+	// BackendTLSPolicies and the ConfigMaps they may reference (only
+	// those are needed; the CA bundle is read from key ca.crt).
+	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
+	ConfigMaps         []corev1.ConfigMap
 	// Refused are routes refused after translation, with the message for
 	// their Accepted False (UnsupportedValue) condition: values the render
 	// step finds nginx would refuse once escaped, or a route behind the line
@@ -48,6 +52,11 @@ type Input struct {
 	// annotation is missing). The GatewayClass SupportedVersion condition
 	// is computed from it; when nil (unknown), that condition is left out.
 	GatewayAPICRDVersions map[string]string
+	// GatewayAPICRDChannels maps the same names to their
+	// gateway.networking.k8s.io/channel annotation: features whose fields
+	// exist only in the experimental channel are claimed only when the CRD
+	// that has them is experimental (experimentalFeatures).
+	GatewayAPICRDChannels map[string]string
 }
 
 // Output is the result of one translation: a model per Gateway and every status.
@@ -63,6 +72,11 @@ type Output struct {
 	// (controllerName == ControllerName), sorted; the reconciler merges
 	// them with entries of other controllers.
 	Routes map[RouteKey][]gatewayv1.RouteParentStatus
+	// BackendTLSPolicies holds, per BackendTLSPolicy, the ancestors this
+	// controller owns (one per Gateway of ours that routes to a Service
+	// port it targets; empty when none); the reconciler merges them with
+	// entries of other controllers.
+	BackendTLSPolicies map[types.NamespacedName][]gatewayv1.PolicyAncestorStatus
 	// References are the Services and Secrets this translation looked up.
 	References References
 }
@@ -109,6 +123,8 @@ type translator struct {
 	conflicts map[listenerConflict]string
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
+	// tlsPolicies are the BackendTLSPolicies by target.
+	tlsPolicies backendTLSPolicies
 	// streamUpstreams are the endpoints of the Service ports stream routes
 	// resolved so far.
 	streamUpstreams map[streamUpstreamKey][]model.Endpoint
@@ -120,6 +136,7 @@ type translator struct {
 // same Output.
 func Translate(in Input) Output {
 	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}, streamUpstreams: map[streamUpstreamKey][]model.Endpoint{}}
+	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies)
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
@@ -131,7 +148,7 @@ func Translate(in Input) Output {
 		if gc.Spec.ControllerName != ControllerName {
 			continue
 		}
-		status, res := buildGatewayClass(b.ix, gc, in.GatewayAPICRDVersions)
+		status, res := buildGatewayClass(b.ix, gc, in.GatewayAPICRDVersions, in.GatewayAPICRDChannels)
 		out.GatewayClasses[gc.Name] = status
 		classes[gc.Name] = res
 	}
@@ -189,6 +206,7 @@ func Translate(in Input) Output {
 		}
 		out.Gateways = append(out.Gateways, res)
 	}
+	out.BackendTLSPolicies = b.backendTLSPolicyStatuses(ordered)
 	out.References = b.ix.looked
 	return out
 }
@@ -198,6 +216,7 @@ func Translate(in Input) Output {
 func (b *translator) gatewayModel(gs *gatewayState, settings model.Settings) *model.Gateway {
 	m := &model.Gateway{Namespace: gs.key.Namespace, Name: gs.key.Name, Settings: settings}
 	certs := addCertificates(gs, m)
+	addBackendClientCertificate(gs, m)
 	for _, kind := range routeKinds {
 		kind.contribute(b, gs, m, certs)
 	}
