@@ -261,6 +261,46 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 		}
 	})
 
+	t.Run("TLSRoute change keeps the established TLS connection", func(t *testing.T) {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(certPEM)
+		tlsConfig := &tls.Config{ServerName: "db.example.com", RootCAs: pool}
+		held, err := dialTCPEcho(tlsAddr, tlsConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.conn.Close()
+		if pod, _, err := held.pod(); err != nil || !strings.HasPrefix(pod, "tcp-echo-a-") {
+			t.Fatalf("the TLS connection before the change is answered by %q, %v", pod, err)
+		}
+		patch := `{"spec":{"rules":[{"backendRefs":[{"name":"tcp-echo-b","port":8443}]}]}}`
+		if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "tlsroute/stream-tls", "--type=merge", "-p", patch); err != nil {
+			t.Fatal(err)
+		}
+		clustertest.Eventually(t, 60*time.Second, "new TLS connections reach tcp-echo-b", func() error {
+			e, err := dialTCPEcho(tlsAddr, tlsConfig)
+			if err != nil {
+				return err
+			}
+			defer e.conn.Close()
+			pod, _, err := e.pod()
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(pod, "tcp-echo-b-") {
+				return fmt.Errorf("answered by %q", pod)
+			}
+			return nil
+		})
+		// nginx reloaded; the old worker keeps passing the TLS session it holds.
+		if answer, err := held.ask("PING"); err != nil || answer != "PONG" {
+			t.Errorf("the TLS connection opened before the change: %q, %v", answer, err)
+		}
+		if pod, _, err := held.pod(); err != nil || !strings.HasPrefix(pod, "tcp-echo-a-") {
+			t.Errorf("the TLS connection opened before the change is answered by %q, %v", pod, err)
+		}
+	})
+
 	t.Run("TCPRoute change keeps the established connection", func(t *testing.T) {
 		// UDP datagrams keep being answered through the reload the change
 		// causes: one client socket, one datagram at a time, each waited
