@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	pb "sigs.k8s.io/gateway-api/conformance/echo-basic/grpcechoserver"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
@@ -62,7 +63,49 @@ spec:
   rules:
   - matches: [{method: {service: gateway_api_conformance.echo_basic.grpcecho.GrpcEcho, method: Echo}}]
     backendRefs: [{name: grpc-echo, port: 8080}]
+  - matches: [{method: {service: grpc.reflection.v1.ServerReflection}}]
+    backendRefs: [{name: grpc-echo, port: 8080}]
 `
+
+// reflectionStream is a bidirectional stream of echo-basic's gRPC server
+// reflection service (the one streaming method it serves) through the
+// Gateway.
+type reflectionStream struct {
+	conn   *grpc.ClientConn
+	stream rpb.ServerReflection_ServerReflectionInfoClient
+}
+
+func openReflectionStream(ctx context.Context, addr string) (*reflectionStream, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithAuthority("grpc.example.com"), grpc.WithDisableRetry())
+	if err != nil {
+		return nil, err
+	}
+	stream, err := rpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &reflectionStream{conn: conn, stream: stream}, nil
+}
+
+// listServices asks for the backend's services on the stream and says
+// whether the echo service is among them.
+func (r *reflectionStream) listServices() error {
+	if err := r.stream.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{ListServices: "*"}}); err != nil {
+		return err
+	}
+	resp, err := r.stream.Recv()
+	if err != nil {
+		return err
+	}
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		if s.GetName() == "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho" {
+			return nil
+		}
+	}
+	return fmt.Errorf("the echo service is not among %v", resp.GetListServicesResponse().GetService())
+}
 
 // grpcCall makes one unary call on a fresh connection, with retries off:
 // every failure counts.
@@ -82,10 +125,10 @@ func grpcCall(addr, method string) (*pb.EchoResponse, error) {
 	return client.Echo(ctx, &pb.EchoRequest{})
 }
 
-// testGRPCThroughGateway calls echo-basic's gRPC echo service (unary: its
-// service has no streaming method; a server stream through nginx is covered
-// by operator/render's TestTrafficGRPC) through a Gateway, then changes the
-// GRPCRoute while calls run and expects none of them to fail.
+// testGRPCThroughGateway calls echo-basic's gRPC echo service (unary) and
+// its reflection service (a bidirectional stream) through a Gateway, then
+// changes the GRPCRoute while calls run and expects none of them to fail,
+// and the stream opened before the change to keep working after it.
 func testGRPCThroughGateway(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 	if err := applyYAML(ctx, c, grpcManifest); err != nil {
 		t.Fatal(err)
@@ -111,6 +154,18 @@ func testGRPCThroughGateway(t *testing.T, ctx context.Context, c *cluster.Cluste
 	if _, err := grpcCall(addr, "EchoTwo"); err == nil {
 		t.Fatal("EchoTwo answered before any route took it")
 	}
+	streamCtx, cancelStream := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelStream()
+	held, err := openReflectionStream(streamCtx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.conn.Close()
+	for i := range 3 {
+		if err := held.listServices(); err != nil {
+			t.Fatalf("exchange %d on the bidirectional stream: %v", i, err)
+		}
+	}
 
 	// Calls of Echo run while the route gains a rule for EchoTwo.
 	var calls, failed atomic.Int64
@@ -134,6 +189,7 @@ func testGRPCThroughGateway(t *testing.T, ctx context.Context, c *cluster.Cluste
 	}()
 	patch := `{"spec":{"rules":[
 {"matches":[{"method":{"service":"gateway_api_conformance.echo_basic.grpcecho.GrpcEcho","method":"Echo"}}],"backendRefs":[{"name":"grpc-echo","port":8080}]},
+{"matches":[{"method":{"service":"grpc.reflection.v1.ServerReflection"}}],"backendRefs":[{"name":"grpc-echo","port":8080}]},
 {"matches":[{"method":{"service":"gateway_api_conformance.echo_basic.grpcecho.GrpcEcho","method":"EchoTwo"}}],"backendRefs":[{"name":"grpc-echo","port":8080}]}]}}`
 	time.Sleep(time.Second)
 	if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "grpcroute/grpc-echo", "--type=merge", "-p", patch); err != nil {
@@ -147,6 +203,13 @@ func testGRPCThroughGateway(t *testing.T, ctx context.Context, c *cluster.Cluste
 	time.Sleep(time.Second)
 	close(stop)
 	<-done
+	// nginx reloaded; the old worker keeps the stream it proxies.
+	if err := held.listServices(); err != nil {
+		t.Errorf("the stream opened before the route change: %v", err)
+	}
+	if err := held.stream.CloseSend(); err != nil {
+		t.Error(err)
+	}
 	t.Logf("%d Echo calls during the route change, %d failed", calls.Load(), failed.Load())
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d calls failed during the route change; first: %v", failed.Load(), calls.Load(), firstErr.Load())
