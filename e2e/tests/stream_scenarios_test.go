@@ -162,6 +162,27 @@ func (e *tcpEcho) pod() (pod, serverName string, err error) {
 	return payload.Pod, serverName, nil
 }
 
+// answeredBy is a check for clustertest.Eventually: a new connection to
+// addr (TLS when tlsConfig is set) is answered by a pod whose name starts
+// with podPrefix.
+func answeredBy(addr string, tlsConfig *tls.Config, podPrefix string) func() error {
+	return func() error {
+		e, err := dialTCPEcho(addr, tlsConfig)
+		if err != nil {
+			return err
+		}
+		defer e.conn.Close()
+		pod, _, err := e.pod()
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(pod, podPrefix) {
+			return fmt.Errorf("answered by %q", pod)
+		}
+		return nil
+	}
+}
+
 // udpAsk sends one datagram and returns the pod that answered it.
 func udpAsk(conn net.Conn, payload string) (string, error) {
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
@@ -277,21 +298,7 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 		if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "tlsroute/stream-tls", "--type=merge", "-p", patch); err != nil {
 			t.Fatal(err)
 		}
-		clustertest.Eventually(t, 60*time.Second, "new TLS connections reach tcp-echo-b", func() error {
-			e, err := dialTCPEcho(tlsAddr, tlsConfig)
-			if err != nil {
-				return err
-			}
-			defer e.conn.Close()
-			pod, _, err := e.pod()
-			if err != nil {
-				return err
-			}
-			if !strings.HasPrefix(pod, "tcp-echo-b-") {
-				return fmt.Errorf("answered by %q", pod)
-			}
-			return nil
-		})
+		clustertest.Eventually(t, 60*time.Second, "new TLS connections reach tcp-echo-b", answeredBy(tlsAddr, tlsConfig, "tcp-echo-b-"))
 		// nginx reloaded; the old worker keeps passing the TLS session it holds.
 		if answer, err := held.ask("PING"); err != nil || answer != "PONG" {
 			t.Errorf("the TLS connection opened before the change: %q, %v", answer, err)
@@ -332,21 +339,7 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 		if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "tcproute/stream-tcp", "--type=merge", "-p", patch); err != nil {
 			t.Fatal(err)
 		}
-		clustertest.Eventually(t, 60*time.Second, "new connections reach tcp-echo-b", func() error {
-			e, err := dialTCPEcho(tcpAddr, nil)
-			if err != nil {
-				return err
-			}
-			defer e.conn.Close()
-			pod, _, err := e.pod()
-			if err != nil {
-				return err
-			}
-			if !strings.HasPrefix(pod, "tcp-echo-b-") {
-				return fmt.Errorf("answered by %q", pod)
-			}
-			return nil
-		})
+		clustertest.Eventually(t, 60*time.Second, "new connections reach tcp-echo-b", answeredBy(tcpAddr, nil, "tcp-echo-b-"))
 		// nginx reloaded; the old worker keeps the connection it proxies.
 		if answer, err := established.ask("PING"); err != nil || answer != "PONG" {
 			t.Errorf("the connection opened before the change: %q, %v", answer, err)
