@@ -32,7 +32,7 @@ const grpcUnavailable = 14
 
 // grpcFinal fills the location where a GRPCRoute's request is answered (see
 // final, which has set the access log variables and response headers).
-func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, backend *model.Backend, upstream *model.Upstream, logBackend string, inPlace bool) error {
+func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, backend *model.Backend, upstream *model.Upstream, inPlace bool) error {
 	switch {
 	case rule.Return != nil:
 		lv.GRPC = grpcStatus(grpcUnavailable, "no backend for this method")

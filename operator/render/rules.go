@@ -110,7 +110,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 	lv.HideHeaders, lv.AddHeaders = resp.render()
 
 	if rule.GRPC {
-		return r.grpcFinal(sc, lv, rule, backend, upstream, logBackend, inPlace)
+		return r.grpcFinal(sc, lv, rule, backend, upstream, inPlace)
 	}
 	switch {
 	case rule.Redirect != nil:
