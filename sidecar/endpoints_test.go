@@ -134,6 +134,15 @@ func TestEndpointsChangeWithoutReload(t *testing.T) {
 		return nil
 	})
 	t.Logf("a and b: %v from the ConfigMap update", time.Since(since).Round(time.Millisecond))
+	var live dataplane.LiveEndpoints
+	if err := p.getJSON(dataplane.LiveEndpointsPath, &live); err != nil {
+		t.Fatal(err)
+	}
+	wantEps := []string{a.String(), b.String()}
+	slices.Sort(wantEps)
+	if !live.Synced || len(live.Upstreams) != 1 || !slices.Equal(live.Upstreams[upstream], wantEps) {
+		t.Errorf("%s = %+v, want %s: %v", dataplane.LiveEndpointsPath, live, upstream, wantEps)
+	}
 
 	master2, workers2 := p.nginxPids()
 	slices.Sort(workers)

@@ -115,9 +115,12 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
+	var applied appliedHash
 	err = serve(ctx, &wg, log, []route{
 		{f.healthAddr, dataplane.HealthzPath, http.HandlerFunc(healthz)},
 		{f.healthAddr, dataplane.ReadyzPath, readyz(f, func() bool { return !watchingEndpoints || dns.Synced() })},
+		{f.healthAddr, dataplane.LiveConfigPath, liveConfigHandler(f.stagingDir(), &applied)},
+		{f.healthAddr, dataplane.LiveEndpointsPath, liveEndpointsHandler(dns)},
 		{f.metricsAddr, dataplane.MetricsPath, m.Handler()},
 	})
 
@@ -150,6 +153,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
+	applied.set(applier.Applied())
 	if h := applier.Applied(); h != "" {
 		log.Info("serving the live config found at start", "hash", h)
 		reporter.Report(report.Outcome{Hash: h})
@@ -168,6 +172,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	for {
 		th.wait(ctx)
 		res := applier.Apply(ctx)
+		applied.set(applier.Applied())
 		if res.Reload > 0 {
 			th.reloaded()
 		}

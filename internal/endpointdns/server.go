@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,4 +198,19 @@ func ParseTable(data map[string]string) (Table, error) {
 		t[upstream] = eps
 	}
 	return t, errors.Join(errs...)
+}
+
+// Table is a copy of the table answered now (nil before the first Set),
+// for inspection.
+func (s *Server) Table() Table {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.table == nil {
+		return nil
+	}
+	out := make(Table, len(s.table))
+	for k, v := range s.table {
+		out[k] = slices.Clone(v)
+	}
+	return out
 }

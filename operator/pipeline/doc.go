@@ -12,6 +12,8 @@
 //
 // and translates again until nothing new is refused (refusals only remove
 // routes, so this ends; a hard cap bounds it anyway). A render error that is
-// no route's fault stays an error of its Gateway. No I/O, no clock: the
+// no route's fault stays an error of its Gateway. Each Gateway's config files
+// get the source document (operator/configsource, dataplane.SourceFile) of
+// the model and source map they were rendered from. No I/O, no clock: the
 // controller and the render command call Run and write what it returns.
 package pipeline

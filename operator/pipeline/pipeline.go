@@ -12,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/configsource"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
@@ -78,6 +79,9 @@ func Run(in translate.Input) Result {
 			case err != nil:
 				res.Errors[gw.NamespacedName] = err
 			default:
+				// The source document travels with the files it describes
+				// (same ConfigMap, same hash, same staged tree).
+				files.Config[dataplane.SourceFile] = configsource.Encode(gw.Model, files.Sources)
 				encoded := resources.EncodeConfig(files.Config)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
 					newest := newestRoutes(in, res.Output, gw.NamespacedName, refused)

@@ -14,7 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/configsource"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
@@ -194,5 +196,24 @@ func TestConfigIsEncodedOnce(t *testing.T) {
 	}
 	if enc.Size() == 0 || enc.Size() > CompressedBudget {
 		t.Errorf("encoded size %d", enc.Size())
+	}
+}
+
+// TestSourceDocumentShipsWithTheFiles: the config files carry the source
+// document of the model and source map they were rendered from, so it is
+// in the ConfigMap and the hash (nginx -t of the tree with it: nginxCheck).
+func TestSourceDocumentShipsWithTheFiles(t *testing.T) {
+	res := Run(input(gatewayv1.HTTPRouteRule{}))
+	nginxCheck(t, res)
+	files := res.Files[gwKey]
+	doc, err := configsource.Decode(files.Config[dataplane.SourceFile])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(doc.Sources, files.Sources) || len(doc.Sources) == 0 {
+		t.Errorf("shipped sources %v, rendered %v", doc.Sources, files.Sources)
+	}
+	if got := doc.Gateway.Name; got != gwKey.Name || len(doc.Gateway.HTTPServers) == 0 {
+		t.Errorf("shipped model of %q with %d servers", got, len(doc.Gateway.HTTPServers))
 	}
 }

@@ -104,7 +104,7 @@ func New(cfg Config) (*Applier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading live config %s: %w", target, err)
 		}
-		a.applied = dataplane.Hash(contents(files))
+		a.applied = dataplane.Hash(mount.Contents(files))
 		cfg.Metrics.SetApplied(a.applied)
 	}
 	a.cleanup("")
@@ -122,7 +122,7 @@ func (a *Applier) Apply(ctx context.Context) Result {
 		a.cfg.Log.Error(err, "reading mounts")
 		return Result{}
 	}
-	hash := dataplane.Hash(contents(files))
+	hash := dataplane.Hash(mount.Contents(files))
 	if hash == a.applied || hash == a.rejected {
 		return Result{Hash: hash}
 	}
@@ -256,7 +256,7 @@ func (a *Applier) fallback(ctx context.Context, refused string) string {
 	if err != nil || refusal != nil || len(files) == 0 {
 		return ""
 	}
-	hash := dataplane.Hash(contents(files))
+	hash := dataplane.Hash(mount.Contents(files))
 	if hash == refused {
 		return ""
 	}
@@ -442,12 +442,4 @@ func reloadMessage(err error) string {
 		return re.Message
 	}
 	return err.Error()
-}
-
-func contents(files map[string]mount.File) map[string][]byte {
-	out := make(map[string][]byte, len(files))
-	for name, f := range files {
-		out[name] = f.Data
-	}
-	return out
 }

@@ -64,7 +64,7 @@ func TestCompressedConfigMap(t *testing.T) {
 				if refusal != nil {
 					t.Fatalf("refused: %v", refusal)
 				}
-				if got := contents(files); len(got) != len(tt.wantFiles) || dataplane.Hash(got) != dataplane.Hash(tt.wantFiles) {
+				if got := mount.Contents(files); len(got) != len(tt.wantFiles) || dataplane.Hash(got) != dataplane.Hash(tt.wantFiles) {
 					t.Errorf("merged %v, want %v", sortedNames(got), sortedNames(tt.wantFiles))
 				}
 				return

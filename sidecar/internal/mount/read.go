@@ -86,3 +86,12 @@ func readVisible(dir string) (map[string]File, error) {
 	}
 	return files, nil
 }
+
+// Contents is the files' bytes by name, what dataplane.Hash takes.
+func Contents(files map[string]File) map[string][]byte {
+	out := make(map[string][]byte, len(files))
+	for name, f := range files {
+		out[name] = f.Data
+	}
+	return out
+}

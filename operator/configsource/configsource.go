@@ -1,0 +1,62 @@
+package configsource
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+)
+
+// Version is the document's format; Decode refuses others.
+const Version = 1
+
+// Document is what Encode writes.
+type Document struct {
+	Version int
+	// Gateway is the model the files were rendered from. Certificates
+	// carry only their names (the certificate is the file <Name>.crt of
+	// the same tree; the key is never in the document).
+	Gateway model.Gateway
+	// Sources is the render step's source map of the config files.
+	Sources render.Sources
+}
+
+// Encode is the document of gw rendered with sources, as JSON
+// (deterministic: same model, same bytes). gw is not changed.
+func Encode(gw *model.Gateway, sources render.Sources) []byte {
+	doc := Document{Version: Version, Gateway: *gw, Sources: sources}
+	doc.Gateway.Certificates = namesOnly(gw.Certificates)
+	if c := gw.BackendClientCertificate; c != nil {
+		doc.Gateway.BackendClientCertificate = &model.Certificate{Name: c.Name}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		// The model holds only strings, numbers, slices and pointers.
+		panic(fmt.Sprintf("configsource: %v", err))
+	}
+	return b
+}
+
+func namesOnly(certs []model.Certificate) []model.Certificate {
+	if certs == nil {
+		return nil
+	}
+	out := make([]model.Certificate, len(certs))
+	for i, c := range certs {
+		out[i] = model.Certificate{Name: c.Name}
+	}
+	return out
+}
+
+// Decode reads a document written by Encode.
+func Decode(b []byte) (*Document, error) {
+	var doc Document
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("reading the config's source document: %w", err)
+	}
+	if doc.Version != Version {
+		return nil, fmt.Errorf("the config's source document has version %d, this build reads %d", doc.Version, Version)
+	}
+	return &doc, nil
+}

@@ -1,0 +1,56 @@
+package configsource
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
+)
+
+// TestEncodeKeepsNoKeyAndRoundTrips: the document carries the model and
+// the source map back unchanged, certificates by name only (never a key),
+// without touching the model it was given, and the same bytes every time.
+func TestEncodeKeepsNoKeyAndRoundTrips(t *testing.T) {
+	cert, key := testenv.SelfSignedCert(t, "a.example.com")
+	rule := &model.Rule{ID: "r1", Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "default", Name: "web", RuleIndex: 0},
+		Backends: []model.Backend{{Upstream: "u1_default_echo_80", Weight: 1}}}
+	gw := &model.Gateway{
+		Namespace: "default", Name: "gw",
+		HTTPServers: []model.HTTPServer{{Port: 443, Hostname: "a.example.com", TLS: &model.ServerTLS{CertificateNames: []string{"default_tls"}},
+			Locations: []model.Location{{Path: "/", Match: model.PathPrefix, Candidates: []model.Candidate{{Rule: rule}}}}}},
+		Upstreams:                []model.Upstream{{Name: "u1_default_echo_80", ServiceNamespace: "default", ServiceName: "echo", ServicePort: 80}},
+		Certificates:             []model.Certificate{{Name: "default_tls", CertPEM: cert, KeyPEM: key}},
+		BackendClientCertificate: &model.Certificate{Name: "backend-client", CertPEM: cert, KeyPEM: key},
+	}
+	sources := render.Sources{"servers.conf": {{From: 3, To: 9, Route: rule.Route}}}
+
+	b := Encode(gw, sources)
+	if bytes.Contains(b, []byte("PRIVATE KEY")) || bytes.Contains(b, []byte("CERTIFICATE")) {
+		t.Errorf("the document holds key or certificate material: %s", b)
+	}
+	if !bytes.Equal(b, Encode(gw, sources)) {
+		t.Error("two encodings of the same model differ")
+	}
+	if gw.Certificates[0].KeyPEM == nil || gw.BackendClientCertificate.KeyPEM == nil {
+		t.Error("Encode changed the model's certificates")
+	}
+	doc, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *gw
+	want.Certificates = []model.Certificate{{Name: "default_tls"}}
+	want.BackendClientCertificate = &model.Certificate{Name: "backend-client"}
+	if !reflect.DeepEqual(doc.Gateway, want) {
+		t.Errorf("model after a round trip:\n%+v\nwant\n%+v", doc.Gateway, want)
+	}
+	if !reflect.DeepEqual(doc.Sources, sources) {
+		t.Errorf("sources after a round trip: %+v", doc.Sources)
+	}
+	if _, err := Decode([]byte(`{"Version":99}`)); err == nil {
+		t.Error("a document of another version was read")
+	}
+}
