@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/config"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/explain"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/logs"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/status"
@@ -41,6 +42,7 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(status.NewCommand(flags, streams))
 	root.AddCommand(explain.NewCommand(flags, streams))
 	root.AddCommand(logs.NewCommand(flags, streams))
+	root.AddCommand(config.NewCommand(flags, streams))
 	return root
 }
 

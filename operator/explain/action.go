@@ -106,7 +106,7 @@ func (ev *evaluation) httpResponse(rule *model.Rule) Response {
 				bo.Why = "the Service has no ready endpoints"
 			}
 		}
-		bo.Filters = append(headerFilters("request", b.RequestHeaders), headerFilters("response", b.ResponseHeaders)...)
+		bo.Filters = append(HeaderFilters("request", b.RequestHeaders), HeaderFilters("response", b.ResponseHeaders)...)
 		statuses[bo.Status] = true
 		resp.Backends = append(resp.Backends, bo)
 	}
@@ -287,8 +287,15 @@ func ruleFilters(rule *model.Rule, ev *evaluation) []string {
 			out = append(out, fmt.Sprintf("rewrite path %s to %s", ev.uri, path))
 		}
 	}
-	out = append(out, headerFilters("request", rule.RequestHeaders)...)
-	out = append(out, headerFilters("response", rule.ResponseHeaders)...)
+	return append(out, RuleChanges(rule)...)
+}
+
+// RuleChanges describes what a rule changes beyond its rewrite: header
+// filters, mirrors, CORS, timeouts (also kubectl nginx-gateway config's
+// routes table).
+func RuleChanges(rule *model.Rule) []string {
+	out := HeaderFilters("request", rule.RequestHeaders)
+	out = append(out, HeaderFilters("response", rule.ResponseHeaders)...)
 	for _, m := range rule.Mirrors {
 		share := ""
 		if m.Denominator > 0 && m.Numerator != m.Denominator {
@@ -305,7 +312,9 @@ func ruleFilters(rule *model.Rule, ev *evaluation) []string {
 	return out
 }
 
-func headerFilters(which string, h model.HeaderModifier) []string {
+// HeaderFilters describes a header modifier's changes, which being
+// "request" or "response" (also kubectl nginx-gateway config's routes).
+func HeaderFilters(which string, h model.HeaderModifier) []string {
 	var out []string
 	for _, s := range h.Set {
 		out = append(out, fmt.Sprintf("%s header set %s: %s", which, s.Name, s.Value))

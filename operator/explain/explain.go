@@ -262,7 +262,7 @@ func (ev *evaluation) run() {
 	ev.winner = -1
 	for i, c := range loc.candidates {
 		ref := ruleRef(c.Rule)
-		v := CandidateVerdict{RuleRef: ref, Match: describeConditions(c.Conditions)}
+		v := CandidateVerdict{RuleRef: ref, Match: DescribeConditions(c.Conditions)}
 		switch {
 		case ev.winner >= 0:
 			v.Verdict, v.Why = VerdictNotReached, "an earlier match was selected"
@@ -496,8 +496,9 @@ func exactLiteral(c model.Condition) (string, bool) {
 	return string(re.Rune), true
 }
 
-// describeConditions is a short text for a candidate's conditions.
-func describeConditions(conds []model.Condition) string {
+// DescribeConditions is a short text for a candidate's conditions (also
+// kubectl nginx-gateway config's routes table).
+func DescribeConditions(conds []model.Condition) string {
 	if len(conds) == 0 {
 		return "always"
 	}
