@@ -14,12 +14,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/podproxy"
 )
 
 // ErrNotInSync is returned when a Gateway shown is not in sync (see
@@ -42,12 +45,15 @@ func NewCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Short: "Show whether each gateway pod serves the config the operator wants",
 		Long: `Show, per Gateway of the nginx-gateway-operator and per gateway pod, the config the
 operator wants (its hash), what nginx serves (from the Gateway's report ConfigMap),
-the pod's state (SYNCED, STALE, REJECTED with nginx's message, NOT READY), the Gateway's
+the pod's state (SYNCED, STALE, REJECTED with nginx's message, NOT READY), its last reload
+(when, how long), reload and nginx -t counts and worker generations alive, the Gateway's
 Accepted and Programmed conditions and the routes the operator refused for it.
 
 Exits non-zero when a Gateway shown is not in sync: a pod is not SYNCED, or the Gateway
 is not Accepted and Programmed. Reads only through the API server (get/list gateways,
-httproutes, grpcroutes, tlsroutes, tcproutes, udproutes, pods, configmaps; optionally gatewayclasses); see docs/troubleshooting.md.`,
+httproutes, grpcroutes, tlsroutes, tcproutes, udproutes, pods, configmaps; optionally gatewayclasses,
+and get pods/proxy for each pod's reload timings, reload count and nginx worker generations
+from its sidecar's metrics); see docs/troubleshooting.md.`,
 		Example: `  kubectl nginx-gateway status            # Gateways of the current namespace
   kubectl nginx-gateway status web -n prod
   kubectl nginx-gateway status -A -o yaml`,
@@ -88,7 +94,11 @@ func (o *options) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := reader{c: c, classes: map[string]classVerdict{}, routeCache: map[string]*kindRoutes{}}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	r := reader{c: c, cs: cs, classes: map[string]classVerdict{}, routeCache: map[string]*kindRoutes{}}
 
 	var gateways []gatewayv1.Gateway
 	if len(args) == 1 {
@@ -168,12 +178,15 @@ type classVerdict struct {
 // reader reads a Gateway's objects with the user's rights.
 type reader struct {
 	c       client.Client
+	cs      kubernetes.Interface
 	classes map[string]classVerdict
 	// routeCache holds each route kind's routes once read (routes.go).
 	routeCache map[string]*kindRoutes
 	notes      []string
 	// classForbidden: GatewayClasses cannot be read (noted once).
 	classForbidden bool
+	// proxyForbidden: the pods' sidecars cannot be read (noted once).
+	proxyForbidden bool
 }
 
 // ours is whether gw's GatewayClass names our controller. A user who may
@@ -235,7 +248,34 @@ func (r *reader) input(ctx context.Context, gw *gatewayv1.Gateway) (Input, error
 	if in.Routes, err = r.routes(ctx, gw.Namespace); err != nil {
 		return in, err
 	}
+	in.DataPlanes, in.DataPlaneErrors = r.dataPlanes(ctx, pods.Items)
 	return in, nil
+}
+
+// dataPlanes reads each pod's sidecar metrics through the pod proxy. A
+// user without pods/proxy get still gets the rest of the status (noted
+// once); a pod whose metrics cannot be read gets the error.
+func (r *reader) dataPlanes(ctx context.Context, pods []corev1.Pod) (map[string]*DataPlane, map[string]string) {
+	out, errs := map[string]*DataPlane{}, map[string]string{}
+	for i := range pods {
+		p := &pods[i]
+		if r.proxyForbidden || p.DeletionTimestamp != nil || p.Status.PodIP == "" {
+			continue
+		}
+		text, err := podproxy.Get(ctx, r.cs, p.Namespace, p.Name, dataplane.MetricsPort, dataplane.MetricsPath)
+		if apierrors.IsForbidden(err) {
+			r.proxyForbidden = true
+			r.notes = append(r.notes, fmt.Sprintf("cannot read the gateway pods' sidecars (%v): no reload timings or worker generations", err))
+			continue
+		}
+		if err == nil {
+			out[p.Name], err = ParseMetrics(text)
+		}
+		if err != nil {
+			errs[p.Name] = err.Error()
+		}
+	}
+	return out, errs
 }
 
 func (r *reader) configMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {

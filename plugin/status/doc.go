@@ -7,7 +7,10 @@
 // dataplane.AnnotationConfigHash), its report ConfigMap
 // (resources.ReportName, dataplane.ParseReports), its pods (their
 // config-hash annotation and readiness) and HTTPRoute statuses (our
-// status.parents entries for the Gateway that are Accepted False).
+// status.parents entries for the Gateway that are Accepted False); and,
+// through the API server's pod proxy (pods/proxy get, plugin/podproxy),
+// each pod's sidecar metrics: last reload (when, how long), reload and
+// nginx -t counts, worker generations alive (ParseMetrics, DataPlane).
 //
 // Build (pure: objects in, a GatewayStatus out) decides each pod's State;
 // Print writes a table, YAML or JSON; NewCommand fetches and wires both.

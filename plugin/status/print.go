@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/output"
 
@@ -68,14 +69,17 @@ func printTable(w io.Writer, statuses []GatewayStatus) error {
 		if len(s.Pods) == 0 {
 			fmt.Fprintln(tw, "  no gateway pods")
 		} else {
-			fmt.Fprintln(tw, "  POD\tSTATE\tREADY\tANNOTATED\tAPPLIED\tMESSAGE")
+			fmt.Fprintln(tw, "  POD\tSTATE\tREADY\tANNOTATED\tAPPLIED\tLAST RELOAD\tRELOADS\tNGINX -T\tGENERATIONS\tMESSAGE")
 			for _, p := range s.Pods {
 				msg := ""
 				if p.State == Rejected {
 					msg = oneLine(p.RejectedMessage)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%t\t%s\t%s\t%s\n", p.Name, p.State, p.Ready,
-					orNone(short(p.AnnotatedHash)), orNone(short(p.AppliedHash)), msg)
+				if p.DataPlaneError != "" {
+					msg = strings.TrimPrefix(msg+"; ", "; ") + oneLine(p.DataPlaneError)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%t\t%s\t%s\t%s\t%s\n", p.Name, p.State, p.Ready,
+					orNone(short(p.AnnotatedHash)), orNone(short(p.AppliedHash)), dataPlaneColumns(p.DataPlane), msg)
 			}
 		}
 		tw.Flush()
@@ -88,6 +92,31 @@ func printTable(w io.Writer, statuses []GatewayStatus) error {
 		tw.Flush()
 	}
 	return tw.Flush()
+}
+
+// dataPlaneColumns are LAST RELOAD (when, how long), RELOADS (failed
+// ones too), NGINX -T (runs, the last one's time) and GENERATIONS (alive,
+// peak): "-" each when unknown.
+func dataPlaneColumns(d *DataPlane) string {
+	if d == nil {
+		return "-\t-\t-\t-"
+	}
+	last := "-"
+	if d.LastReload != nil {
+		last = d.LastReload.Format(time.RFC3339) + " (" + duration(d.LastReloadSeconds).String() + ")"
+	}
+	reloads := fmt.Sprint(d.Reloads)
+	if d.ReloadFailures > 0 {
+		reloads += fmt.Sprintf(" (%d failed)", d.ReloadFailures)
+	}
+	validations := fmt.Sprint(d.Validations)
+	if d.Validations > 0 {
+		validations += " (last " + duration(d.LastValidationSeconds).String() + ")"
+	}
+	if d.ValidationFailures > 0 {
+		validations += fmt.Sprintf(" %d failed", d.ValidationFailures)
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%d (peak %d)", last, reloads, validations, d.WorkerGenerations, d.WorkerGenerationsPeak)
 }
 
 func conditionText(c Condition) string {

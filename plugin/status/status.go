@@ -35,6 +35,11 @@ type Input struct {
 	// Routes may hold routes of any kind; only our status entries for
 	// Gateway count.
 	Routes []Route
+	// DataPlanes holds, per pod name, its sidecar's reload and worker
+	// figures, and DataPlaneErrors why a pod's could not be read; neither
+	// when the pods' metrics were not read.
+	DataPlanes      map[string]*DataPlane
+	DataPlaneErrors map[string]string
 }
 
 // Route is what status reads of a route of any kind: its name and the
@@ -81,6 +86,10 @@ type PodStatus struct {
 	AppliedHash     string `json:"appliedHash,omitempty"`
 	RejectedHash    string `json:"rejectedHash,omitempty"`
 	RejectedMessage string `json:"rejectedMessage,omitempty"`
+	// DataPlane is the pod's reload timings, counts and worker
+	// generations, from its sidecar; DataPlaneError why they are missing.
+	DataPlane      *DataPlane `json:"dataPlane,omitempty"`
+	DataPlaneError string     `json:"dataPlaneError,omitempty"`
 }
 
 // RouteStatus is a route our controller refused for the Gateway.
@@ -117,6 +126,7 @@ func Build(in Input) GatewayStatus {
 			continue
 		}
 		ps := podStatus(pod, reports[pod.Name], out.WantedHash)
+		ps.DataPlane, ps.DataPlaneError = in.DataPlanes[pod.Name], in.DataPlaneErrors[pod.Name]
 		allSynced = allSynced && ps.State == Synced
 		out.Pods = append(out.Pods, ps)
 	}

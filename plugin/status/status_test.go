@@ -3,9 +3,12 @@ package status
 import (
 	"bytes"
 	"flag"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,6 +93,8 @@ func mixedInput() Input {
 				return p
 			}(),
 		},
+		DataPlanes:      map[string]*DataPlane{"web-nginx-a": sidecarMetrics(), "web-nginx-b": {Reloads: 3, WorkerGenerations: 1, WorkerGenerationsPeak: 1}},
+		DataPlaneErrors: map[string]string{"web-nginx-d": "reading /metrics of pod prod/web-nginx-d through the API server's pod proxy: the server is currently unable to handle the request"},
 		Routes: []Route{
 			route("HTTPRoute", "prod", "ok", web, translate.ControllerName, metav1.ConditionTrue, "Accepted", ""),
 			route("HTTPRoute", "prod", "refused", web, translate.ControllerName, metav1.ConditionFalse, "UnsupportedValue",
@@ -188,5 +193,32 @@ func TestPrintGolden(t *testing.T) {
 	}
 	if err := Print(&bytes.Buffer{}, "wide", statuses); err == nil {
 		t.Error("unknown format accepted")
+	}
+}
+
+// sidecarMetrics is testdata/sidecar.metrics, the sidecar's /metrics after
+// twelve reloads (one failed) and one nginx -t, parsed.
+func sidecarMetrics() *DataPlane {
+	text, err := os.ReadFile(filepath.Join("testdata", "sidecar.metrics"))
+	if err != nil {
+		panic(err)
+	}
+	d, err := ParseMetrics(text)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func TestParseMetrics(t *testing.T) {
+	got := sidecarMetrics()
+	at := time.Date(2026, 12, 4, 16, 0, 0, 436_000_000, time.UTC)
+	want := &DataPlane{Reloads: 12, ReloadFailures: 1, LastReload: &at, LastReloadSeconds: 0.0961,
+		Validations: 1, LastValidationSeconds: 0.108, WorkerGenerations: 2, WorkerGenerationsPeak: 3}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parsed %+v (last reload %v), want %+v (%v)", got, got.LastReload, want, at)
+	}
+	if _, err := ParseMetrics([]byte("# not the sidecar\nup 1\n")); err == nil {
+		t.Error("metrics without the sidecar's were read")
 	}
 }
