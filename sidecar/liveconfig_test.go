@@ -13,6 +13,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/status"
 )
 
 // getJSON reads one of the sidecar's live config views into v.
@@ -78,6 +79,26 @@ func TestLiveConfigServesTheAppliedTreeWithoutKeys(t *testing.T) {
 	p.write(v2)
 	p.waitServed("/", "v=2")
 	check(v2)
+
+	// What `kubectl nginx-gateway status` reads of this sidecar's metrics
+	// (the names it parses are the ones the sidecar exports).
+	resp, err := http.Get("http://" + p.metricsAddr + dataplane.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := status.ParseMetrics(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dp.Reloads < 1 || dp.LastReload == nil || time.Since(*dp.LastReload) > time.Minute || dp.LastReloadSeconds <= 0 ||
+		dp.Validations < 1 || dp.WorkerGenerations < 1 {
+		t.Errorf("status reads %+v after one start and one reload", dp)
+	}
 
 	var eps dataplane.LiveEndpoints
 	if err := p.getJSON(dataplane.LiveEndpointsPath, &eps); err != nil {
