@@ -3,6 +3,7 @@ package configsource
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
@@ -26,6 +27,7 @@ type Document struct {
 // (deterministic: same model, same bytes). gw is not changed.
 func Encode(gw *model.Gateway, sources render.Sources) []byte {
 	doc := Document{Version: Version, Gateway: *gw, Sources: sources}
+	doc.Gateway.HTTPServers = rulesOnce(gw.HTTPServers)
 	doc.Gateway.Certificates = namesOnly(gw.Certificates)
 	if c := gw.BackendClientCertificate; c != nil {
 		doc.Gateway.BackendClientCertificate = &model.Certificate{Name: c.Name}
@@ -36,6 +38,58 @@ func Encode(gw *model.Gateway, sources render.Sources) []byte {
 		panic(fmt.Sprintf("configsource: %v", err))
 	}
 	return b
+}
+
+// rulesOnce copies the servers with each rule written in full only at its
+// first candidate; later candidates of the same rule (a rule is inherited
+// by longer prefixes, and several matches share it) carry only its ID,
+// which Decode links back. The rules themselves are not copied.
+func rulesOnce(servers []model.HTTPServer) []model.HTTPServer {
+	if servers == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	out := make([]model.HTTPServer, len(servers))
+	for i, s := range servers {
+		s.Locations = slices.Clone(s.Locations)
+		for j := range s.Locations {
+			loc := &s.Locations[j]
+			loc.Candidates = slices.Clone(loc.Candidates)
+			for k := range loc.Candidates {
+				c := &loc.Candidates[k]
+				if c.Rule == nil {
+					continue
+				}
+				if seen[c.Rule.ID] {
+					c.Rule = &model.Rule{ID: c.Rule.ID}
+				}
+				seen[c.Rule.ID] = true
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// linkRules points every candidate that carries only a rule's ID at the
+// rule written in full (rulesOnce).
+func linkRules(servers []model.HTTPServer) {
+	full := map[string]*model.Rule{}
+	for i := range servers {
+		for j := range servers[i].Locations {
+			for k := range servers[i].Locations[j].Candidates {
+				c := &servers[i].Locations[j].Candidates[k]
+				if c.Rule == nil {
+					continue
+				}
+				if r, ok := full[c.Rule.ID]; ok {
+					c.Rule = r
+					continue
+				}
+				full[c.Rule.ID] = c.Rule
+			}
+		}
+	}
 }
 
 func namesOnly(certs []model.Certificate) []model.Certificate {
@@ -58,5 +112,6 @@ func Decode(b []byte) (*Document, error) {
 	if doc.Version != Version {
 		return nil, fmt.Errorf("the config's source document has version %d, this build reads %d", doc.Version, Version)
 	}
+	linkRules(doc.Gateway.HTTPServers)
 	return &doc, nil
 }

@@ -20,7 +20,11 @@ func TestEncodeKeepsNoKeyAndRoundTrips(t *testing.T) {
 	gw := &model.Gateway{
 		Namespace: "default", Name: "gw",
 		HTTPServers: []model.HTTPServer{{Port: 443, Hostname: "a.example.com", TLS: &model.ServerTLS{CertificateNames: []string{"default_tls"}},
-			Locations: []model.Location{{Path: "/", Match: model.PathPrefix, Candidates: []model.Candidate{{Rule: rule}}}}}},
+			Locations: []model.Location{
+				{Path: "/", Match: model.PathPrefix, Candidates: []model.Candidate{{Rule: rule, PathField: "spec.rules[0].matches[0].path.value"}}},
+				// The rule again, inherited: written once, linked back.
+				{Path: "/a", Match: model.PathPrefix, Candidates: []model.Candidate{{Rule: rule}}},
+			}}},
 		Upstreams:                []model.Upstream{{Name: "u1_default_echo_80", ServiceNamespace: "default", ServiceName: "echo", ServicePort: 80}},
 		Certificates:             []model.Certificate{{Name: "default_tls", CertPEM: cert, KeyPEM: key}},
 		BackendClientCertificate: &model.Certificate{Name: "backend-client", CertPEM: cert, KeyPEM: key},
@@ -44,6 +48,12 @@ func TestEncodeKeepsNoKeyAndRoundTrips(t *testing.T) {
 	want := *gw
 	want.Certificates = []model.Certificate{{Name: "default_tls"}}
 	want.BackendClientCertificate = &model.Certificate{Name: "backend-client"}
+	if n := bytes.Count(b, []byte(`"u1_default_echo_80","Weight"`)); n != 1 {
+		t.Errorf("the shared rule's backends are written %d times, want once", n)
+	}
+	if got := doc.Gateway.HTTPServers[0].Locations; got[0].Candidates[0].Rule != got[1].Candidates[0].Rule {
+		t.Error("the two candidates of one rule are not linked to one rule again")
+	}
 	if !reflect.DeepEqual(doc.Gateway, want) {
 		t.Errorf("model after a round trip:\n%+v\nwant\n%+v", doc.Gateway, want)
 	}
