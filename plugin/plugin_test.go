@@ -73,7 +73,8 @@ func TestStatusCommand(t *testing.T) {
 			"Wanted config:  3f2a9c1b0d4e",
 			"web-nginx-a  SYNCED     true   3f2a9c1b0d4e  3f2a9c1b0d4e",
 			"web-nginx-b  STALE      true   0123456789ab  0123456789ab",
-			`web-nginx-c  REJECTED   true   3f2a9c1b0d4e  0123456789ab  nginx: [emerg] unknown directive "bogus"`,
+			// No sidecar runs here (no pod IP): the reload columns are empty.
+			`web-nginx-c  REJECTED   true   3f2a9c1b0d4e  0123456789ab  -            -        -         -            nginx: [emerg] unknown directive "bogus"`,
 			"web-nginx-d  NOT READY  false  3f2a9c1b0d4e  -",
 			"HTTPRoute prod/bad  UnsupportedValue  nginx rejected this route",
 		} {
