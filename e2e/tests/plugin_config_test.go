@@ -155,6 +155,11 @@ subjects: [{kind: ServiceAccount, name: plugin-viewer, namespace: default}]
 	if out, _ := runPlugin("config", "gateway", "raw"); !strings.Contains(out, "# ▼ HTTPRoute default/echo rule 0") || strings.Contains(out, "PRIVATE KEY") {
 		t.Errorf("raw lacks the route's annotated block, or shows a key:\n%s", out)
 	}
+	// The tables as a user sees them, for the log.
+	for _, args := range [][]string{{"status", "gateway"}, {"config", "gateway", "listeners"}, {"config", "gateway", "routes"}, {"config", "gateway", "upstreams"}} {
+		out, _ := runPlugin(args...)
+		t.Logf("$ kubectl nginx-gateway %s -n default\n%s", strings.Join(args, " "), out)
+	}
 	var st struct{ Gateways []status.GatewayStatus }
 	asJSON(&st, "status", "gateway")
 	for _, p := range st.Gateways[0].Pods {
