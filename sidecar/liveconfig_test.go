@@ -96,7 +96,7 @@ func TestLiveConfigServesTheAppliedTreeWithoutKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	if dp.Reloads < 1 || dp.LastReload == nil || time.Since(*dp.LastReload) > time.Minute || dp.LastReloadSeconds <= 0 ||
-		dp.Validations < 1 || dp.WorkerGenerations < 1 {
+		dp.Validations < 1 || dp.LastValidation == nil || dp.WorkerGenerations < 1 {
 		t.Errorf("status reads %+v after one start and one reload", dp)
 	}
 

@@ -27,9 +27,10 @@ type DataPlane struct {
 	// Validations counts `nginx -t` runs (only before nginx starts from a
 	// tree, unless --validate-before-reload), LastValidationSeconds the
 	// last one's time.
-	Validations           int     `json:"validations"`
-	ValidationFailures    int     `json:"validationFailures"`
-	LastValidationSeconds float64 `json:"lastValidationSeconds,omitempty"`
+	Validations           int        `json:"validations"`
+	ValidationFailures    int        `json:"validationFailures"`
+	LastValidation        *time.Time `json:"lastValidation,omitempty"`
+	LastValidationSeconds float64    `json:"lastValidationSeconds,omitempty"`
 	// WorkerGenerations alive now (1: the current config's workers; more
 	// while old ones drain connections), and the most seen at once.
 	WorkerGenerations     int `json:"workerGenerations"`
@@ -80,12 +81,19 @@ func ParseMetrics(text []byte) (*DataPlane, error) {
 		WorkerGenerations:     int(value("worker_generations")),
 		WorkerGenerationsPeak: int(value("worker_generations_peak")),
 	}
-	if at := value("last_apply_step_timestamp_seconds", "step", dataplane.StepReloaded); at > 0 {
-		sec, frac := math.Modf(at)
-		t := time.Unix(int64(sec), int64(frac*1e9)).UTC().Truncate(time.Millisecond)
-		d.LastReload = &t
-	}
+	d.LastReload = timestamp(value("last_apply_step_timestamp_seconds", "step", dataplane.StepReloaded))
+	d.LastValidation = timestamp(value("last_validation_timestamp_seconds"))
 	return d, nil
+}
+
+// timestamp is a metric's Unix time, nil for 0 (never).
+func timestamp(unix float64) *time.Time {
+	if unix <= 0 {
+		return nil
+	}
+	sec, frac := math.Modf(unix)
+	t := time.Unix(int64(sec), int64(frac*1e9)).UTC().Truncate(time.Millisecond)
+	return &t
 }
 
 func labelValue(m *dto.Metric, name string) string {

@@ -111,7 +111,11 @@ func dataPlaneColumns(d *DataPlane) string {
 	}
 	validations := fmt.Sprint(d.Validations)
 	if d.Validations > 0 {
-		validations += " (last " + duration(d.LastValidationSeconds).String() + ")"
+		validations += " (last " + duration(d.LastValidationSeconds).String()
+		if d.LastValidation != nil {
+			validations += " at " + d.LastValidation.Format(time.RFC3339)
+		}
+		validations += ")"
 	}
 	if d.ValidationFailures > 0 {
 		validations += fmt.Sprintf(" %d failed", d.ValidationFailures)

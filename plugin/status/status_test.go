@@ -213,8 +213,9 @@ func sidecarMetrics() *DataPlane {
 func TestParseMetrics(t *testing.T) {
 	got := sidecarMetrics()
 	at := time.Date(2026, 12, 4, 16, 0, 0, 436_000_000, time.UTC)
+	validatedAt := time.Date(2026, 12, 4, 13, 13, 20, 0, time.UTC)
 	want := &DataPlane{Reloads: 12, ReloadFailures: 1, LastReload: &at, LastReloadSeconds: 0.0961,
-		Validations: 1, LastValidationSeconds: 0.108, WorkerGenerations: 2, WorkerGenerationsPeak: 3}
+		Validations: 1, LastValidation: &validatedAt, LastValidationSeconds: 0.108, WorkerGenerations: 2, WorkerGenerationsPeak: 3}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed %+v (last reload %v), want %+v (%v)", got, got.LastReload, want, at)
 	}

@@ -21,7 +21,10 @@ type Metrics struct {
 	Reloads            prometheus.Counter
 	ReloadFailures     prometheus.Counter
 	LastValidation     prometheus.Gauge
-	LastReload         prometheus.Gauge
+	// LastValidationAt is when the last nginx -t ended: the validated
+	// step of LastStep is set for changes that skip nginx -t too.
+	LastValidationAt prometheus.Gauge
+	LastReload       prometheus.Gauge
 	// EndpointsUpdates counts the versions of the endpoints ConfigMap
 	// served to nginx as DNS (no reload each).
 	EndpointsUpdates prometheus.Counter
@@ -63,6 +66,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "last_validation_duration_seconds",
 			Help: "Duration of the last nginx -t.",
 		}),
+		LastValidationAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_validation_timestamp_seconds",
+			Help: "Unix time the last nginx -t ended.",
+		}),
 		LastReload: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "last_reload_duration_seconds",
 			Help: "Time from the last reload signal until nginx ran a new generation of workers.",
@@ -90,7 +97,7 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(
 		m.Validations, m.ValidationFailures, m.Reloads, m.ReloadFailures,
-		m.LastValidation, m.LastReload, m.EndpointsUpdates, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
+		m.LastValidation, m.LastValidationAt, m.LastReload, m.EndpointsUpdates, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -109,6 +116,7 @@ func (m *Metrics) SetApplied(hash string) {
 func (m *Metrics) ObserveValidation(d time.Duration, failed bool) {
 	m.Validations.Inc()
 	m.LastValidation.Set(d.Seconds())
+	m.LastValidationAt.SetToCurrentTime()
 	if failed {
 		m.ValidationFailures.Inc()
 	}
