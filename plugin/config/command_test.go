@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 )
 
 func testPod(name string, ready, deleting bool) corev1.Pod {
@@ -44,5 +46,18 @@ func TestPickPod(t *testing.T) {
 		case tc.err == "" && (err != nil || got != tc.pick):
 			t.Errorf("pickPod(%q): %q %v, want %q", tc.want, got, err, tc.pick)
 		}
+	}
+}
+
+// TestParseRefusesATreeWithoutItsSourceDocument: a pod with nothing
+// applied, or running a config rendered before the source document
+// shipped, gets an error saying so rather than empty tables.
+func TestParseRefusesATreeWithoutItsSourceDocument(t *testing.T) {
+	if _, err := Parse("p", dataplane.LiveConfig{}, nil); err == nil || !strings.Contains(err.Error(), "serves no config yet") {
+		t.Errorf("nothing applied: %v", err)
+	}
+	old := dataplane.LiveConfig{Hash: "abc", Files: map[string]string{"nginx.conf": "events {}\n"}}
+	if _, err := Parse("p", old, nil); err == nil || !strings.Contains(err.Error(), "older than this plugin") {
+		t.Errorf("no source document: %v", err)
 	}
 }
