@@ -102,6 +102,10 @@ const (
 	// the hash of the config the pod should serve. Changing it makes the
 	// kubelet re-sync the pod's ConfigMap and Secret volumes at once.
 	AnnotationConfigHash = KeyPrefix + "config-hash"
+	// AnnotationConfigHashSince is written with AnnotationConfigHash: when
+	// (RFC 3339, UTC) the operator pointed the pod at that config, so
+	// `kubectl nginx-gateway status` can say for how long a pod is STALE.
+	AnnotationConfigHashSince = KeyPrefix + "config-hash-since"
 	// The sidecar reports what it did with a config in the Gateway's
 	// report ConfigMap (see PodReport), never on a pod: it has no pod
 	// permission at all.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -53,6 +54,12 @@ func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 		hash = got.Annotations[dataplane.AnnotationConfigHash]
 		if hash == "" || hash == previous {
 			return fmt.Errorf("config-hash is %q", hash)
+		}
+		// Written with the hash: when the pod was pointed at it (status's STALE for how long).
+		since, err := time.Parse(time.RFC3339, got.Annotations[dataplane.AnnotationConfigHashSince])
+		if err != nil || since.Before(got.CreationTimestamp.Time) {
+			t.Fatalf("config-hash-since %q is not a time at or after the pod's creation %s (%v)",
+				got.Annotations[dataplane.AnnotationConfigHashSince], got.CreationTimestamp, err)
 		}
 		return nil
 	})

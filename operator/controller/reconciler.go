@@ -511,10 +511,12 @@ func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, r
 	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
 }
 
-// patchConfigHash writes the wanted config hash on every running gateway
-// pod that does not carry it yet; the pod update makes the kubelet re-sync
-// the pod's ConfigMap and Secret volumes at once.
+// patchConfigHash writes the wanted config hash, and since when it is
+// wanted, on every running gateway pod that does not carry it yet; the pod
+// update makes the kubelet re-sync the pod's ConfigMap and Secret volumes
+// at once.
 func (r *Reconciler) patchConfigHash(ctx context.Context, pods []corev1.Pod, hash string) error {
+	since := time.Now().UTC().Format(time.RFC3339)
 	var errs []error
 	for i := range pods {
 		pod := &pods[i]
@@ -526,6 +528,7 @@ func (r *Reconciler) patchConfigHash(ctx context.Context, pods []corev1.Pod, has
 			pod.Annotations = map[string]string{}
 		}
 		pod.Annotations[dataplane.AnnotationConfigHash] = hash
+		pod.Annotations[dataplane.AnnotationConfigHashSince] = since
 		if err := r.client.Patch(ctx, pod, patch); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("annotating pod %s/%s: %w", pod.Namespace, pod.Name, err))
 		}

@@ -78,7 +78,11 @@ func printTable(w io.Writer, statuses []GatewayStatus) error {
 				if p.DataPlaneError != "" {
 					msg = strings.TrimPrefix(msg+"; ", "; ") + oneLine(p.DataPlaneError)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%t\t%s\t%s\t%s\t%s\n", p.Name, p.State, p.Ready,
+				state := string(p.State)
+				if p.StaleFor != "" {
+					state += " for " + p.StaleFor
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%t\t%s\t%s\t%s\t%s\n", p.Name, state, p.Ready,
 					orNone(short(p.AnnotatedHash)), orNone(short(p.AppliedHash)), dataPlaneColumns(p.DataPlane), msg)
 			}
 		}

@@ -3,6 +3,7 @@ package status
 import (
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -40,6 +41,9 @@ type Input struct {
 	// when the pods' metrics were not read.
 	DataPlanes      map[string]*DataPlane
 	DataPlaneErrors map[string]string
+	// Now is when the status is read: a STALE pod is stale for Now minus
+	// the time the operator pointed it at the wanted config.
+	Now time.Time
 }
 
 // Route is what status reads of a route of any kind: its name and the
@@ -80,8 +84,13 @@ type PodStatus struct {
 	State State  `json:"state"`
 	Ready bool   `json:"ready"`
 	// AnnotatedHash is the pod's dataplane.AnnotationConfigHash: the
-	// config the operator pointed this pod at.
-	AnnotatedHash string `json:"annotatedHash,omitempty"`
+	// config the operator pointed this pod at, and AnnotatedAt when
+	// (dataplane.AnnotationConfigHashSince).
+	AnnotatedHash string     `json:"annotatedHash,omitempty"`
+	AnnotatedAt   *time.Time `json:"annotatedAt,omitempty"`
+	// StaleFor is, for a STALE pod annotated with the wanted config, how
+	// long ago the operator asked for it (whole seconds).
+	StaleFor string `json:"staleFor,omitempty"`
 	// AppliedHash, RejectedHash and RejectedMessage are the pod's report.
 	AppliedHash     string `json:"appliedHash,omitempty"`
 	RejectedHash    string `json:"rejectedHash,omitempty"`
@@ -125,7 +134,7 @@ func Build(in Input) GatewayStatus {
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
-		ps := podStatus(pod, reports[pod.Name], out.WantedHash)
+		ps := podStatus(pod, reports[pod.Name], out.WantedHash, in.Now)
 		ps.DataPlane, ps.DataPlaneError = in.DataPlanes[pod.Name], in.DataPlaneErrors[pod.Name]
 		allSynced = allSynced && ps.State == Synced
 		out.Pods = append(out.Pods, ps)
@@ -137,8 +146,8 @@ func Build(in Input) GatewayStatus {
 	return out
 }
 
-func podStatus(pod *corev1.Pod, report dataplane.PodReport, wanted string) PodStatus {
-	return PodStatus{
+func podStatus(pod *corev1.Pod, report dataplane.PodReport, wanted string, now time.Time) PodStatus {
+	ps := PodStatus{
 		Name:            pod.Name,
 		State:           dataplane.PodStateOf(pod, report, wanted),
 		Ready:           dataplane.PodReady(pod),
@@ -147,6 +156,16 @@ func podStatus(pod *corev1.Pod, report dataplane.PodReport, wanted string) PodSt
 		RejectedHash:    report.RejectedHash,
 		RejectedMessage: report.RejectedMessage,
 	}
+	if at, err := time.Parse(time.RFC3339, pod.Annotations[dataplane.AnnotationConfigHashSince]); err == nil {
+		at = at.UTC()
+		ps.AnnotatedAt = &at
+		// Stale for how long is only known when the pod was pointed at the
+		// wanted config: before that, the operator has not asked it yet.
+		if ps.State == Stale && ps.AnnotatedHash == wanted && !now.IsZero() {
+			ps.StaleFor = max(now.Sub(at), 0).Truncate(time.Second).String()
+		}
+	}
+	return ps
 }
 
 func condition(conds []metav1.Condition, t string) Condition {

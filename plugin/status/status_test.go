@@ -80,6 +80,7 @@ func mixedInput() Input {
 			"web-nginx-a": {AppliedHash: wanted},
 			"web-nginx-b": {AppliedHash: older},
 			"web-nginx-c": {AppliedHash: older, RejectedHash: wanted, RejectedMessage: rejectedMessage},
+			"web-nginx-e": {AppliedHash: older},
 			"gone":        {AppliedHash: older},
 		})},
 		Pods: []corev1.Pod{
@@ -88,11 +89,18 @@ func mixedInput() Input {
 			pod("web-nginx-b", true, older),
 			pod("web-nginx-d", false, wanted),
 			func() corev1.Pod {
+				// Pointed at the wanted config 2m5s before Now, still serving the older one.
+				p := pod("web-nginx-e", true, wanted)
+				p.Annotations[dataplane.AnnotationConfigHashSince] = "2026-11-29T10:00:00Z"
+				return p
+			}(),
+			func() corev1.Pod {
 				p := pod("web-nginx-terminating", true, older)
 				p.DeletionTimestamp = ptr.To(metav1.Now())
 				return p
 			}(),
 		},
+		Now:             time.Date(2026, 11, 29, 10, 2, 5, 0, time.UTC),
 		DataPlanes:      map[string]*DataPlane{"web-nginx-a": sidecarMetrics(), "web-nginx-b": {Reloads: 3, WorkerGenerations: 1, WorkerGenerationsPeak: 1}},
 		DataPlaneErrors: map[string]string{"web-nginx-d": "reading /metrics of pod prod/web-nginx-d through the API server's pod proxy: the server is currently unable to handle the request"},
 		Routes: []Route{
@@ -110,7 +118,7 @@ func mixedInput() Input {
 
 func TestBuildStates(t *testing.T) {
 	got := Build(mixedInput())
-	want := map[string]State{"web-nginx-a": Synced, "web-nginx-b": Stale, "web-nginx-c": Rejected, "web-nginx-d": NotReady}
+	want := map[string]State{"web-nginx-a": Synced, "web-nginx-b": Stale, "web-nginx-c": Rejected, "web-nginx-d": NotReady, "web-nginx-e": Stale}
 	if len(got.Pods) != len(want) {
 		t.Fatalf("pods %+v, want %v (terminating pods left out)", got.Pods, want)
 	}
@@ -118,6 +126,10 @@ func TestBuildStates(t *testing.T) {
 		if p.State != want[p.Name] {
 			t.Errorf("pod %s: %s, want %s", p.Name, p.State, want[p.Name])
 		}
+	}
+	// Stale for how long only when the pod was pointed at the wanted config.
+	if got.Pods[1].StaleFor != "" || got.Pods[4].StaleFor != "2m5s" {
+		t.Errorf("stale for %q and %q, want none for a pod never pointed at the wanted config and 2m5s", got.Pods[1].StaleFor, got.Pods[4].StaleFor)
 	}
 	if got.Pods[2].RejectedMessage != rejectedMessage {
 		t.Errorf("rejected message %q, want nginx's full message", got.Pods[2].RejectedMessage)
