@@ -185,6 +185,9 @@ type nginxMap struct {
 	Entries []kv            // Key quoted literal, Value quoted complex value
 	Default string          // quoted complex value
 	Src     *model.RouteRef // the rule it was written for, nil when ours or shared
+	// Hostnames makes the keys host names (`hostnames;`): exact names,
+	// then the longest matching leading wildcard, as server_name does.
+	Hostnames bool
 }
 
 // splitClients is one `split_clients "$request_id" $VAR { P% VALUE; … }`.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -280,15 +279,7 @@ func TestTrafficStream(t *testing.T) {
 	t.Run("https on the tls port", func(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(webCert)
-		dialer := &net.Dialer{Timeout: 2 * time.Second}
-		transport := &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool},
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, at(mixedPort))
-			},
-		}
-		defer transport.CloseIdleConnections()
-		client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+		client := pinnedHTTPSClient(t, at(mixedPort), &tls.Config{RootCAs: pool})
 		resp, err := client.Get(fmt.Sprintf("https://www.example.com:%d/x", mixedPort))
 		if err != nil {
 			t.Fatal(err)

@@ -25,7 +25,7 @@ func TestSupportedFeatures(t *testing.T) {
 	}
 	// HTTPRouteRetry: not without the experimental HTTPRoute CRD (the
 	// golden case retry has it, and the claim).
-	for _, mustNot := range []string{"GatewayHTTPListenerIsolation", "HTTPRouteRetry"} {
+	for _, mustNot := range []string{"HTTPRouteRetry"} {
 		i := sort.SearchStrings(names, mustNot)
 		if i < len(names) && names[i] == mustNot {
 			t.Errorf("supportedFeatures claims %s", mustNot)

@@ -21,10 +21,9 @@ import (
 // SupportedFeatures are the Gateway API features the translation step and the
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
-// to pick its tests, so it names only what really works: no listener
-// isolation, no session persistence, no static addresses, no
-// destination-port matching. HTTPRouteRetry is claimed only with the
-// experimental HTTPRoute CRD (experimentalFeatures).
+// to pick its tests, so it names only what really works: no session
+// persistence, no static addresses. HTTPRouteRetry is claimed only with
+// the experimental HTTPRoute CRD (experimentalFeatures).
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
 	features.SupportGatewayPort8080,
@@ -63,6 +62,9 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportTLSRoute,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTLSRouteModeMixed,
+	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
+	features.SupportGatewayHTTPListenerIsolation,
+	features.SupportHTTPRouteDestinationPortMatching,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
