@@ -123,10 +123,12 @@ func (r *renderer) stream() (*streamView, error) {
 			Var: "ngo_stream_internal_route_id", Default: `""`},
 		Ports: &streamMap{Comment: "Access log: the listener port of a session, also on an internal server (by its unix socket).",
 			Source: "$server_addr", Var: "ngo_stream_port", Default: "$server_port"},
-		Reasons: &streamMap{Comment: "Access log: why a session was closed at once.", Source: `"$ngo_stream_pass:$ngo_stream_route"`,
+		// nginx logs an upstream without a live peer under its own name.
+		Reasons: &streamMap{Comment: "Access log: why a session was closed at once.", Source: `"$ngo_stream_pass:$ngo_stream_route:$upstream_addr"`,
 			Var: "ngo_stream_reason", Default: `""`, Entries: []kv{
-				{quote("~^" + closedUpstream + ":$"), quote("no listener or route takes this port and server name")},
+				{quote("~^" + closedUpstream + "::"), quote("no listener or route takes this port and server name")},
 				{quote("~^" + closedUpstream + ":"), quote("no valid backend")},
+				{quote(`~^([^:]+):[^:]*:\1$`), quote("no ready endpoints")},
 			}},
 	}
 	upstreams := map[string]*model.Upstream{}

@@ -318,6 +318,8 @@ func TestTrafficStream(t *testing.T) {
 		backend := func(name string) string { return fmt.Sprintf("backend=%q", upstreamRef(name)) }
 		closed := `backend="ngo_closed" upstream="ngo_closed" reason="no listener or route takes this port and server name"`
 		for _, want := range []string{`route="TCPRoute default/split" ` + backend("a"),
+			// The split's share without endpoints.
+			fmt.Sprintf(`route="TCPRoute default/split" %s upstream=%q reason="no ready endpoints"`, backend("empty"), upstreamRef("empty")),
 			`route="TLSRoute default/term-a" ` + backend("a"),
 			`route="TLSRoute default/mixed-term" ` + backend("b"),
 			`route="TLSRoute default/mixed-pass" ` + backend("tls_a"),
