@@ -222,11 +222,15 @@ bench-e2e: test-deps ## Benchmark the product on a local cluster (root) against 
 ##@ Conformance
 
 # The Gateway API conformance suite (conformance/, build tag "conformance") on a local cluster: the
-# GATEWAY-HTTP and GATEWAY-GRPC profiles with the features our GatewayClass publishes. Writes conformance/report.yaml
+# GATEWAY-HTTP, -GRPC, -TLS, -TCP and -UDP profiles with the features our GatewayClass publishes. Writes conformance/report.yaml
 # and prints passed/failed/skipped per profile. Needs root. Extra suite flags go in CONFORMANCE_FLAGS,
 # e.g. CONFORMANCE_FLAGS='-run-test HTTPRouteSimpleSameNamespace' or '-supported-features ...'.
 CONFORMANCE_FLAGS ?=
 CONFORMANCE_LOG ?= $(or $(TMPDIR),/tmp)/nginx-gateway-operator-conformance.log
+# The suite runs on the experimental channel's CRDs, so the features whose fields only they have (HTTPRoute retry)
+# are claimed and tested too; NGO_GATEWAY_API_CHANNEL=standard runs it on the standard ones. `make run` and the
+# e2e tests install the standard channel (product.Deploy's default).
+conformance: export NGO_GATEWAY_API_CHANNEL ?= experimental
 
 .PHONY: conformance
 conformance: test-deps build ## Run the Gateway API conformance suite on a local cluster; writes conformance/report.yaml.

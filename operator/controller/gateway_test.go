@@ -72,6 +72,22 @@ func TestGatewayClassStatus(t *testing.T) {
 		})
 	}
 
+	t.Run("features of the experimental HTTPRoute CRD, installed here", func(t *testing.T) {
+		gc := newClass(t, nil)
+		want := []gatewayv1.FeatureName{"HTTPRouteRetry", "HTTPRouteRetryBackendTimeout", "HTTPRouteRetryConnectionError",
+			"GatewayHTTPSListenerDetectMisdirectedRequests", "GatewayHTTPListenerIsolation", "HTTPRouteDestinationPortMatching"}
+		testenv.Eventually(t, waitTimeout, "GatewayClass supportedFeatures", func() error {
+			got := &gatewayv1.GatewayClass{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(gc), got); err != nil {
+				return err
+			}
+			if !hasFeature(got.Status.SupportedFeatures, want...) {
+				return fmt.Errorf("supportedFeatures = %v, want %v among them", got.Status.SupportedFeatures, want)
+			}
+			return nil
+		})
+	})
+
 	t.Run("other controllers' classes are left alone", func(t *testing.T) {
 		gc := &gatewayv1.GatewayClass{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "other-"},

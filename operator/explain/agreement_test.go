@@ -68,9 +68,12 @@ func get(path, backend string, headers ...string) conformanceCase {
 const (
 	anyBackend = "*"
 	refused    = "refused" // the TLS handshake fails
-	v1         = "infra-backend-v1"
-	v2         = "infra-backend-v2"
-	v3         = "infra-backend-v3"
+	// misdirectedRequest: nginx answers 421 (the Host's listener is not
+	// the SNI's).
+	misdirectedRequest = "misdirected"
+	v1                 = "infra-backend-v1"
+	v2                 = "infra-backend-v2"
+	v3                 = "infra-backend-v3"
 )
 
 // conformanceSuites are the HTTPRoute matching tests of the conformance
@@ -174,8 +177,10 @@ var tlsSuite = agreementSuite{
 		secure("a.example.com", "a.example.com", "/x", ""),
 		secure("other.test", "other.test", "/x", refused),
 		secure("", "secure.example.com", "/x", refused),
-		secure("secure.example.com", "a.example.com", "/w", "catalog-v2"),
-		secure("a.example.com", "secure.example.com", "/x", "catalog-v1"),
+		// A Host of another listener than the SNI's: 421.
+		secure("secure.example.com", "a.example.com", "/w", misdirectedRequest),
+		secure("a.example.com", "secure.example.com", "/x", misdirectedRequest),
+		secure("a.example.com", "b.example.com", "/w/2", "catalog-v2"),
 		secure("secure.example.com", "nothing.test", "/x", ""),
 		{method: "GET", host: "secure.example.com", path: "/x", tlsPort: true, backend: anyBackend},
 		on("plain.test", "/p?q=1"),
@@ -316,6 +321,12 @@ func TestAgreesWithNginx(t *testing.T) {
 						gotService = said.Response.Backends[0].Service
 					}
 					if tc.backend == anyBackend {
+						return
+					}
+					if tc.backend == misdirectedRequest {
+						if said.Response.Status != 421 {
+							t.Errorf("the case expects 421; explain says %d (%s)", said.Response.Status, said.Response.Outcome)
+						}
 						return
 					}
 					if tc.backend == "" && (said.Response.Status != 404 || gotService != "") {

@@ -2,7 +2,8 @@
 // with it, from the model the render step writes nginx's configuration
 // from (operator/model), never from the nginx files: which server takes
 // the request (port, SNI for the TLS handshake, then the Host header:
-// exact name, longest wildcard, default server), which location (exact
+// exact name, longest wildcard, default server; 421 when the Host's server
+// belongs to another listener than the SNI's), which location (exact
 // `=` first, then the longest prefix, as nginx selects them among the
 // blocks operator/render writes for each model.Location), which candidate
 // (the first whose conditions all hold, in the model's order, as the

@@ -110,13 +110,16 @@ type Response struct {
 
 // Outcomes of a Response.
 const (
-	OutcomeProxied       = "proxied"
-	OutcomeRedirect      = "redirect"
-	OutcomeFixedStatus   = "fixed status"
-	OutcomeNotFound      = "not found"
-	OutcomeBadRequest    = "bad request"
-	OutcomeNoServer      = "no server"
-	OutcomeTLSRefused    = "TLS handshake refused"
+	OutcomeProxied     = "proxied"
+	OutcomeRedirect    = "redirect"
+	OutcomeFixedStatus = "fixed status"
+	OutcomeNotFound    = "not found"
+	OutcomeBadRequest  = "bad request"
+	OutcomeNoServer    = "no server"
+	OutcomeTLSRefused  = "TLS handshake refused"
+	// OutcomeMisdirected: the Host selects another listener than the
+	// connection's SNI did (421).
+	OutcomeMisdirected   = "misdirected request"
 	OutcomeCORSPreflight = "CORS preflight"
 	// OutcomeGRPCStatus: nginx answers a GRPCRoute's request itself with
 	// a gRPC status (HTTP 200, trailers only).
@@ -253,6 +256,12 @@ func (ev *evaluation) run() {
 	srv, why := pickServer(onPort, host)
 	ev.srv = srv
 	res.Server = &ServerChoice{Port: srv.Port, Hostname: srv.Hostname, Default: srv.Default, Listeners: srv.Listeners, TLS: tls, Why: why}
+	if tls && req.SNI != "" {
+		if why := misdirected(onPort, req.SNI, srv); why != "" {
+			ev.fail(421, OutcomeMisdirected, why)
+			return
+		}
+	}
 
 	blocks := locationBlocks(srv)
 	loc, lwhy := pickBlock(blocks, uri)
@@ -288,6 +297,29 @@ func (ev *evaluation) run() {
 	ref := ruleRef(rule)
 	res.Selected = &ref
 	res.Response = ev.respond(rule)
+}
+
+// misdirected says why a request on a connection whose SNI is sni, for
+// server srv (chosen by its Host), answers 421, or "" when it does not:
+// on a port whose servers belong to more than one listener, a server of a
+// listener answers 421 when the server the SNI chose belongs to another
+// one (render/misdirected.go).
+func misdirected(onPort []*model.HTTPServer, sni string, srv *model.HTTPServer) string {
+	listeners := map[string]bool{}
+	for _, s := range onPort {
+		if l := strings.Join(s.Listeners, ","); l != "" {
+			listeners[l] = true
+		}
+	}
+	own := strings.Join(srv.Listeners, ",")
+	if len(listeners) < 2 || own == "" {
+		return ""
+	}
+	bySNI, _ := pickServer(onPort, strings.TrimSuffix(strings.ToLower(sni), "."))
+	if chose := strings.Join(bySNI.Listeners, ","); chose != own {
+		return fmt.Sprintf("the connection's SNI %q chose server %s of listener %q, the Host chose listener %q: nginx answers 421 Misdirected Request", sni, serverName(bySNI), chose, own)
+	}
+	return ""
 }
 
 // pickServer is nginx's virtual server selection by name: the exact

@@ -83,6 +83,7 @@ func tlsGateway() *model.Gateway {
 		HTTPServers: []model.HTTPServer{
 			{Port: 80, Default: true, Locations: []model.Location{{Path: "/api", Match: model.PathPrefix, Candidates: []model.Candidate{{Rule: cors}}}}},
 			{Port: 443, Default: true},
+			{Port: 443, Hostname: "*.shop.example.com", TLS: &model.ServerTLS{CertificateNames: []string{"c"}}, Listeners: []string{"wildcard"}},
 			{Port: 443, Hostname: "secure.example.com", TLS: &model.ServerTLS{CertificateNames: []string{"c"}}, Listeners: []string{"https"},
 				Locations: []model.Location{{Path: "/", Match: model.PathPrefix, Candidates: []model.Candidate{{Rule: rule}}}}},
 		},
@@ -111,6 +112,10 @@ func TestTLSAndPorts(t *testing.T) {
 		{url: "https://10.0.0.1/x", outcome: OutcomeTLSRefused}, // no SNI: the default server
 		// The handshake by SNI, the request by Host, as nginx does.
 		{url: "https://secure.example.com/x", headers: []Header{{"Host", "other.example.com"}}, outcome: OutcomeNotFound},
+		// A Host of another listener than the SNI's: 421.
+		{url: "https://secure.example.com/x", headers: []Header{{"Host", "www.shop.example.com"}}, outcome: OutcomeMisdirected},
+		{url: "https://www.shop.example.com/x", headers: []Header{{"Host", "secure.example.com"}}, outcome: OutcomeMisdirected},
+		{url: "https://www.shop.example.com/x", outcome: OutcomeNotFound},
 		{url: "http://secure.example.com:443/x", outcome: OutcomeBadRequest},
 		{url: "https://secure.example.com:80/x", outcome: OutcomeTLSRefused},
 		{url: "http://secure.example.com:8080/x", outcome: OutcomeNoServer},

@@ -57,6 +57,9 @@ func (ev *evaluation) whyNot(route string, places func(func(*model.HTTPServer, *
 	if ev.srv == nil {
 		return "the request reaches no server: " + ev.res.Response.Why
 	}
+	if ev.loc == nil {
+		return "the server answers before any location: " + ev.res.Response.Why
+	}
 	var ports []string
 	var others []*model.HTTPServer
 	var paths []string

@@ -207,7 +207,8 @@ type Rule struct {
 	// Timeouts; zero means "nginx default".
 	Timeouts Timeouts
 	// Retry, when set, tries the backends again when an answer has one of
-	// its codes (or the connection fails, which nginx answers 502).
+	// its codes, or when a try gets no answer (the connection fails or
+	// the try times out), whatever the codes.
 	Retry *Retry
 	// GRPC marks a GRPCRoute's rule: its backends are spoken to with gRPC
 	// (HTTP/2), and a request it cannot pass on (no valid backend, no

@@ -118,6 +118,10 @@ func goldenCases() []testCase {
 			}, up1)
 		}},
 		{"shared-port", sharedPortGateway},
+		{"misdirected", func(t testing.TB) *model.Gateway {
+			c := testCert(t)
+			return misdirectedGateway(t, 443, c.CertPEM, c.KeyPEM, nil)
+		}},
 		{"stream", func(t testing.TB) *model.Gateway { return streamGateway(t, "default") }},
 		{"stream-json-log", func(t testing.TB) *model.Gateway { return streamGateway(t, "json") }},
 		{"stream-only", func(t testing.TB) *model.Gateway {

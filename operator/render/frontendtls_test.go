@@ -1,7 +1,6 @@
 package render
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/http"
 	"testing"
 	"time"
 
@@ -61,17 +59,8 @@ func TestTrafficClientCertificate(t *testing.T) {
 			}
 			n := startNginx(t, files, a.endpoints(), addr, port)
 			get := func(certs []tls.Certificate) (int, error) {
-				dialer := &net.Dialer{Timeout: 2 * time.Second}
-				transport := &http.Transport{
-					TLSClientConfig:   &tls.Config{RootCAs: pool, Certificates: certs},
-					ForceAttemptHTTP2: true,
-					DisableKeepAlives: true,
-					DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-						return dialer.DialContext(ctx, network, fmt.Sprintf("%s:%d", addr, port))
-					},
-				}
-				defer transport.CloseIdleConnections()
-				resp, err := (&http.Client{Transport: transport, Timeout: 5 * time.Second}).Get(fmt.Sprintf("https://www.example.com:%d/", port))
+				client := pinnedHTTPSClient(t, fmt.Sprintf("%s:%d", addr, port), &tls.Config{RootCAs: pool, Certificates: certs})
+				resp, err := client.Get(fmt.Sprintf("https://www.example.com:%d/", port))
 				if err != nil {
 					return 0, err
 				}

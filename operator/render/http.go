@@ -25,7 +25,10 @@ type renderer struct {
 	httpsBehindStream map[int32]bool
 	// clientCAs are the client CA bundle files by name (frontendtls.go).
 	clientCAs map[string][]byte
-	comments  map[*model.Rule]string
+	// sniListener is, by HTTPS port, the variable naming the listener
+	// the connection's SNI chose (misdirected.go).
+	sniListener map[int32]string
+	comments    map[*model.Rule]string
 
 	maps     []*nginxMap
 	mapByKey map[string]string
@@ -44,15 +47,16 @@ type renderer struct {
 
 func newRenderer(gw *model.Gateway) (*renderer, error) {
 	r := &renderer{
-		gw:         gw,
-		upstreams:  map[string]*model.Upstream{},
-		certs:      map[string]bool{},
-		clientCAs:  map[string][]byte{},
-		comments:   map[*model.Rule]string{},
-		mapByKey:   map[string]string{},
-		splitFor:   map[string]bool{},
-		refused:    map[routeID]string{},
-		routeBytes: map[routeID]int{},
+		gw:          gw,
+		upstreams:   map[string]*model.Upstream{},
+		certs:       map[string]bool{},
+		clientCAs:   map[string][]byte{},
+		sniListener: map[int32]string{},
+		comments:    map[*model.Rule]string{},
+		mapByKey:    map[string]string{},
+		splitFor:    map[string]bool{},
+		refused:     map[routeID]string{},
+		routeBytes:  map[routeID]int{},
 
 		httpsBehindStream: httpsBehindStream(gw),
 	}
@@ -107,6 +111,7 @@ func (r *renderer) view() (*view, error) {
 			tlsPorts[srv.Port] = true
 		}
 	}
+	r.sniListenerMaps()
 	longestName := 0
 	for i := range r.gw.HTTPServers {
 		srv := &r.gw.HTTPServers[i]
@@ -257,6 +262,9 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 			}
 			if err := r.clientValidation(srv, sv); err != nil {
 				return nil, err
+			}
+			if check := r.misdirectedCheck(srv); check != "" {
+				sv.Script = append(sv.Script, check)
 			}
 		}
 	}

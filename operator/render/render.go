@@ -185,6 +185,9 @@ type nginxMap struct {
 	Entries []kv            // Key quoted literal, Value quoted complex value
 	Default string          // quoted complex value
 	Src     *model.RouteRef // the rule it was written for, nil when ours or shared
+	// Hostnames makes the keys host names (`hostnames;`): exact names,
+	// then the longest matching leading wildcard, as server_name does.
+	Hostnames bool
 }
 
 // splitClients is one `split_clients "$request_id" $VAR { P% VALUE; … }`.
@@ -245,10 +248,12 @@ type locationView struct {
 	Mirrors     []string // quoted internal URIs
 	Timeouts    []kv     // directive, value
 	Proxy       *proxyView
-	// ErrorPage hands answers with these codes to a retry location:
-	// "500 502 = @name" (retry.go).
-	ErrorPage string
-	GRPC      *grpcView // instead of Proxy, for a GRPCRoute's rule
+	// ErrorPages hand failed tries to a retry location ("500 503 =
+	// @name", "502 504 = $var"), InterceptErrors also the backend's
+	// answers with those codes (retry.go).
+	ErrorPages      []string
+	InterceptErrors bool
+	GRPC            *grpcView // instead of Proxy, for a GRPCRoute's rule
 	// Src is the rule served here: the rule of an internal location, or
 	// the one served inline by a user-facing location (nil: none).
 	Src *model.RouteRef

@@ -17,8 +17,10 @@ import (
 )
 
 // flakyBackend fails the first ?fail= tries of each ?id= with ?code= (or,
-// with code=reset, by resetting the connection), then answers 200 with the
-// request body; it counts the tries of each id.
+// with code=reset, by resetting the connection; code=close, by closing it
+// without an answer; code=slow, by answering 200 "late" only after a
+// second), then answers 200 with the request body; it counts the tries of
+// each id.
 type flakyBackend struct {
 	port  int32
 	mu    sync.Mutex
@@ -44,12 +46,19 @@ func startFlaky(t *testing.T) *flakyBackend {
 			_, _ = fmt.Fprintf(w, "ok after %d: %s", n, body)
 			return
 		}
-		if q.Get("code") == "reset" {
+		switch q.Get("code") {
+		case "reset", "close":
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
-				_ = conn.(*net.TCPConn).SetLinger(0)
+				if q.Get("code") == "reset" {
+					_ = conn.(*net.TCPConn).SetLinger(0)
+				}
 				_ = conn.Close()
 			}
+			return
+		case "slow":
+			time.Sleep(time.Second)
+			_, _ = fmt.Fprintf(w, "late %d", n)
 			return
 		}
 		code, _ := strconv.Atoi(q.Get("code"))
@@ -80,42 +89,115 @@ func TestTrafficRetry(t *testing.T) {
 	up := upstream("default_flaky_80")
 	rule := proxyRule("r0", "retry", up.Name)
 	rule.Retry = &model.Retry{Codes: []int{500, 502}, Attempts: 3}
+	n, base := b.startGateway(t, prefix("/", always(rule)))
+	for _, c := range []retryCase{
+		{"/x", "two-500s", "500", 2, 200, 3},
+		{"/x", "four-500s", "500", 4, 500, 4},
+		{"/x", "503", "503", 1, 503, 1},
+		{"/x", "reset", "reset", 1, 200, 2},
+	} {
+		b.expect(t, n, base, c)
+	}
+}
+
+// startGateway runs nginx with the locations on server example.com, their
+// rules proxying to upstream default_flaky_80, the backend its one
+// endpoint; it returns nginx and its base URL.
+func (b *flakyBackend) startGateway(t *testing.T, locations ...model.Location) (*testenv.Nginx, string) {
+	t.Helper()
+	up := upstream("default_flaky_80")
 	addr, port := testenv.FreeLoopbackAddr(t)
-	files, err := Render(gateway(port, map[string][]model.Location{"example.com": {prefix("/", always(rule))}}, up))
+	files, err := Render(gateway(port, map[string][]model.Location{"example.com": locations}, up))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNginx(t, files, endpointdns.Table{up.Name: loopback(b.port)}, addr, port)
+	return startNginx(t, files, endpointdns.Table{up.Name: loopback(b.port)}, addr, port), fmt.Sprintf("http://%s:%d", addr, port)
+}
+
+// retryCase is a request to path that the flaky backend fails fail
+// times with code (?id=id&code=code&fail=fail); the client must get
+// wantCode after wantTries tries. A POST with a body, or a GET when the
+// id ends in "-get".
+type retryCase struct {
+	path, id, code string
+	fail           int
+	wantCode       int
+	wantTries      int
+}
+
+// expect sends c's request to the nginx at base (Host example.com) and
+// checks its answer and the tries the backend saw.
+func (b *flakyBackend) expect(t *testing.T, n *testenv.Nginx, base string, c retryCase) {
+	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for _, c := range []struct {
-		id, code  string
-		fail      int
-		wantCode  int
-		wantTries int
-	}{
-		{"two-500s", "500", 2, 200, 3},
-		{"four-500s", "500", 4, 500, 4},
-		{"503", "503", 1, 503, 1},
-		{"reset", "reset", 1, 200, 2},
+	url := fmt.Sprintf("%s%s?id=%s&code=%s&fail=%d", base, c.path, c.id, c.code, c.fail)
+	method, payload := http.MethodPost, io.Reader(strings.NewReader("payload"))
+	if strings.HasSuffix(c.id, "-get") {
+		method, payload = http.MethodGet, nil
+	}
+	req, err := http.NewRequest(method, url, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "example.com"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", c.id, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != c.wantCode || b.triesOf(c.id) != c.wantTries {
+		t.Errorf("%s: %d %q after %d tries, want %d after %d\n%s", c.id, resp.StatusCode, body, b.triesOf(c.id), c.wantCode, c.wantTries, testenv.Tail(n.Logs(), 10))
+	}
+	if c.wantCode == 200 && method == http.MethodPost && !strings.HasSuffix(string(body), ": payload") {
+		t.Errorf("%s: body %q, want the request body echoed", c.id, body)
+	}
+}
+
+// TestTrafficRetryWithoutAnswer: a try that gets no answer from the
+// backend is retried whatever the retry codes (HTTPRouteRetryConnectionError,
+// HTTPRouteRetryBackendTimeout), also by a rule without codes; a backend
+// that answers 502 or 504 itself is not retried unless the code is a
+// retry code. One endpoint: every retry goes back to it.
+func TestTrafficRetryWithoutAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx")
+	}
+	b := startFlaky(t)
+	up := upstream("default_flaky_80")
+	timed := proxyRule("r0", "timed", up.Name)
+	timed.Retry = &model.Retry{Codes: []int{500}, Attempts: 2}
+	timed.Timeouts = model.Timeouts{BackendRequestMillis: 300}
+	noCodes := proxyRule("r1", "no-codes", up.Name)
+	noCodes.Retry = &model.Retry{Attempts: 1}
+	noCodes.Timeouts = model.Timeouts{BackendRequestMillis: 300}
+	untimed := proxyRule("r2", "untimed", up.Name)
+	untimed.Retry = &model.Retry{Codes: []int{503}, Attempts: 1}
+	n, base := b.startGateway(t, prefix("/timed", always(timed)), prefix("/no-codes", always(noCodes)), prefix("/untimed", always(untimed)))
+	for _, c := range []retryCase{
+		// Backend timeout: each try has its 300 ms.
+		{"/timed", "timed-slow-once", "slow", 1, 200, 2},
+		{"/timed", "timed-slow-always", "slow", 5, 504, 3},
+		// Connection errors.
+		{"/timed", "timed-reset", "reset", 2, 200, 3},
+		{"/timed", "timed-close", "close", 1, 200, 2},
+		// The backend's own 502 and 504 are answers, not retried.
+		{"/timed", "timed-own-502", "502", 1, 502, 1},
+		{"/timed", "timed-own-504", "504", 1, 504, 1},
+		{"/timed", "timed-500", "500", 1, 200, 2},
+		// Retry without codes: errors without answer only.
+		{"/no-codes", "no-codes-slow", "slow", 1, 200, 2},
+		{"/no-codes", "no-codes-reset", "reset", 1, 200, 2},
+		{"/no-codes", "no-codes-500", "500", 1, 500, 1},
+		{"/no-codes", "no-codes-own-502", "502", 1, 502, 1},
+		// Without a backendRequest timeout: a reset.
+		{"/untimed", "untimed-reset", "reset", 1, 200, 2},
+		{"/untimed", "untimed-own-502", "502", 1, 502, 1},
+		// A GET whose every try fails is not sent again through the
+		// server afterwards (http.conf's resend after an endpoint change).
+		{"/untimed", "untimed-reset-always-get", "reset", 5, 502, 2},
 	} {
-		url := fmt.Sprintf("http://%s:%d/x?id=%s&code=%s&fail=%d", addr, port, c.id, c.code, c.fail)
-		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("payload"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = "example.com"
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", c.id, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != c.wantCode || b.triesOf(c.id) != c.wantTries {
-			t.Errorf("%s: %d %q after %d tries, want %d after %d\n%s", c.id, resp.StatusCode, body, b.triesOf(c.id), c.wantCode, c.wantTries, testenv.Tail(n.Logs(), 10))
-		}
-		if c.wantCode == 200 && !strings.HasSuffix(string(body), ": payload") {
-			t.Errorf("%s: body %q, want the request body echoed", c.id, body)
-		}
+		b.expect(t, n, base, c)
 	}
 }
 

@@ -37,6 +37,14 @@ type streamView struct {
 	InternalIDs *streamMap
 	Passes      *streamMap
 	Routes      *streamMap
+	// Ports gives the access log the listener port of a session, also on
+	// an internal server (a unix socket has no $server_port); Reasons
+	// says why a session was closed; Rejected are the shared TLS fronts'
+	// "closed: log it" variables (a front logs only the sessions it
+	// closes, its internal servers log the others).
+	Ports    *streamMap
+	Reasons  *streamMap
+	Rejected []*streamMap
 	// Hops are the upstreams of internal servers: name → unix socket.
 	Hops []kv
 	// TLS: some server terminates TLS.
@@ -78,9 +86,10 @@ type streamServerView struct {
 	// (an internal server); RealIP takes the client's address from it.
 	ProxyProtocol bool
 	RealIP        bool
-	// AccessLogOff: the internal server the connection is handed to logs
-	// it.
-	AccessLogOff bool
+	// AccessLogIf, on a shared TLS front, logs only the sessions whose
+	// variable is set (the ones it closes); the internal server a session
+	// is handed to logs it.
+	AccessLogIf string
 	// Pass is what proxy_pass takes.
 	Pass string
 	// Timeout is proxy_timeout: how long a session may be idle.
@@ -112,6 +121,15 @@ func (r *renderer) stream() (*streamView, error) {
 		Routes:    &streamMap{Comment: "Access log: the route of each route ID.", Source: "$ngo_stream_route_id", Var: "ngo_stream_route", Default: `""`},
 		InternalIDs: &streamMap{Comment: "The route of a session on an internal server, by its unix socket.", Source: "$server_addr",
 			Var: "ngo_stream_internal_route_id", Default: `""`},
+		Ports: &streamMap{Comment: "Access log: the listener port of a session, also on an internal server (by its unix socket).",
+			Source: "$server_addr", Var: "ngo_stream_port", Default: "$server_port"},
+		// nginx logs an upstream without a live peer under its own name.
+		Reasons: &streamMap{Comment: "Access log: why a session was closed at once.", Source: `"$ngo_stream_pass:$ngo_stream_route:$upstream_addr"`,
+			Var: "ngo_stream_reason", Default: `""`, Entries: []kv{
+				{quote("~^" + closedUpstream + "::"), quote("no listener or route takes this port and server name")},
+				{quote("~^" + closedUpstream + ":"), quote("no valid backend")},
+				{quote(`~^([^:]+):[^:]*:\1$`), quote("no ready endpoints")},
+			}},
 	}
 	upstreams := map[string]*model.Upstream{}
 	// Every upstream is live: one whose Service port has no endpoints
@@ -178,7 +196,7 @@ func (r *renderer) stream() (*streamView, error) {
 	// Hash sizes that always fit: a bucket must hold the longest key (a
 	// server name, a socket path), the table every key of one map.
 	longest, most := 0, 0
-	for _, m := range append(slices.Clone(sv.SNIMaps), sv.RouteIDs, sv.InternalIDs, sv.Passes, sv.Routes) {
+	for _, m := range append(slices.Clone(sv.SNIMaps), sv.RouteIDs, sv.InternalIDs, sv.Passes, sv.Routes, sv.Ports) {
 		most = max(most, len(m.Entries))
 		for _, e := range m.Entries {
 			longest = max(longest, len(e.Key))
@@ -334,11 +352,22 @@ func (sb *streamBuilder) tlsServer(s *model.StreamServer, key string, view strea
 	for _, kind := range []string{"passthrough", "terminate", "https"} {
 		if kinds[kind] {
 			sb.sv.Hops = append(sb.sv.Hops, kv{fmt.Sprintf("ngo_tls_%d_%s", s.Port, kind), tlsSocket(s.Port, kind)})
+			if kind != "https" { // an HTTP server's, which logs in the HTTP format
+				sb.sv.Ports.Entries = append(sb.sv.Ports.Entries, kv{quote(tlsSocket(s.Port, kind)), itoa(s.Port)})
+			}
 		}
 	}
 	sb.sv.SNIMaps = append(sb.sv.SNIMaps, hop)
+	rejected := &streamMap{
+		Comment: comment(fmt.Sprintf("TLS on port %d: the front logs the sessions it closes (no listener takes the server name)", s.Port)),
+		Source:  "$" + hop.Var,
+		Var:     fmt.Sprintf("ngo_tls_rejected_%d", s.Port),
+		Entries: []kv{{closedUpstream, "1"}},
+		Default: `""`,
+	}
+	sb.sv.Rejected = append(sb.sv.Rejected, rejected)
 	front := view
-	front.Preread, front.ProxyProtocol, front.AccessLogOff, front.Pass = true, true, true, "$"+hop.Var
+	front.Preread, front.ProxyProtocol, front.AccessLogIf, front.Pass = true, true, "$"+rejected.Var, "$"+hop.Var
 	sb.sv.Servers = append(sb.sv.Servers, front)
 	internal := func(kind string) streamServerView {
 		v := view

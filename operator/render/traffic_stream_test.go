@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -280,15 +279,7 @@ func TestTrafficStream(t *testing.T) {
 	t.Run("https on the tls port", func(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(webCert)
-		dialer := &net.Dialer{Timeout: 2 * time.Second}
-		transport := &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool},
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, at(mixedPort))
-			},
-		}
-		defer transport.CloseIdleConnections()
-		client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+		client := pinnedHTTPSClient(t, at(mixedPort), &tls.Config{RootCAs: pool})
 		resp, err := client.Get(fmt.Sprintf("https://www.example.com:%d/x", mixedPort))
 		if err != nil {
 			t.Fatal(err)
@@ -310,6 +301,10 @@ func TestTrafficStream(t *testing.T) {
 		if name, err := tcpHello(t, at(closedPort), nil); err != nil || name != "" {
 			t.Errorf("got %q, %v; want the connection closed", name, err)
 		}
+		// A name no listener of the mixed port takes: its front closes it.
+		if name, err := tcpHello(t, at(mixedPort), &tls.Config{ServerName: "nobody.example.com"}); err == nil && name != "" {
+			t.Errorf("mixed port, unknown name: reached %q, want the connection closed", name)
+		}
 	})
 
 	t.Run("access log", func(t *testing.T) {
@@ -321,18 +316,46 @@ func TestTrafficStream(t *testing.T) {
 		// protocol), not the unix socket's.
 		// backend is the upstream as nginx names it (upstreamRef).
 		backend := func(name string) string { return fmt.Sprintf("backend=%q", upstreamRef(name)) }
+		closed := `backend="ngo_closed" upstream="ngo_closed" reason="no listener or route takes this port and server name"`
 		for _, want := range []string{`route="TCPRoute default/split" ` + backend("a"),
+			// The split's share without endpoints.
+			fmt.Sprintf(`route="TCPRoute default/split" %s upstream=%q reason="no ready endpoints"`, backend("empty"), upstreamRef("empty")),
 			`route="TLSRoute default/term-a" ` + backend("a"),
 			`route="TLSRoute default/mixed-term" ` + backend("b"),
 			`route="TLSRoute default/mixed-pass" ` + backend("tls_a"),
-			`server_name="a.example.com" route="TLSRoute default/a" ` + backend("tls_a")} {
+			`server_name="a.example.com" route="TLSRoute default/a" ` + backend("tls_a"),
+			// Closed at once, with the reason: no route on the port; a
+			// name no listener takes, on a passthrough port and on the
+			// mixed port's front; a listener hostname without route.
+			`server_name="-" route="" ` + closed,
+			`server_name="unknown.example.org" route="" ` + closed,
+			`server_name="nobody.example.com" route="" ` + closed,
+			`server_name="isolated.wild.example.com" route="" ` + closed,
+		} {
 			if !n.WaitForLog(ctx, want) {
 				t.Errorf("no access log line with %s", want)
 			}
 		}
+		// The closed sessions are logged with their listener's port.
+		for port, sni := range map[int32]string{closedPort: "-", tlsPort: "unknown.example.org", mixedPort: "nobody.example.com"} {
+			found := false
+			for _, line := range strings.Split(n.Logs(), "\n") {
+				found = found || strings.Contains(line, fmt.Sprintf("] TCP %d 502 ", port)) && strings.Contains(line, fmt.Sprintf(`server_name=%q route="" `, sni)+closed)
+			}
+			if !found {
+				t.Errorf("no line for the closed session with server name %s on port %d", sni, port)
+			}
+		}
+		mixed := fmt.Sprintf("] TCP %d ", mixedPort)
 		for _, line := range strings.Split(n.Logs(), "\n") {
 			if strings.Contains(line, "default/mixed-") && !strings.HasPrefix(line, "127.") {
 				t.Errorf("a session handed on with the PROXY protocol is logged without the client's address: %s", line)
+			}
+			if strings.Contains(line, "default/mixed-") && !strings.Contains(line, mixed) {
+				t.Errorf("a session handed on to an internal server is logged without its listener port %d: %s", mixedPort, line)
+			}
+			if strings.Contains(line, `server_name="www.example.com"`) {
+				t.Errorf("the mixed port's front logs a session it handed on: %s", line)
 			}
 		}
 	})

@@ -426,6 +426,23 @@ func TestTraffic(t *testing.T) {
 	})
 }
 
+// pinnedHTTPSClient is an HTTPS client whose connections all go to addr,
+// whatever the URL says: the URL's host stays the SNI (unless cfg names
+// one) and the Host. It speaks HTTP/2 when the server offers it, keeps its
+// connections for reuse, and closes them when the test ends.
+func pinnedHTTPSClient(t testing.TB, addr string, cfg *tls.Config) *http.Client {
+	dialer := &net.Dialer{Timeout: 2 * time.Second}
+	transport := &http.Transport{
+		TLSClientConfig:   cfg,
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{Transport: transport, Timeout: 5 * time.Second}
+}
+
 // startTLSGateway runs nginx with an HTTPS listener on port whose server
 // *.example.com serves rule from upstream up (the default server has no
 // certificate), and returns the pool that trusts its certificate.
@@ -467,16 +484,7 @@ func TestTrafficTLS(t *testing.T) {
 	ua := a.upstream()
 	addr, port := testenv.FreeLoopbackAddr(t)
 	pool := startTLSGateway(t, addr, port, ua, a.endpoints(), proxyRule("r0", "web", ua.Name))
-	dialer := &net.Dialer{Timeout: 2 * time.Second}
-	transport := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool},
-		ForceAttemptHTTP2: true,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, fmt.Sprintf("%s:%d", addr, port))
-		},
-	}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	client := pinnedHTTPSClient(t, fmt.Sprintf("%s:%d", addr, port), &tls.Config{RootCAs: pool})
 
 	resp, err := client.Get(fmt.Sprintf("https://www.example.com:%d/x?y=1", port))
 	if err != nil {

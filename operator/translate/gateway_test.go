@@ -23,9 +23,9 @@ func TestSupportedFeatures(t *testing.T) {
 			t.Errorf("supportedFeatures lacks %s", must)
 		}
 	}
-	// HTTPRouteRetry: not without the experimental HTTPRoute CRD (the
-	// golden case retry has it, and the claim).
-	for _, mustNot := range []string{"GatewayHTTPListenerIsolation", "HTTPRouteRetry"} {
+	// HTTPRouteRetry and its variants: not without the experimental
+	// HTTPRoute CRD (the golden case retry has it, and the claims).
+	for _, mustNot := range []string{"HTTPRouteRetry", "HTTPRouteRetryBackendTimeout", "HTTPRouteRetryConnectionError"} {
 		i := sort.SearchStrings(names, mustNot)
 		if i < len(names) && names[i] == mustNot {
 			t.Errorf("supportedFeatures claims %s", mustNot)

@@ -21,9 +21,9 @@ import (
 // SupportedFeatures are the Gateway API features the translation step and the
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
-// to pick its tests, so it names only what really works: no listener
-// isolation, no session persistence, no static addresses, no
-// destination-port matching. HTTPRouteRetry is claimed only with the
+// to pick its tests, so it names only what really works: no session
+// persistence, no static addresses. HTTPRouteRetry (and its
+// BackendTimeout and ConnectionError) are claimed only with the
 // experimental HTTPRoute CRD (experimentalFeatures).
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
@@ -63,6 +63,9 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportTLSRoute,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTLSRouteModeMixed,
+	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
+	features.SupportGatewayHTTPListenerIsolation,
+	features.SupportHTTPRouteDestinationPortMatching,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
@@ -141,7 +144,13 @@ func buildGatewayClass(ix *index, gc *gatewayv1.GatewayClass, crdVersions, crdCh
 // when that CRD is installed from the experimental channel, since on the
 // standard one nobody can ask for them and the suite's tests would fail.
 var experimentalFeatures = map[string][]gatewayv1.FeatureName{
-	"httproutes.gateway.networking.k8s.io": {gatewayv1.FeatureName(features.SupportHTTPRouteRetry)},
+	"httproutes.gateway.networking.k8s.io": {
+		gatewayv1.FeatureName(features.SupportHTTPRouteRetry),
+		// A try without answer is retried whatever the codes
+		// (operator/render/retry.go).
+		gatewayv1.FeatureName(features.SupportHTTPRouteRetryBackendTimeout),
+		gatewayv1.FeatureName(features.SupportHTTPRouteRetryConnectionError),
+	},
 }
 
 // supportedVersion checks the bundle-version of the installed Gateway API
