@@ -413,7 +413,21 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	}
 	reports := PodReports(report)
 	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items, reports), r.pruneReport(ctx, report, pods.Items))
-	return DataPlaneProgrammed(hash, pods.Items, reports), err
+	verdict := DataPlaneProgrammed(hash, pods.Items, reports)
+	// An address the Gateway asked for and did not get is the user's to
+	// fix, so it is told before a data plane still starting; nginx's
+	// refusal of the config stays first.
+	if len(gw.Spec.Addresses) > 0 && verdict.Reason != string(gatewayv1.GatewayReasonInvalid) {
+		svc := &corev1.Service{}
+		if getErr := r.client.Get(ctx, client.ObjectKeyFromObject(set.Service), svc); getErr != nil {
+			svc = nil
+			err = errors.Join(err, client.IgnoreNotFound(getErr))
+		}
+		if notUsable, ok := AddressesNotUsable(gw.Spec.Addresses, svc); ok {
+			verdict = notUsable
+		}
+	}
+	return verdict, err
 }
 
 // readReport returns the Gateway's report ConfigMap from the cache, nil

@@ -22,7 +22,7 @@ import (
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
 // to pick its tests, so it names only what really works: no listener
-// isolation, no session persistence, no static addresses, no
+// isolation, no session persistence, no
 // destination-port matching. HTTPRouteRetry is claimed only with the
 // experimental HTTPRoute CRD (experimentalFeatures).
 var SupportedFeatures = sortedFeatures(
@@ -58,6 +58,9 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportGatewayBackendClientCertificate,
 	features.SupportGatewayFrontendClientCertificateValidation,
 	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
+	features.SupportGatewayInfrastructure,
+	features.SupportGatewayStaticAddresses,
+	features.SupportGatewayAddressEmpty,
 	features.SupportTCPRoute,
 	features.SupportUDPRoute,
 	features.SupportTLSRoute,
