@@ -27,7 +27,7 @@ func TestIPPoolClaim(t *testing.T) {
 	if err := p.claim("b", net.ParseIP("198.18.0.241")); err != nil {
 		t.Errorf("the address a gave up: %v", err)
 	}
-	if got := DefaultNetwork().LBRefusedAddress().String(); got != "198.18.0.251" {
+	if got := DefaultNetwork().LBRefusedAddress().String(); got != "198.18.0.254" {
 		t.Errorf("LBRefusedAddress = %s", got)
 	}
 }

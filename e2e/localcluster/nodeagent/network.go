@@ -37,7 +37,8 @@ type NetworkConfig struct {
 
 // DefaultNetwork uses 198.18.0.0/24 (RFC 2544, reserved for benchmarking) so
 // nothing collides with a real network: host .1, pods .10–.199, load
-// balancers .200–.239 assigned to any Service, .240–.250 only on request.
+// balancers .200–.250 assigned to any Service, .251–.253 only on request
+// (.254 is in no pool: LBRefusedAddress).
 func DefaultNetwork() NetworkConfig {
 	_, subnet, _ := net.ParseCIDR("198.18.0.0/24")
 	return NetworkConfig{
@@ -48,10 +49,10 @@ func DefaultNetwork() NetworkConfig {
 		PodFirst: net.ParseIP("198.18.0.10").To4(),
 		PodLast:  net.ParseIP("198.18.0.199").To4(),
 		LBFirst:  net.ParseIP("198.18.0.200").To4(),
-		LBLast:   net.ParseIP("198.18.0.239").To4(),
+		LBLast:   net.ParseIP("198.18.0.250").To4(),
 
-		LBRequestFirst: net.ParseIP("198.18.0.240").To4(),
-		LBRequestLast:  net.ParseIP("198.18.0.250").To4(),
+		LBRequestFirst: net.ParseIP("198.18.0.251").To4(),
+		LBRequestLast:  net.ParseIP("198.18.0.253").To4(),
 	}
 }
 
