@@ -1,33 +1,43 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// AddressesNotUsable is the Gateway's Programmed condition when an address
-// its spec.addresses names is not among those its Service got from the load
-// balancer (status.loadBalancer.ingress): False, AddressNotUsable, naming
-// each such address and what to check. ok is false when every named
-// address is there (or none is named: an entry without a value asks for
-// any address, and the Service's is what the Gateway gets).
+// AddressVerdict is what the Gateway's spec.addresses make of its
+// Programmed condition, from its Service (nil: not created yet) and the
+// load balancer's refusals (the newest Warning event on the Service that
+// names the address, by address: LoadBalancerRefusals):
+//   - ok when every named address is among the Service's
+//     status.loadBalancer.ingress (or none is named: an entry without a
+//     value asks for any address, and the Service's is what the Gateway
+//     gets);
+//   - else False/AddressNotUsable when an address cannot be had: a second
+//     named one, which the Service cannot ask for (one spec.loadBalancerIP),
+//     or the one it asks for when the load balancer refused it (its event's
+//     message is quoted);
+//   - else False/AddressNotAssigned while the load balancer has neither
+//     given the address nor refused it (waiting: look again later, since
+//     an event triggers no reconcile).
 //
-// Translation has already refused every entry that is not an IPAddress and
-// asked for the first named one in the Service's spec.loadBalancerIP; a
-// further one cannot be asked for, so it is reported here as well. A load
-// balancer that refuses an address (outside its pools, held by another
-// Service) tells only through an event on the Service, so an address it is
-// still assigning is reported the same way until it is there; the message
-// says both.
-func AddressesNotUsable(requested []gatewayv1.GatewaySpecAddress, svc *corev1.Service) (metav1.Condition, bool) {
+// Translation has already refused every entry that is not an IPAddress
+// and put the first named one into the Service's spec.loadBalancerIP.
+func AddressVerdict(requested []gatewayv1.GatewaySpecAddress, svc *corev1.Service, refusals map[string]string) (c metav1.Condition, ok, waiting bool) {
 	got := map[netip.Addr]bool{}
 	var have []string
+	asked, name := "", "(not created yet)"
 	if svc != nil {
+		name = svc.Name
+		asked = svc.Spec.LoadBalancerIP //nolint:staticcheck // the portable way to ask for an address (docs/design.md)
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
 			if ip, err := netip.ParseAddr(ing.IP); err == nil {
 				got[ip] = true
@@ -35,11 +45,7 @@ func AddressesNotUsable(requested []gatewayv1.GatewaySpecAddress, svc *corev1.Se
 			}
 		}
 	}
-	asked := ""
-	if svc != nil {
-		asked = svc.Spec.LoadBalancerIP //nolint:staticcheck // the portable way to ask for an address (docs/design.md)
-	}
-	var problems []string
+	var unusable, unassigned []string
 	for i, a := range requested {
 		if a.Value == "" || (a.Type != nil && *a.Type != gatewayv1.IPAddressType) {
 			continue
@@ -48,27 +54,93 @@ func AddressesNotUsable(requested []gatewayv1.GatewaySpecAddress, svc *corev1.Se
 		if err != nil || got[ip] {
 			continue
 		}
-		if asked != ip.String() {
-			problems = append(problems, fmt.Sprintf("spec.addresses[%d] %s cannot be requested: a Service asks its load balancer for one address (spec.loadBalancerIP), the first one named", i, a.Value))
-			continue
+		switch refusal := refusals[ip.String()]; {
+		case svc == nil:
+			unassigned = append(unassigned, fmt.Sprintf("spec.addresses[%d] %s: waiting for the Gateway's Service to be created", i, a.Value))
+		case asked != ip.String():
+			unusable = append(unusable, fmt.Sprintf("spec.addresses[%d] %s cannot be requested: a Service asks its load balancer for one address (spec.loadBalancerIP), the first one named", i, a.Value))
+		case refusal != "":
+			unusable = append(unusable, fmt.Sprintf("spec.addresses[%d] %s: the load balancer refused it (%s); name an address of its pools that no other Service holds", i, a.Value, refusal))
+		default:
+			unassigned = append(unassigned, fmt.Sprintf("spec.addresses[%d] %s: waiting for the load balancer to assign it (`kubectl describe service -n %s %s` shows its events)", i, a.Value, svc.Namespace, name))
 		}
-		problems = append(problems, fmt.Sprintf("spec.addresses[%d] %s is not assigned to the Service by its load balancer: it is outside the load balancer's address pools, another Service holds it, or the load balancer is still assigning it (`kubectl describe service` shows its events)", i, a.Value))
 	}
-	if len(problems) == 0 {
-		return metav1.Condition{}, false
+	if len(unusable)+len(unassigned) == 0 {
+		return metav1.Condition{}, true, false
 	}
 	assigned := "none"
 	if len(have) > 0 {
 		assigned = strings.Join(have, ", ")
 	}
-	name := "(not created yet)"
-	if svc != nil {
-		name = svc.Name
+	reason := gatewayv1.GatewayReasonAddressNotUsable
+	if len(unusable) == 0 {
+		reason = gatewayv1.GatewayReasonAddressNotAssigned
 	}
 	return metav1.Condition{
 		Type:    string(gatewayv1.GatewayConditionProgrammed),
 		Status:  metav1.ConditionFalse,
-		Reason:  string(gatewayv1.GatewayReasonAddressNotUsable),
-		Message: fmt.Sprintf("%s; Service %s has: %s", strings.Join(problems, "; "), name, assigned),
-	}, true
+		Reason:  string(reason),
+		Message: fmt.Sprintf("%s; Service %s has: %s", strings.Join(append(unusable, unassigned...), "; "), name, assigned),
+	}, false, len(unusable) == 0
+}
+
+// LoadBalancerRefusals is, for each address a Warning event of the
+// Service names, the message of the newest such event: how a load balancer
+// tells that it will not give an address (MetalLB: AllocationFailed,
+// "\"4.3.2.1\" is not allowed in config"; cloud controllers:
+// SyncLoadBalancerFailed). Only the addresses in asked are looked for.
+func LoadBalancerRefusals(events []corev1.Event, asked ...string) map[string]string {
+	out := map[string]string{}
+	newest := map[string]time.Time{}
+	for _, e := range events {
+		if e.Type != corev1.EventTypeWarning {
+			continue
+		}
+		at := eventTime(e)
+		for _, ip := range asked {
+			if ip != "" && strings.Contains(e.Message, ip) && !at.Before(newest[ip]) {
+				out[ip], newest[ip] = e.Message, at
+			}
+		}
+	}
+	return out
+}
+
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// addressRecheck is how soon a Gateway whose address the load balancer
+// has neither given nor refused is looked at again.
+const addressRecheck = 5 * time.Second
+
+// addressVerdict reads the Gateway's Service from the cache and, when it
+// lacks the address it asks for, the Service's events from the API server
+// (not cached: they matter only then), and returns AddressVerdict.
+func (r *Reconciler) addressVerdict(ctx context.Context, gw *gatewayv1.Gateway, key client.ObjectKey) (c metav1.Condition, ok, waiting bool, err error) {
+	svc := &corev1.Service{}
+	if err := r.client.Get(ctx, key, svc); err != nil {
+		c, ok, waiting = AddressVerdict(gw.Spec.Addresses, nil, nil)
+		return c, ok, waiting, client.IgnoreNotFound(err)
+	}
+	c, ok, waiting = AddressVerdict(gw.Spec.Addresses, svc, nil)
+	asked := svc.Spec.LoadBalancerIP //nolint:staticcheck // the portable way to ask for an address (docs/design.md)
+	if !waiting || asked == "" {
+		return c, ok, waiting, nil
+	}
+	var events corev1.EventList
+	if err := r.reader.List(ctx, &events, client.InNamespace(svc.Namespace),
+		client.MatchingFields{"involvedObject.uid": string(svc.UID), "type": corev1.EventTypeWarning}); err != nil {
+		return c, ok, waiting, fmt.Errorf("listing the events of Service %s: %w", key, err)
+	}
+	c, ok, waiting = AddressVerdict(gw.Spec.Addresses, svc, LoadBalancerRefusals(events.Items, asked))
+	return c, ok, waiting, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,42 +20,52 @@ func ipAddress(value string) gatewayv1.GatewaySpecAddress {
 	return gatewayv1.GatewaySpecAddress{Type: ptr.To(gatewayv1.IPAddressType), Value: value}
 }
 
-func TestAddressesNotUsable(t *testing.T) {
+func TestAddressVerdict(t *testing.T) {
 	svc := func(asked string, ingress ...string) *corev1.Service {
-		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "gw-nginx"}}
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "gw-nginx"}}
 		s.Spec.LoadBalancerIP = asked //nolint:staticcheck // the field the operator sets
 		for _, ip := range ingress {
 			s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip})
 		}
 		return s
 	}
+	refused := map[string]string{"198.18.0.254": `Failed to allocate IP for "ns/gw-nginx": 198.18.0.254 is not allowed in config`}
 	tests := []struct {
-		name      string
-		requested []gatewayv1.GatewaySpecAddress
-		svc       *corev1.Service
-		want      []string // message parts; nil: usable
+		name       string
+		requested  []gatewayv1.GatewaySpecAddress
+		svc        *corev1.Service
+		wantReason gatewayv1.GatewayConditionReason // "": ok
+		want       []string                         // message parts
 	}{
 		{name: "no value asks for any address", requested: []gatewayv1.GatewaySpecAddress{ipAddress("")}, svc: svc("")},
-		{name: "assigned", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.240")}, svc: svc("198.18.0.240", "198.18.0.240")},
+		{name: "assigned", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251")}, svc: svc("198.18.0.251", "198.18.0.251")},
 		{name: "assigned, spelled otherwise", requested: []gatewayv1.GatewaySpecAddress{ipAddress("2001:db8:0::1")}, svc: svc("2001:db8::1", "2001:db8::1")},
-		{name: "refused by the load balancer", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251")}, svc: svc("198.18.0.251"),
-			want: []string{"spec.addresses[0] 198.18.0.251 is not assigned", "outside the load balancer's address pools", "Service gw-nginx has: none"}},
-		{name: "a second address cannot be asked for", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.240"), ipAddress("198.18.0.241")},
-			svc: svc("198.18.0.240", "198.18.0.240"), want: []string{"spec.addresses[1] 198.18.0.241 cannot be requested", "has: 198.18.0.240"}},
-		{name: "no Service yet", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.240")},
-			want: []string{"spec.addresses[0] 198.18.0.240 cannot be requested", "(not created yet) has: none"}},
+		{name: "not assigned yet", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251")}, svc: svc("198.18.0.251"),
+			wantReason: gatewayv1.GatewayReasonAddressNotAssigned, want: []string{"spec.addresses[0] 198.18.0.251: waiting for the load balancer", "kubectl describe service -n ns gw-nginx", "Service gw-nginx has: none"}},
+		{name: "refused by the load balancer", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.254")}, svc: svc("198.18.0.254"),
+			wantReason: gatewayv1.GatewayReasonAddressNotUsable, want: []string{"spec.addresses[0] 198.18.0.254: the load balancer refused it (Failed to allocate", "not allowed in config"}},
+		{name: "a second address cannot be asked for", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251"), ipAddress("198.18.0.252")},
+			svc: svc("198.18.0.251", "198.18.0.251"), wantReason: gatewayv1.GatewayReasonAddressNotUsable,
+			want: []string{"spec.addresses[1] 198.18.0.252 cannot be requested", "has: 198.18.0.251"}},
+		{name: "not usable wins over not assigned", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251"), ipAddress("198.18.0.252")},
+			svc: svc("198.18.0.251"), wantReason: gatewayv1.GatewayReasonAddressNotUsable, want: []string{"[1] 198.18.0.252 cannot be requested", "[0] 198.18.0.251: waiting"}},
+		{name: "no Service yet", requested: []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251")},
+			wantReason: gatewayv1.GatewayReasonAddressNotAssigned, want: []string{"waiting for the Gateway's Service to be created", "(not created yet) has: none"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, bad := AddressesNotUsable(tt.requested, tt.svc)
-			if bad != (tt.want != nil) {
-				t.Fatalf("not usable = %v (%q), want %v", bad, c.Message, tt.want != nil)
+			c, ok, waiting := AddressVerdict(tt.requested, tt.svc, refused)
+			if ok != (tt.wantReason == "") {
+				t.Fatalf("ok = %v (%s: %q), want %v", ok, c.Reason, c.Message, tt.wantReason == "")
 			}
-			if !bad {
+			if ok {
 				return
 			}
-			if c.Type != "Programmed" || c.Status != metav1.ConditionFalse || c.Reason != string(gatewayv1.GatewayReasonAddressNotUsable) {
-				t.Errorf("condition %s=%s/%s", c.Type, c.Status, c.Reason)
+			if c.Type != "Programmed" || c.Status != metav1.ConditionFalse || c.Reason != string(tt.wantReason) {
+				t.Errorf("condition %s=%s/%s, want False/%s", c.Type, c.Status, c.Reason, tt.wantReason)
+			}
+			if waiting != (tt.wantReason == gatewayv1.GatewayReasonAddressNotAssigned) {
+				t.Errorf("waiting = %v with reason %s", waiting, c.Reason)
 			}
 			for _, part := range tt.want {
 				if !strings.Contains(c.Message, part) {
@@ -65,12 +76,35 @@ func TestAddressesNotUsable(t *testing.T) {
 	}
 }
 
-// TestGatewayStaticAddresses (envtest; no load balancer and no pods): the
-// first address of spec.addresses is asked for in the Service's
-// spec.loadBalancerIP; while the Service has not got every named address
-// the Gateway is Programmed False/AddressNotUsable; once it has them, the
-// data plane decides again (Pending here: no pods run). A Hostname address
-// is refused in translation; an address without value asks for nothing.
+// TestLoadBalancerRefusals: the newest Warning event naming an address
+// (by series, last timestamp or event time) gives its message; Normal
+// events and events about other addresses do not count.
+func TestLoadBalancerRefusals(t *testing.T) {
+	at := func(s int) metav1.Time { return metav1.NewTime(time.Unix(1000+int64(s), 0)) }
+	events := []corev1.Event{
+		{Type: corev1.EventTypeWarning, Message: `"198.18.0.254" is not allowed in config`, LastTimestamp: at(1)},
+		{Type: corev1.EventTypeWarning, Message: `198.18.0.254 is held by ns/other`, LastTimestamp: at(5)},
+		{Type: corev1.EventTypeWarning, Message: `198.18.0.254 older, in a series`, LastTimestamp: at(9), Series: &corev1.EventSeries{LastObservedTime: metav1.NewMicroTime(time.Unix(1003, 0))}},
+		{Type: corev1.EventTypeNormal, Message: `IPAllocated 198.18.0.254`, LastTimestamp: at(20)},
+		{Type: corev1.EventTypeWarning, Message: `10.0.0.1 is not allowed in config`, LastTimestamp: at(30)},
+	}
+	got := LoadBalancerRefusals(events, "198.18.0.254", "198.18.0.251")
+	want := map[string]string{"198.18.0.254": "198.18.0.254 is held by ns/other"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("refusals %v, want %v", got, want)
+	}
+}
+
+// TestGatewayStaticAddresses (envtest; no load balancer and no pods, so
+// the test writes what one would: the Service's status, and its refusal as
+// a Warning event like MetalLB's): a Hostname address is refused in
+// translation; the first named address is asked for in the Service's
+// spec.loadBalancerIP; Programmed is False/AddressNotAssigned while the load
+// balancer neither gave nor refused it, AddressNotUsable once it refused it
+// (its event's message quoted, noticed without any other change) or for a
+// second named address; once the Service has them the data plane decides
+// again (Pending here: no pods run). An address without value asks for
+// nothing.
 func TestGatewayStaticAddresses(t *testing.T) {
 	ctx := ctxFor(t)
 	ns := newNamespace(t, nil)
@@ -81,8 +115,7 @@ func TestGatewayStaticAddresses(t *testing.T) {
 			GatewayClassName: gatewayv1.ObjectName(gc.Name),
 			Listeners:        []gatewayv1.Listener{httpListener("http", 80, "")},
 			Addresses: []gatewayv1.GatewaySpecAddress{
-				{Type: ptr.To(gatewayv1.HostnameAddressType), Value: "gw.example.com"},
-				ipAddress("198.18.0.240"), ipAddress("198.18.0.241"),
+				{Type: ptr.To(gatewayv1.HostnameAddressType), Value: "gw.example.com"}, ipAddress("198.18.0.254"),
 			},
 		},
 	}
@@ -107,30 +140,56 @@ func TestGatewayStaticAddresses(t *testing.T) {
 			return nil
 		})
 	}
-	waitLoadBalancerIP("198.18.0.240")
-	got := waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonAddressNotUsable))
-	t.Logf("Programmed: %+v", got.Status.Conditions)
+	// waitProgrammed waits for Programmed False/reason with a message that
+	// contains every part.
+	waitProgrammed := func(reason gatewayv1.GatewayConditionReason, parts ...string) {
+		t.Helper()
+		testenv.Eventually(t, waitTimeout, fmt.Sprintf("Programmed False/%s %q", reason, parts), func() error {
+			gw, err := getGateway(t, ns, "gw")
+			if err != nil {
+				return err
+			}
+			if err := hasCondition(gw.Status.Conditions, "Programmed", metav1.ConditionFalse, string(reason)); err != nil {
+				return err
+			}
+			for _, c := range gw.Status.Conditions {
+				for _, part := range parts {
+					if c.Type == "Programmed" && !strings.Contains(c.Message, part) {
+						return fmt.Errorf("message %q lacks %q", c.Message, part)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	waitLoadBalancerIP("198.18.0.254")
+	waitProgrammed(gatewayv1.GatewayReasonAddressNotAssigned, "198.18.0.254: waiting for the load balancer")
 	waitListener(t, ns, "gw", "http", "Programmed", metav1.ConditionFalse, string(gatewayv1.ListenerReasonPending))
 
+	refusal := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "gw-nginx."},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: "v1", Kind: "Service", Namespace: ns, Name: svc.Name, UID: svc.UID,
+		},
+		Type: corev1.EventTypeWarning, Reason: "AllocationFailed",
+		Message:       fmt.Sprintf(`Failed to allocate IP for "%s/%s": "198.18.0.254" is not allowed in config`, ns, svc.Name),
+		LastTimestamp: metav1.Now(), Source: corev1.EventSource{Component: "metallb-controller"},
+	}
+	if err := k8s.Create(ctx, refusal); err != nil {
+		t.Fatal(err)
+	}
+	waitProgrammed(gatewayv1.GatewayReasonAddressNotUsable, "198.18.0.254: the load balancer refused it", "is not allowed in config")
+
+	update(t, gw, func() {
+		gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251"), ipAddress("198.18.0.252")}
+	})
+	waitLoadBalancerIP("198.18.0.251")
+	waitProgrammed(gatewayv1.GatewayReasonAddressNotUsable, "[1] 198.18.0.252 cannot be requested", "[0] 198.18.0.251: waiting")
 	// The load balancer assigns the one asked for: the second is still not usable.
 	updateStatus(t, svc, func() {
-		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "198.18.0.240"}}
+		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "198.18.0.251"}}
 	})
-	testenv.Eventually(t, waitTimeout, "only the second address is not usable", func() error {
-		gw, err := getGateway(t, ns, "gw")
-		if err != nil {
-			return err
-		}
-		if err := hasCondition(gw.Status.Conditions, "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonAddressNotUsable)); err != nil {
-			return err
-		}
-		for _, c := range gw.Status.Conditions {
-			if c.Type == "Programmed" && (strings.Contains(c.Message, "198.18.0.240 ") || !strings.Contains(c.Message, "198.18.0.241")) {
-				return fmt.Errorf("message %q", c.Message)
-			}
-		}
-		return nil
-	})
+	waitProgrammed(gatewayv1.GatewayReasonAddressNotUsable, "[1] 198.18.0.252 cannot be requested", "has: 198.18.0.251")
 
 	update(t, gw, func() { gw.Spec.Addresses = gw.Spec.Addresses[:1] })
 	waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonPending))

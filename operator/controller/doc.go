@@ -7,7 +7,7 @@
 // from the pods' readiness and what their sidecars report in the Gateway's
 // report ConfigMap (PodReports, DataPlaneProgrammed), and from whether the
 // Gateway's Service got the addresses its spec.addresses names
-// (AddressesNotUsable).
+// (AddressVerdict: the Service's status and its load balancer's events).
 //
 // The operator does not install the Gateway API CRDs: CRDWaiter
 // (SetupWhenCRDsInstalled) registers the reconciler in the running manager

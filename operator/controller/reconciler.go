@@ -290,6 +290,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// The data planes first: their verdicts are part of the statuses.
 	var errs []error
 	verdicts := map[types.NamespacedName]metav1.Condition{}
+	addressWaiting := false // a Gateway waits for its load balancer (AddressVerdict)
 	for _, result := range out.Gateways {
 		gw := gateways[result.NamespacedName]
 		// A Gateway being deleted is not served: applying would recreate
@@ -298,10 +299,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 			continue
 		}
 		nn := result.NamespacedName
-		verdict, err := r.syncDataPlane(ctx, gw, result, pipelineGateway{piped.Files[nn], piped.Encoded[nn], piped.Errors[nn]}, generations)
+		verdict, waiting, err := r.syncDataPlane(ctx, gw, result, pipelineGateway{piped.Files[nn], piped.Encoded[nn], piped.Errors[nn]}, generations)
 		if err != nil {
 			errs = append(errs, err)
 		}
+		addressWaiting = addressWaiting || waiting
 		verdicts[result.NamespacedName] = verdict
 	}
 	if err := r.deleteUnserved(ctx, gateways, verdicts); err != nil {
@@ -342,6 +344,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err == nil && (refusedNow || missed) {
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
+	if err == nil && addressWaiting {
+		return reconcile.Result{RequeueAfter: addressRecheck}, nil
+	}
 	return reconcile.Result{}, err
 }
 
@@ -375,14 +380,14 @@ type pipelineGateway struct {
 // its rendered files, remembers them (a rejection names a line of them),
 // points its pods at the new config and returns the data plane's verdict
 // (see DataPlaneProgrammed). rendered.err is its render error.
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, rendered pipelineGateway, generations map[translate.RouteKey]int64) (metav1.Condition, error) {
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, rendered pipelineGateway, generations map[translate.RouteKey]int64) (_ metav1.Condition, waiting bool, _ error) {
 	files, err := rendered.files, rendered.err
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
-		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
+		}, false, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
 	hash := resources.ConfigHash(files)
 	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
@@ -394,7 +399,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
-		}, err
+		}, false, err
 	}
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
@@ -402,32 +407,29 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods could not be listed; retrying",
-		}, err
+		}, false, err
 	}
 	report, err := r.readReport(ctx, result.NamespacedName)
 	if err != nil {
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods' report could not be read; retrying",
-		}, err
+		}, false, err
 	}
 	reports := PodReports(report)
 	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items, reports), r.pruneReport(ctx, report, pods.Items))
 	verdict := DataPlaneProgrammed(hash, pods.Items, reports)
-	// An address the Gateway asked for and did not get is the user's to
-	// fix, so it is told before a data plane still starting; nginx's
-	// refusal of the config stays first.
+	// An address the Gateway named and has not got is told before a data
+	// plane still starting (the user may have to fix it); nginx's refusal
+	// of the config stays first.
 	if len(gw.Spec.Addresses) > 0 && verdict.Reason != string(gatewayv1.GatewayReasonInvalid) {
-		svc := &corev1.Service{}
-		if getErr := r.client.Get(ctx, client.ObjectKeyFromObject(set.Service), svc); getErr != nil {
-			svc = nil
-			err = errors.Join(err, client.IgnoreNotFound(getErr))
-		}
-		if notUsable, ok := AddressesNotUsable(gw.Spec.Addresses, svc); ok {
-			verdict = notUsable
+		addresses, ok, wait, addrErr := r.addressVerdict(ctx, gw, client.ObjectKeyFromObject(set.Service))
+		err = errors.Join(err, addrErr)
+		if !ok {
+			verdict, waiting = addresses, wait
 		}
 	}
-	return verdict, err
+	return verdict, waiting, err
 }
 
 // readReport returns the Gateway's report ConfigMap from the cache, nil
