@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -118,9 +119,25 @@ func eventTime(e corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
-// addressRecheck is how soon a Gateway whose address the load balancer
-// has neither given nor refused is looked at again.
-const addressRecheck = 5 * time.Second
+// How soon a Gateway whose address the load balancer has neither given
+// nor refused is looked at again: soon at first (a refusal event comes
+// within seconds), then rarely, since each look is a whole translation and
+// a load balancer that ignores spec.loadBalancerIP never answers at all.
+const (
+	addressRecheck     = 5 * time.Second
+	addressRecheckSlow = time.Minute
+	addressRecheckFast = 2 * time.Minute // how long the first pace lasts
+)
+
+// addressRecheckAfter is when to look again at a Gateway waiting for its
+// address, from how long its Programmed condition has said so.
+func addressRecheckAfter(gw *gatewayv1.Gateway, now time.Time) time.Duration {
+	c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))
+	if c != nil && c.Reason == string(gatewayv1.GatewayReasonAddressNotAssigned) && now.Sub(c.LastTransitionTime.Time) > addressRecheckFast {
+		return addressRecheckSlow
+	}
+	return addressRecheck
+}
 
 // addressVerdict reads the Gateway's Service from the cache and, when it
 // lacks the address it asks for, the Service's events from the API server

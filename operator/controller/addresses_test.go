@@ -199,3 +199,27 @@ func TestGatewayStaticAddresses(t *testing.T) {
 	waitLoadBalancerIP("")
 	waitGateway(t, ns, "gw", "Programmed", metav1.ConditionFalse, string(gatewayv1.GatewayReasonPending))
 }
+
+// TestAddressRecheckAfter: a Gateway that has waited for its address
+// longer than addressRecheckFast is looked at every minute, not every 5 s.
+func TestAddressRecheckAfter(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	gw := func(reason gatewayv1.GatewayConditionReason, since time.Duration) *gatewayv1.Gateway {
+		return &gatewayv1.Gateway{Status: gatewayv1.GatewayStatus{Conditions: []metav1.Condition{{
+			Type: "Programmed", Status: metav1.ConditionFalse, Reason: string(reason), LastTransitionTime: metav1.NewTime(now.Add(-since)),
+		}}}}
+	}
+	for _, tt := range []struct {
+		gw   *gatewayv1.Gateway
+		want time.Duration
+	}{
+		{&gatewayv1.Gateway{}, addressRecheck},
+		{gw(gatewayv1.GatewayReasonAddressNotAssigned, time.Minute), addressRecheck},
+		{gw(gatewayv1.GatewayReasonAddressNotAssigned, 3*time.Minute), addressRecheckSlow},
+		{gw(gatewayv1.GatewayReasonPending, time.Hour), addressRecheck},
+	} {
+		if got := addressRecheckAfter(tt.gw, now); got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.gw.Status.Conditions, got, tt.want)
+		}
+	}
+}
