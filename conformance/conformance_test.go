@@ -18,6 +18,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -171,6 +172,16 @@ func options(t *testing.T, c *cluster.Cluster) suite.ConformanceOptions {
 			Contact:      []string{"https://github.com/nginx-gateway-operator/nginx-gateway-operator/issues"},
 		},
 	}
+	// GatewayStaticAddresses asks for a usable and an unusable address: the
+	// first address the local load balancer gives only on request, and one
+	// in no pool, which it refuses (-usable-address / -unusable-address
+	// override them).
+	configurable.UsableNetworkAddresses = []gatewayv1.GatewaySpecAddress{{
+		Type: ptr.To(gatewayv1.IPAddressType), Value: c.Network.LBRequestFirst.String(),
+	}}
+	configurable.UnusableNetworkAddresses = []gatewayv1.GatewaySpecAddress{{
+		Type: ptr.To(gatewayv1.IPAddressType), Value: c.Network.LBRefusedAddress().String(),
+	}}
 	defaultReport := configurable.ReportOutputPath
 	flags.ApplyAll(&configurable)
 	if *keepCluster {

@@ -104,4 +104,7 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("StreamRoutes", func(t *testing.T) {
 		testStreamRoutes(t, ctx, c)
 	})
+	t.Run("GatewayStaticAddress", func(t *testing.T) {
+		testGatewayStaticAddress(t, ctx, c)
+	})
 }

@@ -5,7 +5,9 @@
 // gateway pods at the new config hash, and writes GatewayClass, Gateway and
 // HTTPRoute statuses only when they change. Gateway Programmed is composed
 // from the pods' readiness and what their sidecars report in the Gateway's
-// report ConfigMap (PodReports, DataPlaneProgrammed).
+// report ConfigMap (PodReports, DataPlaneProgrammed), and from whether the
+// Gateway's Service got the addresses its spec.addresses names
+// (AddressVerdict: the Service's status and its load balancer's events).
 //
 // The operator does not install the Gateway API CRDs: CRDWaiter
 // (SetupWhenCRDsInstalled) registers the reconciler in the running manager

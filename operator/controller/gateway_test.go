@@ -189,6 +189,9 @@ func TestGatewayOwnedObjects(t *testing.T) {
 		if dep.Spec.Template.Labels["team"] != "blue" {
 			t.Errorf("pod labels = %v", dep.Spec.Template.Labels)
 		}
+		if dep.Spec.Template.Annotations["example.com/owner"] != "blue" {
+			t.Errorf("pod annotations = %v", dep.Spec.Template.Annotations)
+		}
 		svc := &corev1.Service{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.Name("gw")}, svc); err != nil {
 			t.Fatal(err)

@@ -290,6 +290,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// The data planes first: their verdicts are part of the statuses.
 	var errs []error
 	verdicts := map[types.NamespacedName]metav1.Condition{}
+	var addressRecheckIn time.Duration // > 0: a Gateway waits for its load balancer (AddressVerdict)
 	for _, result := range out.Gateways {
 		gw := gateways[result.NamespacedName]
 		// A Gateway being deleted is not served: applying would recreate
@@ -298,9 +299,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 			continue
 		}
 		nn := result.NamespacedName
-		verdict, err := r.syncDataPlane(ctx, gw, result, pipelineGateway{piped.Files[nn], piped.Encoded[nn], piped.Errors[nn]}, generations)
+		verdict, recheck, err := r.syncDataPlane(ctx, gw, result, pipelineGateway{piped.Files[nn], piped.Encoded[nn], piped.Errors[nn]}, generations)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if recheck > 0 && (addressRecheckIn == 0 || recheck < addressRecheckIn) {
+			addressRecheckIn = recheck
 		}
 		verdicts[result.NamespacedName] = verdict
 	}
@@ -342,6 +346,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err == nil && (refusedNow || missed) {
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
+	if err == nil && addressRecheckIn > 0 {
+		return reconcile.Result{RequeueAfter: addressRecheckIn}, nil
+	}
 	return reconcile.Result{}, err
 }
 
@@ -375,14 +382,14 @@ type pipelineGateway struct {
 // its rendered files, remembers them (a rejection names a line of them),
 // points its pods at the new config and returns the data plane's verdict
 // (see DataPlaneProgrammed). rendered.err is its render error.
-func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, rendered pipelineGateway, generations map[translate.RouteKey]int64) (metav1.Condition, error) {
+func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, result translate.GatewayResult, rendered pipelineGateway, generations map[translate.RouteKey]int64) (_ metav1.Condition, recheck time.Duration, _ error) {
 	files, err := rendered.files, rendered.err
 	if err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "RenderFailed", "Render", "rendering the nginx configuration: %v", err)
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
-		}, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
+		}, 0, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
 	hash := resources.ConfigHash(files)
 	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
@@ -394,7 +401,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
-		}, err
+		}, 0, err
 	}
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
@@ -402,18 +409,32 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods could not be listed; retrying",
-		}, err
+		}, 0, err
 	}
 	report, err := r.readReport(ctx, result.NamespacedName)
 	if err != nil {
 		return metav1.Condition{
 			Type: string(gatewayv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the gateway pods' report could not be read; retrying",
-		}, err
+		}, 0, err
 	}
 	reports := PodReports(report)
 	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items, reports), r.pruneReport(ctx, report, pods.Items))
-	return DataPlaneProgrammed(hash, pods.Items, reports), err
+	verdict := DataPlaneProgrammed(hash, pods.Items, reports)
+	// An address the Gateway named and has not got is told before a data
+	// plane still starting (the user may have to fix it); nginx's refusal
+	// of the config stays first.
+	if len(gw.Spec.Addresses) > 0 && verdict.Reason != string(gatewayv1.GatewayReasonInvalid) {
+		addresses, ok, wait, addrErr := r.addressVerdict(ctx, gw, client.ObjectKeyFromObject(set.Service))
+		err = errors.Join(err, addrErr)
+		if !ok {
+			verdict = addresses
+		}
+		if wait {
+			recheck = addressRecheckAfter(gw, time.Now())
+		}
+	}
+	return verdict, recheck, err
 }
 
 // readReport returns the Gateway's report ConfigMap from the cache, nil

@@ -12,6 +12,9 @@ type Infrastructure struct {
 	ServiceType           corev1.ServiceType
 	ExternalTrafficPolicy corev1.ServiceExternalTrafficPolicy
 	ServiceAnnotations    map[string]string
+	// LoadBalancerIP is the address the Gateway's spec.addresses asks the
+	// load balancer for (Service spec.loadBalancerIP), "" for any.
+	LoadBalancerIP string
 	// Labels and Annotations from the Gateway's spec.infrastructure, for
 	// every owned object and the pods.
 	Labels      map[string]string

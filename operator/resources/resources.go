@@ -97,13 +97,18 @@ func LastGoodName(gatewayName string) string { return Name(gatewayName) + "-last
 // this form, not as the files, which take ~26 times as much memory.
 func LastGoodConfigMap(owner Owner, infra model.Infrastructure, hash string, encoded EncodedConfig) *corev1.ConfigMap {
 	data, binary := encoded.Data, encoded.Binary
+	annotations := maps.Clone(infra.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[dataplane.AnnotationConfigHash] = hash
 	return &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            LastGoodName(owner.Name),
 			Namespace:       owner.Namespace,
 			Labels:          objectLabels(owner, infra),
-			Annotations:     map[string]string{dataplane.AnnotationConfigHash: hash},
+			Annotations:     annotations,
 			OwnerReferences: []metav1.OwnerReference{ownerReference(owner)},
 		},
 		Data:       data,
@@ -298,6 +303,12 @@ func serviceSpec(owner Owner, infra model.Infrastructure) corev1.ServiceSpec {
 	// The API server refuses externalTrafficPolicy on ClusterIP Services.
 	if spec.Type != corev1.ServiceTypeClusterIP {
 		spec.ExternalTrafficPolicy = infra.ExternalTrafficPolicy
+	}
+	// Deprecated in Kubernetes (it holds one address and its meaning is the
+	// load balancer's), but the one field that MetalLB, Cilium LB-IPAM,
+	// kube-vip and several clouds' controllers all read.
+	if spec.Type == corev1.ServiceTypeLoadBalancer {
+		spec.LoadBalancerIP = infra.LoadBalancerIP
 	}
 	for _, p := range infra.Ports {
 		spec.Ports = append(spec.Ports, corev1.ServicePort{

@@ -134,6 +134,21 @@ func TestObjectsMetadata(t *testing.T) {
 		if !reflect.DeepEqual(obj.GetAnnotations(), wantAnnotations) {
 			t.Errorf("%s annotations = %v, want %v", kind, obj.GetAnnotations(), wantAnnotations)
 		}
+		if obj == client.Object(set.Deployment) {
+			// The pods carry them too (GatewayInfrastructure), but not the
+			// Service-only annotations of the parameters.
+			tpl := set.Deployment.Spec.Template
+			if !reflect.DeepEqual(tpl.Labels, wantLabels) {
+				t.Errorf("pod template labels = %v, want %v", tpl.Labels, wantLabels)
+			}
+			if want := map[string]string{"note": "x", "shared": "gateway"}; !reflect.DeepEqual(tpl.Annotations, want) {
+				t.Errorf("pod template annotations = %v, want %v", tpl.Annotations, want)
+			}
+		}
+	}
+	lastGood := LastGoodConfigMap(testOwner, testInfra(), "h", EncodedConfig{})
+	if want := map[string]string{"note": "x", "shared": "gateway", dataplane.AnnotationConfigHash: "h"}; !reflect.DeepEqual(lastGood.Annotations, want) {
+		t.Errorf("last-good ConfigMap annotations = %v, want %v", lastGood.Annotations, want)
 	}
 }
 
@@ -167,7 +182,12 @@ func TestObjectsService(t *testing.T) {
 		infra      func(*model.Infrastructure)
 		wantType   corev1.ServiceType
 		wantPolicy corev1.ServiceExternalTrafficPolicy
+		wantIP     string
 	}{
+		{name: "requested address", infra: func(i *model.Infrastructure) { i.LoadBalancerIP = "198.18.0.240" }, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal, wantIP: "198.18.0.240"},
+		{name: "no requested address on a NodePort Service", infra: func(i *model.Infrastructure) {
+			i.ServiceType, i.ExternalTrafficPolicy, i.LoadBalancerIP = corev1.ServiceTypeNodePort, corev1.ServiceExternalTrafficPolicyCluster, "198.18.0.240"
+		}, wantType: corev1.ServiceTypeNodePort, wantPolicy: corev1.ServiceExternalTrafficPolicyCluster},
 		{name: "load balancer", infra: func(*model.Infrastructure) {}, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
 		{name: "cluster IP drops the traffic policy", infra: func(i *model.Infrastructure) { i.ServiceType = corev1.ServiceTypeClusterIP }, wantType: corev1.ServiceTypeClusterIP},
 		{name: "empty type defaults to load balancer", infra: func(i *model.Infrastructure) { i.ServiceType = "" }, wantType: corev1.ServiceTypeLoadBalancer, wantPolicy: corev1.ServiceExternalTrafficPolicyLocal},
@@ -179,6 +199,9 @@ func TestObjectsService(t *testing.T) {
 			svc := Objects(testOwner, infra, render.Files{}, Options{}).Service
 			if svc.Spec.Type != tt.wantType || svc.Spec.ExternalTrafficPolicy != tt.wantPolicy {
 				t.Errorf("type %s policy %s, want %s %s", svc.Spec.Type, svc.Spec.ExternalTrafficPolicy, tt.wantType, tt.wantPolicy)
+			}
+			if svc.Spec.LoadBalancerIP != tt.wantIP { //nolint:staticcheck // the field we set (docs/design.md)
+				t.Errorf("loadBalancerIP %q, want %q", svc.Spec.LoadBalancerIP, tt.wantIP) //nolint:staticcheck
 			}
 			if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntVal != 80 ||
 				svc.Spec.Ports[1].Name != "https-443" || svc.Spec.Ports[1].Protocol != corev1.ProtocolTCP {

@@ -68,8 +68,10 @@ func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *
 			reject(gatewayv1.GatewayReasonInvalidParameters, err.Error())
 		}
 	}
-	if len(gw.Spec.Addresses) > 0 {
-		reject(gatewayv1.GatewayReasonUnsupportedAddress, "spec.addresses is not supported: the address comes from the Gateway's Service")
+	settings, _ := resolveSettings(gs.params...)
+	loadBalancerIP, err := requestedAddress(gw.Spec.Addresses, settings.ServiceType)
+	if err != nil {
+		reject(gatewayv1.GatewayReasonUnsupportedAddress, err.Error())
 	}
 	gs.listeners = buildListeners(b.ix, gw)
 	b.resolveBackendClientCertificate(gs)
@@ -88,6 +90,7 @@ func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *
 	} else {
 		gs.infra, _ = resolveSettings(class.params)
 	}
+	gs.infra.LoadBalancerIP = loadBalancerIP
 	if infra := gw.Spec.Infrastructure; infra != nil {
 		gs.infra.Labels = copyMap(infra.Labels)
 		gs.infra.Annotations = copyMap(infra.Annotations)

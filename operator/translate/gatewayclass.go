@@ -22,9 +22,9 @@ import (
 // renderer implement together, written into GatewayClass
 // status.supportedFeatures (sorted). The conformance suite reads this list
 // to pick its tests, so it names only what really works: no session
-// persistence, no static addresses. HTTPRouteRetry (and its
-// BackendTimeout and ConnectionError) are claimed only with the
-// experimental HTTPRoute CRD (experimentalFeatures).
+// persistence, no BackendTLSPolicySANValidation (nginx checks one name).
+// HTTPRouteRetry (and its BackendTimeout and ConnectionError) are claimed
+// only with the experimental HTTPRoute CRD (experimentalFeatures).
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
 	features.SupportGatewayPort8080,
@@ -58,6 +58,9 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportGatewayBackendClientCertificate,
 	features.SupportGatewayFrontendClientCertificateValidation,
 	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
+	features.SupportGatewayInfrastructure,
+	features.SupportGatewayStaticAddresses,
+	features.SupportGatewayAddressEmpty,
 	features.SupportTCPRoute,
 	features.SupportUDPRoute,
 	features.SupportTLSRoute,

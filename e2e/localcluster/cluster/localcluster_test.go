@@ -48,6 +48,7 @@ func TestLocalCluster(t *testing.T) {
 	t.Run("SIGKILL after the grace period", func(t *testing.T) { testGracePeriod(ctx, t, c) })
 	t.Run("Job runs to completion", func(t *testing.T) { testJob(ctx, t, c) })
 	t.Run("UDP LoadBalancer", func(t *testing.T) { testUDPLoadBalancer(ctx, t, c) })
+	t.Run("LoadBalancer honours and refuses requested addresses", func(t *testing.T) { testRequestedAddress(ctx, t, c) })
 	t.Run("securityContext: users, groups, fsGroup, sysctls", func(t *testing.T) { testSecurityContext(ctx, t, c) })
 }
 

@@ -7,7 +7,9 @@
 // volumes laid out the kubelet's way and bind-mounted at their paths. It
 // runs probes, restarts containers, writes pod status, serves container
 // logs to the API server, and gives LoadBalancer Services an address on the
-// bridge with a user-space proxy to their ready endpoints.
+// bridge with a user-space proxy to their ready endpoints: the address a
+// Service asks for when its pools have it free, else none (refused with an
+// event, as MetalLB does).
 //
 // Programs that start an agent must call RunContainerInitIfRequested first
 // thing in main (and in TestMain): containers are started by re-executing

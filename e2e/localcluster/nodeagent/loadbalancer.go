@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,16 +29,29 @@ import (
 // address on the bridge, writes it to status.loadBalancer.ingress and
 // proxies every Service port (TCP and UDP, in user space) to the Service's
 // ready endpoints, round robin.
+//
+// A Service may ask for an address (requestedIP): it gets that one or none.
+// An address outside the pools, held by another Service, or not IPv4 is
+// refused as MetalLB refuses it: no address (status.loadBalancer emptied,
+// so EXTERNAL-IP shows <pending>) and a Warning event AllocationFailed on
+// the Service. A Service that asks for another address than the one it has
+// gives its old one up first.
 type lbController struct {
-	a         *Agent
-	pool      *ipPool
-	services  listersv1.ServiceLister
-	slices    discoverylisters.EndpointSliceLister
-	queue     chan types.NamespacedName
-	mu        sync.Mutex
-	balancers map[types.NamespacedName]*balancer
-	wg        sync.WaitGroup
-	done      chan struct{}
+	a    *Agent
+	pool *ipPool
+	// requestOnly holds the addresses given only on request (nil when the
+	// network has none).
+	requestOnly *ipPool
+	services    listersv1.ServiceLister
+	slices      discoverylisters.EndpointSliceLister
+	queue       chan types.NamespacedName
+	mu          sync.Mutex
+	balancers   map[types.NamespacedName]*balancer
+	// refused are the Services last refused an address: when an address
+	// is released they are tried again, since theirs may be free now.
+	refused map[types.NamespacedName]bool
+	wg      sync.WaitGroup
+	done    chan struct{}
 }
 
 type balancer struct {
@@ -47,12 +61,18 @@ type balancer struct {
 }
 
 func newLBController(a *Agent) *lbController {
+	var requestOnly *ipPool
+	if n := a.cfg.Network; n.LBRequestFirst != nil && n.LBRequestLast != nil {
+		requestOnly = newIPPool(n.LBRequestFirst, n.LBRequestLast)
+	}
 	return &lbController{
-		a:         a,
-		pool:      newIPPool(a.cfg.Network.LBFirst, a.cfg.Network.LBLast),
-		queue:     make(chan types.NamespacedName, 1024),
-		balancers: map[types.NamespacedName]*balancer{},
-		done:      make(chan struct{}),
+		a:           a,
+		pool:        newIPPool(a.cfg.Network.LBFirst, a.cfg.Network.LBLast),
+		requestOnly: requestOnly,
+		queue:       make(chan types.NamespacedName, 1024),
+		balancers:   map[types.NamespacedName]*balancer{},
+		refused:     map[types.NamespacedName]bool{},
+		done:        make(chan struct{}),
 	}
 }
 
@@ -107,26 +127,34 @@ func (c *lbController) sync(key types.NamespacedName) error {
 		return err
 	}
 	if err != nil || !wantsBalancer(svc) {
+		c.mu.Lock()
+		delete(c.refused, key)
+		c.mu.Unlock()
 		c.remove(key)
 		return nil
+	}
+	requested, err := requestedIP(svc)
+	if err != nil {
+		c.remove(key)
+		return c.refuse(svc, err)
 	}
 	c.mu.Lock()
 	b := c.balancers[key]
 	c.mu.Unlock()
+	if b != nil && requested != nil && !b.ip.Equal(requested) {
+		c.remove(key)
+		b = nil
+	}
 	if b == nil {
-		var wanted net.IP
-		if len(svc.Status.LoadBalancer.Ingress) > 0 {
-			wanted = net.ParseIP(svc.Status.LoadBalancer.Ingress[0].IP)
-		}
-		if svc.Spec.LoadBalancerIP != "" {
-			wanted = net.ParseIP(svc.Spec.LoadBalancerIP)
-		}
-		ip, err := c.pool.allocate(key.String(), wanted)
+		ip, err := c.assign(key.String(), svc, requested)
 		if err != nil {
-			return err
+			return c.refuse(svc, err)
 		}
+		c.mu.Lock()
+		delete(c.refused, key)
+		c.mu.Unlock()
 		if err := addHostAddress(c.a.cfg.Network, ip); err != nil {
-			c.pool.release(key.String())
+			c.release(key.String())
 			return err
 		}
 		b = &balancer{ip: ip, listeners: map[string]io.Closer{}}
@@ -188,7 +216,104 @@ func (c *lbController) remove(key types.NamespacedName) {
 		l.Close()
 	}
 	_ = delHostAddress(c.a.cfg.Network, b.ip)
-	c.pool.release(key.String())
+	c.release(key.String())
+	c.mu.Lock()
+	retry := make([]types.NamespacedName, 0, len(c.refused))
+	for k := range c.refused {
+		if k != key {
+			retry = append(retry, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range retry {
+		select {
+		case c.queue <- k:
+		default: // the queue is full: its syncs will come
+		}
+	}
+}
+
+func (c *lbController) release(owner string) {
+	c.pool.release(owner)
+	if c.requestOnly != nil {
+		c.requestOnly.release(owner)
+	}
+}
+
+// requestedIP is the address a Service asks for: spec.loadBalancerIP
+// (deprecated in Kubernetes, still what most load balancers read) or
+// MetalLB's loadBalancerIPs annotation (under either of its prefixes; one
+// IPv4 address here, the pools being IPv4); nil for any. Asking both ways
+// at once, or for what is not one IPv4 address, is an error.
+func requestedIP(svc *corev1.Service) (net.IP, error) {
+	var asked []string
+	if svc.Spec.LoadBalancerIP != "" {
+		asked = append(asked, svc.Spec.LoadBalancerIP)
+	}
+	for _, key := range []string{"metallb.universe.tf/loadBalancerIPs", "metallb.io/loadBalancerIPs"} {
+		if v, ok := svc.Annotations[key]; ok {
+			for _, ip := range strings.Split(v, ",") {
+				asked = append(asked, strings.TrimSpace(ip))
+			}
+		}
+	}
+	switch len(asked) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, fmt.Errorf("more than one address asked for (%s): this load balancer gives one IPv4 address", strings.Join(asked, ", "))
+	}
+	ip := net.ParseIP(asked[0])
+	if ip == nil || ip.To4() == nil {
+		return nil, fmt.Errorf("%q is not an IPv4 address", asked[0])
+	}
+	return ip.To4(), nil
+}
+
+// assign gives owner the address it asks for, or refuses; without a
+// request the address it had (its status, after an agent restart) when
+// still free, else the lowest free address of the pool.
+func (c *lbController) assign(owner string, svc *corev1.Service, requested net.IP) (net.IP, error) {
+	if requested != nil {
+		for _, p := range []*ipPool{c.pool, c.requestOnly} {
+			if p != nil && p.contains(requested) {
+				if err := p.claim(owner, requested); err != nil {
+					return nil, err
+				}
+				return requested, nil
+			}
+		}
+		return nil, fmt.Errorf("%s is not allowed in config: it is in no address pool", requested)
+	}
+	if len(svc.Status.LoadBalancer.Ingress) > 0 {
+		if had := net.ParseIP(svc.Status.LoadBalancer.Ingress[0].IP); had != nil && c.requestOnly != nil && c.requestOnly.contains(had) {
+			// An address given on request stays with its Service after the
+			// request is withdrawn, as MetalLB keeps it.
+			if err := c.requestOnly.claim(owner, had); err == nil {
+				return had, nil
+			}
+		} else if had != nil {
+			return c.pool.allocate(owner, had)
+		}
+	}
+	return c.pool.allocate(owner, nil)
+}
+
+// refuse leaves the Service without an address and says why, the way
+// MetalLB does: EXTERNAL-IP <pending> and a Warning event.
+func (c *lbController) refuse(svc *corev1.Service, why error) error {
+	c.mu.Lock()
+	c.refused[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = true
+	c.mu.Unlock()
+	c.a.events.Eventf(svc, corev1.EventTypeWarning, "AllocationFailed", "Failed to allocate IP for %q: %v", svc.Namespace+"/"+svc.Name, why)
+	if len(svc.Status.LoadBalancer.Ingress) == 0 {
+		return nil
+	}
+	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": nil}}})
+	_, err := c.a.client.CoreV1().Services(svc.Namespace).Patch(c.a.ctx, svc.Name, types.MergePatchType, patch,
+		metav1.PatchOptions{}, "status")
+	return err
 }
 
 func (c *lbController) stop() {

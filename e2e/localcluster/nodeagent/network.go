@@ -27,11 +27,18 @@ type NetworkConfig struct {
 	// Pod and LoadBalancer address ranges, inclusive, inside Subnet.
 	PodFirst, PodLast net.IP
 	LBFirst, LBLast   net.IP
+	// LBRequestFirst and LBRequestLast are LoadBalancer addresses given only
+	// to a Service that asks for one of them (spec.loadBalancerIP or
+	// MetalLB's loadBalancerIPs annotation), like a MetalLB pool with
+	// autoAssign: false: an address a test asks for is never taken by
+	// another Service first. Optional.
+	LBRequestFirst, LBRequestLast net.IP
 }
 
 // DefaultNetwork uses 198.18.0.0/24 (RFC 2544, reserved for benchmarking) so
 // nothing collides with a real network: host .1, pods .10–.199, load
-// balancers .200–.250.
+// balancers .200–.250 assigned to any Service, .251–.253 only on request
+// (.254 is in no pool: LBRefusedAddress).
 func DefaultNetwork() NetworkConfig {
 	_, subnet, _ := net.ParseCIDR("198.18.0.0/24")
 	return NetworkConfig{
@@ -43,7 +50,21 @@ func DefaultNetwork() NetworkConfig {
 		PodLast:  net.ParseIP("198.18.0.199").To4(),
 		LBFirst:  net.ParseIP("198.18.0.200").To4(),
 		LBLast:   net.ParseIP("198.18.0.250").To4(),
+
+		LBRequestFirst: net.ParseIP("198.18.0.251").To4(),
+		LBRequestLast:  net.ParseIP("198.18.0.253").To4(),
 	}
+}
+
+// LBRefusedAddress is an address of the subnet in no pool (the one after
+// the last LoadBalancer address): the load balancer refuses a Service that
+// asks for it, as a real one refuses an address outside its pools.
+func (n NetworkConfig) LBRefusedAddress() net.IP {
+	last := n.LBLast
+	if n.LBRequestLast != nil && ipToU32(n.LBRequestLast) > ipToU32(last) {
+		last = n.LBRequestLast
+	}
+	return u32ToIP(ipToU32(last) + 1)
 }
 
 func (n NetworkConfig) prefixLen() int {
@@ -147,6 +168,36 @@ func (p *ipPool) allocate(owner string, wanted net.IP) (net.IP, error) {
 		}
 	}
 	return nil, fmt.Errorf("no free address in %s–%s", u32ToIP(p.first), u32ToIP(p.last))
+}
+
+// contains reports whether ip is in the pool's range.
+func (p *ipPool) contains(ip net.IP) bool {
+	if ip.To4() == nil {
+		return false
+	}
+	v := ipToU32(ip)
+	return v >= p.first && v <= p.last
+}
+
+// claim gives owner exactly ip (releasing any other address it holds), or
+// says why it cannot: ip is outside the range or another owner holds it.
+func (p *ipPool) claim(owner string, ip net.IP) error {
+	if !p.contains(ip) {
+		return fmt.Errorf("%s is not in %s–%s", ip, u32ToIP(p.first), u32ToIP(p.last))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := ipToU32(ip)
+	if o, taken := p.used[v]; taken && o != owner {
+		return fmt.Errorf("%s is held by %s", ip, o)
+	}
+	for k, o := range p.used {
+		if o == owner && k != v {
+			delete(p.used, k)
+		}
+	}
+	p.used[v] = owner
+	return nil
 }
 
 func (p *ipPool) release(owner string) {
