@@ -121,7 +121,7 @@ func Render(gw *model.Gateway) (Files, error) {
 		if err := checkTokens(f.file, buf.Bytes()); err != nil {
 			return Files{}, err
 		}
-		files.Config[f.file] = buf.Bytes()
+		files.Config[f.file] = trimmed(buf.Bytes())
 		if ranges := v.rec.ranges(); len(ranges) > 0 {
 			files.Sources[f.file] = ranges
 		}
@@ -269,7 +269,7 @@ func (v *view) sizeHint(file string) int {
 	case FileServers:
 		n := 0
 		for _, s := range v.Servers {
-			n += 512 + 640*len(s.Locations)
+			n += 512 + 320*len(s.Locations)
 		}
 		return n
 	case FileMaps:
@@ -278,6 +278,16 @@ func (v *view) sizeHint(file string) int {
 		return 512 + 256*len(v.Upstreams.Upstreams)
 	}
 	return 4096
+}
+
+// trimmed returns b, or a copy of it without the spare capacity when that
+// is large: the operator keeps its last rendered files (pipeline.Memo),
+// and sizeHint may guess high.
+func trimmed(b []byte) []byte {
+	if cap(b)-len(b) > len(b)/8+4096 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 // itoa is strconv.Itoa for int32 values.

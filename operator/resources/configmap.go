@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
@@ -51,12 +52,29 @@ func (e EncodedConfig) Size() int {
 // config compressed ("x.gz" becomes "x.gz.gz"). The pipeline encodes once,
 // to check the size budget, and ObjectsEncoded reuses the result.
 func EncodeConfig(files map[string][]byte) EncodedConfig {
+	return EncodeConfigAfter(files, nil, EncodedConfig{})
+}
+
+// EncodeConfigAfter is EncodeConfig for files that an earlier render's
+// prevFiles, encoded as prev, may partly repeat: a file byte-identical to
+// its namesake in prevFiles keeps its compressed bytes from prev instead
+// of being compressed again (the gzip is deterministic, so the result is
+// EncodeConfig's). Most route changes leave every file but one or two as
+// they were, and compressing is a tenth of the operator's work per change.
+func EncodeConfigAfter(files, prevFiles map[string][]byte, prev EncodedConfig) EncodedConfig {
 	if !mustCompress(files) {
 		return EncodedConfig{Data: textFiles(files), Binary: binaryFiles(files)}
 	}
 	binary := make(map[string][]byte, len(files))
 	for name, content := range files {
-		binary[name+dataplane.GzipSuffix] = gzipBytes(content)
+		key := name + dataplane.GzipSuffix
+		if old, ok := prevFiles[name]; ok && bytes.Equal(old, content) {
+			if gz, ok := prev.Binary[key]; ok && prev.Data == nil {
+				binary[key] = gz
+				continue
+			}
+		}
+		binary[key] = gzipBytes(content)
 	}
 	return EncodedConfig{Binary: nonEmpty(binary)}
 }
@@ -77,15 +95,26 @@ func mustCompress(files map[string][]byte) bool {
 func gzipBytes(data []byte) []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(data)/8 + 64)
-	zw, err := gzip.NewWriterLevel(&buf, gzipLevel)
-	if err != nil {
-		panic(err) // only for an invalid level, a constant here
-	}
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	// Writes to a bytes.Buffer do not fail.
 	_, _ = zw.Write(data)
 	_ = zw.Close()
+	zw.Reset(nil)
+	gzipWriters.Put(zw)
 	return buf.Bytes()
 }
+
+// gzipWriters are reused: a gzip.Writer allocates about 1 MB of
+// compressor state, and every encode compresses several files. Reset
+// gives the same output as a new writer.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, err := gzip.NewWriterLevel(nil, gzipLevel)
+	if err != nil {
+		panic(err) // only for an invalid level, a constant here
+	}
+	return zw
+}}
 
 // textFiles and binaryFiles split plain config files between a ConfigMap's
 // data (UTF-8, readable with kubectl) and binaryData (anything else).
