@@ -20,11 +20,16 @@ const plainConfigLimit = 256 << 10
 
 // gzipLevel is fixed so that the same files always give the same bytes
 // (with the gzip header's zero values: no name, no mtime): an unchanged
-// config never updates the ConfigMap. Level 6 compresses 5,000 routes
-// (10 MB) to 387 KB in ~50 ms; level 9 saves 5 % for five times the CPU on
-// every reconcile. (Another Go version's compressor may give other bytes:
-// one ConfigMap update after an operator upgrade, same hash.)
-const gzipLevel = gzip.DefaultCompression
+// config never updates the ConfigMap. Level 3 against the default 6,
+// measured on this project's 2-core machine: the render test's 5,000 routes
+// (TestLargeConfigMapFits, 11.2 MB) 500 KB in ~20 ms against 470 KB in
+// ~55 ms; pipeline.BenchmarkChange's servers.conf of 3,000 routes (1.38 MB)
+// 87 KB in ~3.5 ms against 82 KB in ~22 ms. A route change compresses at
+// least servers.conf again, so the 6 % given up buys most of the
+// compression time. (Another Go version's compressor, or another level,
+// may give other bytes: one ConfigMap update after an operator upgrade,
+// same hash.)
+const gzipLevel = 3
 
 // EncodedConfig is the config files as a ConfigMap stores them: data
 // (UTF-8 text) and binaryData (other bytes, or everything gzipped; see
