@@ -8,7 +8,7 @@ import (
 
 // grpcView is how a location answers a GRPCRoute's request: grpc_pass to
 // the backend (HTTP/2, h2c) with its grpc_set_header directives, or, when
-// Pass is empty, a gRPC status of the gateway's own (locations.go, writeGRPC).
+// Pass is empty, a gRPC status of the gateway's own (templates/grpc.tmpl).
 type grpcView struct {
 	Headers     []kv     // quoted name, quoted value
 	HideHeaders []string // quoted names of the backend's response headers to drop
