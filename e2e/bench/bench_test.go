@@ -140,7 +140,7 @@ func endpointChurn(ctx context.Context, b *bench) *endpointFigures {
 		Replacements:     restarts * replicas,
 		Routes:           len(b.paths),
 		Reloads:          int(res.ReloadsAfter - res.ReloadsBefore),
-		SameProcesses:    slices.Equal(res.ProcessesBefore, res.ProcessesAfter),
+		NewProcesses:     newProcesses(res.ProcessesBefore, res.ProcessesAfter),
 		Requests:         res.Requests,
 		Failed:           len(res.Failures),
 		FirstFailures:    res.Failures[:min(len(res.Failures), 3)],
@@ -150,11 +150,26 @@ func endpointChurn(ctx context.Context, b *bench) *endpointFigures {
 	}
 }
 
+// newProcesses counts the pids of after that are not in before.
+func newProcesses(before, after []int) int {
+	n := 0
+	for _, pid := range after {
+		if !slices.Contains(before, pid) {
+			n++
+		}
+	}
+	return n
+}
+
 // endpointFigures are the endpoint-churn results (see endpointChurn).
 type endpointFigures struct {
 	Replacements, Routes, Reloads, Requests, Failed int
-	// SameProcesses: nginx's master and workers were the same before and after.
-	SameProcesses bool
+	// NewProcesses counts the nginx processes (master, workers) in the
+	// gateway pod's network namespace after that were not there before: a
+	// reload or restart starts some. (Fewer after is fine: workers of an
+	// earlier reload that were still draining, and plain nginx's, share
+	// the namespace.)
+	NewProcesses  int
 	FirstFailures []string
 	// NewPods is how many new pods were seen Ready and then serving.
 	NewPods                         int

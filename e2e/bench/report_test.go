@@ -110,14 +110,11 @@ func (r *results) markdown() string {
 		w("%d pod replacements (rollout restarts of the two-replica echo Deployment, each until its new pods served) behind\n", e.Replacements)
 		w("route `/r0` at %d routes, while %d clients request it through the Gateway's address, each request on a fresh\n", e.Routes, trafficLoops)
 		w("connection, never retried (`e2e/churn`, shared with the e2e test `EndpointChurnWithoutReload`). Reloads: the\n")
-		w("sidecar's `reloads_total` before and after; nginx processes: the master's and workers' pids before and after.\n\n")
-		w("| pod replacements | nginx reloads | nginx processes unchanged | requests | failed | new pods served | pod Ready → address in the endpoints ConfigMap | pod Ready → first request served |\n")
+		w("sidecar's `reloads_total` before and after; new nginx processes: pids in the gateway pod's network namespace after\n")
+		w("that were not there before (a reload or a restart starts new ones).\n\n")
+		w("| pod replacements | nginx reloads | new nginx processes | requests | failed | new pods served | pod Ready → address in the endpoints ConfigMap | pod Ready → first request served |\n")
 		w("|---|---|---|---|---|---|---|---|\n")
-		same := "yes"
-		if !e.SameProcesses {
-			same = "no"
-		}
-		w("| %d | %d | %s | %d | %d | %d | %s | %s |\n\n", e.Replacements, e.Reloads, same, e.Requests, e.Failed, e.NewPods, e.ReadyToPublished, e.ReadyToServed)
+		w("| %d | %d | %d | %d | %d | %d | %s | %s |\n\n", e.Replacements, e.Reloads, e.NewProcesses, e.Requests, e.Failed, e.NewPods, e.ReadyToPublished, e.ReadyToServed)
 		w("p50 / p90 / max. Most of Ready → first request is nginx re-resolving each upstream one second after its last\n")
 		w("answer (docs/design.md, \"Endpoints: no reload\").\n\n")
 		if len(e.FirstFailures) > 0 {
