@@ -53,8 +53,10 @@ type Result struct {
 
 // Memo is what a run rendered, for the next run to reuse: a Gateway whose
 // model is the same (the same modelDigest) keeps its files and their
-// encoding without rendering or compressing anything, and a file that
-// comes out byte-identical keeps its compressed bytes. Most events change no model
+// encoding without rendering or compressing anything; a changed one is
+// rendered reusing the text of every location whose content did not change
+// (render.Fragments), and a file that comes out byte-identical keeps its
+// compressed bytes. Most events change no model
 // (an EndpointSlice: endpoints are not in the model; a pod, a status
 // write) or one route of one Gateway. It is an input like any other: Rerun
 // with a Memo gives what Run gives without it, only sooner. The zero Memo
@@ -67,6 +69,8 @@ type memoGateway struct {
 	model   [sha256.Size]byte // modelDigest
 	files   render.Files
 	encoded resources.EncodedConfig
+	// fragments are the location texts of its render (render.Fragments).
+	fragments render.Fragments
 }
 
 // Run translates in, renders every accepted Gateway and refuses the routes
@@ -99,7 +103,7 @@ func Rerun(in translate.Input, prev Memo) Result {
 				memo.gateways[gw.NamespacedName] = before
 				continue
 			}
-			files, err := render.Render(gw.Model)
+			files, fragments, err := render.RenderAfter(gw.Model, before.fragments)
 			var re *render.RefusedError
 			switch {
 			case errors.As(err, &re):
@@ -133,7 +137,7 @@ func Rerun(in translate.Input, prev Memo) Result {
 				res.Files[gw.NamespacedName] = files
 				res.Encoded[gw.NamespacedName] = encoded
 				if digested {
-					memo.gateways[gw.NamespacedName] = memoGateway{model: digest, files: files, encoded: encoded}
+					memo.gateways[gw.NamespacedName] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments}
 				}
 			}
 		}

@@ -64,6 +64,7 @@ func templateFuncs() template.FuncMap {
 	funcs["q"] = quote
 	funcs["qv"] = quoteValue
 	funcs["comment"] = comment
+	funcs["location"] = location
 	return funcs
 }
 
@@ -93,20 +94,29 @@ var (
 // route's values cannot be written for nginx (limits.go): then the error
 // is a *RefusedError naming the routes, and the other routes are fine.
 func Render(gw *model.Gateway) (Files, error) {
+	files, _, err := RenderAfter(gw, Fragments{})
+	return files, err
+}
+
+// RenderAfter is Render reusing the location texts of the last render of
+// the same Gateway (its Fragments, see there), and returns this render's
+// for the next. The files are Render's.
+func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 	if gw == nil {
-		return Files{}, fmt.Errorf("render: nil gateway")
+		return Files{}, Fragments{}, fmt.Errorf("render: nil gateway")
 	}
 	r, err := newRenderer(gw)
 	if err != nil {
-		return Files{}, err
+		return Files{}, Fragments{}, err
 	}
 	v, err := r.view()
 	if err != nil {
-		return Files{}, err
+		return Files{}, Fragments{}, err
 	}
 	if err := r.refusedError(); err != nil {
-		return Files{}, err
+		return Files{}, Fragments{}, err
 	}
+	v.fragments = newFragmentCache(prev)
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
 		if f.file == FileStream && v.Stream == nil {
@@ -116,10 +126,10 @@ func Render(gw *model.Gateway) (Files, error) {
 		buf.Grow(v.sizeHint(f.file))
 		v.rec.start(&buf)
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
-			return Files{}, fmt.Errorf("render %s: %w", f.file, err)
+			return Files{}, Fragments{}, fmt.Errorf("render %s: %w", f.file, err)
 		}
 		if err := checkTokens(f.file, buf.Bytes()); err != nil {
-			return Files{}, err
+			return Files{}, Fragments{}, err
 		}
 		files.Config[f.file] = trimmed(buf.Bytes())
 		if ranges := v.rec.ranges(); len(ranges) > 0 {
@@ -139,7 +149,7 @@ func Render(gw *model.Gateway) (Files, error) {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
 	}
-	return files, nil
+	return files, Fragments{texts: v.fragments.next}, nil
 }
 
 // view is what the templates see. Every string in it is already quoted or
@@ -158,7 +168,8 @@ type view struct {
 	// listeners.
 	Stream *streamView
 
-	rec sourceRecorder // see Begin and End
+	rec       sourceRecorder // see Begin and End
+	fragments *fragmentCache // see Fragment
 }
 
 type mainView struct {
