@@ -57,7 +57,7 @@ func TestBenchE2E(t *testing.T) {
 			c := b.churn(*changesFlag)
 			res.Churn = &c
 		}
-		sz.OperatorRSS = b.operatorRSS()
+		sz.OperatorRSS, sz.OperatorAnon = b.operatorRSS()
 		res.Sizes = append(res.Sizes, sz)
 		t.Logf("bench: %s", sz.summary())
 	}

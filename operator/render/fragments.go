@@ -8,7 +8,7 @@ import (
 	"text/template"
 )
 
-// Fragments are the texts of the location blocks a render wrote, keyed by
+// Fragments are the texts of the location and upstream blocks a render wrote, keyed by
 // a digest of the template and the view they were executed with. Render
 // takes the last render's Fragments of the same Gateway and reuses a text
 // whose digest comes again instead of executing the template: a route
@@ -40,15 +40,69 @@ func newFragmentCache(prev Fragments) *fragmentCache {
 // locationTemplate lays out one location block (templates/servers.conf.tmpl).
 const locationTemplate = "ngo.location"
 
-// locationTmpl is that template, looked up once (in init: the template
-// set's functions include location, which executes it).
-var locationTmpl *template.Template
+// upstreamTemplate lays out one upstream (templates/upstreams.conf.tmpl).
+const upstreamTemplate = "ngo.upstream"
+
+// locationTmpl and upstreamTmpl are those templates, looked up once (in
+// init: the template set's functions include location and upstream, which
+// execute them).
+var locationTmpl, upstreamTmpl *template.Template
 
 func init() {
 	locationTmpl = parsedTemplates.Lookup(locationTemplate)
-	if locationTmpl == nil {
-		panic("render: no template " + locationTemplate)
+	upstreamTmpl = parsedTemplates.Lookup(upstreamTemplate)
+	if locationTmpl == nil || upstreamTmpl == nil {
+		panic("render: no template " + locationTemplate + " or " + upstreamTemplate)
 	}
+}
+
+// upstreamFragment is what template ngo.upstream writes: one upstream
+// and the settings of its block.
+type upstreamFragment struct {
+	upstreamView
+	Zone      string
+	ZoneKB    int
+	Service   string
+	Keepalive int
+}
+
+// appendContent appends everything of u that its template writes (see
+// locationView.appendContent).
+func (u *upstreamFragment) appendContent(b []byte) []byte {
+	b = appendField(b, u.Comment, u.Name, u.DNSName, u.Protocol, u.Zone, u.Service)
+	b = binary.AppendVarint(b, int64(u.ZoneKB))
+	return binary.AppendVarint(b, int64(u.Keepalive))
+}
+
+// upstreamText is the template function upstream: it writes one upstream of block:
+// template ngo.upstream executed, or its text reused as location does.
+func upstreamText(block upstreamsView, up upstreamView) (string, error) {
+	f := &upstreamFragment{upstreamView: up, Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
+	c := block.fragments
+	if c == nil {
+		c = newFragmentCache(Fragments{})
+	}
+	// A leading 1 keeps upstreams' keys apart from locations'.
+	c.key = f.appendContent(append(c.key[:0], 1))
+	return c.text(upstreamTmpl, f)
+}
+
+// text returns the text of tmpl for data whose content is c.key: reused
+// from this render or the last one, or executed.
+func (c *fragmentCache) text(tmpl *template.Template, data any) (string, error) {
+	key := fragmentKey(sha256.Sum256(c.key))
+	text, ok := c.next[key]
+	if !ok {
+		if text, ok = c.prev[key]; !ok {
+			var b strings.Builder
+			if err := tmpl.Execute(&b, data); err != nil {
+				return "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
+			}
+			text = b.String()
+		}
+		c.next[key] = text
+	}
+	return text, nil
 }
 
 // location is the template function that writes a location block: the
@@ -63,18 +117,11 @@ func location(v *view, loc *locationView) (string, error) {
 		c = newFragmentCache(Fragments{})
 		v.fragments = c
 	}
-	c.key = loc.appendContent(c.key[:0])
-	key := fragmentKey(sha256.Sum256(c.key))
-	text, ok := c.next[key]
-	if !ok {
-		if text, ok = c.prev[key]; !ok {
-			var b strings.Builder
-			if err := locationTmpl.Execute(&b, loc); err != nil {
-				return "", fmt.Errorf("render %s: %w", locationTemplate, err)
-			}
-			text = b.String()
-		}
-		c.next[key] = text
+	// A leading 0 keeps locations' keys apart from upstreams'.
+	c.key = loc.appendContent(append(c.key[:0], 0))
+	text, err := c.text(locationTmpl, loc)
+	if err != nil {
+		return "", err
 	}
 	v.Begin(loc.Src)
 	if v.rec.buf != nil {

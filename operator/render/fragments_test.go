@@ -73,6 +73,35 @@ func TestFragmentKeyCoversEveryField(t *testing.T) {
 	}
 }
 
+// TestUpstreamFragmentKeyCoversEveryField is the same for an upstream's
+// text (template ngo.upstream).
+func TestUpstreamFragmentKeyCoversEveryField(t *testing.T) {
+	zero := string((&upstreamFragment{}).appendContent(nil))
+	var check func(path string, get func(*upstreamFragment) reflect.Value)
+	check = func(path string, get func(*upstreamFragment) reflect.Value) {
+		typ := get(&upstreamFragment{}).Type()
+		for i := range typ.NumField() {
+			f := &upstreamFragment{}
+			field := get(f).Field(i)
+			switch field.Kind() {
+			case reflect.String:
+				field.SetString("x")
+			case reflect.Int:
+				field.SetInt(7)
+			case reflect.Struct: // the embedded upstreamView
+				check(path+"."+typ.Field(i).Name, func(u *upstreamFragment) reflect.Value { return get(u).Field(i) })
+				continue
+			default:
+				t.Fatalf("unexpected field kind %s", field.Kind())
+			}
+			if string(f.appendContent(nil)) == zero {
+				t.Errorf("upstreamFragment%s.%s does not change the fragment key (appendContent)", path, typ.Field(i).Name)
+			}
+		}
+	}
+	check("", func(u *upstreamFragment) reflect.Value { return reflect.ValueOf(u).Elem() })
+}
+
 // TestRenderAfterReusesUnchangedLocations: a render after a change of one
 // route gives Render's files, and executes the location template only for
 // the changed locations.

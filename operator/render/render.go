@@ -65,6 +65,7 @@ func templateFuncs() template.FuncMap {
 	funcs["qv"] = quoteValue
 	funcs["comment"] = comment
 	funcs["location"] = location
+	funcs["upstream"] = upstreamText
 	return funcs
 }
 
@@ -117,6 +118,10 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		return Files{}, Fragments{}, err
 	}
 	v.fragments = newFragmentCache(prev)
+	v.Upstreams.fragments = v.fragments
+	if v.Stream != nil {
+		v.Stream.Upstreams.fragments = v.fragments
+	}
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
 		if f.file == FileStream && v.Stream == nil {
@@ -216,6 +221,8 @@ type upstreamsView struct {
 	ZoneKB            int
 	Keepalive         int
 	Upstreams         []upstreamView
+	// fragments reuses the upstreams' texts (see upstream).
+	fragments *fragmentCache
 }
 
 type upstreamView struct {
