@@ -210,7 +210,7 @@ test-e2e: test-deps ## Run the end-to-end tests on a local cluster (root): the c
 # The benchmark on a local cluster (e2e/bench, build tag benche2e, so make test never runs it): route
 # propagation at each size beside plain nginx reloading the same routes, the breakdown of our time, route
 # churn under load, throughput against a hand-written keepalive config (wrk). Writes docs/performance.md.
-# A quicker run: make bench-e2e BENCH_E2E_FLAGS='-bench.sizes=100 -bench.changes=5 -bench.churn-at=100'
+# A quicker run: make bench-e2e BENCH_E2E_FLAGS='-bench.sizes=100 -bench.changes=5 -bench.churn-at=100 -bench.replacements=10'
 BENCH_E2E_FLAGS ?=
 
 .PHONY: bench-e2e

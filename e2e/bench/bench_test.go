@@ -8,22 +8,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/churn"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/product"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 var (
-	sizesFlag   = flag.String("bench.sizes", "100,1000,3000", "route counts on the Gateway, measured in this order")
-	changesFlag = flag.Int("bench.changes", 20, "route changes measured per size (and under load)")
-	churnAtFlag = flag.Int("bench.churn-at", 1000, "route count at which route churn under load is measured (0: not measured)")
-	loadFlag    = flag.Duration("bench.throughput", 10*time.Second, "duration of each throughput run (0: not measured)")
-	outFlag     = flag.String("bench.out", "", "markdown file the results are written to (e.g. docs/performance.md); empty: logged only")
+	sizesFlag        = flag.String("bench.sizes", "100,1000,3000", "route counts on the Gateway, measured in this order")
+	changesFlag      = flag.Int("bench.changes", 20, "route changes measured per size (and under load)")
+	churnAtFlag      = flag.Int("bench.churn-at", 1000, "route count at which route churn under load is measured (0: not measured)")
+	replacementsFlag = flag.Int("bench.replacements", 100, "backend pod replacements under traffic for endpoint churn (0: not measured)")
+	loadFlag         = flag.Duration("bench.throughput", 10*time.Second, "duration of each throughput run (0: not measured)")
+	outFlag          = flag.String("bench.out", "", "markdown file the results are written to (e.g. docs/performance.md); empty: logged only")
 )
 
 // TestBenchE2E runs the whole benchmark on one local cluster: the operator
@@ -54,7 +57,7 @@ func TestBenchE2E(t *testing.T) {
 			c := b.churn(*changesFlag)
 			res.Churn = &c
 		}
-		sz.OperatorRSS = b.operatorRSS()
+		sz.OperatorRSS, sz.OperatorAnon = b.operatorRSS()
 		res.Sizes = append(res.Sizes, sz)
 		t.Logf("bench: %s", sz.summary())
 	}
@@ -100,18 +103,75 @@ func parseSizes(s string) ([]int, error) {
 	return sizes, nil
 }
 
-// endpointChurn is where the endpoint-churn figures plug in (issue 13,
-// "Endpoints without reloads", built on another branch): 100 pod
-// replacements behind a route under steady traffic, reloads (must be 0),
-// failed requests (must be 0), time from pod Ready to its first request.
-// It returns nil until that scenario exists; the report then says so.
+// endpointChurn replaces the echo backend's pods -bench.replacements times
+// (rollout restarts of its two-replica Deployment, each waited for until
+// its new pods served) behind the Gateway's route /r0 while clients that
+// never retry request it, observed by e2e/churn as the e2e test
+// EndpointChurnWithoutReload does: nginx reloads (must be 0), failed
+// requests (must be 0), pod Ready → address in the endpoints ConfigMap →
+// first request served. nil when not measured.
 func endpointChurn(ctx context.Context, b *bench) *endpointFigures {
-	_, _ = ctx, b
-	return nil
+	if *replacementsFlag <= 0 {
+		return nil
+	}
+	const replicas = 2
+	o := churn.Observe(ctx, b.t, churn.Target{Cluster: b.c, Namespace: namespace, Gateway: gatewayName,
+		Backend: "app.kubernetes.io/name=" + backendService, URL: b.url + "/r0/churn", Clients: trafficLoops})
+	restarts := (*replacementsFlag + replicas - 1) / replicas
+	for range restarts {
+		if _, err := clustertest.Kubectl(ctx, b.c, "rollout", "restart", "-n", namespace, "deployment/"+backendService); err != nil {
+			b.t.Fatal(err)
+		}
+		if _, err := clustertest.Kubectl(ctx, b.c, "rollout", "status", "-n", namespace, "deployment/"+backendService, "--timeout=180s"); err != nil {
+			b.t.Fatal(err)
+		}
+		o.WaitNewPodsServed()
+	}
+	o.WaitServedBy(replicas)
+	res := o.Finish()
+	b.t.Logf("bench: endpoint churn: %d requests, %d failed, reloads %v → %v, new pods served %d", res.Requests, len(res.Failures), res.ReloadsBefore, res.ReloadsAfter, res.NewPods)
+	for i, f := range res.Failures {
+		if i == 5 {
+			break
+		}
+		b.t.Logf("bench: endpoint churn: failed request %s", f)
+	}
+	return &endpointFigures{
+		Replacements:     restarts * replicas,
+		Routes:           len(b.paths),
+		Reloads:          int(res.ReloadsAfter - res.ReloadsBefore),
+		NewProcesses:     newProcesses(res.ProcessesBefore, res.ProcessesAfter),
+		Requests:         res.Requests,
+		Failed:           len(res.Failures),
+		FirstFailures:    res.Failures[:min(len(res.Failures), 3)],
+		NewPods:          res.NewPods,
+		ReadyToPublished: percentilesOf(res.ReadyToPublished),
+		ReadyToServed:    percentilesOf(res.ReadyToServed),
+	}
+}
+
+// newProcesses counts the pids of after that are not in before.
+func newProcesses(before, after []int) int {
+	n := 0
+	for _, pid := range after {
+		if !slices.Contains(before, pid) {
+			n++
+		}
+	}
+	return n
 }
 
 // endpointFigures are the endpoint-churn results (see endpointChurn).
 type endpointFigures struct {
-	Replacements, Reloads, Requests, Failed int
-	ReadyToServed                           percentiles
+	Replacements, Routes, Reloads, Requests, Failed int
+	// NewProcesses counts the nginx processes (master, workers) in the
+	// gateway pod's network namespace after that were not there before: a
+	// reload or restart starts some. (Fewer after is fine: workers of an
+	// earlier reload that were still draining, and plain nginx's, share
+	// the namespace.)
+	NewProcesses  int
+	FirstFailures []string
+	// NewPods is how many new pods were seen Ready and then serving.
+	NewPods                         int
+	ReadyToPublished, ReadyToServed percentiles
 }

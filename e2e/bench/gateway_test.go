@@ -351,9 +351,9 @@ func (b *bench) sidecarMetrics() (map[string]*dto.MetricFamily, error) {
 
 // operatorRSS is the operator process's resident memory in bytes (0 when
 // it cannot be told apart).
-func (b *bench) operatorRSS() int64 {
+func (b *bench) operatorRSS() (rss, anon int64) {
 	entries, _ := os.ReadDir("/proc")
-	var found []int64
+	var found [][2]int64
 	for _, e := range entries {
 		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
 		if err != nil || strings.TrimSpace(string(comm)) != "operator" {
@@ -363,16 +363,21 @@ func (b *bench) operatorRSS() int64 {
 		if err != nil {
 			continue
 		}
+		var got [2]int64
 		for _, line := range strings.Split(string(status), "\n") {
 			var kb int64
 			if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
-				found = append(found, kb<<10)
+				got[0] = kb << 10
+			}
+			if _, err := fmt.Sscanf(line, "RssAnon: %d kB", &kb); err == nil {
+				got[1] = kb << 10
 			}
 		}
+		found = append(found, got)
 	}
 	if len(found) != 1 {
 		b.t.Logf("bench: %d processes named operator: RSS not reported", len(found))
-		return 0
+		return 0, 0
 	}
-	return found[0]
+	return found[0][0], found[0][1]
 }

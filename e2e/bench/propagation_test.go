@@ -96,8 +96,10 @@ type sizeResult struct {
 	CreateToOK percentiles
 	Floor      percentiles   // plain nginx: SIGHUP → first 200
 	Steps      []percentiles // per stepNames (p50 of each)
-	// OperatorRSS is the operator's resident memory after the changes.
-	OperatorRSS int64
+	// OperatorRSS is the operator's resident memory after the changes,
+	// OperatorAnon the anonymous part of it (heap, stacks: without the
+	// pages of its executable).
+	OperatorRSS, OperatorAnon int64
 }
 
 func (s sizeResult) summary() string {

@@ -43,10 +43,10 @@ func (r *results) markdown() string {
 	w("5 ms through the Gateway's address until it answers 200. Plain nginx: its config gets the same route, SIGHUP, asked\n")
 	w("for every 5 ms until 200 (the floor: what nginx itself needs on this machine), measured right after each change.\n")
 	w("p50 / p90 / max over %d changes.\n\n", r.Changes)
-	w("| routes | stored → first 200 | create sent → first 200 | plain nginx: reload → first 200 | p50 difference | operator RSS |\n")
+	w("| routes | stored → first 200 | create sent → first 200 | plain nginx: reload → first 200 | p50 difference | operator RSS (of which anonymous) |\n")
 	w("|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
-		w("| %d | %s | %s | %s | %s | %s |\n", s.Routes, s.StoredToOK, s.CreateToOK, s.Floor, ms(s.StoredToOK.P50-s.Floor.P50), mib(s.OperatorRSS))
+		w("| %d | %s | %s | %s | %s | %s |\n", s.Routes, s.StoredToOK, s.CreateToOK, s.Floor, ms(s.StoredToOK.P50-s.Floor.P50), mib(s.OperatorRSS)+" ("+mib(s.OperatorAnon)+")")
 	}
 	w("\nWhere our time goes (p50 of each step, from the previous one; the operator's steps are seen through watches,\n")
 	w("the sidecar's from its metric `nginx_gateway_sidecar_last_apply_step_timestamp_seconds`, same clock):\n\n")
@@ -107,11 +107,21 @@ func (r *results) markdown() string {
 
 	w("## Endpoint churn\n\n")
 	if e := r.Endpoints; e != nil {
-		w("| pod replacements | reloads | requests | failed | pod Ready → first request served (p50 / p90 / max) |\n|---|---|---|---|---|\n")
-		w("| %d | %d | %d | %d | %s |\n", e.Replacements, e.Reloads, e.Requests, e.Failed, e.ReadyToServed)
+		w("%d pod replacements (rollout restarts of the two-replica echo Deployment, each until its new pods served) behind\n", e.Replacements)
+		w("route `/r0` at %d routes, while %d clients request it through the Gateway's address, each request on a fresh\n", e.Routes, trafficLoops)
+		w("connection, never retried (`e2e/churn`, shared with the e2e test `EndpointChurnWithoutReload`). Reloads: the\n")
+		w("sidecar's `reloads_total` before and after; new nginx processes: pids in the gateway pod's network namespace after\n")
+		w("that were not there before (a reload or a restart starts new ones).\n\n")
+		w("| pod replacements | nginx reloads | new nginx processes | requests | failed | new pods served | pod Ready → address in the endpoints ConfigMap | pod Ready → first request served |\n")
+		w("|---|---|---|---|---|---|---|---|\n")
+		w("| %d | %d | %d | %d | %d | %d | %s | %s |\n\n", e.Replacements, e.Reloads, e.NewProcesses, e.Requests, e.Failed, e.NewPods, e.ReadyToPublished, e.ReadyToServed)
+		w("p50 / p90 / max. Most of Ready → first request is nginx re-resolving each upstream one second after its last\n")
+		w("answer (docs/design.md, \"Endpoints: no reload\").\n\n")
+		if len(e.FirstFailures) > 0 {
+			w("First failures: %s\n\n", strings.Join(e.FirstFailures, "; "))
+		}
 	} else {
-		w("Not measured by this benchmark yet: endpoints without reloads are being built on another branch; its scenario plugs\n")
-		w("in at `endpointChurn` in `e2e/bench/bench_test.go`.\n")
+		w("Not measured in this run (`-bench.replacements 0`).\n\n")
 	}
 	return b.String()
 }

@@ -69,6 +69,10 @@ type Reconciler struct {
 	// mem is what runs remember of the data planes (see refusals.go).
 	// Reconcile never runs concurrently: there is one request, globalKey.
 	mem *dataPlaneMemory
+	// rendered is what the last pipeline run rendered, which the next
+	// reuses for a Gateway whose model did not change (pipeline.Memo): an
+	// EndpointSlice, pod or status event renders and compresses nothing.
+	rendered pipeline.Memo
 	// routeStatusWritten holds, per route whose status this process wrote,
 	// the resourceVersion the write was based on and what it wrote: while
 	// the cache still shows that version it has not seen the write yet, and
@@ -281,7 +285,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	// Translate and render; routes nginx cannot take are refused there.
-	piped := pipeline.Run(in)
+	piped := pipeline.Rerun(in, r.rendered)
+	r.rendered = piped.Memo
 	out := piped.Output
 	r.refs.Store(&out.References)
 	missed := missedChange(out.References, r.takeSkipped())

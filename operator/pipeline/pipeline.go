@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -47,11 +48,41 @@ type Result struct {
 	Errors map[types.NamespacedName]error
 	// Refused is every route refused, Input.Refused included.
 	Refused map[translate.RouteKey]string
+	// Memo is what the next Rerun may reuse of this one.
+	Memo Memo
+}
+
+// Memo is what a run rendered, for the next run to reuse: a Gateway whose
+// model is the same (the same modelDigest) keeps its files and their
+// encoding without rendering or compressing anything; a changed one is
+// rendered reusing the text of every location whose content did not change
+// (render.Fragments), and a file that comes out byte-identical keeps its
+// compressed bytes. Most events change no model
+// (an EndpointSlice: endpoints are not in the model; a pod, a status
+// write) or one route of one Gateway. It is an input like any other: Rerun
+// with a Memo gives what Run gives without it, only sooner. The zero Memo
+// remembers nothing.
+type Memo struct {
+	gateways map[types.NamespacedName]memoGateway
+}
+
+type memoGateway struct {
+	model   [sha256.Size]byte // modelDigest
+	files   render.Files
+	encoded resources.EncodedConfig
+	// fragments are the location texts of its render (render.Fragments).
+	fragments render.Fragments
 }
 
 // Run translates in, renders every accepted Gateway and refuses the routes
 // the render step or the size budgets cannot take, until none is new.
 func Run(in translate.Input) Result {
+	return Rerun(in, Memo{})
+}
+
+// Rerun is Run reusing what an earlier run rendered (its Result.Memo).
+func Rerun(in translate.Input, prev Memo) Result {
+	memo := Memo{gateways: map[types.NamespacedName]memoGateway{}}
 	refused := maps.Clone(in.Refused)
 	if refused == nil {
 		refused = map[translate.RouteKey]string{}
@@ -59,13 +90,21 @@ func Run(in translate.Input) Result {
 	for round := 1; ; round++ {
 		in.Refused = refused
 		res := Result{Output: translate.Translate(in), Files: map[types.NamespacedName]render.Files{}, Encoded: map[types.NamespacedName]resources.EncodedConfig{},
-			Errors: map[types.NamespacedName]error{}, Refused: refused}
+			Errors: map[types.NamespacedName]error{}, Refused: refused, Memo: memo}
 		added := false
 		for _, gw := range res.Output.Gateways {
 			if gw.Model == nil {
 				continue
 			}
-			files, err := render.Render(gw.Model)
+			digest, digested := modelDigest(gw.Model)
+			before, known := prev.gateways[gw.NamespacedName]
+			if known && digested && before.model == digest {
+				// Rendered, encoded and within budget before.
+				res.Files[gw.NamespacedName], res.Encoded[gw.NamespacedName] = before.files, before.encoded
+				memo.gateways[gw.NamespacedName] = before
+				continue
+			}
+			files, fragments, err := render.RenderAfter(gw.Model, before.fragments)
 			var re *render.RefusedError
 			switch {
 			case errors.As(err, &re):
@@ -82,7 +121,7 @@ func Run(in translate.Input) Result {
 				// The source document travels with the files it describes
 				// (same ConfigMap, same hash, same staged tree).
 				files.Config[dataplane.SourceFile] = configsource.Encode(gw.Model, files.Sources)
-				encoded := resources.EncodeConfig(files.Config)
+				encoded := resources.EncodeConfigAfter(files.Config, before.files.Config, before.encoded)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
 					newest := newestRoutes(in, res.Output, gw.NamespacedName, refused)
 					if len(newest) == 0 {
@@ -101,6 +140,9 @@ func Run(in translate.Input) Result {
 				}
 				res.Files[gw.NamespacedName] = files
 				res.Encoded[gw.NamespacedName] = encoded
+				if digested {
+					memo.gateways[gw.NamespacedName] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments}
+				}
 			}
 		}
 		if !added {

@@ -217,3 +217,44 @@ func TestSourceDocumentShipsWithTheFiles(t *testing.T) {
 		t.Errorf("shipped model of %q with %d servers", got, len(doc.Gateway.HTTPServers))
 	}
 }
+
+// TestRerunGivesWhatRunGives: a run reusing the previous run's Memo returns
+// the files and encoding a run without it returns, after a route change
+// (rendered again; the compressed config, over plainConfigLimit here, keeps
+// the bytes of unchanged files) and after an endpoint change (nothing
+// rendered: the very same files).
+func TestRerunGivesWhatRunGives(t *testing.T) {
+	in := manyRoutes(600) // over the plain ConfigMap limit: compressed
+	first := Run(in)
+	if len(first.Encoded[gwKey].Data) != 0 {
+		t.Fatalf("600 routes are not compressed: the test no longer reuses compressed files")
+	}
+	path := "/changed"
+	in.HTTPRoutes[7].Spec.Rules[0].Matches[0].Path.Value = &path
+	afterRoute := Rerun(in, first.Memo)
+	want := Run(in)
+	if !reflect.DeepEqual(afterRoute.Files, want.Files) || !reflect.DeepEqual(afterRoute.Encoded, want.Encoded) {
+		t.Fatalf("after a route change, Rerun's files or encoding differ from Run's")
+	}
+	if reflect.DeepEqual(afterRoute.Files, first.Files) {
+		t.Fatalf("the route change changed no file: the test checks nothing")
+	}
+	old, now := first.Encoded[gwKey].Binary["upstreams.conf.gz"], afterRoute.Encoded[gwKey].Binary["upstreams.conf.gz"]
+	if len(old) == 0 || &old[0] != &now[0] {
+		t.Errorf("the unchanged upstreams.conf was compressed again")
+	}
+
+	in.EndpointSlices[0].Endpoints[0].Addresses = []string{"10.255.0.9"}
+	afterEndpoints := Rerun(in, afterRoute.Memo)
+	want = Run(in)
+	if !reflect.DeepEqual(afterEndpoints.Files, want.Files) || !reflect.DeepEqual(afterEndpoints.Encoded, want.Encoded) {
+		t.Fatalf("after an endpoint change, Rerun's files or encoding differ from Run's")
+	}
+	if got := afterEndpoints.Output.Gateways[0].Endpoints; reflect.DeepEqual(got, afterRoute.Output.Gateways[0].Endpoints) {
+		t.Errorf("the endpoint change is not in the translation")
+	}
+	a, b := afterEndpoints.Files[gwKey].Config["servers.conf"], afterRoute.Files[gwKey].Config["servers.conf"]
+	if &a[0] != &b[0] {
+		t.Errorf("an endpoint change rendered the config again")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
@@ -174,7 +175,7 @@ func upstreamBlock(zone string, keepalive int, ups []model.Upstream) upstreamsVi
 	}
 	for _, u := range ups {
 		v.Upstreams = append(v.Upstreams, upstreamView{
-			Comment:  comment(fmt.Sprintf("Service %s/%s port %d", u.ServiceNamespace, u.ServiceName, u.ServicePort)),
+			Comment:  comment("Service " + u.ServiceNamespace + "/" + u.ServiceName + " port " + strconv.Itoa(int(u.ServicePort))),
 			Name:     upstreamRef(u.Name),
 			DNSName:  dataplane.UpstreamDNSName(u.Name),
 			Protocol: string(u.Protocol),
@@ -355,7 +356,7 @@ func (r *renderer) location(sc *serverCtx, loc *model.Location, exact map[string
 		}
 	}
 	for _, b := range blocks {
-		b.Comment = comment(fmt.Sprintf("%s %s", loc.Match, loc.Path))
+		b.Comment = comment(string(loc.Match) + " " + loc.Path)
 		if err := r.dispatch(sc, b, loc.Candidates); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -117,6 +118,10 @@ func grouped(n int) string {
 	return s
 }
 
+// tokenEnd are the bytes that end an unquoted token (a table: checkTokens
+// reads every byte of every file).
+var tokenEnd = [256]bool{' ': true, '\t': true, '\r': true, '\n': true, ';': true, '{': true, '}': true}
+
 // checkTokens is the safety net behind the per-field checks: it reads
 // every file as nginx's parser does and fails on a token nginx would
 // refuse. Such a token is a bug of the render step (a value written
@@ -130,8 +135,10 @@ func checkTokens(name string, conf []byte) error {
 			i++
 			continue
 		case c == '#':
-			for i < len(conf) && conf[i] != '\n' {
-				i++
+			if n := bytes.IndexByte(conf[i:], '\n'); n >= 0 {
+				i += n
+			} else {
+				i = len(conf)
 			}
 		case c == '"' || c == '\'':
 			i++
@@ -143,7 +150,7 @@ func checkTokens(name string, conf []byte) error {
 			}
 			i++
 		default:
-			for i < len(conf) && strings.IndexByte(" \t\r\n;{}", conf[i]) < 0 {
+			for i < len(conf) && !tokenEnd[conf[i]] {
 				if conf[i] == '\\' {
 					i++
 				}

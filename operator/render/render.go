@@ -64,6 +64,8 @@ func templateFuncs() template.FuncMap {
 	funcs["q"] = quote
 	funcs["qv"] = quoteValue
 	funcs["comment"] = comment
+	funcs["location"] = location
+	funcs["upstream"] = upstreamText
 	return funcs
 }
 
@@ -93,19 +95,32 @@ var (
 // route's values cannot be written for nginx (limits.go): then the error
 // is a *RefusedError naming the routes, and the other routes are fine.
 func Render(gw *model.Gateway) (Files, error) {
+	files, _, err := RenderAfter(gw, Fragments{})
+	return files, err
+}
+
+// RenderAfter is Render reusing the location texts of the last render of
+// the same Gateway (its Fragments, see there), and returns this render's
+// for the next. The files are Render's.
+func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 	if gw == nil {
-		return Files{}, fmt.Errorf("render: nil gateway")
+		return Files{}, Fragments{}, fmt.Errorf("render: nil gateway")
 	}
 	r, err := newRenderer(gw)
 	if err != nil {
-		return Files{}, err
+		return Files{}, Fragments{}, err
 	}
 	v, err := r.view()
 	if err != nil {
-		return Files{}, err
+		return Files{}, Fragments{}, err
 	}
 	if err := r.refusedError(); err != nil {
-		return Files{}, err
+		return Files{}, Fragments{}, err
+	}
+	v.fragments = newFragmentCache(prev)
+	v.Upstreams.fragments = v.fragments
+	if v.Stream != nil {
+		v.Stream.Upstreams.fragments = v.fragments
 	}
 	files := Files{Config: map[string][]byte{}, Secret: map[string][]byte{}, Sources: Sources{}}
 	for _, f := range configFiles {
@@ -116,12 +131,12 @@ func Render(gw *model.Gateway) (Files, error) {
 		buf.Grow(v.sizeHint(f.file))
 		v.rec.start(&buf)
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
-			return Files{}, fmt.Errorf("render %s: %w", f.file, err)
+			return Files{}, Fragments{}, fmt.Errorf("render %s: %w", f.file, err)
 		}
 		if err := checkTokens(f.file, buf.Bytes()); err != nil {
-			return Files{}, err
+			return Files{}, Fragments{}, err
 		}
-		files.Config[f.file] = buf.Bytes()
+		files.Config[f.file] = trimmed(buf.Bytes())
 		if ranges := v.rec.ranges(); len(ranges) > 0 {
 			files.Sources[f.file] = ranges
 		}
@@ -139,7 +154,7 @@ func Render(gw *model.Gateway) (Files, error) {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
 	}
-	return files, nil
+	return files, Fragments{texts: v.fragments.next}, nil
 }
 
 // view is what the templates see. Every string in it is already quoted or
@@ -158,7 +173,8 @@ type view struct {
 	// listeners.
 	Stream *streamView
 
-	rec sourceRecorder // see Begin and End
+	rec       sourceRecorder // see Begin and End
+	fragments *fragmentCache // see Fragment
 }
 
 type mainView struct {
@@ -208,6 +224,8 @@ type upstreamsView struct {
 	ZoneKB            int
 	Keepalive         int
 	Upstreams         []upstreamView
+	// fragments reuses the upstreams' texts (see upstream).
+	fragments *fragmentCache
 }
 
 type upstreamView struct {
@@ -274,7 +292,7 @@ func (v *view) sizeHint(file string) int {
 	case FileServers:
 		n := 0
 		for _, s := range v.Servers {
-			n += 512 + 640*len(s.Locations)
+			n += 512 + 320*len(s.Locations)
 		}
 		return n
 	case FileMaps:
@@ -283,6 +301,16 @@ func (v *view) sizeHint(file string) int {
 		return 512 + 256*len(v.Upstreams.Upstreams)
 	}
 	return 4096
+}
+
+// trimmed returns b, or a copy of it without the spare capacity when that
+// is large: the operator keeps its last rendered files (pipeline.Memo),
+// and sizeHint may guess high.
+func trimmed(b []byte) []byte {
+	if cap(b)-len(b) > len(b)/8+4096 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 // itoa is strconv.Itoa for int32 values.

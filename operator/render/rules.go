@@ -91,10 +91,11 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 	if ruleName == "" {
 		ruleName = strconv.Itoa(rule.Route.RuleIndex)
 	}
+	// Concatenated, not fmt.Sprintf: every location of every route has them.
 	lv.Script = append(lv.Script,
-		fmt.Sprintf("set $%s %s;", varRoute, quoteValue(rule.Route.Namespace+"/"+rule.Route.Name)),
-		fmt.Sprintf("set $%s %s;", varRule, quoteValue(ruleName)),
-		fmt.Sprintf("set $%s %s;", varBackend, quoteValue(logBackend)))
+		"set $"+varRoute+" "+quoteValue(rule.Route.Namespace+"/"+rule.Route.Name)+";",
+		"set $"+varRule+" "+quoteValue(ruleName)+";",
+		"set $"+varBackend+" "+quoteValue(logBackend)+";")
 	if raw := testDirectiveFor(rule.Route); raw != "" {
 		lv.Script = append(lv.Script, raw)
 	}

@@ -56,10 +56,17 @@ func (v *view) Begin(route *model.RouteRef) string {
 
 // End marks the end of the block last begun (its closing line).
 func (v *view) End() string {
-	if n := len(v.rec.marks); n > 0 && v.rec.marks[n-1].route != nil && v.rec.buf != nil {
-		v.rec.marks = append(v.rec.marks, sourceMark{offset: v.rec.buf.Len()})
+	if v.rec.buf != nil {
+		v.endAt(v.rec.buf.Len())
 	}
 	return ""
+}
+
+// endAt marks the end of the block last begun at offset.
+func (v *view) endAt(offset int) {
+	if n := len(v.rec.marks); n > 0 && v.rec.marks[n-1].route != nil {
+		v.rec.marks = append(v.rec.marks, sourceMark{offset: offset})
+	}
 }
 
 // start begins recording for a file written into buf.
