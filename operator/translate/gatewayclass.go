@@ -63,6 +63,7 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportTLSRoute,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportTLSRouteModeMixed,
+	features.SupportListenerSet,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {
