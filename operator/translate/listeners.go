@@ -42,9 +42,9 @@ type listenerState struct {
 	acceptedReason  string
 	acceptedMessage string
 	// conflictReason is set when the listener conflicts with another;
-	// conflictWith names the one that took precedence, when the conflict
-	// is with a listener of another object (the Gateway, an older
-	// ListenerSet).
+	// conflictWith says which took precedence, for a ListenerSet's
+	// listener (portClaims), without naming it: a set's status must not
+	// tell what its siblings hold.
 	conflictReason string
 	conflictWith   string
 	// refsReason is set when ResolvedRefs is False; certsOK is false when
