@@ -98,6 +98,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("PoisonRouteOnSharedGateway", func(t *testing.T) {
 		testPoisonRouteOnSharedGateway(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
+	t.Run("ListenerSetAddsPortWithoutRestart", func(t *testing.T) {
+		testListenerSetAddsPortWithoutRestart(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
 	t.Run("GRPCThroughGateway", func(t *testing.T) {
 		testGRPCThroughGateway(t, ctx, c)
 	})

@@ -20,10 +20,12 @@ type Statuses struct {
 	Gateways map[types.NamespacedName]gatewayv1.GatewayStatus
 	// Routes hold the status.parents entries of our controller.
 	Routes map[translate.RouteKey][]gatewayv1.RouteParentStatus
+	// ListenerSets are those whose parent is a Gateway of ours.
+	ListenerSets map[types.NamespacedName]gatewayv1.ListenerSetStatus
 }
 
-// ComposeStatuses composes the statuses of every GatewayClass, Gateway and
-// route from the translation result and, per Gateway whose data plane was
+// ComposeStatuses composes the statuses of every GatewayClass, Gateway,
+// ListenerSet and route from the translation result and, per Gateway whose data plane was
 // synced, the data plane's verdict: its Programmed condition (see
 // DataPlaneProgrammed). A programmable Gateway without a verdict (the
 // offline render command, a Gateway being deleted) is composed as if its
@@ -37,6 +39,7 @@ func ComposeStatuses(out translate.Output, verdicts map[types.NamespacedName]met
 		GatewayClasses: out.GatewayClasses,
 		Gateways:       make(map[types.NamespacedName]gatewayv1.GatewayStatus, len(out.Gateways)),
 		Routes:         out.Routes,
+		ListenerSets:   make(map[types.NamespacedName]gatewayv1.ListenerSetStatus, len(out.ListenerSets)),
 	}
 	for _, g := range out.Gateways {
 		verdict, ok := verdicts[g.NamespacedName]
@@ -44,6 +47,13 @@ func ComposeStatuses(out translate.Output, verdicts map[types.NamespacedName]met
 			verdict = servedVerdict(g.Generation)
 		}
 		st.Gateways[g.NamespacedName] = composeGatewayStatus(g, verdict)
+	}
+	for _, ls := range out.ListenerSets {
+		verdict, ok := verdicts[ls.Gateway]
+		if !ok {
+			verdict = servedVerdict(ls.Generation)
+		}
+		st.ListenerSets[ls.NamespacedName] = composeListenerSetStatus(ls, verdict)
 	}
 	return st
 }
@@ -81,17 +91,23 @@ func composeGatewayStatus(g translate.GatewayResult, verdict metav1.Condition) g
 	}
 	for i := range st.Listeners {
 		l := &st.Listeners[i]
-		c := metav1.Condition{
-			Type: string(gatewayv1.ListenerConditionProgrammed), Status: metav1.ConditionFalse,
-			Reason: string(gatewayv1.ListenerReasonInvalid), Message: "listener is not served: see the other conditions",
-			ObservedGeneration: g.Generation,
-		}
+		c := notServed(g.Generation)
 		if slices.Contains(g.ProgrammableListeners, string(l.Name)) {
 			c.Status, c.Reason, c.Message = programmed.Status, listenerReason, listenerMessage
 		}
 		l.Conditions = withCondition(l.Conditions, c)
 	}
 	return st
+}
+
+// notServed is the Programmed condition of a listener the translation
+// found not programmable.
+func notServed(generation int64) metav1.Condition {
+	return metav1.Condition{
+		Type: string(gatewayv1.ListenerConditionProgrammed), Status: metav1.ConditionFalse,
+		Reason: string(gatewayv1.ListenerReasonInvalid), Message: "listener is not served: see the other conditions",
+		ObservedGeneration: generation,
+	}
 }
 
 // withCondition puts c into conditions in place of one of its type, keeping

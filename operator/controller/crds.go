@@ -49,6 +49,7 @@ func (c RequiredCRD) String() string { return c.Name() + " (" + c.Version + ")" 
 var RequiredCRDs = []RequiredCRD{
 	{gatewayv1.GroupName, gatewayv1.GroupVersion.Version, "gatewayclasses"},
 	{gatewayv1.GroupName, gatewayv1.GroupVersion.Version, "gateways"},
+	{gatewayv1.GroupName, gatewayv1.GroupVersion.Version, "listenersets"},
 	{gatewayv1.GroupName, gatewayv1.GroupVersion.Version, "httproutes"},
 	{gatewayv1beta1.GroupName, gatewayv1beta1.GroupVersion.Version, "referencegrants"},
 	{v1alpha1.GroupVersion.Group, v1alpha1.GroupVersion.Version, "gatewayparameters"},

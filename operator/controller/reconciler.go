@@ -152,7 +152,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	for _, obj := range []client.Object{
 		&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{},
 		&gatewayv1beta1.ReferenceGrant{}, &corev1.Namespace{}, &v1alpha1.GatewayParameters{},
-		&gatewayv1.BackendTLSPolicy{},
+		&gatewayv1.BackendTLSPolicy{}, &gatewayv1.ListenerSet{},
 		// Owned objects, so hand edits and deletions are put back (the
 		// ConfigMaps, among them each Gateway's report ConfigMap where its
 		// sidecars say what nginx serves, are watched above: ours count
@@ -333,6 +333,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	if err := r.writeGatewayClassStatuses(ctx, in.GatewayClasses, statuses.GatewayClasses, now); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.writeListenerSetStatuses(ctx, in.ListenerSets, statuses.ListenerSets, now); err != nil {
 		errs = append(errs, err)
 	}
 	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
@@ -594,6 +597,9 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		}
 	}
 	if err := readBackendTLSPolicies(ctx, r.client, &in); err != nil {
+		return in, err
+	}
+	if err := readListenerSets(ctx, r.client, &in); err != nil {
 		return in, err
 	}
 	versions, channels, err := r.gatewayAPICRDVersions(ctx)

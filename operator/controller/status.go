@@ -35,7 +35,8 @@ func withTransitionTimes(conditions, previous []metav1.Condition, now metav1.Tim
 	return out
 }
 
-// writeGatewayStatus writes conditions and listeners when they changed. It
+// writeGatewayStatus writes conditions, listeners and attachedListenerSets
+// when they changed. It
 // never touches status.addresses: the sidecar owns them.
 func (r *Reconciler) writeGatewayStatus(ctx context.Context, gw *gatewayv1.Gateway, status gatewayv1.GatewayStatus, now metav1.Time) error {
 	conditions := withTransitionTimes(status.Conditions, gw.Status.Conditions, now)
@@ -51,13 +52,15 @@ func (r *Reconciler) writeGatewayStatus(ctx context.Context, gw *gatewayv1.Gatew
 		listeners[i] = l
 	}
 	if equality.Semantic.DeepEqual(conditions, gw.Status.Conditions) &&
-		equality.Semantic.DeepEqual(normalizeListeners(listeners), normalizeListeners(gw.Status.Listeners)) {
+		equality.Semantic.DeepEqual(normalizeListeners(listeners), normalizeListeners(gw.Status.Listeners)) &&
+		equality.Semantic.DeepEqual(status.AttachedListenerSets, gw.Status.AttachedListenerSets) {
 		return nil
 	}
 	r.eventOnRejection(gw, conditions)
 	orig := gw.DeepCopy()
 	gw.Status.Conditions = conditions
 	gw.Status.Listeners = listeners
+	gw.Status.AttachedListenerSets = status.AttachedListenerSets
 	if err := r.client.Status().Patch(ctx, gw, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("writing status of Gateway %s/%s: %w", gw.Namespace, gw.Name, err)
 	}

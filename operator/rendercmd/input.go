@@ -119,6 +119,8 @@ func add(in *translate.Input, obj runtime.Object) bool {
 		in.UDPRoutes = append(in.UDPRoutes, *o)
 	case *gatewayv1.TLSRoute:
 		in.TLSRoutes = append(in.TLSRoutes, *o)
+	case *gatewayv1.ListenerSet:
+		in.ListenerSets = append(in.ListenerSets, *o)
 	case *gatewayv1beta1.ReferenceGrant:
 		in.ReferenceGrants = append(in.ReferenceGrants, *o)
 	case *gatewayv1.ReferenceGrant:

@@ -16,9 +16,10 @@ import (
 // write, sorted. Conditions carry no lastTransitionTime (the translation step has
 // no clock).
 type report struct {
-	GatewayClasses []classStatus   `json:"gatewayClasses,omitempty"`
-	Gateways       []gatewayStatus `json:"gateways,omitempty"`
-	Routes         []routeStatus   `json:"routes,omitempty"`
+	GatewayClasses []classStatus       `json:"gatewayClasses,omitempty"`
+	Gateways       []gatewayStatus     `json:"gateways,omitempty"`
+	ListenerSets   []listenerSetStatus `json:"listenerSets,omitempty"`
+	Routes         []routeStatus       `json:"routes,omitempty"`
 }
 
 type classStatus struct {
@@ -30,6 +31,12 @@ type gatewayStatus struct {
 	Namespace string                  `json:"namespace"`
 	Name      string                  `json:"name"`
 	Status    gatewayv1.GatewayStatus `json:"status"`
+}
+
+type listenerSetStatus struct {
+	Namespace string                      `json:"namespace"`
+	Name      string                      `json:"name"`
+	Status    gatewayv1.ListenerSetStatus `json:"status"`
 }
 
 type routeStatus struct {
@@ -86,6 +93,9 @@ func newReport(out translate.Output) report {
 	slices.SortFunc(r.Gateways, func(a, b gatewayStatus) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
+	for _, ls := range out.ListenerSets { // sorted by namespace/name
+		r.ListenerSets = append(r.ListenerSets, listenerSetStatus{Namespace: ls.Namespace, Name: ls.Name, Status: statuses.ListenerSets[ls.NamespacedName]})
+	}
 	for key, parents := range statuses.Routes {
 		r.Routes = append(r.Routes, routeStatus{Kind: string(key.Kind), Namespace: key.Namespace, Name: key.Name, Parents: parents})
 	}

@@ -110,16 +110,15 @@ func deploymentSpec(owner Owner, name string, infra model.Infrastructure, opts O
 		corev1.VolumeMount{Name: volumeLastGood, MountPath: dataplane.LastGoodMountPath, ReadOnly: true},
 		corev1.VolumeMount{Name: volumeAPIAccess, MountPath: serviceAccountPath, ReadOnly: true})
 
-	var nginxPorts []corev1.ContainerPort
-	for _, p := range infra.Ports {
-		nginxPorts = append(nginxPorts, corev1.ContainerPort{ContainerPort: p.Port, Protocol: protocolOrTCP(p.Protocol)})
-	}
-
 	nginx := corev1.Container{
-		Name:            dataplane.NginxContainerName,
-		Image:           image,
-		Command:         []string{dataplane.SidecarBinary, dataplane.ExecNginxCommand},
-		Ports:           nginxPorts,
+		Name:    dataplane.NginxContainerName,
+		Image:   image,
+		Command: []string{dataplane.SidecarBinary, dataplane.ExecNginxCommand},
+		// No container ports for the listeners: they are informational (the
+		// Service targets port numbers), and a pod template that listed
+		// them would roll every gateway pod whenever a listener, of the
+		// Gateway or of a ListenerSet, is added or removed. The Service
+		// gains the port and nginx reloads instead.
 		Env:             workerEnv(infra),
 		Resources:       infra.Resources,
 		VolumeMounts:    nginxMounts,

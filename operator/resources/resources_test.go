@@ -260,8 +260,8 @@ func TestObjectsDeployment(t *testing.T) {
 			if sidecar.Name != "sidecar" || !reflect.DeepEqual(sidecar.Command, []string{dataplane.SidecarBinary}) {
 				t.Errorf("sidecar container %s %v", sidecar.Name, sidecar.Command)
 			}
-			if len(nginx.Ports) != 2 || nginx.Ports[1].ContainerPort != 443 {
-				t.Errorf("nginx ports = %v", nginx.Ports)
+			if len(nginx.Ports) != 0 {
+				t.Errorf("nginx ports = %v, want none: the pod template must not depend on the listeners", nginx.Ports)
 			}
 			if nginx.Resources.Requests.Cpu().String() != "100m" {
 				t.Errorf("nginx resources = %v", nginx.Resources)

@@ -19,22 +19,33 @@ type attachment struct {
 	hostnames []string
 }
 
-// attachRoute attaches a route of any kind to the Gateways of ours that its
-// parentRefs name, compiling it the first time one does, and returns its
-// status entries, sorted; none when it names no Gateway of ours.
+// attachRoute attaches a route of any kind to the Gateways of ours, and the
+// ListenerSets of Gateways of ours, that its parentRefs name, compiling it
+// the first time one does, and returns its status entries, sorted; none
+// when it names no parent of ours.
 func (b *translator) attachRoute(ro routeObject, gateways map[types.NamespacedName]*gatewayState) []gatewayv1.RouteParentStatus {
 	var rs *routeState
 	var parents []gatewayv1.RouteParentStatus
 	for _, ref := range ro.parentRefs {
-		if (ref.Group != nil && string(*ref.Group) != gatewayGroup) || (ref.Kind != nil && string(*ref.Kind) != kindGateway) {
+		if ref.Group != nil && string(*ref.Group) != gatewayGroup {
 			continue
 		}
 		ns := ro.key.Namespace
 		if ref.Namespace != nil && *ref.Namespace != "" {
 			ns = string(*ref.Namespace)
 		}
-		gs, ok := gateways[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
-		if !ok {
+		key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+		var gs *gatewayState
+		var set *listenerSetState
+		switch {
+		case ref.Kind == nil || *ref.Kind == kindGateway:
+			gs = gateways[key]
+		case *ref.Kind == kindListenerSet:
+			if set = b.listenerSets[key]; set != nil {
+				gs = set.gs
+			}
+		}
+		if gs == nil {
 			continue
 		}
 		if rs == nil {
@@ -43,17 +54,17 @@ func (b *translator) attachRoute(ro routeObject, gateways map[types.NamespacedNa
 				rs.err = &routeError{reason: gatewayv1.RouteReasonUnsupportedValue, message: msg}
 			}
 		}
-		parents = append(parents, b.parentStatus(rs, ref, gs))
+		parents = append(parents, b.parentStatus(rs, ref, gs, set))
 	}
 	sortParentStatuses(parents)
 	return parents
 }
 
 // parentStatus resolves one parentRef of a route that names a Gateway of
-// ours and returns its status entry.
-func (b *translator) parentStatus(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) gatewayv1.RouteParentStatus {
+// ours, or a ListenerSet (set) of one, and returns its status entry.
+func (b *translator) parentStatus(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState, set *listenerSetState) gatewayv1.RouteParentStatus {
 	gen := rs.generation
-	ok, reason, msg := b.attach(rs, ref, gs)
+	ok, reason, msg := b.attach(rs, ref, gs, set)
 	resolved := condition(string(gatewayv1.RouteConditionResolvedRefs), true, string(gatewayv1.RouteReasonResolvedRefs), "all references are resolved", gen)
 	if rs.refErr != nil {
 		resolved = condition(string(gatewayv1.RouteConditionResolvedRefs), false, string(rs.refErr.reason), rs.refErr.message, gen)
@@ -69,14 +80,21 @@ func (b *translator) parentStatus(rs *routeState, ref gatewayv1.ParentReference,
 	}
 }
 
-// attach finds the listeners a parentRef selects and attaches the route to
-// them; it returns the Accepted condition.
-func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState) (bool, gatewayv1.RouteConditionReason, string) {
+// attach finds the listeners a parentRef selects, among the Gateway's own
+// or, when it names a ListenerSet, among the set's, and attaches the route
+// to them; it returns the Accepted condition.
+func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *gatewayState, set *listenerSetState) (bool, gatewayv1.RouteConditionReason, string) {
 	if !gs.accepted {
 		return false, gatewayv1.RouteReasonNoMatchingParent, fmt.Sprintf("Gateway %s is not accepted", gs.key)
 	}
+	if set != nil && !set.accepted {
+		return false, gatewayv1.RouteReasonNoMatchingParent, fmt.Sprintf("ListenerSet %s is not accepted: %s", set.key, set.message)
+	}
 	var candidates []*listenerState
 	for _, l := range gs.listeners {
+		if l.set != set {
+			continue
+		}
 		if ref.SectionName != nil && string(*ref.SectionName) != l.name {
 			continue
 		}
@@ -90,7 +108,7 @@ func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *g
 	}
 	var allowed []*listenerState
 	for _, l := range candidates {
-		if l.accepted && l.kinds[rs.key.Kind] && l.allowsNamespace(b.ix, gs.key.Namespace, rs.key.Namespace) {
+		if l.accepted && l.kinds[rs.key.Kind] && l.allowsNamespace(b.ix, rs.key.Namespace) {
 			allowed = append(allowed, l)
 		}
 	}
@@ -113,7 +131,7 @@ func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *g
 		kept := found[:0]
 		conflict := ""
 		for _, a := range found {
-			if msg, lost := b.conflicts[listenerConflict{rs.key, gs.key, a.listener.name}]; lost {
+			if msg, lost := b.conflicts[listenerConflict{rs.key, gs.key, a.listener.id()}]; lost {
 				conflict = msg
 				continue
 			}

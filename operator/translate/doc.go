@@ -11,7 +11,9 @@
 //
 // Layout: translate.go runs the steps in order: GatewayClasses
 // (gatewayclass.go), Gateways and their listeners (gateway.go,
-// listeners.go; addresses.go for spec.addresses), then every route kind, then each accepted Gateway's model.
+// listeners.go; addresses.go for spec.addresses) with those of the
+// ListenerSets they allow (listenersets.go, merged after the Gateway's own
+// in the spec's order), then every route kind, then each accepted Gateway's model.
 // A route kind is one processor (routekind.go: routeKind): HTTPRoute
 // (httproute.go validates a route, httpservers.go adds the attached
 // routes to the model; matches.go, filters.go, precedence.go are its

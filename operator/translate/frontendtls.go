@@ -38,21 +38,30 @@ func (b *translator) applyFrontendValidation(gs *gatewayState) {
 		gs.insecureFrontend = &c
 	}
 	for _, l := range gs.listeners {
-		if !l.accepted || l.protocol != gatewayv1.HTTPSProtocolType {
-			continue
-		}
-		cfg, field := fe.Default, "spec.tls.frontend.default"
-		for i, pp := range fe.PerPort {
-			if int32(pp.Port) == l.port {
-				cfg, field = pp.TLS, fmt.Sprintf("spec.tls.frontend.perPort[%d].tls", i)
-				break
-			}
-		}
-		if cfg.Validation == nil {
-			continue
-		}
-		b.resolveFrontendValidation(gs, l, cfg.Validation, field+".validation")
+		b.applyFrontendValidationTo(gs, l)
 	}
+}
+
+// applyFrontendValidationTo resolves the validation of one listener of the
+// Gateway or of one of its ListenerSets: the Gateway's spec.tls.frontend
+// holds per port, whoever defines the listener.
+func (b *translator) applyFrontendValidationTo(gs *gatewayState, l *listenerState) {
+	tlsCfg := gs.gw.Spec.TLS
+	if tlsCfg == nil || tlsCfg.Frontend == nil || !l.accepted || l.protocol != gatewayv1.HTTPSProtocolType {
+		return
+	}
+	fe := tlsCfg.Frontend
+	cfg, field := fe.Default, "spec.tls.frontend.default"
+	for i, pp := range fe.PerPort {
+		if int32(pp.Port) == l.port {
+			cfg, field = pp.TLS, fmt.Sprintf("spec.tls.frontend.perPort[%d].tls", i)
+			break
+		}
+	}
+	if cfg.Validation == nil {
+		return
+	}
+	b.resolveFrontendValidation(gs, l, cfg.Validation, field+".validation")
 }
 
 func anyInsecurePort(pp []gatewayv1.TLSPortConfig) bool {

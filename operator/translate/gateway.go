@@ -26,10 +26,14 @@ type gatewayState struct {
 	accepted        bool
 	acceptedReason  string
 	acceptedMessage string
-	listeners       []*listenerState
-	attachments     []attachment
-	infra           model.Infrastructure
-	params          []*v1alpha1.GatewayParameters
+	// listeners are the Gateway's own, then those of its accepted
+	// ListenerSets in order of precedence (listenersets.go).
+	listeners []*listenerState
+	// sets are the ListenerSets that name the Gateway, accepted or not.
+	sets        []*listenerSetState
+	attachments []attachment
+	infra       model.Infrastructure
+	params      []*v1alpha1.GatewayParameters
 	// backendClientCert and resolvedRefs come from spec.tls.backend
 	// (gatewaybackendtls.go); resolvedRefs is nil when it is not set.
 	backendClientCert *corev1.Secret
@@ -43,8 +47,9 @@ type gatewayState struct {
 	streamNames     uniqueNames
 }
 
-// newGatewayState validates a Gateway whose class is ours.
-func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *gatewayState {
+// newGatewayState validates a Gateway whose class is ours and the
+// ListenerSets that name it (sets, in order of precedence).
+func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult, sets []*gatewayv1.ListenerSet) *gatewayState {
 	gs := &gatewayState{gw: gw, key: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, accepted: true, streamUpstreams: map[streamUpstreamKey]string{}}
 	reject := func(reason gatewayv1.GatewayConditionReason, msg string) {
 		if gs.accepted {
@@ -85,6 +90,7 @@ func (b *translator) newGatewayState(gw *gatewayv1.Gateway, class classResult) *
 	if usable == 0 {
 		reject(gatewayv1.GatewayReasonListenersNotValid, "no listener is valid")
 	}
+	b.attachListenerSets(gs, sets)
 	if gs.accepted {
 		gs.infra, _ = resolveSettings(gs.params...)
 	} else {
@@ -180,7 +186,7 @@ func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 	gen := gs.gw.Generation
 	var st gatewayv1.GatewayStatus
 	invalid := []string{}
-	for _, l := range gs.listeners {
+	for _, l := range gs.ownListeners() {
 		st.Listeners = append(st.Listeners, listenerStatus(l, gen))
 		if !l.programmed() {
 			invalid = append(invalid, l.name)
@@ -197,6 +203,7 @@ func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 		accepted = condition(string(gatewayv1.GatewayConditionAccepted), true, string(gatewayv1.GatewayReasonAccepted), "Gateway is accepted", gen)
 	}
 	st.Conditions = []metav1.Condition{accepted}
+	st.AttachedListenerSets = gs.attachedListenerSets()
 	if gs.resolvedRefs != nil {
 		st.Conditions = append(st.Conditions, *gs.resolvedRefs)
 	}
@@ -206,9 +213,10 @@ func (gs *gatewayState) status() gatewayv1.GatewayStatus {
 
 // programmableListeners names, in spec order, the listeners the data plane
 // serves once it accepts the config: none when the Gateway is not accepted.
+// Its ListenerSets' listeners are theirs (ListenerSetResult).
 func (gs *gatewayState) programmableListeners() []string {
 	var out []string
-	for _, l := range gs.listeners {
+	for _, l := range gs.ownListeners() {
 		if gs.accepted && l.programmed() {
 			out = append(out, l.name)
 		}

@@ -23,7 +23,7 @@ func (b *translator) resolveBackendClientCertificate(gs *gatewayState) {
 		return
 	}
 	gen := gs.gw.Generation
-	secret, reason, err := resolveCertificate(b.ix, gs.gw, *tlsCfg.Backend.ClientCertificateRef, "spec.tls.backend.clientCertificateRef")
+	secret, reason, err := resolveCertificate(b.ix, grantRef{Group: gatewayGroup, Kind: kindGateway, Namespace: gs.gw.Namespace}, *tlsCfg.Backend.ClientCertificateRef, "spec.tls.backend.clientCertificateRef")
 	var c metav1.Condition
 	switch {
 	case err == nil:

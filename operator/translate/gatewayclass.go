@@ -69,6 +69,7 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 	features.SupportGatewayHTTPListenerIsolation,
 	features.SupportHTTPRouteDestinationPortMatching,
+	features.SupportListenerSet,
 )
 
 func sortedFeatures(names ...features.FeatureName) []gatewayv1.FeatureName {

@@ -5,7 +5,7 @@ package translate_test
 // result compared with testdata/<case>.out.yaml.
 //
 // Adding a case: write testdata/<case>.in.yaml, a multi-document YAML of
-// the objects Translate reads (GatewayClass, Gateway, HTTPRoute,
+// the objects Translate reads (GatewayClass, Gateway, ListenerSet, HTTPRoute,
 // ReferenceGrant, Namespace, Service, EndpointSlice, Secret,
 // GatewayParameters; read by rendercmd.ReadInput, so a namespaced object
 // without namespace is in "default" and every namespace used gets a
@@ -139,7 +139,9 @@ func readGoldenInput(t *testing.T, path string) translate.Input {
 type golden struct {
 	GatewayClasses []goldenClass   `json:"gatewayClasses,omitempty"`
 	Gateways       []goldenGateway `json:"gateways,omitempty"`
-	Routes         []goldenRoute   `json:"routes,omitempty"`
+	// ListenerSets are those whose parent is a Gateway of ours.
+	ListenerSets []goldenListenerSet `json:"listenerSets,omitempty"`
+	Routes       []goldenRoute       `json:"routes,omitempty"`
 	// BackendTLSPolicies are each policy's ancestors of ours.
 	BackendTLSPolicies []goldenPolicy `json:"backendTLSPolicies,omitempty"`
 }
@@ -169,6 +171,14 @@ type goldenGateway struct {
 	Endpoints map[string][]model.Endpoint `json:"upstreamEndpoints,omitempty"`
 }
 
+type goldenListenerSet struct {
+	// ListenerSet and Gateway are "namespace/name".
+	ListenerSet           string                      `json:"listenerSet"`
+	Gateway               string                      `json:"gateway"`
+	Status                gatewayv1.ListenerSetStatus `json:"status"`
+	ProgrammableListeners []string                    `json:"programmableListeners,omitempty"`
+}
+
 type goldenRoute struct {
 	Kind string `json:"kind"`
 	// Name is "namespace/name".
@@ -189,6 +199,10 @@ func summarize(out translate.Output) golden {
 			gg.Endpoints = gw.Endpoints
 		}
 		g.Gateways = append(g.Gateways, gg)
+	}
+	for _, ls := range out.ListenerSets {
+		g.ListenerSets = append(g.ListenerSets, goldenListenerSet{ListenerSet: ls.NamespacedName.String(), Gateway: ls.Gateway.String(),
+			Status: ls.Status, ProgrammableListeners: ls.ProgrammableListeners})
 	}
 	g.Routes = routeStatuses(out)
 	for nn, ancestors := range out.BackendTLSPolicies {

@@ -145,7 +145,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 			for _, h := range coveringHostnames(k.hostname) {
 				es = append(es, entriesByHost[hostKey{owner, h}]...)
 			}
-			srv.Listeners = []string{owner.name}
+			srv.Listeners = []string{owner.id()}
 		}
 		srv.Locations = buildLocations(dedupEntries(es))
 		var tlsFrom *listenerState

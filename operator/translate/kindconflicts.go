@@ -51,9 +51,9 @@ func kindConflicts(gateways []*gatewayState) map[listenerConflict]string {
 					other = kindGRPCRoute
 				}
 				if other, host, ok := kindConflict(a, taken[other]); ok {
-					out[listenerConflict{a.route.key, gs.key, l.name}] = fmt.Sprintf(
+					out[listenerConflict{a.route.key, gs.key, l.id()}] = fmt.Sprintf(
 						"%s %s shares hostname %q with %s %s on listener %s, which is older: only one of an HTTPRoute and a GRPCRoute may serve a hostname on a listener",
-						a.route.key.Kind, a.route.key.NamespacedName, displayHost(host), other.key.Kind, other.key.NamespacedName, l.name)
+						a.route.key.Kind, a.route.key.NamespacedName, displayHost(host), other.key.Kind, other.key.NamespacedName, l.id())
 					continue
 				}
 				taken[a.route.key.Kind] = append(taken[a.route.key.Kind], a)

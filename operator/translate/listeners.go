@@ -25,7 +25,13 @@ const (
 
 // listenerState is a listener after validation, plus what routes add to it.
 type listenerState struct {
-	name     string
+	name string
+	// namespace is that of the object defining the listener (the Gateway or
+	// a ListenerSet): allowedRoutes "Same" and certificateRefs without a
+	// namespace mean it.
+	namespace string
+	// set is the ListenerSet defining the listener; nil for the Gateway's own.
+	set      *listenerSetState
 	hostname string // "" when the listener has no hostname (all hostnames)
 	port     int32
 	protocol gatewayv1.ProtocolType
@@ -35,8 +41,12 @@ type listenerState struct {
 	accepted        bool
 	acceptedReason  string
 	acceptedMessage string
-	// conflictReason is set when the listener conflicts with another.
+	// conflictReason is set when the listener conflicts with another;
+	// conflictWith says which took precedence, for a ListenerSet's
+	// listener (portClaims), without naming it: a set's status must not
+	// tell what its siblings hold.
 	conflictReason string
+	conflictWith   string
 	// refsReason is set when ResolvedRefs is False; certsOK is false when
 	// the TLS certificates could not be resolved (the listener then serves
 	// nothing), while InvalidRouteKinds alone leaves it serving.
@@ -69,13 +79,24 @@ func (l *listenerState) programmed() bool {
 	return l.accepted && l.conflictReason == "" && l.certsOK
 }
 
+// id names the listener uniquely within its Gateway: its name for the
+// Gateway's own, "namespace/listenerset/name" for a ListenerSet's (a
+// listener name has no "/", and names repeat across ListenerSets). The
+// model's comments and the route conflict keys use it.
+func (l *listenerState) id() string {
+	if l.set == nil {
+		return l.name
+	}
+	return l.set.key.Namespace + "/" + l.set.key.Name + "/" + l.name
+}
+
 // allowsNamespace reports whether a route in ns may attach (allowedRoutes.namespaces).
-func (l *listenerState) allowsNamespace(ix *index, gatewayNS, ns string) bool {
+func (l *listenerState) allowsNamespace(ix *index, ns string) bool {
 	switch l.nsFrom {
 	case gatewayv1.NamespacesFromAll:
 		return true
 	case gatewayv1.NamespacesFromSame:
-		return ns == gatewayNS
+		return ns == l.namespace
 	case gatewayv1.NamespacesFromSelector:
 		n, ok := ix.namespaces[ns]
 		return ok && l.nsSelector != nil && l.nsSelector.Matches(labels.Set(n.Labels))
@@ -83,8 +104,6 @@ func (l *listenerState) allowsNamespace(ix *index, gatewayNS, ns string) bool {
 	return false
 }
 
-// buildListeners validates the listeners of a Gateway, resolves their
-// certificates and finds conflicts.
 // gatewayPodPorts are the ports the gateway pod itself uses besides nginx's
 // listeners (operator/resources/pod.go). The pod's containers share one
 // network namespace, so a listener on one of them could not be served and
@@ -96,19 +115,32 @@ var gatewayPodPorts = map[int32]string{
 	dataplane.NoEndpointsPort:  "nginx's local server that answers 503 for upstreams without endpoints",
 }
 
+// buildListeners validates the Gateway's own listeners, resolves their
+// certificates and finds the conflicts among them.
 func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
-	out := make([]*listenerState, 0, len(gw.Spec.Listeners))
+	out := buildListenerList(ix, grantRef{Group: gatewayGroup, Kind: kindGateway, Namespace: gw.Namespace}, gw.Spec.Listeners)
+	markConflicts(out)
+	return out
+}
+
+// buildListenerList validates the listeners of one object, owner (a
+// Gateway or a ListenerSet: its namespace is the listeners' own, and it is
+// what a ReferenceGrant must allow to reference certificates elsewhere) and
+// resolves their certificates; conflicts are the caller's.
+func buildListenerList(ix *index, owner grantRef, listeners []gatewayv1.Listener) []*listenerState {
+	out := make([]*listenerState, 0, len(listeners))
 	seenNames := map[string]bool{}
-	for i := range gw.Spec.Listeners {
-		l := &gw.Spec.Listeners[i]
+	for i := range listeners {
+		l := &listeners[i]
 		field := fmt.Sprintf("spec.listeners[%d]", i)
 		st := &listenerState{
-			name:     string(l.Name),
-			port:     l.Port,
-			protocol: l.Protocol,
-			accepted: true,
-			certsOK:  true,
-			attached: map[RouteKey]bool{},
+			name:      string(l.Name),
+			namespace: owner.Namespace,
+			port:      l.Port,
+			protocol:  l.Protocol,
+			accepted:  true,
+			certsOK:   true,
+			attached:  map[RouteKey]bool{},
 		}
 		if l.Hostname != nil {
 			st.hostname = string(*l.Hostname)
@@ -144,17 +176,16 @@ func buildListeners(ix *index, gw *gatewayv1.Gateway) []*listenerState {
 		resolveRouteNamespaces(st, l, field, reject)
 		switch l.Protocol {
 		case gatewayv1.HTTPSProtocolType:
-			resolveListenerTLS(ix, gw, st, l, field, reject)
+			resolveListenerTLS(ix, owner, st, l, field, reject)
 		case gatewayv1.TLSProtocolType:
 			if l.TLS != nil && l.TLS.Mode != nil && *l.TLS.Mode == gatewayv1.TLSModePassthrough {
 				resolvePassthroughTLS(st, l, field, reject)
 			} else {
 				st.terminate = true
-				resolveListenerTLS(ix, gw, st, l, field, reject)
+				resolveListenerTLS(ix, owner, st, l, field, reject)
 			}
 		}
 	}
-	markConflicts(out)
 	return out
 }
 
@@ -233,7 +264,7 @@ func resolveRouteNamespaces(st *listenerState, l *gatewayv1.Listener, field stri
 // resolveListenerTLS checks the tls of an HTTPS listener or a TLS listener
 // in mode Terminate: certificateRefs to kubernetes.io/tls Secrets holding a
 // valid key pair.
-func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
+func resolveListenerTLS(ix *index, owner grantRef, st *listenerState, l *gatewayv1.Listener, field string, reject func(string, string)) {
 	if l.TLS == nil {
 		reject(string(gatewayv1.ListenerReasonUnsupportedValue), fmt.Sprintf("%s.tls: required for %s", field, l.Protocol))
 		st.certsOK = false
@@ -252,7 +283,7 @@ func resolveListenerTLS(ix *index, gw *gatewayv1.Gateway, st *listenerState, l *
 	}
 	for j, ref := range l.TLS.CertificateRefs {
 		refField := fmt.Sprintf("%s.tls.certificateRefs[%d]", field, j)
-		secret, reason, err := resolveCertificate(ix, gw, ref, refField)
+		secret, reason, err := resolveCertificate(ix, owner, ref, refField)
 		if err != nil {
 			st.certsOK = false
 			st.certs = nil
@@ -278,7 +309,10 @@ func resolvePassthroughTLS(st *listenerState, l *gatewayv1.Listener, field strin
 	}
 }
 
-func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretObjectReference, field string) (*corev1.Secret, string, error) {
+// resolveCertificate resolves a certificateRef of a listener of owner (a
+// Gateway or a ListenerSet: a ReferenceGrant must allow that kind, and a
+// Gateway's grants are not inherited by its ListenerSets).
+func resolveCertificate(ix *index, owner grantRef, ref gatewayv1.SecretObjectReference, field string) (*corev1.Secret, string, error) {
 	invalid := string(gatewayv1.ListenerReasonInvalidCertificateRef)
 	group, kind := "", kindSecret
 	if ref.Group != nil {
@@ -290,13 +324,13 @@ func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretOb
 	if group != "" || kind != kindSecret {
 		return nil, invalid, fmt.Errorf("%s: %s/%s is not supported (core Secret is)", field, group, kind)
 	}
-	ns := gw.Namespace
+	ns := owner.Namespace
 	if ref.Namespace != nil && *ref.Namespace != "" {
 		ns = string(*ref.Namespace)
 	}
 	key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
 	if !ix.referenceAllowed(
-		grantRef{Group: gatewayGroup, Kind: kindGateway, Namespace: gw.Namespace},
+		owner,
 		grantRef{Group: "", Kind: kindSecret, Namespace: ns, Name: string(ref.Name)},
 	) {
 		return nil, string(gatewayv1.ListenerReasonRefNotPermitted),
@@ -315,24 +349,46 @@ func resolveCertificate(ix *index, gw *gatewayv1.Gateway, ref gatewayv1.SecretOb
 	return secret, "", nil
 }
 
-// markConflicts finds listeners that are not distinct: on one port and
-// transport, different protocols (HTTP and HTTPS, TCP and TLS, …:
-// ProtocolConflict; HTTPS and TLS may share a port), or the same hostname
-// twice (HostnameConflict). All of
-// them are rejected; none wins. A UDP listener shares its port number with
-// the TCP-based ones: they are different sockets.
-func markConflicts(ls []*listenerState) {
-	type portKey struct {
-		port int32
-		udp  bool
+// listenerPort is a port and transport: a UDP listener shares its port
+// number with the TCP-based ones, they are different sockets.
+type listenerPort struct {
+	port int32
+	udp  bool
+}
+
+func portOf(l *listenerState) listenerPort {
+	return listenerPort{l.port, l.protocol == gatewayv1.UDPProtocolType}
+}
+
+// compatibleProtocols reports whether listeners of these protocols may
+// share a port: one protocol, or HTTPS and TLS (nginx routes each
+// connection on its server name, model.StreamServer.HTTPS).
+func compatibleProtocols(protocols map[gatewayv1.ProtocolType]bool) bool {
+	return len(protocols) <= 1 || len(protocols) == 2 && protocols[gatewayv1.HTTPSProtocolType] && protocols[gatewayv1.TLSProtocolType]
+}
+
+// distinctHostname is the hostname that tells a listener apart from others
+// on its port: a TCP or UDP connection has none.
+func distinctHostname(l *listenerState) string {
+	if l.protocol == gatewayv1.TCPProtocolType || l.protocol == gatewayv1.UDPProtocolType {
+		return ""
 	}
-	byPort := map[portKey][]*listenerState{}
-	var ports []portKey
+	return l.hostname
+}
+
+// markConflicts finds listeners of one object that are not distinct: on
+// one port and transport, different protocols (HTTP and HTTPS, TCP and
+// TLS, …: ProtocolConflict; HTTPS and TLS may share a port), or the same
+// hostname twice (HostnameConflict). All of them are rejected; none wins
+// (a ListenerSet's listeners are ordered instead: portClaims).
+func markConflicts(ls []*listenerState) {
+	byPort := map[listenerPort][]*listenerState{}
+	var ports []listenerPort
 	for _, l := range ls {
 		if !l.accepted {
 			continue
 		}
-		key := portKey{l.port, l.protocol == gatewayv1.UDPProtocolType}
+		key := portOf(l)
 		if _, ok := byPort[key]; !ok {
 			ports = append(ports, key)
 		}
@@ -344,28 +400,18 @@ func markConflicts(ls []*listenerState) {
 		for _, l := range group {
 			protocols[l.protocol] = true
 		}
-		// HTTPS and TLS share a port: nginx routes each connection on its
-		// server name (model.StreamServer.HTTPS).
-		sharedTLS := len(protocols) == 2 && protocols[gatewayv1.HTTPSProtocolType] && protocols[gatewayv1.TLSProtocolType]
-		if len(protocols) > 1 && !sharedTLS {
+		if !compatibleProtocols(protocols) {
 			for _, l := range group {
 				l.conflictReason = string(gatewayv1.ListenerReasonProtocolConflict)
 			}
 			continue
 		}
-		// A TCP or UDP connection has no hostname to tell listeners apart.
-		hostname := func(l *listenerState) string {
-			if l.protocol == gatewayv1.TCPProtocolType || l.protocol == gatewayv1.UDPProtocolType {
-				return ""
-			}
-			return l.hostname
-		}
 		hosts := map[string]int{}
 		for _, l := range group {
-			hosts[hostname(l)]++
+			hosts[distinctHostname(l)]++
 		}
 		for _, l := range group {
-			if hosts[hostname(l)] > 1 {
+			if hosts[distinctHostname(l)] > 1 {
 				l.conflictReason = string(gatewayv1.ListenerReasonHostnameConflict)
 			}
 		}
@@ -380,9 +426,15 @@ func listenerStatus(l *listenerState, generation int64) gatewayv1.ListenerStatus
 	case !l.accepted:
 		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), false, l.acceptedReason, l.acceptedMessage, generation))
 	case l.conflictReason != "":
-		// The conformance suite expects reason Invalid on Accepted for
-		// conflicted listeners; Conflicted carries the precise reason.
-		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), false, string(gatewayv1.ListenerReasonInvalid), "listener conflicts with another listener on the same port", generation))
+		// The conformance suite expects reason Invalid on Accepted for a
+		// Gateway's conflicted listeners, and the conflict's reason for a
+		// ListenerSet's (listenerset-hostname-conflict); Conflicted carries
+		// the precise reason either way.
+		reason := string(gatewayv1.ListenerReasonInvalid)
+		if l.set != nil {
+			reason = l.conflictReason
+		}
+		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), false, reason, "listener conflicts with another listener on the same port", generation))
 	default:
 		conds = append(conds, condition(string(gatewayv1.ListenerConditionAccepted), true, string(gatewayv1.ListenerReasonAccepted), "listener is accepted", generation))
 	}
@@ -406,6 +458,12 @@ func listenerStatus(l *listenerState, generation int64) gatewayv1.ListenerStatus
 }
 
 func conflictMessage(l *listenerState) string {
+	if l.conflictWith != "" {
+		if l.conflictReason == string(gatewayv1.ListenerReasonProtocolConflict) {
+			return fmt.Sprintf("port %d is used by %s of another protocol", l.port, l.conflictWith)
+		}
+		return fmt.Sprintf("port %d has %s with hostname %q", l.port, l.conflictWith, l.hostname)
+	}
 	if l.conflictReason == string(gatewayv1.ListenerReasonProtocolConflict) {
 		return fmt.Sprintf("port %d is used by listeners of different protocols", l.port)
 	}

@@ -252,7 +252,7 @@ func (k streamRoutes) contribute(b *translator, gs *gatewayState, m *model.Gatew
 			continue
 		}
 		s := server(l.port)
-		s.Listeners = append(s.Listeners, l.name)
+		s.Listeners = append(s.Listeners, l.id())
 		listeners[s] = append(listeners[s], l)
 	}
 	for s, ls := range listeners {

@@ -23,13 +23,15 @@ const ControllerName gatewayv1.GatewayController = "nginx-operator.dev/gateway-c
 // from its cache; the render command fills it from YAML files. Order does
 // not matter: the translation step sorts what it needs.
 type Input struct {
-	GatewayClasses  []gatewayv1.GatewayClass
-	Gateways        []gatewayv1.Gateway
-	HTTPRoutes      []gatewayv1.HTTPRoute
-	GRPCRoutes      []gatewayv1.GRPCRoute
-	TCPRoutes       []gatewayv1.TCPRoute
-	UDPRoutes       []gatewayv1.UDPRoute
-	TLSRoutes       []gatewayv1.TLSRoute
+	GatewayClasses []gatewayv1.GatewayClass
+	Gateways       []gatewayv1.Gateway
+	HTTPRoutes     []gatewayv1.HTTPRoute
+	GRPCRoutes     []gatewayv1.GRPCRoute
+	TCPRoutes      []gatewayv1.TCPRoute
+	UDPRoutes      []gatewayv1.UDPRoute
+	TLSRoutes      []gatewayv1.TLSRoute
+	// ListenerSets add listeners to the Gateways that allow them.
+	ListenerSets    []gatewayv1.ListenerSet
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
@@ -67,6 +69,9 @@ type Output struct {
 	// Gateways holds one result per Gateway whose class is ours, sorted by
 	// namespace/name.
 	Gateways []GatewayResult
+	// ListenerSets holds one result per ListenerSet whose parentRef names
+	// a Gateway of ours, sorted by namespace/name.
+	ListenerSets []ListenerSetResult
 	// Routes holds, per route of any kind that names at least one of our
 	// Gateways, the status.parents entries this controller owns
 	// (controllerName == ControllerName), sorted; the reconciler merges
@@ -121,6 +126,9 @@ type translator struct {
 	// conflicts are the routes refused on a listener because a route of
 	// the other kind serves one of their hostnames there (kindConflicts).
 	conflicts map[listenerConflict]string
+	// listenerSets are the ListenerSets whose parent is a Gateway of ours,
+	// for routes whose parentRef names one.
+	listenerSets map[types.NamespacedName]*listenerSetState
 	// upstreams are the Service ports resolved so far.
 	upstreams map[upstreamKey]*resolvedUpstream
 	// tlsPolicies are the BackendTLSPolicies by target.
@@ -154,16 +162,21 @@ func Translate(in Input) Output {
 	}
 
 	gateways := sortedByNamespacedName(in.Gateways)
+	setsByParent := listenerSetsByParent(in.ListenerSets)
 	states := map[types.NamespacedName]*gatewayState{}
+	b.listenerSets = map[types.NamespacedName]*listenerSetState{}
 	var ordered []*gatewayState
 	for _, gw := range gateways {
 		class, ok := classes[string(gw.Spec.GatewayClassName)]
 		if !ok {
 			continue
 		}
-		gs := b.newGatewayState(gw, class)
+		gs := b.newGatewayState(gw, class, setsByParent[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}])
 		states[gs.key] = gs
 		ordered = append(ordered, gs)
+		for _, st := range gs.sets {
+			b.listenerSets[st.key] = st
+		}
 	}
 
 	attachAll := func() {
@@ -205,7 +218,13 @@ func Translate(in Input) Output {
 			res.Infrastructure.Ports = servicePorts(gs.listeners)
 		}
 		out.Gateways = append(out.Gateways, res)
+		for _, st := range gs.sets {
+			out.ListenerSets = append(out.ListenerSets, st.result())
+		}
 	}
+	slices.SortFunc(out.ListenerSets, func(a, b ListenerSetResult) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
 	out.BackendTLSPolicies = b.backendTLSPolicyStatuses(ordered)
 	out.References = b.ix.looked
 	return out

@@ -75,6 +75,7 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 	in.GatewayClasses = []gatewayv1.GatewayClass{gc}
 
 	var routes gatewayv1.HTTPRouteList
+	var listenerSets gatewayv1.ListenerSetList
 	var grpcRoutes gatewayv1.GRPCRouteList
 	var grants gatewayv1beta1.ReferenceGrantList
 	var services corev1.ServiceList
@@ -85,7 +86,7 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 		what string
 		list client.ObjectList
 	}{
-		{"HTTPRoutes", &routes}, {"GRPCRoutes", &grpcRoutes}, {"ReferenceGrants", &grants}, {"Services", &services},
+		{"HTTPRoutes", &routes}, {"ListenerSets", &listenerSets}, {"GRPCRoutes", &grpcRoutes}, {"ReferenceGrants", &grants}, {"Services", &services},
 		{"EndpointSlices", &slices}, {"GatewayParameters", &params},
 	} {
 		if err := r.list(ctx, l.what, l.list); err != nil {
@@ -93,6 +94,7 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 		}
 	}
 	in.HTTPRoutes, in.GRPCRoutes, in.ReferenceGrants, in.Services, in.EndpointSlices, in.Parameters = routes.Items, grpcRoutes.Items, grants.Items, services.Items, slices.Items, params.Items
+	in.ListenerSets = listenerSets.Items
 	switch err := c.List(ctx, &namespaces); {
 	case err == nil:
 		in.Namespaces = namespaces.Items
@@ -102,7 +104,26 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 		return in, nil, fmt.Errorf("listing Namespaces: %w", err)
 	}
 	rendercmd.WithNamespaces(&in)
-	secrets, notes, err := placeholderSecrets(&gw)
+	owners := []listenerOwner{{what: "listener", namespace: gw.Namespace, spec: gw.Spec.Listeners, status: gw.Status.Listeners}}
+	for _, ls := range listenerSets.Items {
+		ref := ls.Spec.ParentRef
+		parentNS := ls.Namespace
+		if ref.Namespace != nil && *ref.Namespace != "" {
+			parentNS = string(*ref.Namespace)
+		}
+		if string(ref.Name) != gw.Name || parentNS != gw.Namespace {
+			continue
+		}
+		owner := listenerOwner{what: fmt.Sprintf("ListenerSet %s/%s listener", ls.Namespace, ls.Name), namespace: ls.Namespace}
+		for _, l := range ls.Spec.Listeners {
+			owner.spec = append(owner.spec, gatewayv1.Listener(l))
+		}
+		for _, l := range ls.Status.Listeners {
+			owner.status = append(owner.status, gatewayv1.ListenerStatus(l))
+		}
+		owners = append(owners, owner)
+	}
+	secrets, notes, err := placeholderSecrets(owners)
 	if err != nil {
 		return in, nil, err
 	}
@@ -137,53 +158,65 @@ func (r *liveReader) list(ctx context.Context, what string, list client.ObjectLi
 	return nil
 }
 
-// placeholderSecrets stands in for the certificate Secrets of the
-// Gateway's TLS listeners without reading them: a certificate only
-// decides whether a server takes the TLS handshake, and the operator
-// already said whether it resolved (the listener's ResolvedRefs). A
-// listener whose refs resolved gets a generated key pair under each
-// Secret name it references; the others get none, as nginx does.
-func placeholderSecrets(gw *gatewayv1.Gateway) ([]corev1.Secret, []string, error) {
-	resolved := map[gatewayv1.SectionName]bool{}
-	for _, ls := range gw.Status.Listeners {
-		for _, c := range ls.Conditions {
-			if c.Type == string(gatewayv1.ListenerConditionResolvedRefs) && c.Status == metav1.ConditionTrue {
-				resolved[ls.Name] = true
-			}
-		}
-	}
+// listenerOwner is the Gateway, or one of its ListenerSets, with its
+// listeners' spec and status; what names them in notes.
+type listenerOwner struct {
+	what      string
+	namespace string
+	spec      []gatewayv1.Listener
+	status    []gatewayv1.ListenerStatus
+}
+
+// placeholderSecrets stands in for the certificate Secrets of the TLS
+// listeners of the Gateway and its ListenerSets without reading them: a
+// certificate only decides whether a server takes the TLS handshake, and
+// the operator already said whether it resolved (the listener's
+// ResolvedRefs). A listener whose refs resolved gets a generated key pair
+// under each Secret name it references; the others get none, as nginx
+// does.
+func placeholderSecrets(owners []listenerOwner) ([]corev1.Secret, []string, error) {
 	var secrets []corev1.Secret
 	var notes []string
 	seen := map[types.NamespacedName]bool{}
 	var certPEM, keyPEM []byte
-	for _, l := range gw.Spec.Listeners {
-		if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-			continue
-		}
-		if !resolved[l.Name] {
-			notes = append(notes, fmt.Sprintf("listener %s: its certificates are not resolved (ResolvedRefs is not True): nginx refuses its TLS handshakes", l.Name))
-			continue
-		}
-		for _, ref := range l.TLS.CertificateRefs {
-			key := types.NamespacedName{Namespace: gw.Namespace, Name: string(ref.Name)}
-			if ref.Namespace != nil {
-				key.Namespace = string(*ref.Namespace)
-			}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			if certPEM == nil {
-				var err error
-				if certPEM, keyPEM, err = placeholderKeyPair(); err != nil {
-					return nil, nil, err
+	for _, o := range owners {
+		resolved := map[gatewayv1.SectionName]bool{}
+		for _, ls := range o.status {
+			for _, c := range ls.Conditions {
+				if c.Type == string(gatewayv1.ListenerConditionResolvedRefs) && c.Status == metav1.ConditionTrue {
+					resolved[ls.Name] = true
 				}
 			}
-			secrets = append(secrets, corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
-				Type:       corev1.SecretTypeTLS,
-				Data:       map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
-			})
+		}
+		for _, l := range o.spec {
+			if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
+				continue
+			}
+			if !resolved[l.Name] {
+				notes = append(notes, fmt.Sprintf("%s %s: its certificates are not resolved (ResolvedRefs is not True): nginx refuses its TLS handshakes", o.what, l.Name))
+				continue
+			}
+			for _, ref := range l.TLS.CertificateRefs {
+				key := types.NamespacedName{Namespace: o.namespace, Name: string(ref.Name)}
+				if ref.Namespace != nil {
+					key.Namespace = string(*ref.Namespace)
+				}
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				if certPEM == nil {
+					var err error
+					if certPEM, keyPEM, err = placeholderKeyPair(); err != nil {
+						return nil, nil, err
+					}
+				}
+				secrets = append(secrets, corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
+					Type:       corev1.SecretTypeTLS,
+					Data:       map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
+				})
+			}
 		}
 	}
 	return secrets, notes, nil
