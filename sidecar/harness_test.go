@@ -215,6 +215,7 @@ func (p *gatewayPod) startSidecar() {
 		"--metrics-addr", p.metricsAddr,
 		"--endpoints-dns-addr", p.dnsAddr(),
 		"--no-endpoints-addr", p.noEndpointsAddr(),
+		"--closed-addr", net.JoinHostPort(p.ip, strconv.Itoa(dataplane.ClosedPort)),
 	)
 	if p.kubeconfig == "" {
 		args = append(args, "--no-kube")

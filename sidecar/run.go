@@ -52,6 +52,7 @@ type runFlags struct {
 	resync                    time.Duration
 	endpointsDNSAddr          string
 	noEndpointsAddr           string
+	closedAddr                string
 }
 
 func parseRunFlags(args []string) (*runFlags, error) {
@@ -75,6 +76,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	fs.DurationVar(&f.resync, "resync", time.Minute, "re-read the mounts this often even without file events")
 	fs.StringVar(&f.endpointsDNSAddr, "endpoints-dns-addr", dataplane.EndpointsDNSAddr, "where to answer nginx's DNS queries for backend endpoints (UDP and TCP)")
 	fs.StringVar(&f.noEndpointsAddr, "no-endpoints-addr", fmt.Sprintf("127.0.0.1:%d", dataplane.NoEndpointsPort), "nginx's local 503 server: where an HTTP upstream without endpoints resolves")
+	fs.StringVar(&f.closedAddr, "closed-addr", dataplane.ClosedAddr, "an address nothing listens on (TCP or UDP): where a stream upstream without endpoints resolves, so its connections are refused at once")
 	return f, fs.Parse(args)
 }
 
@@ -106,7 +108,11 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--no-endpoints-addr: %w", err)
 	}
-	dns := endpointdns.New(noEndpoints)
+	closed, err := netip.ParseAddrPort(f.closedAddr)
+	if err != nil {
+		return fmt.Errorf("--closed-addr: %w", err)
+	}
+	dns := endpointdns.New(noEndpoints, closed)
 	if err := dns.ListenAndServe(ctx, f.endpointsDNSAddr); err != nil {
 		return fmt.Errorf("endpoints DNS: %w", err)
 	}

@@ -19,7 +19,7 @@ import (
 const (
 	// EndpointsDNSAddr is where the sidecar serves the endpoints as DNS
 	// (UDP and TCP) and where the rendered `resolver` points. Listeners
-	// cannot use its port (nor NoEndpointsPort).
+	// cannot use its port (nor NoEndpointsPort, nor ClosedPort).
 	EndpointsDNSAddr = "127.0.0.1:8053"
 	EndpointsDNSPort = 8053
 	// EndpointsDNSDomain is the zone the sidecar answers for; every other
@@ -29,6 +29,10 @@ const (
 	// `server NAME service=http resolve` makes nginx ask for
 	// "_http._tcp." + NAME; each answer's port comes with its address.
 	EndpointsSRVService = "http"
+	// EndpointsStreamSRVService is the SRV service of stream (TCP, UDP,
+	// TLS passthrough) upstreams, so that the sidecar can tell them from
+	// HTTP upstreams when they have no endpoints (ClosedPort).
+	EndpointsStreamSRVService = "stream"
 	// NoEndpointsPort is nginx's own server on 127.0.0.1 that answers 503.
 	// An HTTP upstream without ready endpoints resolves to it: nginx treats
 	// an empty SRV answer as "host not found" and then waits 10 s before
@@ -36,6 +40,19 @@ const (
 	// instead, and the backend's 503 is what clients see until a pod is
 	// ready (within a second of the endpoints ConfigMap changing).
 	NoEndpointsPort = 8054
+	// ClosedAddr (127.0.0.1:ClosedPort) is closed for TCP and UDP:
+	// ClosedPort is a port nothing in the gateway pod listens on, for TCP or
+	// UDP, on any address: listeners may not use it (the translation refuses
+	// it as it refuses the pod's other ports), nginx and the sidecar never
+	// bind it, and it is below Linux's ephemeral range (32768–60999), so no
+	// outgoing connection takes it as its local port. A stream upstream
+	// without ready endpoints resolves to ClosedAddr: the answer is
+	// a success, re-asked a second later like any other (an empty answer
+	// would be cached 10 s), and a connection to it is refused at once (UDP:
+	// the port-unreachable error ends the session), as a client of a
+	// Service without endpoints expects.
+	ClosedAddr = "127.0.0.1:8055"
+	ClosedPort = 8055
 	// EnvEndpointsConfigMap names the Gateway's endpoints ConfigMap (in
 	// EnvPodNamespace), which the sidecar may get, list and watch.
 	EnvEndpointsConfigMap = "ENDPOINTS_CONFIGMAP"

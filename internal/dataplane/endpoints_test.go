@@ -56,3 +56,15 @@ func TestFormatEndpointsIsSortedAndParses(t *testing.T) {
 		}
 	}
 }
+
+// The closed address is the closed port on the pod's loopback, below the
+// ephemeral range (no outgoing connection may take it as its local port).
+func TestClosedAddrIsClosedPortOnLoopback(t *testing.T) {
+	ap := netip.MustParseAddrPort(ClosedAddr)
+	if !ap.Addr().IsLoopback() || ap.Port() != ClosedPort {
+		t.Errorf("ClosedAddr %s is not loopback:%d", ClosedAddr, ClosedPort)
+	}
+	if ClosedPort >= 32768 {
+		t.Errorf("ClosedPort %d is in Linux's ephemeral range", ClosedPort)
+	}
+}

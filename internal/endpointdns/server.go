@@ -26,8 +26,13 @@ type Table map[string][]netip.AddrPort
 // nginx's upstreams.
 type Server struct {
 	// noEndpoints is where an HTTP upstream without endpoints resolves:
-	// nginx's local 503 server (dataplane.NoEndpointsPort).
-	noEndpoints netip.AddrPort
+	// nginx's local 503 server (dataplane.NoEndpointsPort). closed is
+	// where a stream upstream without endpoints resolves: an address
+	// nothing listens on (dataplane.ClosedPort), so its connections are
+	// refused at once. Either way the answer is a success, which nginx
+	// asks again a second later; an empty answer or NXDOMAIN it would keep
+	// for 10 s, and a Service's first ready endpoint would wait as long.
+	noEndpoints, closed netip.AddrPort
 
 	mu    sync.RWMutex
 	table Table
@@ -36,9 +41,11 @@ type Server struct {
 }
 
 // New returns a server without a table. noEndpoints is nginx's local 503
-// server (127.0.0.1:dataplane.NoEndpointsPort in a gateway pod).
-func New(noEndpoints netip.AddrPort) *Server {
-	return &Server{noEndpoints: noEndpoints, srvAnswers: map[string]int{}}
+// server (127.0.0.1:dataplane.NoEndpointsPort in a gateway pod), closed an
+// address where nothing listens for TCP or UDP
+// (127.0.0.1:dataplane.ClosedPort).
+func New(noEndpoints, closed netip.AddrPort) *Server {
+	return &Server{noEndpoints: noEndpoints, closed: closed, srvAnswers: map[string]int{}}
 }
 
 // Set replaces the table; the next query sees it.
@@ -147,8 +154,13 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	case q.Qtype != dns.TypeSRV && q.Qtype != dns.TypeANY:
 		return resp // the name exists, with SRV records only
 	}
-	if len(eps) == 0 && service == dataplane.EndpointsSRVService {
-		eps = []netip.AddrPort{s.noEndpoints}
+	if len(eps) == 0 {
+		switch service {
+		case dataplane.EndpointsSRVService:
+			eps = []netip.AddrPort{s.noEndpoints}
+		case dataplane.EndpointsStreamSRVService:
+			eps = []netip.AddrPort{s.closed}
+		}
 	}
 	for _, ep := range eps {
 		resp.Answer = append(resp.Answer, &dns.SRV{

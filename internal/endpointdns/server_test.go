@@ -47,11 +47,22 @@ func query(t *testing.T, addr, network, name string, qtype uint16) *dns.Msg {
 }
 
 func srvName(upstream string) string {
-	return "_" + dataplane.EndpointsSRVService + "._tcp." + dataplane.UpstreamDNSName(upstream) + "."
+	return srvNameOf(dataplane.EndpointsSRVService, upstream)
+}
+
+func srvNameOf(service, upstream string) string {
+	return "_" + service + "._tcp." + dataplane.UpstreamDNSName(upstream) + "."
+}
+
+// newServer is a server whose no-endpoints and closed addresses are those
+// of a gateway pod.
+func newServer() *Server {
+	return New(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), dataplane.NoEndpointsPort),
+		netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), dataplane.ClosedPort))
 }
 
 func TestServerAnswersSRVAndAddresses(t *testing.T) {
-	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
+	s := newServer()
 	addr := startServer(t, s)
 	a := netip.MustParseAddrPort("10.1.2.3:8080")
 	b := netip.MustParseAddrPort("[fd00::7]:9090")
@@ -92,8 +103,8 @@ func TestServerAnswersSRVAndAddresses(t *testing.T) {
 		resp.Answer[0].(*dns.SRV).Target != dataplane.AddressDNSName(netip.MustParseAddr("127.0.0.1")) {
 		t.Errorf("empty upstream: %v, want one SRV to 127.0.0.1:8054", resp.Answer)
 	}
-	// Other services of an empty upstream (a future stream upstream) get no records.
-	resp = query(t, addr, "udp", "_tcp._tcp."+dataplane.UpstreamDNSName("default_empty_80")+".", dns.TypeSRV)
+	// Other services of an empty upstream get no records.
+	resp = query(t, addr, "udp", srvNameOf("other", "default_empty_80"), dns.TypeSRV)
 	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 {
 		t.Errorf("empty upstream, other service: %s %v, want NOERROR without records", dns.RcodeToString[resp.Rcode], resp.Answer)
 	}
@@ -113,8 +124,36 @@ func TestServerAnswersSRVAndAddresses(t *testing.T) {
 	}
 }
 
+// A stream upstream without endpoints resolves to the closed port, with
+// TTL 0: a success, which nginx asks again a second later, where an empty
+// answer or NXDOMAIN would be kept 10 s. Its endpoints, once ready, are
+// answered as for HTTP.
+func TestServerAnswersClosedPortForStreamUpstreamWithoutEndpoints(t *testing.T) {
+	s := newServer()
+	addr := startServer(t, s)
+	s.Set(Table{"default_tcp_9000": nil})
+	name := srvNameOf(dataplane.EndpointsStreamSRVService, "default_tcp_9000")
+	for _, network := range []string{"udp", "tcp"} {
+		resp := query(t, addr, network, name, dns.TypeSRV)
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+			t.Fatalf("%s: %s %v, want one SRV record", network, dns.RcodeToString[resp.Rcode], resp.Answer)
+		}
+		srv := resp.Answer[0].(*dns.SRV)
+		if srv.Port != dataplane.ClosedPort || srv.Target != dataplane.AddressDNSName(netip.MustParseAddr("127.0.0.1")) || srv.Hdr.Ttl != 0 {
+			t.Errorf("%s: %v, want 127.0.0.1:%d with TTL 0", network, srv, dataplane.ClosedPort)
+		}
+	}
+	ready := netip.MustParseAddrPort("10.1.2.3:9000")
+	s.Set(Table{"default_tcp_9000": {ready}})
+	resp := query(t, addr, "udp", name, dns.TypeSRV)
+	if len(resp.Answer) != 1 || resp.Answer[0].(*dns.SRV).Port != ready.Port() ||
+		resp.Answer[0].(*dns.SRV).Target != dataplane.AddressDNSName(ready.Addr()) {
+		t.Errorf("with an endpoint: %v, want one SRV to %s", resp.Answer, ready)
+	}
+}
+
 func TestServerFailsUntilSynced(t *testing.T) {
-	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
+	s := newServer()
 	addr := startServer(t, s)
 	if resp := query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV); resp.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("before the first table: rcode %s, want SERVFAIL (nginx keeps what it has)", dns.RcodeToString[resp.Rcode])
@@ -128,7 +167,7 @@ func TestServerFailsUntilSynced(t *testing.T) {
 // A large upstream does not fit 512 bytes of UDP: the answer is truncated
 // and complete over TCP, as nginx asks again.
 func TestServerTruncatesToTCP(t *testing.T) {
-	s := New(netip.MustParseAddrPort("127.0.0.1:8054"))
+	s := newServer()
 	addr := startServer(t, s)
 	var eps []netip.AddrPort
 	for i := range 200 {

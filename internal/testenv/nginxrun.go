@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/endpointdns"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
@@ -32,6 +34,10 @@ type Nginx struct {
 	// DNS serves the upstreams' endpoints as the sidecar does; a test may
 	// change them (DNS.Set).
 	DNS *endpointdns.Server
+	// ClosedAddr is where DNS resolves a stream upstream without
+	// endpoints (a gateway pod's dataplane.ClosedAddr), as the access log
+	// shows it.
+	ClosedAddr netip.AddrPort
 }
 
 var (
@@ -93,7 +99,14 @@ func StartNginx(t testing.TB, tree map[string][]byte, endpoints endpointdns.Tabl
 	}
 
 	noEndpointsPort := FreeLocalPort(t)
-	dns := endpointdns.New(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(noEndpointsPort)))
+	// Stream upstreams without endpoints resolve to a port closed for TCP
+	// and UDP now (a gateway pod reserves dataplane.ClosedPort; this
+	// machine's 8055 may be anyone's), which the stream access log's
+	// reason map is moved to.
+	closed := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(closedLocalPort(t)))
+	closedReason := []byte(nginxQuotedRegexp(dataplane.ClosedAddr))
+	closedReasonHere := []byte(nginxQuotedRegexp(closed.String()))
+	dns := endpointdns.New(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(noEndpointsPort)), closed)
 	if endpoints == nil {
 		endpoints = endpointdns.Table{}
 	}
@@ -116,13 +129,14 @@ func StartNginx(t testing.TB, tree map[string][]byte, endpoints endpointdns.Tabl
 		data = listenLine.ReplaceAll(data, []byte("${1}"+addr+":${2}${3}"))
 		data = resolverLine.ReplaceAll(data, []byte(fmt.Sprintf("resolver 127.0.0.1:%d;", dnsPort)))
 		data = noEndpointsListen.ReplaceAll(data, []byte(fmt.Sprintf("${1}127.0.0.1:%d;", noEndpointsPort)))
+		data = bytes.ReplaceAll(data, closedReason, closedReasonHere)
 		if err := os.WriteFile(filepath.Join(stage, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 
-	n := &Nginx{Addr: addr, output: &SyncBuffer{}, exited: make(chan struct{}), DNS: dns}
+	n := &Nginx{Addr: addr, output: &SyncBuffer{}, exited: make(chan struct{}), DNS: dns, ClosedAddr: closed}
 	n.cmd = exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf",
 		"-g", "daemon off; pid "+inside+"nginx.pid;")
 	n.cmd.Stderr = n.output
@@ -176,6 +190,28 @@ func FreeLocalPort(t testing.TB) int32 {
 	}
 	defer l.Close()
 	return int32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// closedLocalPort is a port on 127.0.0.1 nothing listens on now, for TCP
+// and for UDP.
+func closedLocalPort(t testing.TB) int32 {
+	t.Helper()
+	for range 20 {
+		port := FreeLocalPort(t)
+		if c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return port
+		}
+	}
+	t.Fatal("no port closed for TCP and UDP on 127.0.0.1")
+	return 0
+}
+
+// nginxQuotedRegexp is how the rendered config writes a regular expression
+// matching s literally inside a quoted string (render's quote doubles
+// backslashes).
+func nginxQuotedRegexp(s string) string {
+	return strings.ReplaceAll(regexp.QuoteMeta(s), `\`, `\\`)
 }
 
 // stop asks nginx to quit fast (SIGTERM) and kills it after a bounded wait.

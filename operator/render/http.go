@@ -124,7 +124,7 @@ func (r *renderer) view() (*view, error) {
 		longestName = max(longestName, len(srv.Hostname))
 	}
 	v.NoEndpointsPort = dataplane.NoEndpointsPort
-	v.Upstreams = upstreamBlock("ngo_upstreams", 32, r.gw.Upstreams)
+	v.Upstreams = upstreamBlock("ngo_upstreams", 32, dataplane.EndpointsSRVService, r.gw.Upstreams)
 	v.Maps, v.Splits = r.maps, r.splits
 	stream, err := r.stream()
 	if err != nil {
@@ -165,13 +165,15 @@ func roundUp(n, step, minimum int) int {
 // which an http{} or stream{} block includes: every upstream names its
 // endpoints by DNS and nginx resolves them at run time (see the template).
 // zone names the shared memory zone, keepalive the idle connections kept
-// per worker (0: no keepalive directive, as in stream{}).
-func upstreamBlock(zone string, keepalive int, ups []model.Upstream) upstreamsView {
+// per worker (0: no keepalive directive, as in stream{}), service the SRV
+// service nginx asks for (HTTP and stream upstreams without endpoints
+// resolve to different places).
+func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstream) upstreamsView {
 	v := upstreamsView{
 		Resolver:  dataplane.EndpointsDNSAddr,
 		Zone:      zone,
 		Keepalive: keepalive,
-		Service:   dataplane.EndpointsSRVService,
+		Service:   service,
 	}
 	for _, u := range ups {
 		v.Upstreams = append(v.Upstreams, upstreamView{

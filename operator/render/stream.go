@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -123,17 +124,22 @@ func (r *renderer) stream() (*streamView, error) {
 			Var: "ngo_stream_internal_route_id", Default: `""`},
 		Ports: &streamMap{Comment: "Access log: the listener port of a session, also on an internal server (by its unix socket).",
 			Source: "$server_addr", Var: "ngo_stream_port", Default: "$server_port"},
-		// nginx logs an upstream without a live peer under its own name.
+		// An upstream without ready endpoints resolves to the closed port
+		// (dataplane.ClosedPort), which refuses its connections; before
+		// its first answer it has no live peer, and nginx logs it under
+		// its own name.
 		Reasons: &streamMap{Comment: "Access log: why a session was closed at once.", Source: `"$ngo_stream_pass:$ngo_stream_route:$upstream_addr"`,
 			Var: "ngo_stream_reason", Default: `""`, Entries: []kv{
 				{quote("~^" + closedUpstream + "::"), quote("no listener or route takes this port and server name")},
 				{quote("~^" + closedUpstream + ":"), quote("no valid backend")},
+				{quote(`~:` + regexp.QuoteMeta(dataplane.ClosedAddr) + `$`), quote("no ready endpoints")},
 				{quote(`~^([^:]+):[^:]*:\1$`), quote("no ready endpoints")},
 			}},
 	}
 	upstreams := map[string]*model.Upstream{}
 	// Every upstream is live: one whose Service port has no endpoints
-	// resolves to no peer at run time, and nginx closes its connections.
+	// resolves to the closed port at run time, which refuses its
+	// connections.
 	live := map[string]bool{}
 	for i := range gw.StreamUpstreams {
 		u := &gw.StreamUpstreams[i]
@@ -146,7 +152,7 @@ func (r *renderer) stream() (*streamView, error) {
 		upstreams[u.Name] = u
 		live[u.Name] = true
 	}
-	sv.Upstreams = upstreamBlock("ngo_stream_upstreams", 0, gw.StreamUpstreams)
+	sv.Upstreams = upstreamBlock("ngo_stream_upstreams", 0, dataplane.EndpointsStreamSRVService, gw.StreamUpstreams)
 
 	sb := &streamBuilder{r: r, sv: sv, upstreams: upstreams, live: live, seenID: map[string]bool{}}
 	seenServer := map[string]bool{}

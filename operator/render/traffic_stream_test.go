@@ -154,10 +154,10 @@ func TestTrafficStream(t *testing.T) {
 	gw.StreamUpstreams = []model.Upstream{
 		upstream("a"), upstream("b"), upstream("empty"), upstream("tls_a"), upstream("tls_b"), upstream("udp"),
 	}
-	// "empty" has no entry: the sidecar's DNS does not know a stream
-	// upstream without endpoints, nginx resolves it to no peer.
+	// "empty" has no endpoints: the sidecar's DNS resolves it to a closed
+	// port, which refuses its connections.
 	endpoints := endpointsOf(web.endpoints(), endpointdns.Table{
-		"a": loopback(a), "b": loopback(b), "tls_a": loopback(tlsA), "tls_b": loopback(tlsB), "udp": loopback(udp)})
+		"empty": nil, "a": loopback(a), "b": loopback(b), "tls_a": loopback(tlsA), "tls_b": loopback(tlsB), "udp": loopback(udp)})
 	gw.StreamServers = []model.StreamServer{
 		{Port: tcpPort, Protocol: model.StreamTCP, Routes: []model.StreamRoute{{ID: "tcp0", Route: streamRoute("TCPRoute", "split"),
 			Backends: []model.Backend{backend("a", 6), backend("b", 2), backend("empty", 2)}}}},
@@ -319,7 +319,7 @@ func TestTrafficStream(t *testing.T) {
 		closed := `backend="ngo_closed" upstream="ngo_closed" reason="no listener or route takes this port and server name"`
 		for _, want := range []string{`route="TCPRoute default/split" ` + backend("a"),
 			// The split's share without endpoints.
-			fmt.Sprintf(`route="TCPRoute default/split" %s upstream=%q reason="no ready endpoints"`, backend("empty"), upstreamRef("empty")),
+			fmt.Sprintf(`route="TCPRoute default/split" %s upstream="%s" reason="no ready endpoints"`, backend("empty"), n.ClosedAddr),
 			`route="TLSRoute default/term-a" ` + backend("a"),
 			`route="TLSRoute default/mixed-term" ` + backend("b"),
 			`route="TLSRoute default/mixed-pass" ` + backend("tls_a"),

@@ -113,6 +113,9 @@ var gatewayPodPorts = map[int32]string{
 	dataplane.MetricsPort:      "the sidecar's metrics (/metrics)",
 	dataplane.EndpointsDNSPort: "the sidecar's endpoints DNS on the pod's loopback",
 	dataplane.NoEndpointsPort:  "nginx's local server that answers 503 for upstreams without endpoints",
+	// Kept closed: a stream upstream without endpoints resolves to it, so
+	// its connections are refused; a listener there would take them.
+	dataplane.ClosedPort: "stream upstreams without endpoints, which resolve to it so that their connections are refused (it must stay closed)",
 }
 
 // buildListeners validates the Gateway's own listeners, resolves their

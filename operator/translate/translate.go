@@ -252,14 +252,13 @@ func (b *translator) endpointsOf(gs *gatewayState, m *model.Gateway) map[string]
 		}
 		out[u.Name] = eps
 	}
-	// A stream upstream without endpoints is left out: its name is then
-	// unknown to the sidecar's DNS, nginx resolves it to no peer and closes
-	// its connections, where an HTTP upstream's empty entry points at the
-	// local 503 server.
+	// A stream upstream without endpoints keeps its (empty) entry: the
+	// sidecar's DNS resolves it to the closed port, a success nginx asks
+	// again a second later (an unknown name it would keep 10 s), and
+	// connections to it are refused; an HTTP upstream's empty entry points
+	// at the local 503 server.
 	for key, name := range gs.streamUpstreams {
-		if eps := b.streamUpstreams[key]; len(eps) > 0 {
-			out[name] = slices.Clone(eps)
-		}
+		out[name] = append([]model.Endpoint{}, b.streamUpstreams[key]...)
 	}
 	return out
 }
