@@ -234,6 +234,10 @@ func (ev *evaluation) run() {
 		return
 	}
 	if tls {
+		if why, elsewhere := ev.frontHandsElsewhere(); elsewhere {
+			ev.fail(0, OutcomeNoServer, why)
+			return
+		}
 		hs, why := pickServer(onPort, strings.ToLower(req.SNI))
 		if hs.TLS == nil || len(hs.TLS.CertificateNames) == 0 {
 			sni := "without SNI"

@@ -477,3 +477,21 @@ func (se *streamEvaluation) hasHTTP(port int32) bool {
 	}
 	return false
 }
+
+// frontHandsElsewhere: on a TLS port shared by HTTPS and TLS listeners, a
+// stream front server reads the server name first (render's tlsServer);
+// it says whether it hands this request's handshake to something other
+// than the port's HTTPS servers, and where.
+func (ev *evaluation) frontHandsElsewhere() (string, bool) {
+	c := Connection{Transport: "TCP", Port: ev.req.Port, TLS: true, SNI: ev.req.SNI}
+	res := ExplainConnection(ev.m, ev.endpoints, c)
+	st := res.Stream
+	if st == nil || st.Protocol != string(model.StreamTLS) || st.Mode == "https" {
+		return "", false
+	}
+	why := fmt.Sprintf("port %d's TLS front server does not hand this handshake to its HTTPS listeners: %s", ev.req.Port, st.Why)
+	if res.Selected != nil {
+		why += fmt.Sprintf(" (%s %s); explain it with --url tls://%s:%d", res.Selected.Kind, res.Selected.Route, orAny(strings.ToLower(ev.req.SNI)), ev.req.Port)
+	}
+	return why, true
+}

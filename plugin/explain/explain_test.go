@@ -111,6 +111,8 @@ func TestGoldenConnections(t *testing.T) {
 			[]string{"Route:       UDPRoute shop/dns rule 0", `backend="u208026_shop_dns_53_udp"`}},
 		{"tcp-no-route", []string{"--url", "tcp://gateway.test:5301"},
 			[]string{"connection closed: no route is attached to the listener"}},
+		{"https-on-shared-tls-port", []string{"--url", "https://a.example.com/x"},
+			[]string{"port 443's TLS front server does not hand this handshake to its HTTPS listeners", "(TLSRoute shop/wildcard); explain it with --url tls://a.example.com:443"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := runOn(t, streamObjects, tc.args...)
