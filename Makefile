@@ -163,6 +163,10 @@ catalog-build: ## Build the catalog image (CATALOG_IMG).
 catalog-push: ## Push the catalog image.
 	$(CONTAINER_TOOL) push $(CATALOG_IMG)
 
+.PHONY: krew
+krew: ## Build the kubectl plugin's release archives (linux, darwin; amd64, arm64) and its filled krew manifest into dist/krew/.
+	$(GO) run ./hack/krew -version v$(VERSION) -out dist/krew
+
 .PHONY: print-bundle-flags
 print-bundle-flags:
 	@echo $(BUNDLE_GEN_FLAGS)

@@ -41,6 +41,7 @@ func TestKustomizationsBuild(t *testing.T) {
 		{"samples", []string{"GatewayParameters", "GatewayClass", "Gateway", "HTTPRoute"}},
 		{"prometheus", []string{"ServiceMonitor"}},
 		{"network-policy", []string{"NetworkPolicy"}},
+		{"monitoring", []string{"PodMonitor", "PrometheusRule", "ConfigMap"}},
 		{"manifests", []string{"ClusterServiceVersion", "Deployment"}},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {

@@ -316,14 +316,20 @@ func (p *gatewayPod) metrics() (map[string]*dto.MetricFamily, error) {
 	return parser.TextToMetricFamilies(resp.Body)
 }
 
-// counter returns a counter's or gauge's value (0 when absent).
-func (p *gatewayPod) metric(name string) float64 {
+// family is the sidecar's metric family nginx_gateway_sidecar_<name> (nil when absent).
+func (p *gatewayPod) family(name string) *dto.MetricFamily {
 	p.t.Helper()
 	fams, err := p.metrics()
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	fam := fams["nginx_gateway_sidecar_"+name]
+	return fams["nginx_gateway_sidecar_"+name]
+}
+
+// metric returns a counter's or gauge's value (0 when absent).
+func (p *gatewayPod) metric(name string) float64 {
+	p.t.Helper()
+	fam := p.family(name)
 	if fam == nil || len(fam.Metric) == 0 {
 		return 0
 	}

@@ -98,7 +98,8 @@ func run(args []string) int {
 }
 
 func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
-	m := metrics.New()
+	sockets := filepath.Join(f.runPath, filepath.Base(dataplane.SocketPath))
+	m := metrics.New(filepath.Join(sockets, dataplane.NginxStatusSocket))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -141,7 +142,6 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	// ports that hand connections on): their folder must exist before the
 	// first config is checked, which is before nginx (and exec-nginx) runs.
 	// nginx (another user, in the group) binds them: group-writable.
-	sockets := filepath.Join(f.runPath, filepath.Base(dataplane.SocketPath))
 	if err := os.MkdirAll(sockets, dataplane.SocketDirMode); err != nil {
 		return err
 	}
@@ -181,6 +181,9 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		applied.set(applier.Applied())
 		if res.Reload > 0 {
 			th.reloaded()
+		}
+		if res.Hash != "" { // "" when the mounts could not be read
+			m.SetSync(res.Hash == applier.Applied(), res.Hash == applier.Rejected())
 		}
 		if res.Changed && ctx.Err() == nil {
 			if res.Fallback != "" {

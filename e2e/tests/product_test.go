@@ -74,6 +74,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	}
 
 	// Scenarios on the same cluster and operator (product_scenarios_test.go).
+	t.Run("GatewayPodExportsNginxCounters", func(t *testing.T) {
+		testGatewayPodExportsNginxCounters(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
+	})
 	t.Run("GatewayPodUsersAreSeparate", func(t *testing.T) {
 		testGatewayPodUsersAreSeparate(t, ctx, c, strings.TrimSuffix(p.URL, "/")+"/v2/check")
 	})

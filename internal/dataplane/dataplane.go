@@ -54,6 +54,15 @@ const (
 	// SocketDirMode: the sidecar makes the folder, nginx (another user in
 	// its group) binds and removes the sockets in it.
 	SocketDirMode = 0o770
+	// NginxStatusSocket is the file name, in SocketPath, of nginx's own
+	// status server (stub_status at NginxStatusURI): its connection and
+	// request counters, which the sidecar reads at each scrape and exports
+	// as metrics. A unix socket rather than a port: it takes no port from
+	// listeners, and only the pod's containers that mount the run folder
+	// (nginx and the sidecar) can reach it. nginx makes its unix sockets
+	// 0666; the folder (SocketDirMode) keeps other users out.
+	NginxStatusSocket = "nginx-status.sock"
+	NginxStatusURI    = "/stub_status"
 	// PidFile is nginx's pid file. The rendered nginx.conf sets no pid,
 	// daemon or user directive: the launcher passes them with -g.
 	PidFile = RunPath + "/nginx.pid"

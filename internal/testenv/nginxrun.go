@@ -38,6 +38,9 @@ type Nginx struct {
 	// endpoints (a gateway pod's dataplane.ClosedAddr), as the access log
 	// shows it.
 	ClosedAddr netip.AddrPort
+	// StatusSocket is the host path of the unix socket of the rendered
+	// config's status server (stub_status), moved into this run's folder.
+	StatusSocket string
 }
 
 var (
@@ -48,6 +51,10 @@ var (
 	// local 503 server's listen, which StartNginx moves to free ports.
 	resolverLine      = regexp.MustCompile(`(?m)^resolver 127\.0\.0\.1:[0-9]+;`)
 	noEndpointsListen = regexp.MustCompile(`(?m)^(\s*listen )127\.0\.0\.1:[0-9]+;`)
+	// statusListen is nginx's status server (dataplane.NginxStatusSocket),
+	// which StartNginx moves into the run's own folder: nginx instances of
+	// parallel tests cannot bind one socket.
+	statusListen = regexp.MustCompile(`(?m)^(\s*listen unix:)` + regexp.QuoteMeta(dataplane.SocketPath+"/"+dataplane.NginxStatusSocket) + `;`)
 )
 
 // FreeLoopbackAddr picks a random 127.x.y.z address and port where
@@ -125,18 +132,20 @@ func StartNginx(t testing.TB, tree map[string][]byte, endpoints endpointdns.Tabl
 			t.Fatal(err)
 		}
 	}
+	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 	for name, data := range tree {
 		data = listenLine.ReplaceAll(data, []byte("${1}"+addr+":${2}${3}"))
 		data = resolverLine.ReplaceAll(data, []byte(fmt.Sprintf("resolver 127.0.0.1:%d;", dnsPort)))
 		data = noEndpointsListen.ReplaceAll(data, []byte(fmt.Sprintf("${1}127.0.0.1:%d;", noEndpointsPort)))
 		data = bytes.ReplaceAll(data, closedReason, closedReasonHere)
+		data = statusListen.ReplaceAll(data, []byte("${1}"+inside+dataplane.NginxStatusSocket+";"))
 		if err := os.WriteFile(filepath.Join(stage, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 
-	n := &Nginx{Addr: addr, output: &SyncBuffer{}, exited: make(chan struct{}), DNS: dns, ClosedAddr: closed}
+	n := &Nginx{Addr: addr, output: &SyncBuffer{}, exited: make(chan struct{}), DNS: dns, ClosedAddr: closed,
+		StatusSocket: filepath.Join(stage, dataplane.NginxStatusSocket)}
 	n.cmd = exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf",
 		"-g", "daemon off; pid "+inside+"nginx.pid;")
 	n.cmd.Stderr = n.output

@@ -66,14 +66,7 @@ func (ev *evaluation) httpResponse(rule *model.Rule) Response {
 	for i := range ev.m.Upstreams {
 		upstreams[ev.m.Upstreams[i].Name] = &ev.m.Upstreams[i]
 	}
-	var weights []int64
-	var backends []*model.Backend
-	for i := range rule.Backends {
-		if b := &rule.Backends[i]; b.Weight > 0 {
-			backends = append(backends, b)
-			weights = append(weights, int64(b.Weight))
-		}
-	}
+	backends, weights := weighted(rule.Backends)
 	if len(backends) == 0 {
 		log.Backend = "invalid"
 		why := "the rule has no backendRef with a weight above 0"
@@ -86,8 +79,7 @@ func (ev *evaluation) httpResponse(rule *model.Rule) Response {
 	shares := basisPoints(weights)
 	statuses := map[int]bool{}
 	for i, b := range backends {
-		bo := BackendOutcome{Upstream: b.Upstream, Weight: b.Weight, Share: fmt.Sprintf("%d.%02d%%", shares[i]/100, shares[i]%100)}
-		bo.Share = strings.TrimSuffix(strings.TrimSuffix(bo.Share, ".00%"), "%") + "%"
+		bo := BackendOutcome{Upstream: b.Upstream, Weight: b.Weight, Share: formatShare(shares[i])}
 		u := upstreams[b.Upstream]
 		switch {
 		case b.Invalid || u == nil:
@@ -119,6 +111,20 @@ func (ev *evaluation) httpResponse(rule *model.Rule) Response {
 	return resp
 }
 
+// weighted are the backends with a weight above 0, which share the
+// traffic (render leaves the others out), and their weights.
+func weighted(all []model.Backend) ([]*model.Backend, []int64) {
+	var backends []*model.Backend
+	var weights []int64
+	for i := range all {
+		if b := &all[i]; b.Weight > 0 {
+			backends = append(backends, b)
+			weights = append(weights, int64(b.Weight))
+		}
+	}
+	return backends, weights
+}
+
 // basisPoints divides 10000 among weights as the render step's
 // split_clients does (cumulative rounding).
 func basisPoints(weights []int64) []int {
@@ -134,6 +140,12 @@ func basisPoints(weights []int64) []int {
 		out[i], prev = at-prev, at
 	}
 	return out
+}
+
+// formatShare writes basis points as a percentage: "75%", "33.33%".
+func formatShare(bp int) string {
+	share := fmt.Sprintf("%d.%02d%%", bp/100, bp%100)
+	return strings.TrimSuffix(strings.TrimSuffix(share, ".00%"), "%") + "%"
 }
 
 func statusOr(code, def int) int {

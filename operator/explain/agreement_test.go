@@ -515,6 +515,13 @@ func freePort(t *testing.T, addr string) int32 {
 // lines and returns its fields (accessLine's groups).
 func waitAccessLine(t *testing.T, n *testenv.Nginx, before int) []string {
 	t.Helper()
+	return waitLogLine(t, n, before, accessLine)
+}
+
+// waitLogLine waits for the access log line (HTTP or stream: every one
+// names a route) after the first before lines and returns format's groups.
+func waitLogLine(t *testing.T, n *testenv.Nginx, before int, format *regexp.Regexp) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
@@ -525,7 +532,7 @@ func waitAccessLine(t *testing.T, n *testenv.Nginx, before int) []string {
 			}
 		}
 		if len(lines) > before {
-			m := accessLine.FindStringSubmatch(lines[before])
+			m := format.FindStringSubmatch(lines[before])
 			if m == nil {
 				t.Fatalf("access log line not in the default format: %s", lines[before])
 			}

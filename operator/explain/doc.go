@@ -22,6 +22,10 @@
 // pattern nginx runs with the same meaning on any byte string (byte mode,
 // invalid UTF-8 included), so Go's answer is nginx's answer.
 //
+// ExplainConnection does the same for one connection to a TCP, UDP or TLS
+// listener (stream.go), from the model's stream servers: the server of the
+// port and transport, the TLS server name's route, its weighted backends.
+//
 // The package is pure: no I/O, no clock. The kubectl plugin's explain
 // command (plugin/explain) reads the objects, translates them and prints
 // the Result.

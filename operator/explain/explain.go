@@ -16,6 +16,9 @@ type Result struct {
 	// Server is the server block that takes the request; nil when none
 	// does (no listener on the port, TLS handshake refused, 400).
 	Server *ServerChoice `json:"server,omitempty"`
+	// Stream is the stream server that takes a connection to a TCP, UDP
+	// or TLS listener (ExplainConnection); nil for HTTP requests.
+	Stream *StreamChoice `json:"stream,omitempty"`
 	// Location is the location block nginx selects in Server.
 	Location *LocationChoice `json:"location,omitempty"`
 	// Candidates are the route matches of Location in precedence order,
@@ -31,7 +34,9 @@ type Result struct {
 
 // RequestSeen is the request as nginx sees it.
 type RequestSeen struct {
-	Method string `json:"method"`
+	// Method is empty for a connection (ExplainConnection).
+	Method string `json:"method,omitempty"`
+	// Scheme is http or https; tcp, udp or tls for a connection.
 	Scheme string `json:"scheme"`
 	Port   int32  `json:"port"`
 	SNI    string `json:"sni,omitempty"`
@@ -232,6 +237,10 @@ func (ev *evaluation) run() {
 		return
 	}
 	if tls {
+		if why, elsewhere := ev.frontHandsElsewhere(); elsewhere {
+			ev.fail(0, OutcomeNoServer, why)
+			return
+		}
 		hs, why := pickServer(onPort, strings.ToLower(req.SNI))
 		if hs.TLS == nil || len(hs.TLS.CertificateNames) == 0 {
 			sni := "without SNI"

@@ -124,6 +124,8 @@ func (r *renderer) view() (*view, error) {
 		longestName = max(longestName, len(srv.Hostname))
 	}
 	v.NoEndpointsPort = dataplane.NoEndpointsPort
+	v.StatusListen = "unix:" + dataplane.SocketPath + "/" + dataplane.NginxStatusSocket
+	v.StatusURI = dataplane.NginxStatusURI
 	v.Upstreams = upstreamBlock("ngo_upstreams", 32, dataplane.EndpointsSRVService, r.gw.Upstreams)
 	v.Maps, v.Splits = r.maps, r.splits
 	stream, err := r.stream()

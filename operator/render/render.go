@@ -168,7 +168,11 @@ type view struct {
 	Upstreams       upstreamsView
 	// NoEndpointsPort is nginx's local 503 server (dataplane.NoEndpointsPort).
 	NoEndpointsPort int
-	Servers         []*serverView
+	// StatusListen and StatusURI are nginx's own status server
+	// (stub_status) on a unix socket, read by the sidecar's metrics
+	// (dataplane.NginxStatusSocket).
+	StatusListen, StatusURI string
+	Servers                 []*serverView
 	// Stream is the `stream` context, nil without TCP, UDP and TLS
 	// listeners.
 	Stream *streamView

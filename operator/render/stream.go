@@ -465,6 +465,10 @@ func (sb *streamBuilder) certificates(port int32, routes []*model.StreamRoute) (
 	return []kv{{"$" + crt.Var, "$" + key.Var}}, nil
 }
 
+// UpstreamRef is the name upstream name has in nginx's files, and so in
+// the stream access log's backend field (operator/explain).
+func UpstreamRef(name string) string { return upstreamRef(name) }
+
 // streamPass returns what proxy_pass takes for a route: the upstream of its
 // one live backend, a split_clients variable sharing connections by weight,
 // or ngo_closed.

@@ -26,7 +26,7 @@ func TestTrafficStreamFirstEndpointServesWithinSeconds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx")
 	}
-	tcpEcho, udpEcho := startTCPEcho(t, "late", nil), startUDPEcho(t, "late")
+	tcpEcho, udpEcho := startTCPEcho(t, "late", nil), testenv.UDPEcho(t, "late")
 	addr, port := testenv.FreeLoopbackAddr(t)
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(),
 		StreamUpstreams: []model.Upstream{upstream("late"), upstream("late_udp")},

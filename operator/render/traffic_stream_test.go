@@ -49,30 +49,6 @@ func startTCPEcho(t *testing.T, name string, tlsConfig *tls.Config) int32 {
 	return int32(l.Addr().(*net.TCPAddr).Port)
 }
 
-// startUDPEcho answers every datagram with three: "name 1 payload" …
-// "name 3 payload" (a streaming answer, more than one per request).
-func startUDPEcho(t *testing.T, name string) int32 {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			for i := 1; i <= 3; i++ {
-				_, _ = pc.WriteTo([]byte(fmt.Sprintf("%s %d %s", name, i, buf[:n])), from)
-			}
-		}
-	}()
-	return int32(pc.LocalAddr().(*net.UDPAddr).Port)
-}
-
 // tcpHello connects, reads the backend's name line and checks the echo.
 // It returns "" when nginx closes the connection without a backend.
 func tcpHello(t *testing.T, addr string, tlsConfig *tls.Config) (string, error) {
@@ -117,7 +93,7 @@ func TestTrafficStream(t *testing.T) {
 		t.Skip("starts nginx")
 	}
 	a, b := startTCPEcho(t, "a", nil), startTCPEcho(t, "b", nil)
-	udp := startUDPEcho(t, "u")
+	udp := testenv.UDPEcho(t, "u")
 	certA, keyA := testenv.SelfSignedCert(t, "a.example.com")
 	certB, keyB := testenv.SelfSignedCert(t, "b.example.com", "*.wild.example.com")
 	pairA, err := tls.X509KeyPair(certA, keyA)

@@ -18,9 +18,19 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // run runs `explain` offline on testdata/shop and returns its output.
 func run(t *testing.T, args ...string) string {
 	t.Helper()
+	return runOn(t, []string{"web", "-f", filepath.Join("testdata", "shop")}, args...)
+}
+
+// streamObjects are the TCP, UDP and TLS listeners' objects, shared with
+// operator/explain's agreement test, and their certificate.
+var streamObjects = []string{"stream", "-f", filepath.Join("..", "..", "operator", "explain", "testdata", "stream.yaml"), "-f", filepath.Join("testdata", "stream-cert.yaml")}
+
+// runOn runs `explain GATEWAY -f …` (gatewayAndFiles) with args.
+func runOn(t *testing.T, gatewayAndFiles []string, args ...string) string {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd := NewCommand(genericclioptions.NewConfigFlags(true), genericiooptions.IOStreams{Out: &out, ErrOut: &errOut})
-	cmd.SetArgs(append([]string{"web", "-f", filepath.Join("testdata", "shop")}, args...))
+	cmd.SetArgs(append(append([]string{}, gatewayAndFiles...), args...))
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("explain %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
@@ -73,6 +83,54 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenConnections explains connections to the TCP, UDP and TLS
+// listeners of operator/explain/testdata/stream.yaml (whose answers
+// operator/explain.TestConnectionsAgreeWithNginx checks against nginx).
+func TestGoldenConnections(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"tls-passthrough-wildcard", []string{"--url", "tls://a.example.com:443"},
+			[]string{"passthrough *.example.com", "Route:       TLSRoute shop/wildcard rule 0", `route="TLSRoute shop/wildcard" backend="u545f5b_shop_tls_backend_443"`}},
+		{"tls-listener-without-route", []string{"--url", "tls://isolated.example.com:443"},
+			[]string{"connection closed: the listener of hostname isolated.example.com takes it", `route="" backend="ngo_closed"`,
+				`TLSRoute shop/wildcard    not matched  hostname *.example.com matches too, but server name "isolated.example.com" goes to the more specific isolated.example.com`}},
+		{"tls-no-listener-hostname", []string{"--url", "tls://nothing.test:443"},
+			[]string{"no listener of the port takes this server name; the port's front server does not log it"}},
+		{"tls-handed-to-https", []string{"--url", "tls://www.example.com:443"},
+			[]string{"handed to HTTPS: the port's HTTPS listeners serve it"}},
+		{"tls-terminate-sni-flag", []string{"--url", "tls://gateway.test:8443", "--sni", "secure.example.com"},
+			[]string{"SNI:         secure.example.com", "Route:       TLSRoute shop/terminated rule 0"}},
+		{"tls-default-route-no-endpoints", []string{"--url", "tls://other.test:8444"},
+			[]string{"the route without hostname takes it", "Route:       TLSRoute shop/rest rule 0", "connection closed: the Service has no ready endpoints"}},
+		{"tcp-weighted", []string{"--url", "tcp://gateway.test:5300"},
+			[]string{"Route:       TCPRoute shop/weighted rule split", "70%", "30%", "invalid backendRef"}},
+		{"udp", []string{"--url", "udp://gateway.test:5300"},
+			[]string{"Route:       UDPRoute shop/dns rule 0", `backend="u208026_shop_dns_53_udp"`}},
+		{"tcp-no-route", []string{"--url", "tcp://gateway.test:5301"},
+			[]string{"connection closed: no route is attached to the listener"}},
+		{"https-on-shared-tls-port", []string{"--url", "https://a.example.com/x"},
+			[]string{"port 443's TLS front server does not hand this handshake to its HTTPS listeners", "(TLSRoute shop/wildcard); explain it with --url tls://a.example.com:443"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runOn(t, streamObjects, tc.args...)
+			for _, want := range tc.wants {
+				if !strings.Contains(got, want) {
+					t.Errorf("output lacks %q:\n%s", want, got)
+				}
+			}
+			testenv.Golden(t, filepath.Join("testdata", tc.name+".table"), []byte(got), *update)
+		})
+	}
+	got := runOn(t, streamObjects, "--url", "tcp://gateway.test:5300", "-o", "yaml")
+	if !strings.Contains(got, "protocol: TCP") || !strings.Contains(got, "scheme: tcp") {
+		t.Errorf("yaml output lacks the stream server or the connection:\n%s", got)
+	}
+	testenv.Golden(t, filepath.Join("testdata", "tcp-weighted.yaml"), []byte(got), *update)
+}
+
 // TestGoldenStructured checks the YAML and JSON forms.
 func TestGoldenStructured(t *testing.T) {
 	for _, format := range []string{"yaml", "json"} {
@@ -95,6 +153,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"nope", "-f", "testdata/shop", "--url", "http://x/"}, "Gateway default/nope is not among the objects read"},
 		{[]string{"web", "-f", "testdata/shop", "--url", "http://x/", "-H", "bad"}, "want 'Name: value'"},
 		{[]string{"web", "-f", "testdata/shop", "--url", "http://x/", "-o", "xml"}, "unknown output format"},
+		{[]string{"web", "-f", "testdata/shop", "--url", "http://x/", "--sni", "a"}, "--sni applies to https:// and tls:// URLs"},
+		{[]string{"web", "-f", "testdata/shop", "--url", "tcp://x:1", "-H", "A: b"}, "-H applies to http:// and https:// URLs"},
+		{[]string{"web", "-f", "testdata/shop", "--url", "tcp://x"}, "want HOST:PORT after tcp://"},
 	} {
 		var out bytes.Buffer
 		cmd := NewCommand(genericclioptions.NewConfigFlags(true), genericiooptions.IOStreams{Out: &out, ErrOut: &out})

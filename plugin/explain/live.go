@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -77,6 +78,9 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 	var routes gatewayv1.HTTPRouteList
 	var listenerSets gatewayv1.ListenerSetList
 	var grpcRoutes gatewayv1.GRPCRouteList
+	var tlsRoutes gatewayv1.TLSRouteList
+	var tcpRoutes gatewayv1.TCPRouteList
+	var udpRoutes gatewayv1.UDPRouteList
 	var grants gatewayv1beta1.ReferenceGrantList
 	var services corev1.ServiceList
 	var slices discoveryv1.EndpointSliceList
@@ -86,13 +90,15 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 		what string
 		list client.ObjectList
 	}{
-		{"HTTPRoutes", &routes}, {"ListenerSets", &listenerSets}, {"GRPCRoutes", &grpcRoutes}, {"ReferenceGrants", &grants}, {"Services", &services},
+		{"HTTPRoutes", &routes}, {"ListenerSets", &listenerSets}, {"GRPCRoutes", &grpcRoutes}, {"TLSRoutes", &tlsRoutes}, {"TCPRoutes", &tcpRoutes}, {"UDPRoutes", &udpRoutes},
+		{"ReferenceGrants", &grants}, {"Services", &services},
 		{"EndpointSlices", &slices}, {"GatewayParameters", &params},
 	} {
 		if err := r.list(ctx, l.what, l.list); err != nil {
 			return in, nil, err
 		}
 	}
+	in.TLSRoutes, in.TCPRoutes, in.UDPRoutes = tlsRoutes.Items, tcpRoutes.Items, udpRoutes.Items
 	in.HTTPRoutes, in.GRPCRoutes, in.ReferenceGrants, in.Services, in.EndpointSlices, in.Parameters = routes.Items, grpcRoutes.Items, grants.Items, services.Items, slices.Items, params.Items
 	in.ListenerSets = listenerSets.Items
 	switch err := c.List(ctx, &namespaces); {
@@ -141,8 +147,8 @@ type liveReader struct {
 // listing every namespace is forbidden.
 func (r *liveReader) list(ctx context.Context, what string, list client.ObjectList) error {
 	err := r.c.List(ctx, list)
-	if err == nil {
-		return nil
+	if err == nil || apimeta.IsNoMatchError(err) {
+		return nil // the kind's CRD is not installed (TCPRoute, UDPRoute…): there are none
 	}
 	if !apierrors.IsForbidden(err) {
 		return fmt.Errorf("listing %s: %w", what, err)

@@ -27,6 +27,10 @@ func printTable(w io.Writer, rep Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	r := rep.Request
 	fmt.Fprintf(tw, "Gateway:\t%s\n", rep.Gateway)
+	if rep.Request.Method == "" {
+		printConnection(tw, rep)
+		return
+	}
 	req := fmt.Sprintf("%s %s://%s%s", r.Method, r.Scheme, orNone(r.Host), r.Path)
 	if (r.Scheme == "http" && r.Port != 80) || (r.Scheme == "https" && r.Port != 443) {
 		req = fmt.Sprintf("%s %s://%s:%d%s", r.Method, r.Scheme, orNone(r.Host), r.Port, r.Path)
@@ -94,21 +98,7 @@ func printTable(w io.Writer, rep Report) {
 	}
 	tw.Flush()
 
-	if len(resp.Backends) > 0 {
-		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "BACKEND\tWEIGHT\tSHARE\tENDPOINTS\tANSWER")
-		for _, b := range resp.Backends {
-			answer := "proxied"
-			if b.Status != 0 {
-				answer = fmt.Sprintf("%d: %s", b.Status, b.Why)
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", orNone(b.Service), b.Weight, b.Share, orNone(strings.Join(b.Endpoints, ",")), answer)
-			for _, f := range b.Filters {
-				fmt.Fprintf(tw, "  filter: %s\t\t\t\t\n", f)
-			}
-		}
-		tw.Flush()
-	}
+	printBackends(tw, resp)
 	if len(rep.Candidates) > 0 {
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "MATCHES OF THE LOCATION, IN ORDER\tRULE\tMATCH\tVERDICT")
@@ -121,14 +111,7 @@ func printTable(w io.Writer, rep Report) {
 		}
 		tw.Flush()
 	}
-	if len(rep.Routes) > 0 {
-		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "ROUTE\tVERDICT\tWHY")
-		for _, v := range rep.Routes {
-			fmt.Fprintf(tw, "%s %s\t%s\t%s\n", v.Kind, v.Route, v.Verdict, v.Why)
-		}
-		tw.Flush()
-	}
+	printRouteVerdicts(tw, rep.Routes)
 }
 
 // backendLog is the access log's backend field: the one backend's, or
@@ -149,4 +132,78 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printBackends is the table of the selected rule's backends.
+func printBackends(tw *tabwriter.Writer, resp explain.Response) {
+	if len(resp.Backends) == 0 {
+		return
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "BACKEND\tWEIGHT\tSHARE\tENDPOINTS\tANSWER")
+	for _, b := range resp.Backends {
+		answer := "proxied"
+		switch {
+		case b.Status != 0:
+			answer = fmt.Sprintf("%d: %s", b.Status, b.Why)
+		case b.Why != "":
+			answer = b.Why
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", orNone(b.Service), b.Weight, b.Share, orNone(strings.Join(b.Endpoints, ",")), answer)
+		for _, f := range b.Filters {
+			fmt.Fprintf(tw, "  filter: %s\t\t\t\t\n", f)
+		}
+	}
+	tw.Flush()
+}
+
+// printConnection is printTable for a connection to a TCP, UDP or TLS
+// listener (explain.ExplainConnection).
+func printConnection(tw *tabwriter.Writer, rep Report) {
+	r := rep.Request
+	fmt.Fprintf(tw, "Connection:\t%s to port %d\n", strings.ToUpper(r.Scheme), r.Port)
+	if r.Scheme == "tls" {
+		fmt.Fprintf(tw, "SNI:\t%s\n", orNone(r.SNI))
+	}
+	if s := rep.Stream; s != nil {
+		mode := ""
+		if s.Mode != "" {
+			mode = ", " + s.Mode
+			if s.Hostname != "" {
+				mode += " " + s.Hostname
+			}
+		}
+		fmt.Fprintf(tw, "Server:\t%s port %d, listener %s%s: %s\n", s.Protocol, s.Port, orNone(strings.Join(s.Listeners, ",")), mode, s.Why)
+	}
+	if rep.Selected != nil {
+		fmt.Fprintf(tw, "Route:\t%s %s rule %s\n", rep.Selected.Kind, rep.Selected.Route, rep.Selected.Rule)
+	}
+	resp := rep.Response
+	line := resp.Outcome
+	if resp.Why != "" {
+		line += ": " + resp.Why
+	}
+	fmt.Fprintf(tw, "Response:\t%s\n", line)
+	if a := resp.AccessLog; a != nil {
+		fmt.Fprintf(tw, "Access log:\troute=%q backend=%q\n", a.Route, backendLog(resp))
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(tw, "Note:\t%s\n", n)
+	}
+	tw.Flush()
+	printBackends(tw, resp)
+	printRouteVerdicts(tw, rep.Routes)
+}
+
+// printRouteVerdicts is the table of every route's verdict.
+func printRouteVerdicts(tw *tabwriter.Writer, routes []explain.RouteVerdict) {
+	if len(routes) == 0 {
+		return
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "ROUTE\tVERDICT\tWHY")
+	for _, v := range routes {
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", v.Kind, v.Route, v.Verdict, v.Why)
+	}
+	tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/explain"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pipeline"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
@@ -28,6 +29,17 @@ type Report struct {
 // on Gateway nn. Routes that name the Gateway but are not attached to it
 // get a "not attached" verdict with their Accepted condition's reason.
 func Build(in translate.Input, nn types.NamespacedName, req explain.Request) (Report, error) {
+	return build(in, nn, func(m *model.Gateway, eps explain.Endpoints) explain.Result { return explain.Explain(m, eps, req) })
+}
+
+// BuildConnection is Build for a connection to a TCP, UDP or TLS listener.
+func BuildConnection(in translate.Input, nn types.NamespacedName, c explain.Connection) (Report, error) {
+	return build(in, nn, func(m *model.Gateway, eps explain.Endpoints) explain.Result {
+		return explain.ExplainConnection(m, eps, c)
+	})
+}
+
+func build(in translate.Input, nn types.NamespacedName, ask func(*model.Gateway, explain.Endpoints) explain.Result) (Report, error) {
 	rep := Report{Gateway: nn.String()}
 	piped := pipeline.Run(in)
 	var gw *translate.GatewayResult
@@ -46,7 +58,7 @@ func Build(in translate.Input, nn types.NamespacedName, req explain.Request) (Re
 	if err := piped.Errors[nn]; err != nil {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("this configuration does not render (%v): the gateway pods keep serving an older one, which this explanation does not show", err))
 	}
-	rep.Result = explain.Explain(gw.Model, explain.Endpoints(gw.Endpoints), req)
+	rep.Result = ask(gw.Model, explain.Endpoints(gw.Endpoints))
 	rep.Routes = append(rep.Routes, notAttached(piped.Output, nn, rep.Routes)...)
 	slices.SortFunc(rep.Routes, func(a, b explain.RouteVerdict) int {
 		return cmp.Or(cmp.Compare(a.Route, b.Route), cmp.Compare(a.Kind, b.Kind))

@@ -114,6 +114,10 @@ func New(cfg Config) (*Applier, error) {
 // Applied is the hash of the config nginx serves ("" before the first).
 func (a *Applier) Applied() string { return a.applied }
 
+// Rejected is the hash of the config last refused for good ("" when the
+// newest config was not refused, or its failure may pass).
+func (a *Applier) Rejected() string { return a.rejected }
+
 // Apply reads both mounts and applies them unless they hold the applied config.
 func (a *Applier) Apply(ctx context.Context) Result {
 	files, refusal, err := a.read()
@@ -186,8 +190,9 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 	reloadStart := time.Now()
 	reloaded, err := a.reload(ctx)
 	if reloaded {
-		res.Reload = time.Since(reloadStart)
-		a.cfg.Metrics.ObserveReload(res.Reload, err != nil)
+		end := time.Now()
+		res.Reload = end.Sub(reloadStart)
+		a.cfg.Metrics.ObserveReload(res.Reload, err != nil, end)
 	}
 	if err != nil && ctx.Err() != nil {
 		// Shutting down mid-reload: nginx has the signal and the live tree

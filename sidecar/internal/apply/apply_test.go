@@ -33,7 +33,7 @@ func newApplierWith(t *testing.T, run string, change func(*Config)) (*Applier, C
 		StagingDir: filepath.Join(run, "configs"), LivePath: filepath.Join(run, "live"), PidFile: filepath.Join(run, "nginx.pid"),
 		Nginx: "/nonexistent/nginx", EmergLog: &nginxproc.EmergLog{Path: filepath.Join(run, "emerg.log")},
 		ValidateTimeout: time.Second, ReloadTimeout: time.Second,
-		Metrics: metrics.New(), Log: logr.Discard(),
+		Metrics: metrics.New(""), Log: logr.Discard(),
 	}
 	change(&cfg)
 	a, err := New(cfg)

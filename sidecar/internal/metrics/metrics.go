@@ -25,6 +25,17 @@ type Metrics struct {
 	// step of LastStep is set for changes that skip nginx -t too.
 	LastValidationAt prometheus.Gauge
 	LastReload       prometheus.Gauge
+	// ValidationDuration and ReloadDuration are every nginx -t and every
+	// reload (signal until nginx runs new workers, or its refusal).
+	ValidationDuration, ReloadDuration prometheus.Histogram
+	// LastReloadSuccess is 1 when the last reload was accepted, 0 when
+	// nginx refused it or did not confirm it; LastReloadTime is when it ended.
+	LastReloadSuccess, LastReloadTime prometheus.Gauge
+	// ConfigInSync is 1 when nginx serves the newest config the sidecar
+	// read from its mounts; ConfigRejected is 1 when that config was
+	// refused (nginx -t, the reload, or the mounts' contents) and will not
+	// be tried again until it changes.
+	ConfigInSync, ConfigRejected prometheus.Gauge
 	// EndpointsUpdates counts the versions of the endpoints ConfigMap
 	// served to nginx as DNS (no reload each).
 	EndpointsUpdates prometheus.Counter
@@ -42,8 +53,14 @@ type Metrics struct {
 	applied   *prometheus.GaugeVec
 }
 
-// New registers the metrics on a fresh registry, with the Go and process collectors.
-func New() *Metrics {
+// durationBuckets span a small config's nginx -t or reload (tens of
+// milliseconds) to a large one's (seconds) and the timeouts (10 s, 30 s).
+var durationBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// New registers the metrics on a fresh registry, with the Go and process
+// collectors and nginx's own counters, read at each scrape from its status
+// server's unix socket nginxStatusSocket ("" for none).
+func New(nginxStatusSocket string) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		Validations: prometheus.NewCounter(prometheus.CounterOpts{
@@ -74,6 +91,30 @@ func New() *Metrics {
 			Namespace: namespace, Name: "last_reload_duration_seconds",
 			Help: "Time from the last reload signal until nginx ran a new generation of workers.",
 		}),
+		ValidationDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "validation_duration_seconds",
+			Help: "Duration of nginx -t runs (a tree is checked before nginx starts from it, or before every reload with --validate-before-reload).", Buckets: durationBuckets,
+		}),
+		ReloadDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "reload_duration_seconds",
+			Help: "Time from a reload signal until nginx ran a new generation of workers, or refused the config.", Buckets: durationBuckets,
+		}),
+		LastReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_reload_success",
+			Help: "1 when the last reload was accepted by nginx, 0 when it was refused or not confirmed in time.",
+		}),
+		LastReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_reload_timestamp_seconds",
+			Help: "Unix time the last reload ended (accepted or not).",
+		}),
+		ConfigInSync: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_in_sync",
+			Help: "1 when nginx serves the newest config the sidecar read from its mounts, 0 while that config is being applied, was refused, or failed to apply.",
+		}),
+		ConfigRejected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_rejected",
+			Help: "1 when the newest config read from the mounts was refused (nginx -t, the reload, or its files) and is not tried again until it changes.",
+		}),
 		EndpointsUpdates: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "endpoints_updates_total",
 			Help: "Versions of the endpoints ConfigMap served to nginx as DNS (each without a reload).",
@@ -97,10 +138,15 @@ func New() *Metrics {
 	}
 	m.registry.MustRegister(
 		m.Validations, m.ValidationFailures, m.Reloads, m.ReloadFailures,
-		m.LastValidation, m.LastValidationAt, m.LastReload, m.EndpointsUpdates, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
+		m.LastValidation, m.LastValidationAt, m.LastReload, m.ValidationDuration, m.ReloadDuration, m.LastReloadSuccess, m.LastReloadTime,
+		m.ConfigInSync, m.ConfigRejected,
+		m.EndpointsUpdates, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if nginxStatusSocket != "" {
+		m.registry.MustRegister(newNginxStatus(nginxStatusSocket))
+	}
 	return m
 }
 
@@ -117,18 +163,38 @@ func (m *Metrics) ObserveValidation(d time.Duration, failed bool) {
 	m.Validations.Inc()
 	m.LastValidation.Set(d.Seconds())
 	m.LastValidationAt.SetToCurrentTime()
+	m.ValidationDuration.Observe(d.Seconds())
 	if failed {
 		m.ValidationFailures.Inc()
 	}
 }
 
-// ObserveReload records one reload.
-func (m *Metrics) ObserveReload(d time.Duration, failed bool) {
+// ObserveReload records one reload, which ended at end.
+func (m *Metrics) ObserveReload(d time.Duration, failed bool, end time.Time) {
 	m.Reloads.Inc()
 	m.LastReload.Set(d.Seconds())
+	m.ReloadDuration.Observe(d.Seconds())
+	m.LastReloadTime.Set(float64(end.UnixNano()) / 1e9)
 	if failed {
 		m.ReloadFailures.Inc()
+		m.LastReloadSuccess.Set(0)
+	} else {
+		m.LastReloadSuccess.Set(1)
 	}
+}
+
+// SetSync records whether nginx serves the newest config read from the
+// mounts, and whether that config was refused for good.
+func (m *Metrics) SetSync(inSync, rejected bool) {
+	m.ConfigInSync.Set(boolValue(inSync))
+	m.ConfigRejected.Set(boolValue(rejected))
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // StepAt records when a step (dataplane.Step*) of the current change happened.

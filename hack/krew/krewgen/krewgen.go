@@ -1,0 +1,240 @@
+// Package krewgen builds the release archives of the kubectl plugin
+// (kubectl-nginx_gateway) for every platform of its krew manifest, and
+// fills the manifest template (packaging/krew/nginx-gateway.yaml) with the
+// version and each archive's sha256. `make krew` runs it through
+// hack/krew; the packaging tests run it and check the result with krew's
+// own validation and installer.
+package krewgen
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	// Binary is the plugin's file name: kubectl finds `kubectl
+	// nginx-gateway` by it on PATH, and krew links it under that name.
+	Binary = "kubectl-nginx_gateway"
+	// PluginName is the krew name (`kubectl krew install nginx-gateway`);
+	// krew requires the manifest file to be PluginName + ".yaml".
+	PluginName = "nginx-gateway"
+	// Template is the manifest template, relative to the repository.
+	Template = "packaging/krew/" + PluginName + ".yaml"
+)
+
+// Platform is one os/arch the plugin is released for.
+type Platform struct{ OS, Arch string }
+
+func (p Platform) String() string { return p.OS + "/" + p.Arch }
+
+// ArchiveName is the release archive of p, as the manifest's uri names it.
+func (p Platform) ArchiveName() string {
+	return fmt.Sprintf("%s_%s_%s.tar.gz", Binary, p.OS, p.Arch)
+}
+
+// Platforms are the platforms released, each with a block in the template.
+var Platforms = []Platform{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "amd64"}, {"darwin", "arm64"}}
+
+// Build cross-compiles the plugin of the repository at root for p into
+// dir, as `make build` does (static, -trimpath), and returns its path.
+func Build(root, dir string, p Platform) (string, error) {
+	out := filepath.Join(dir, p.OS+"_"+p.Arch, Binary)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/kubectl-nginx_gateway")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s for %s: %v\n%s", Binary, p, err, msg)
+	}
+	return out, nil
+}
+
+// Archive writes the release archive of binary to dst: a tar.gz holding
+// Binary (mode 0755) at its root. It is byte for byte the same for the same
+// binary (no times, owners or names from the machine), so its sha256 is the
+// binary's alone.
+func Archive(binary, dst string) error {
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	gz, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(gz)
+	hdr := &tar.Header{Name: Binary, Mode: 0o755, Size: int64(len(data)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, buf.Bytes(), 0o644)
+}
+
+// FileSHA256 is the hex sha256 of a file, as krew checks an archive.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+var placeholder = regexp.MustCompile(`@[A-Z0-9]+(:[a-z0-9]+/[a-z0-9]+)?@`)
+
+// Fill writes version ("v1.2.3": krew wants the v) and each platform's
+// sha256 (by "os/arch") into the template; every placeholder must be
+// filled, and every sum must be used.
+func Fill(template []byte, version string, sums map[string]string) ([]byte, error) {
+	if !regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+`).MatchString(version) {
+		return nil, fmt.Errorf("version %q: want vMAJOR.MINOR.PATCH", version)
+	}
+	used := map[string]bool{}
+	var missing []string
+	out := placeholder.ReplaceAllStringFunc(string(template), func(m string) string {
+		key := strings.Trim(m, "@")
+		switch {
+		case key == "VERSION":
+			return version
+		case strings.HasPrefix(key, "SHA256:"):
+			platform := strings.TrimPrefix(key, "SHA256:")
+			if sum, ok := sums[platform]; ok {
+				used[platform] = true
+				return sum
+			}
+		}
+		missing = append(missing, m)
+		return m
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no value for %v in the template", missing)
+	}
+	for platform := range sums {
+		if !used[platform] {
+			return nil, fmt.Errorf("the template has no platform %s", platform)
+		}
+	}
+	// The template's own header comment describes the template.
+	for strings.HasPrefix(out, "#") {
+		_, out, _ = strings.Cut(out, "\n")
+	}
+	return []byte(generatedHeader + out), nil
+}
+
+// generatedHeader starts a filled manifest.
+const generatedHeader = "# Generated by `make krew` (hack/krew) from " + Template + " and the archives beside it.\n"
+
+// Manifest is the part of a krew plugin manifest that Verify reads.
+type Manifest struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		Version   string `json:"version"`
+		Platforms []struct {
+			Selector struct {
+				MatchLabels map[string]string `json:"matchLabels"`
+			} `json:"selector"`
+			URI    string `json:"uri"`
+			SHA256 string `json:"sha256"`
+		} `json:"platforms"`
+	} `json:"spec"`
+}
+
+// Verify checks a filled manifest against the archives in dir: each
+// platform's uri names its archive (by file name), whose sha256 is the
+// manifest's, and every released platform is there once.
+func Verify(manifest []byte, dir string) error {
+	var m Manifest
+	if err := yaml.Unmarshal(manifest, &m); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, pl := range m.Spec.Platforms {
+		p := Platform{OS: pl.Selector.MatchLabels["os"], Arch: pl.Selector.MatchLabels["arch"]}
+		if seen[p.String()] {
+			return fmt.Errorf("platform %s appears twice", p)
+		}
+		seen[p.String()] = true
+		if path.Base(pl.URI) != p.ArchiveName() {
+			return fmt.Errorf("platform %s: uri %s does not name %s", p, pl.URI, p.ArchiveName())
+		}
+		sum, err := FileSHA256(filepath.Join(dir, p.ArchiveName()))
+		if err != nil {
+			return err
+		}
+		if sum != pl.SHA256 {
+			return fmt.Errorf("platform %s: the manifest says sha256 %s, the archive %s has %s", p, pl.SHA256, p.ArchiveName(), sum)
+		}
+	}
+	for _, p := range Platforms {
+		if !seen[p.String()] {
+			return fmt.Errorf("the manifest has no platform %s", p)
+		}
+	}
+	return nil
+}
+
+// Release builds, archives and fills for every platform: the archives and
+// the filled manifest (PluginName.yaml) are written to dir, and checked
+// with Verify.
+func Release(root, dir, version string) error {
+	template, err := os.ReadFile(filepath.Join(root, Template))
+	if err != nil {
+		return err
+	}
+	build, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(build)
+	sums := map[string]string{}
+	for _, p := range Platforms {
+		bin, err := Build(root, build, p)
+		if err != nil {
+			return err
+		}
+		archive := filepath.Join(dir, p.ArchiveName())
+		if err := Archive(bin, archive); err != nil {
+			return err
+		}
+		if sums[p.String()], err = FileSHA256(archive); err != nil {
+			return err
+		}
+	}
+	manifest, err := Fill(template, version, sums)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, PluginName+".yaml"), manifest, 0o644); err != nil {
+		return err
+	}
+	return Verify(manifest, dir)
+}
