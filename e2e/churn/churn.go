@@ -74,7 +74,7 @@ type Observer struct {
 	metrics   string
 	ready     *readyTimes
 	published *firstSeen
-	traffic   *traffic
+	traffic   *Traffic
 	res       Result
 }
 
@@ -83,7 +83,7 @@ type Observer struct {
 func Observe(ctx context.Context, t testing.TB, target Target) *Observer {
 	t.Helper()
 	o := &Observer{t: t, ctx: ctx, target: target}
-	o.gw = gatewayPod(ctx, t, target)
+	o.gw = GatewayPod(ctx, t, target)
 	o.metrics = fmt.Sprintf("http://%s:%d%s", o.gw.Status.PodIP, dataplane.MetricsPort, dataplane.MetricsPath)
 	o.res.GatewayPod = o.gw.Name
 	o.res.ReloadsBefore = SidecarCounter(t, o.metrics, "nginx_gateway_sidecar_reloads_total")
@@ -93,7 +93,7 @@ func Observe(ctx context.Context, t testing.TB, target Target) *Observer {
 	}
 	o.ready = watchReady(ctx, t, target)
 	o.published = watchPublished(ctx, t, target)
-	o.traffic = startTraffic(target.URL, max(target.Clients, 1))
+	o.traffic = StartTraffic(target.URL, max(target.Clients, 1))
 	return o
 }
 
@@ -173,7 +173,7 @@ func (o *Observer) WaitNewPodsServed() {
 // Finish stops the clients and returns what was seen.
 func (o *Observer) Finish() Result {
 	o.t.Helper()
-	requests, failures, firstServed := o.traffic.stop()
+	requests, failures, firstServed := o.traffic.Stop()
 	o.res.Requests, o.res.Failures = requests, failures
 	for pod, servedAt := range firstServed {
 		readyAt, ok := o.ready.at(pod)
@@ -209,8 +209,8 @@ func (o *Observer) NginxLogNotOK() string {
 	return strings.Join(notOK, "\n")
 }
 
-// gatewayPod is the Gateway's one pod.
-func gatewayPod(ctx context.Context, t testing.TB, target Target) *corev1.Pod {
+// GatewayPod is the Gateway's one pod (the scenarios' sample Gateway has one replica).
+func GatewayPod(ctx context.Context, t testing.TB, target Target) *corev1.Pod {
 	t.Helper()
 	pods, err := target.Cluster.Client.CoreV1().Pods(target.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: dataplane.LabelGatewayName + "=" + target.Gateway + "," + dataplane.LabelGatewayNamespace + "=" + target.Namespace})
@@ -386,9 +386,9 @@ func watchPublished(ctx context.Context, t testing.TB, target Target) *firstSeen
 	return p
 }
 
-// traffic is clients sending GETs in a loop, each on a fresh connection
+// Traffic is clients sending GETs in a loop, each on a fresh connection
 // and never retried, recording failures and when each pod first answered.
-type traffic struct {
+type Traffic struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -398,8 +398,9 @@ type traffic struct {
 	last     map[string]time.Time
 }
 
-func startTraffic(url string, clients int) *traffic {
-	tr := &traffic{done: make(chan struct{}), first: map[string]time.Time{}, last: map[string]time.Time{}}
+// StartTraffic starts clients GETting url until Stop.
+func StartTraffic(url string, clients int) *Traffic {
+	tr := &Traffic{done: make(chan struct{}), first: map[string]time.Time{}, last: map[string]time.Time{}}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	began := time.Now()
 	for range clients {
@@ -451,7 +452,7 @@ func get(client *http.Client, url string) (int, string, error) {
 }
 
 // servedSince lists the pods that answered after since.
-func (tr *traffic) servedSince(since time.Time) []string {
+func (tr *Traffic) servedSince(since time.Time) []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var pods []string
@@ -464,7 +465,8 @@ func (tr *traffic) servedSince(since time.Time) []string {
 	return pods
 }
 
-func (tr *traffic) stop() (requests int, failures []string, first map[string]time.Time) {
+// Stop ends the clients and returns what they saw.
+func (tr *Traffic) Stop() (requests int, failures []string, first map[string]time.Time) {
 	close(tr.done)
 	tr.wg.Wait()
 	return tr.requests, tr.failures, tr.first

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/churn"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
@@ -32,10 +33,10 @@ const listenerSetPort = 8088
 // the Deployment's pod template did not change, nginx reloaded (the
 // sidecar's reloads_total grew) and no request failed.
 func testListenerSetAddsPortWithoutRestart(t *testing.T, ctx context.Context, c *cluster.Cluster, trafficURL string) {
-	pod := gatewayPod(t, ctx, c)
+	pod := sampleGatewayPod(t, ctx, c)
 	metricsURL := fmt.Sprintf("http://%s:%d%s", pod.Status.PodIP, dataplane.MetricsPort, dataplane.MetricsPath)
-	reloads := sidecarCounter(t, metricsURL, "nginx_gateway_sidecar_reloads_total")
-	processes := nginxProcesses(t, pod)
+	reloads := churn.SidecarCounter(t, metricsURL, "nginx_gateway_sidecar_reloads_total")
+	processes := churn.NginxProcesses(t, pod)
 	if len(processes) < 2 {
 		t.Fatalf("found nginx processes %v in the gateway pod's network namespace, want a master and workers", processes)
 	}
@@ -58,7 +59,7 @@ func testListenerSetAddsPortWithoutRestart(t *testing.T, ctx context.Context, c 
 		}
 	})
 
-	traffic := startTraffic(trafficURL, 2)
+	traffic := churn.StartTraffic(trafficURL, 2)
 	began := time.Now()
 	if _, err := clustertest.Kubectl(ctx, c, "patch", "-n", "default", "gateway/gateway", "--type=merge",
 		"-p", `{"spec":{"allowedListeners":{"namespaces":{"from":"Same"}}}}`); err != nil {
@@ -103,7 +104,7 @@ spec:
 	// Traffic keeps flowing on the Gateway's own listener a moment longer:
 	// the old workers finish after the reload.
 	time.Sleep(2 * time.Second)
-	requests, failures, _ := traffic.stop()
+	requests, failures, _ := traffic.Stop()
 	t.Logf("ListenerSet listener on port %d answering %s after the change; %d requests to the Gateway's own listener meanwhile, %d failed",
 		listenerSetPort, served.Round(100*time.Millisecond), requests, len(failures))
 	for _, f := range failures {
@@ -117,14 +118,14 @@ spec:
 	if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == listenerSetPort }) {
 		t.Errorf("the Service has no port %d: %+v", listenerSetPort, svc.Spec.Ports)
 	}
-	after := gatewayPod(t, ctx, c)
+	after := sampleGatewayPod(t, ctx, c)
 	if after.UID != pod.UID {
 		t.Errorf("the gateway pod was replaced: %s (%s) → %s (%s)", pod.Name, pod.UID, after.Name, after.UID)
 	}
 	if restarts(after) != restarts(pod) {
 		t.Errorf("gateway containers restarted: %d → %d restarts", restarts(pod), restarts(after))
 	}
-	if now := nginxProcesses(t, after); !slices.Contains(now, master) {
+	if now := churn.NginxProcesses(t, after); !slices.Contains(now, master) {
 		t.Errorf("the nginx master process %d is gone (processes now %v): nginx was restarted, not reloaded", master, now)
 	}
 	deployment, err = c.Client.AppsV1().Deployments("default").Get(ctx, "gateway-nginx", metav1.GetOptions{})
@@ -134,7 +135,7 @@ spec:
 	if deployment.Generation != generation {
 		t.Errorf("the Deployment changed (generation %d → %d): its pod template depends on the listeners", generation, deployment.Generation)
 	}
-	if got := sidecarCounter(t, metricsURL, "nginx_gateway_sidecar_reloads_total"); got <= reloads {
+	if got := churn.SidecarCounter(t, metricsURL, "nginx_gateway_sidecar_reloads_total"); got <= reloads {
 		t.Errorf("nginx did not reload for the new listener: reloads_total %v → %v", reloads, got)
 	}
 	status, err := clustertest.Kubectl(ctx, c, "get", "-n", "default", "gateway/gateway", "-o", "jsonpath={.status.attachedListenerSets}")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/churn"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 )
@@ -18,15 +19,15 @@ import (
 // requests through the Gateway move nginx_gateway_nginx_http_requests_total
 // by at least their number, and the pod serves its newest config.
 func testGatewayPodExportsNginxCounters(t *testing.T, ctx context.Context, c *cluster.Cluster, url string) {
-	gw := gatewayPod(t, ctx, c)
+	gw := sampleGatewayPod(t, ctx, c)
 	metricsURL := fmt.Sprintf("http://%s:%d%s", gw.Status.PodIP, dataplane.MetricsPort, dataplane.MetricsPath)
-	if up := sidecarCounter(t, metricsURL, "nginx_gateway_nginx_up"); up != 1 {
+	if up := churn.SidecarCounter(t, metricsURL, "nginx_gateway_nginx_up"); up != 1 {
 		t.Fatalf("nginx_gateway_nginx_up = %v: the sidecar cannot read nginx's status socket", up)
 	}
-	if inSync := sidecarCounter(t, metricsURL, "nginx_gateway_sidecar_config_in_sync"); inSync != 1 {
+	if inSync := churn.SidecarCounter(t, metricsURL, "nginx_gateway_sidecar_config_in_sync"); inSync != 1 {
 		t.Errorf("nginx_gateway_sidecar_config_in_sync = %v, want 1", inSync)
 	}
-	before := sidecarCounter(t, metricsURL, "nginx_gateway_nginx_http_requests_total")
+	before := churn.SidecarCounter(t, metricsURL, "nginx_gateway_nginx_http_requests_total")
 	const requests = 20
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for range requests {
@@ -37,7 +38,7 @@ func testGatewayPodExportsNginxCounters(t *testing.T, ctx context.Context, c *cl
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	after := sidecarCounter(t, metricsURL, "nginx_gateway_nginx_http_requests_total")
+	after := churn.SidecarCounter(t, metricsURL, "nginx_gateway_nginx_http_requests_total")
 	if after-before < requests {
 		t.Errorf("nginx_gateway_nginx_http_requests_total moved by %v over %d requests", after-before, requests)
 	}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/churn"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
@@ -409,4 +411,9 @@ func servesOK(baseURL, path string) func() error {
 		}
 		return nil
 	}
+}
+
+// sampleGatewayPod is the sample Gateway's one pod.
+func sampleGatewayPod(t *testing.T, ctx context.Context, c *cluster.Cluster) *corev1.Pod {
+	return churn.GatewayPod(ctx, t, churn.Target{Cluster: c, Namespace: "default", Gateway: "gateway"})
 }
