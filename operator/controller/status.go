@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -61,8 +62,22 @@ func (r *Reconciler) writeGatewayStatus(ctx context.Context, gw *gatewayv1.Gatew
 	if err := r.client.Status().Patch(ctx, gw, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("writing status of Gateway %s/%s: %w", gw.Namespace, gw.Name, err)
 	}
+	r.recordRefusals(gw, gatewayRefusalEvents(orig.Status, gw.Status))
 	return nil
 }
+
+// recordRefusals records each refusal as a Warning Event on obj, once its
+// status saying so is written (a write lost to a conflict is retried and
+// records then).
+func (r *Reconciler) recordRefusals(obj runtime.Object, events []refusalEvent) {
+	for _, e := range events {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, e.Reason, refusalAction, "%s", e.Note)
+	}
+}
+
+// refusalAction is the action of refusal Events: the translation of the
+// Gateway API objects into nginx's configuration refused something.
+const refusalAction = "Translate"
 
 // eventOnRejection records an event when the Gateway becomes Invalid
 // because nginx rejected its config (called only when the status changes,
@@ -116,7 +131,9 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 		gc.Status.SupportedFeatures = status.SupportedFeatures
 		if err := r.client.Status().Patch(ctx, gc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of GatewayClass %s: %w", gc.Name, err))
+			continue
 		}
+		r.recordRefusals(gc, refusalEvents("", orig.Status.Conditions, conditions))
 	}
 	return errors.Join(errs...)
 }
@@ -124,9 +141,11 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 // mergeRouteParents keeps other controllers' entries in place and puts ours
 // after them, each keeping its conditions' transition times.
 func mergeRouteParents(current, ours []gatewayv1.RouteParentStatus, now metav1.Time) []gatewayv1.RouteParentStatus {
-	return mergeOurEntries(current, ours, now, func(p *gatewayv1.RouteParentStatus) parentEntry {
-		return parentEntry{p.ControllerName, p.ParentRef, &p.Conditions}
-	})
+	return mergeOurEntries(current, ours, now, routeParentEntry)
+}
+
+func routeParentEntry(p *gatewayv1.RouteParentStatus) parentEntry {
+	return parentEntry{p.ControllerName, p.ParentRef, &p.Conditions}
 }
 
 // parentEntry is what merging needs of a status entry kept per controller
