@@ -140,6 +140,20 @@ spec:
 		return nil
 	})
 	t.Logf("status exit codes seen while the route was being refused: %v", codes)
+	clustertest.Eventually(t, 30*time.Second, "a Warning Event on the refused route", func() error {
+		events, err := c.Client.EventsV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Regarding.Kind == "HTTPRoute" && e.Regarding.Name == "refused" && e.Type == corev1.EventTypeWarning &&
+				e.Reason == "UnsupportedValue" && strings.Contains(e.Note, "responseHeaderModifier.set[0].value") {
+				t.Logf("Event on HTTPRoute default/refused: %s %s: %s", e.Type, e.Reason, e.Note)
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events in default, none UnsupportedValue on HTTPRoute refused", len(events.Items))
+	})
 	logStatusTable(t, ctx, c)
 
 	// (2) A stale pod.
