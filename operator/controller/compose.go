@@ -106,9 +106,13 @@ func withCondition(conditions []metav1.Condition, c metav1.Condition) []metav1.C
 }
 
 // A refusal is a condition saying the operator refused (part of) an object:
-// Accepted, ResolvedRefs or SupportedVersion False, Conflicted True. Each
-// reaches the object as a Warning Event when it newly holds (newRefusals),
-// so `kubectl describe` and `kubectl get events` tell it as the status does.
+// Accepted, ResolvedRefs or SupportedVersion False, Conflicted True, and
+// Programmed False/AddressNotUsable (an address of spec.addresses that
+// cannot be had). Each reaches the object as a Warning Event when it newly
+// holds (newRefusals), so `kubectl describe` and `kubectl get events` tell
+// it as the status does. Other Programmed False are the data plane's, with
+// Events of their own (ConfigRejected, RenderFailed, ApplyFailed) or
+// passing (Pending, AddressNotAssigned).
 func isRefusal(c metav1.Condition) bool {
 	switch c.Type {
 	case string(gatewayv1.RouteConditionAccepted), string(gatewayv1.RouteConditionResolvedRefs),
@@ -116,6 +120,8 @@ func isRefusal(c metav1.Condition) bool {
 		return c.Status == metav1.ConditionFalse
 	case string(gatewayv1.ListenerConditionConflicted):
 		return c.Status == metav1.ConditionTrue
+	case string(gatewayv1.GatewayConditionProgrammed):
+		return c.Status == metav1.ConditionFalse && c.Reason == string(gatewayv1.GatewayReasonAddressNotUsable)
 	}
 	return false
 }

@@ -36,6 +36,8 @@ func TestNewRefusals(t *testing.T) {
 		{name: "True is no refusal", next: []metav1.Condition{accepted("True", "Accepted", "")}},
 		{name: "Programmed False is the data plane's (Events of their own)",
 			next: []metav1.Condition{{Type: "Programmed", Status: "False", Reason: "Pending"}}},
+		{name: "an address that cannot be had", next: []metav1.Condition{{Type: "Programmed", Status: "False", Reason: "AddressNotUsable"}},
+			want: []string{"AddressNotUsable"}},
 		{name: "Conflicted True", next: []metav1.Condition{{Type: "Conflicted", Status: "True", Reason: "HostnameConflict"}},
 			want: []string{"HostnameConflict"}},
 		{name: "Conflicted False", next: []metav1.Condition{{Type: "Conflicted", Status: "False", Reason: "NoConflicts"}}},
