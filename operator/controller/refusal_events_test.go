@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -192,4 +193,15 @@ func countEvents(t *testing.T, ns, regarding, reason string) int {
 		}
 	}
 	return n
+}
+
+func TestEventNote(t *testing.T) {
+	if got := eventNote("short"); got != "short" {
+		t.Errorf("short note: %q", got)
+	}
+	long := strings.Repeat("é", maxEventNote) // 2 bytes each
+	got := eventNote(long)
+	if len(got) > maxEventNote || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("cut note: %d bytes, valid UTF-8 %v, ends %q", len(got), utf8.ValidString(got), got[len(got)-6:])
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -66,13 +68,41 @@ func (r *Reconciler) writeGatewayStatus(ctx context.Context, gw *gatewayv1.Gatew
 	return nil
 }
 
-// recordRefusals records each refusal as a Warning Event on obj, once its
+// recordRefusals records the refusals as Warning Events on obj, once its
 // status saying so is written (a write lost to a conflict is retried and
-// records then).
+// records then): one Event per reason, its notes joined, since the events
+// recorder merges Events of one object, reason and action into a series
+// that keeps the first note (for 6 minutes).
 func (r *Reconciler) recordRefusals(obj runtime.Object, events []refusalEvent) {
+	var reasons []string
+	notes := map[string][]string{}
 	for _, e := range events {
-		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, e.Reason, refusalAction, "%s", e.Note)
+		if notes[e.Reason] == nil {
+			reasons = append(reasons, e.Reason)
+		}
+		notes[e.Reason] = append(notes[e.Reason], e.Note)
 	}
+	for _, reason := range reasons {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, refusalAction, "%s", eventNote(strings.Join(notes[reason], "; ")))
+	}
+}
+
+// maxEventNote is the API server's limit on an Event's note (bytes): a
+// longer one is refused, and the Event lost.
+const maxEventNote = 1024
+
+// eventNote is note cut to maxEventNote bytes, on a character boundary,
+// ending with "…" when cut.
+func eventNote(note string) string {
+	if len(note) <= maxEventNote {
+		return note
+	}
+	const ellipsis = "…"
+	cut := maxEventNote - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(note[cut]) {
+		cut--
+	}
+	return note[:cut] + ellipsis
 }
 
 // refusalAction is the action of refusal Events: the translation of the
@@ -91,7 +121,7 @@ func (r *Reconciler) eventOnRejection(gw *gatewayv1.Gateway, conditions []metav1
 	if before != nil && before.Reason == now.Reason && before.Message == now.Message {
 		return
 	}
-	r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, dataplane.EventReasonConfigRejected, "Program", "%s", now.Message)
+	r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, dataplane.EventReasonConfigRejected, "Program", "%s", eventNote(now.Message))
 }
 
 // normalizeListeners fills the defaults the CRD schema gives supportedKinds
