@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/cluster"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
@@ -27,13 +24,11 @@ import (
 func testPluginExplainThenLogs(t *testing.T, ctx context.Context, c *cluster.Cluster, baseURL string) {
 	runPlugin := func(args ...string) string {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		code := plugin.Run(ctx, append([]string{"--kubeconfig", c.Kubeconfig, "-n", "default"}, args...),
-			genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+		out, errOut, code := pluginRun(ctx, c, args...)
 		if code != plugin.ExitOK {
-			t.Fatalf("kubectl nginx-gateway %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+			t.Fatalf("kubectl nginx-gateway %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
-		return out.String()
+		return out
 	}
 	path := fmt.Sprintf("/v2/explained?id=%d", time.Now().UnixNano())
 	var said pluginexplain.Report

@@ -95,6 +95,9 @@ func TestProductOnLocalCluster(t *testing.T) {
 	t.Run("PluginExplainThenLogs", func(t *testing.T) {
 		testPluginExplainThenLogs(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
 	})
+	t.Run("PluginStatusRefusedAndStale", func(t *testing.T) {
+		testPluginStatusRefusedAndStale(t, ctx, c, strings.TrimSuffix(p.URL, "/"))
+	})
 	t.Run("PluginConfigAsViewer", func(t *testing.T) {
 		testPluginConfigAsViewer(t, ctx, c)
 	})

@@ -123,6 +123,7 @@ func TestGatewayStaticAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGateway(t, ns, "gw", "Accepted", metav1.ConditionFalse, string(gatewayv1.GatewayReasonUnsupportedAddress))
+	waitRefusalEvent(t, ns, "gw", string(gatewayv1.GatewayReasonUnsupportedAddress), "Accepted False", "spec.addresses[0]")
 
 	update(t, gw, func() { gw.Spec.Addresses = gw.Spec.Addresses[1:] })
 	waitGateway(t, ns, "gw", "Accepted", metav1.ConditionTrue, string(gatewayv1.GatewayReasonAccepted))
@@ -179,6 +180,7 @@ func TestGatewayStaticAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitProgrammed(gatewayv1.GatewayReasonAddressNotUsable, "198.18.0.254: the load balancer refused it", "is not allowed in config")
+	waitRefusalEvent(t, ns, "gw", string(gatewayv1.GatewayReasonAddressNotUsable), "Programmed False", "spec.addresses[0] 198.18.0.254")
 
 	update(t, gw, func() {
 		gw.Spec.Addresses = []gatewayv1.GatewaySpecAddress{ipAddress("198.18.0.251"), ipAddress("198.18.0.252")}

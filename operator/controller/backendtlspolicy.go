@@ -122,14 +122,18 @@ func (r *Reconciler) writeBackendTLSPolicyStatuses(ctx context.Context, policies
 		p.Status.Ancestors = ancestors
 		if err := r.client.Status().Patch(ctx, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of BackendTLSPolicy %s: %w", key, err))
+			continue
 		}
+		r.recordRefusals(p, parentRefusalEvents("ancestor", orig.Status.Ancestors, ancestors, policyAncestorEntry))
 	}
 	return errors.Join(errs...)
 }
 
 // mergeAncestors is mergeOurEntries for policy ancestors.
 func mergeAncestors(current, ours []gatewayv1.PolicyAncestorStatus, now metav1.Time) []gatewayv1.PolicyAncestorStatus {
-	return mergeOurEntries(current, ours, now, func(a *gatewayv1.PolicyAncestorStatus) parentEntry {
-		return parentEntry{a.ControllerName, a.AncestorRef, &a.Conditions}
-	})
+	return mergeOurEntries(current, ours, now, policyAncestorEntry)
+}
+
+func policyAncestorEntry(a *gatewayv1.PolicyAncestorStatus) parentEntry {
+	return parentEntry{a.ControllerName, a.AncestorRef, &a.Conditions}
 }

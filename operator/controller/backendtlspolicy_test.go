@@ -33,6 +33,23 @@ func waitPolicyAncestor(t *testing.T, ns, name, gwName, typ string, status metav
 	})
 }
 
+// backendPolicy is a BackendTLSPolicy on the Service "backend" with the
+// CA of the ConfigMap "ca" and the hostname backend.example.com.
+func backendPolicy(ns, name string) *gatewayv1.BackendTLSPolicy {
+	return &gatewayv1.BackendTLSPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gatewayv1.BackendTLSPolicySpec{
+			TargetRefs: []gatewayv1.LocalPolicyTargetReferenceWithSectionName{{
+				LocalPolicyTargetReference: gatewayv1.LocalPolicyTargetReference{Kind: "Service", Name: "backend"},
+			}},
+			Validation: gatewayv1.BackendTLSPolicyValidation{
+				CACertificateRefs: []gatewayv1.LocalObjectReference{{Kind: "ConfigMap", Name: "ca"}},
+				Hostname:          "backend.example.com",
+			},
+		},
+	}
+}
+
 // TestBackendTLSPolicyStatus: a policy on a Service a route uses gets the
 // route's Gateway as ancestor; its CA ConfigMap is watched: missing, the
 // policy is Accepted False/NoValidCACertificate with ResolvedRefs
@@ -46,20 +63,7 @@ func TestBackendTLSPolicyStatus(t *testing.T) {
 	newService(t, ns, "backend", 8080)
 	newRoute(t, ns, "web", ns, "gw", "http", nil, ns, "backend")
 
-	policy := func(name string) *gatewayv1.BackendTLSPolicy {
-		return &gatewayv1.BackendTLSPolicy{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: gatewayv1.BackendTLSPolicySpec{
-				TargetRefs: []gatewayv1.LocalPolicyTargetReferenceWithSectionName{{
-					LocalPolicyTargetReference: gatewayv1.LocalPolicyTargetReference{Kind: "Service", Name: "backend"},
-				}},
-				Validation: gatewayv1.BackendTLSPolicyValidation{
-					CACertificateRefs: []gatewayv1.LocalObjectReference{{Kind: "ConfigMap", Name: "ca"}},
-					Hostname:          "backend.example.com",
-				},
-			},
-		}
-	}
+	policy := func(name string) *gatewayv1.BackendTLSPolicy { return backendPolicy(ns, name) }
 	if err := k8s.Create(ctx, policy("a-first")); err != nil {
 		t.Fatal(err)
 	}

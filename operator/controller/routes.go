@@ -131,6 +131,7 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			continue
 		}
 		r.routeStatusWritten[route.key] = writtenStatus{base: base, parents: parents}
+		r.recordRefusals(route.obj, parentRefusalEvents("spec.parentRefs", current, parents, routeParentEntry))
 	}
 	for key := range r.routeStatusWritten {
 		if !seen[key] {

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -64,8 +67,50 @@ func (r *Reconciler) writeGatewayStatus(ctx context.Context, gw *gatewayv1.Gatew
 	if err := r.client.Status().Patch(ctx, gw, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("writing status of Gateway %s/%s: %w", gw.Namespace, gw.Name, err)
 	}
+	r.recordRefusals(gw, gatewayRefusalEvents(orig.Status, gw.Status))
 	return nil
 }
+
+// recordRefusals records the refusals as Warning Events on obj, once its
+// status saying so is written (a write lost to a conflict is retried and
+// records then): one Event per reason, its notes joined, since the events
+// recorder merges Events of one object, reason and action into a series
+// that keeps the first note (for 6 minutes).
+func (r *Reconciler) recordRefusals(obj runtime.Object, events []refusalEvent) {
+	var reasons []string
+	notes := map[string][]string{}
+	for _, e := range events {
+		if notes[e.Reason] == nil {
+			reasons = append(reasons, e.Reason)
+		}
+		notes[e.Reason] = append(notes[e.Reason], e.Note)
+	}
+	for _, reason := range reasons {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, refusalAction, "%s", eventNote(strings.Join(notes[reason], "; ")))
+	}
+}
+
+// maxEventNote is the API server's limit on an Event's note (bytes): a
+// longer one is refused, and the Event lost.
+const maxEventNote = 1024
+
+// eventNote is note cut to maxEventNote bytes, on a character boundary,
+// ending with "…" when cut.
+func eventNote(note string) string {
+	if len(note) <= maxEventNote {
+		return note
+	}
+	const ellipsis = "…"
+	cut := maxEventNote - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(note[cut]) {
+		cut--
+	}
+	return note[:cut] + ellipsis
+}
+
+// refusalAction is the action of refusal Events: the translation of the
+// Gateway API objects into nginx's configuration refused something.
+const refusalAction = "Translate"
 
 // eventOnRejection records an event when the Gateway becomes Invalid
 // because nginx rejected its config (called only when the status changes,
@@ -79,7 +124,7 @@ func (r *Reconciler) eventOnRejection(gw *gatewayv1.Gateway, conditions []metav1
 	if before != nil && before.Reason == now.Reason && before.Message == now.Message {
 		return
 	}
-	r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, dataplane.EventReasonConfigRejected, "Program", "%s", now.Message)
+	r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, dataplane.EventReasonConfigRejected, "Program", "%s", eventNote(now.Message))
 }
 
 // normalizeListeners fills the defaults the CRD schema gives supportedKinds
@@ -119,7 +164,9 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 		gc.Status.SupportedFeatures = status.SupportedFeatures
 		if err := r.client.Status().Patch(ctx, gc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of GatewayClass %s: %w", gc.Name, err))
+			continue
 		}
+		r.recordRefusals(gc, refusalEvents("", orig.Status.Conditions, conditions))
 	}
 	return errors.Join(errs...)
 }
@@ -127,9 +174,11 @@ func (r *Reconciler) writeGatewayClassStatuses(ctx context.Context, classes []ga
 // mergeRouteParents keeps other controllers' entries in place and puts ours
 // after them, each keeping its conditions' transition times.
 func mergeRouteParents(current, ours []gatewayv1.RouteParentStatus, now metav1.Time) []gatewayv1.RouteParentStatus {
-	return mergeOurEntries(current, ours, now, func(p *gatewayv1.RouteParentStatus) parentEntry {
-		return parentEntry{p.ControllerName, p.ParentRef, &p.Conditions}
-	})
+	return mergeOurEntries(current, ours, now, routeParentEntry)
+}
+
+func routeParentEntry(p *gatewayv1.RouteParentStatus) parentEntry {
+	return parentEntry{p.ControllerName, p.ParentRef, &p.Conditions}
 }
 
 // parentEntry is what merging needs of a status entry kept per controller

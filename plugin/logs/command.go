@@ -264,9 +264,10 @@ func (s *apiSource) Stream(ctx context.Context, pod string, since time.Duration,
 }
 
 // printEntries writes entries as table rows (header first when header).
-// Columns are fixed-width so that followed lines line up without buffering.
+// Columns are fixed-width so that followed lines line up without buffering;
+// POD fits a Deployment's pod of a Gateway name up to 9 characters.
 func printEntries(w io.Writer, entries []Entry, header bool) error {
-	const row = "%-20s %-24s %3s %-7s %-24s %-32s %-24s %-8s %-28s %s\n"
+	const row = "%-20s %-32s %3s %-7s %-24s %-32s %-24s %-8s %-28s %s\n"
 	if header {
 		fmt.Fprintf(w, row, "TIME", "POD", "ST", "METHOD", "HOST", "PATH", "ROUTE", "RULE", "BACKEND", "SECONDS")
 	}

@@ -11,9 +11,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// AnswerTimeout bounds each read: a sidecar that is stopped or hung
+// accepts the connection and never answers, and the API server's proxy
+// waits about a minute before it gives up. status is run precisely when a
+// pod is stale, so it reports such a pod's read as failed instead.
+const AnswerTimeout = 5 * time.Second
+
 // Get fetches path from port of pod (in namespace) through the API
 // server's pod proxy. An answer 503 is asked again twice (the sidecar
-// answers it while the applied config changes under a read).
+// answers it while the applied config changes under a read); no answer
+// within AnswerTimeout is an error.
 func Get(ctx context.Context, cs kubernetes.Interface, namespace, pod string, port int, path string) ([]byte, error) {
 	var err error
 	for attempt := range 3 {
@@ -25,9 +32,16 @@ func Get(ctx context.Context, cs kubernetes.Interface, namespace, pod string, po
 			}
 		}
 		var body []byte
-		body, err = cs.CoreV1().Pods(namespace).ProxyGet("http", pod, strconv.Itoa(port), path, nil).DoRaw(ctx)
+		attemptCtx, cancel := context.WithTimeout(ctx, AnswerTimeout)
+		body, err = cs.CoreV1().Pods(namespace).ProxyGet("http", pod, strconv.Itoa(port), path, nil).DoRaw(attemptCtx)
+		timedOut := attemptCtx.Err() != nil && ctx.Err() == nil
+		cancel()
 		if err == nil {
 			return body, nil
+		}
+		if timedOut {
+			// The cause first: tables cut long messages.
+			return nil, fmt.Errorf("no answer within %s (sidecar stopped or overloaded?) reading %s of pod %s/%s through the API server's pod proxy", AnswerTimeout, path, namespace, pod)
 		}
 		if !apierrors.IsServiceUnavailable(err) {
 			break
