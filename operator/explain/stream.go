@@ -153,7 +153,7 @@ func (se *streamEvaluation) run() {
 			choice.Why += "; a TLS handshake passes through it as bytes"
 		}
 		if len(srv.Routes) == 0 {
-			se.closed("no route is attached to the listener", true, &AccessLog{Backend: closedUpstream})
+			se.closed("no route is attached to the listener", &AccessLog{Backend: closedUpstream})
 			return
 		}
 		se.respond(&srv.Routes[0])
@@ -223,7 +223,7 @@ func (se *streamEvaluation) tls(choice *StreamChoice) {
 		default:
 			choice.Mode = ""
 			choice.Why = fmt.Sprintf("the port's front server has nowhere to hand %s: no listener hostname matches", source)
-			se.closed("no listener of the port takes this server name", false, nil)
+			se.closed("no listener of the port takes this server name", &AccessLog{Backend: closedUpstream})
 			return
 		}
 		if choice.Mode == "https" {
@@ -275,7 +275,7 @@ func (se *streamEvaluation) tls(choice *StreamChoice) {
 		choice.Why += "; then " + how
 	}
 	if rt == nil {
-		se.closed("no route takes this server name", true, &AccessLog{Backend: closedUpstream})
+		se.closed("no route takes this server name", &AccessLog{Backend: closedUpstream})
 		return
 	}
 	se.respond(rt)
@@ -319,13 +319,9 @@ func matchHostname(hosts []string, name string) (int, string) {
 	return -1, ""
 }
 
-// closed answers a connection nginx closes at once: logged with log when
-// logged (the front server of a shared TLS port logs nothing).
-func (se *streamEvaluation) closed(why string, logged bool, log *AccessLog) {
-	if !logged {
-		why += "; the port's front server does not log it"
-		log = nil
-	}
+// closed answers a connection nginx closes at once, logged with log (the
+// front server of a shared TLS port logs the names it closes too).
+func (se *streamEvaluation) closed(why string, log *AccessLog) {
 	se.res.Response = Response{Outcome: OutcomeClosed, Why: why, AccessLog: log}
 }
 
@@ -345,7 +341,7 @@ func (se *streamEvaluation) respond(rt *model.StreamRoute) {
 		if rt.Hostname == "" {
 			why = "no route of the listener without hostname takes this name"
 		}
-		se.closed(why, true, &AccessLog{Backend: closedUpstream})
+		se.closed(why, &AccessLog{Backend: closedUpstream})
 		return
 	}
 	rule := strconv.Itoa(rt.Route.RuleIndex)
@@ -366,7 +362,7 @@ func (se *streamEvaluation) respond(rt *model.StreamRoute) {
 			why = "the route has no backendRefs"
 		}
 		log.Backend = closedUpstream
-		se.closed(why, true, log)
+		se.closed(why, log)
 		return
 	}
 	resp := Response{Outcome: OutcomeProxied, AccessLog: log}

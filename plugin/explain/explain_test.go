@@ -98,7 +98,7 @@ func TestGoldenConnections(t *testing.T) {
 			[]string{"connection closed: the listener of hostname isolated.example.com takes it", `route="" backend="ngo_closed"`,
 				`TLSRoute shop/wildcard    not matched  hostname *.example.com matches too, but server name "isolated.example.com" goes to the more specific isolated.example.com`}},
 		{"tls-no-listener-hostname", []string{"--url", "tls://nothing.test:443"},
-			[]string{"no listener of the port takes this server name; the port's front server does not log it"}},
+			[]string{"no listener of the port takes this server name", `Access log:  route="" backend="ngo_closed"`}},
 		{"tls-handed-to-https", []string{"--url", "tls://www.example.com:443"},
 			[]string{"handed to HTTPS: the port's HTTPS listeners serve it"}},
 		{"tls-terminate-sni-flag", []string{"--url", "tls://gateway.test:8443", "--sni", "secure.example.com"},
