@@ -58,14 +58,19 @@ type ServiceSettings struct {
 }
 
 // AccessLogFormat is the format of nginx access logs.
-// +kubebuilder:validation:Enum=default;json;off
+// +kubebuilder:validation:Enum=json;text;off;default
 type AccessLogFormat string
 
 const (
-	// AccessLogDefault is nginx's combined format plus the route that served the request.
-	AccessLogDefault AccessLogFormat = "default"
-	// AccessLogJSON writes one JSON object per request.
+	// AccessLogJSON, the default, writes one JSON object per request or
+	// TCP/UDP/TLS session (nginx escapes every value for JSON).
 	AccessLogJSON AccessLogFormat = "json"
+	// AccessLogText is nginx's combined format plus host, route, rule,
+	// backend, upstream and request time, for people who read logs by eye.
+	AccessLogText AccessLogFormat = "text"
+	// AccessLogDefault is the text format's old name, from when it was the
+	// default: objects that ask for it keep the format they had.
+	AccessLogDefault AccessLogFormat = "default"
 	// AccessLogOff disables access logs.
 	AccessLogOff AccessLogFormat = "off"
 )
@@ -91,7 +96,8 @@ type NginxSettings struct {
 	// +optional
 	WorkerShutdownTimeoutSeconds *int32 `json:"workerShutdownTimeoutSeconds,omitempty"`
 
-	// AccessLog format. Default "default".
+	// AccessLog format: "json" (the default), "text" (nginx's combined
+	// format plus the route) or "off". "default" is an old name of "text".
 	// +optional
 	AccessLog *AccessLogFormat `json:"accessLog,omitempty"`
 }

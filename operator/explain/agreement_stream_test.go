@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +20,6 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pipeline"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/rendercmd"
 )
-
-// streamLine is the part of the default stream access log format
-// (templates/stream.conf.tmpl, log_format ngo_stream_default) this test reads.
-var streamLine = regexp.MustCompile(`(TCP|UDP) (\S*) ([0-9]+) .* route="([^"]*)" backend="([^"]*)" upstream=`)
 
 // streamConnections are the connections TestConnectionsAgreeWithNginx
 // makes to testdata/stream.yaml's Gateway, by the ports of the file.
@@ -96,7 +91,7 @@ func TestConnectionsAgreeWithNginx(t *testing.T) {
 			}
 			c.Port = moved[c.Port]
 			said := explain.ExplainConnection(gw.Model, gw.Endpoints, c)
-			before := strings.Count(n.Logs(), ` route="`)
+			before := len(accessEntries(t, n.Logs()))
 			handshake, answer := connect(t, addr, c)
 			if c.Transport == "UDP" {
 				want := "" // no answer: no backend took the datagram
@@ -117,19 +112,19 @@ func TestConnectionsAgreeWithNginx(t *testing.T) {
 				marker, _ := explain.NewConnection("tcp://gw:5301")
 				marker.Port = moved[marker.Port]
 				_, _ = connect(t, addr, marker)
-				if line := waitLogLine(t, n, before, streamLine); line[2] != fmt.Sprint(marker.Port) {
-					t.Errorf("nginx logged %q; explain says nothing logs this connection (%s: %s)", line[0], said.Response.Outcome, said.Response.Why)
+				if line := waitLogLine(t, n, before); line.Port != int(marker.Port) {
+					t.Errorf("nginx logged %q; explain says nothing logs this connection (%s: %s)", line.Raw, said.Response.Outcome, said.Response.Why)
 				}
 				return
 			}
-			line := waitLogLine(t, n, before, streamLine)
+			line := waitLogLine(t, n, before)
 			wantBackend := said.Response.AccessLog.Backend
 			for _, b := range said.Response.Backends {
-				if wantBackend == "" && b.Log == line[5] {
+				if wantBackend == "" && b.Log == line.Backend {
 					wantBackend = b.Log // one of the split's shares
 				}
 			}
-			if got, want := fmt.Sprintf("route=%q backend=%q", line[4], line[5]), fmt.Sprintf("route=%q backend=%q", said.Response.AccessLog.Route, wantBackend); got != want {
+			if got, want := fmt.Sprintf("route=%q backend=%q", line.Route, line.Backend), fmt.Sprintf("route=%q backend=%q", said.Response.AccessLog.Route, wantBackend); got != want {
 				t.Errorf("nginx logged %s, explain says %s (%s: %s)", got, want, said.Response.Outcome, said.Response.Why)
 			}
 		})

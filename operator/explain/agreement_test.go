@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/pipeline"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/rendercmd"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/logs"
 )
 
 // agreementSuite is a set of objects and the requests sent to one of
@@ -191,10 +191,6 @@ func secure(sni, host, path, backend string) conformanceCase {
 	return conformanceCase{method: "GET", host: host, path: path, https: true, sni: sni, backend: backend}
 }
 
-// accessLine is the part of the default access log format (templates/
-// http.conf.tmpl, log_format ngo_default) this test reads.
-var accessLine = regexp.MustCompile(`"([A-Z]+) (\S+) HTTP/[0-9.]+" ([0-9]+) .* route="([^"]*)" rule="([^"]*)" backend="([^"]*)"`)
-
 // TestAgreesWithNginx renders the conformance suite's HTTPRoute matching
 // manifests as the operator does, runs nginx on the result, sends each
 // request of the suite, and checks that the route, rule, backend (from
@@ -267,7 +263,7 @@ func TestAgreesWithNginx(t *testing.T) {
 					}
 					said := explain.Explain(m, gw.Endpoints, req)
 
-					before := strings.Count(n.Logs(), ` route="`)
+					before := len(accessEntries(t, n.Logs()))
 					var status int
 					var location string
 					if tc.grpcMethod != "" {
@@ -290,9 +286,9 @@ func TestAgreesWithNginx(t *testing.T) {
 					if location != said.Response.Redirect {
 						t.Errorf("nginx redirects to %q, explain says %q", location, said.Response.Redirect)
 					}
-					line := waitAccessLine(t, n, before)
+					line := waitLogLine(t, n, before)
 					if tc.grpcMethod != "" {
-						status, _ = strconv.Atoi(line[3]) // gRPC errors travel in trailers: HTTP's status is nginx's
+						status = line.Status // gRPC errors travel in trailers: HTTP's status is nginx's
 					}
 
 					wantStatus := said.Response.Status
@@ -307,12 +303,12 @@ func TestAgreesWithNginx(t *testing.T) {
 						route, rule = said.Selected.Route, said.Selected.Rule
 						logBackend = said.Response.AccessLog.Backend
 						for _, b := range said.Response.Backends {
-							if len(said.Response.Backends) > 1 && b.Log == line[6] {
+							if len(said.Response.Backends) > 1 && b.Log == line.Backend {
 								logBackend = b.Log // one of the split's shares
 							}
 						}
 					}
-					if got := line[4] + " rule " + line[5] + " backend " + line[6]; got != route+" rule "+rule+" backend "+logBackend {
+					if got := line.Route + " rule " + line.Rule + " backend " + line.Backend; got != route+" rule "+rule+" backend "+logBackend {
 						t.Errorf("nginx chose %q, explain says %q", got, route+" rule "+rule+" backend "+logBackend)
 					}
 
@@ -332,7 +328,7 @@ func TestAgreesWithNginx(t *testing.T) {
 					if tc.backend == "" && (said.Response.Status != 404 || gotService != "") {
 						t.Errorf("the suite expects 404; explain says %d to %q", said.Response.Status, gotService)
 					}
-					if tc.backend != "" && line[6] == "no-endpoints" {
+					if tc.backend != "" && line.Backend == "no-endpoints" {
 						t.Errorf("the backends have no endpoints: the request never reached one")
 					}
 					if want := nn.Namespace + "/" + tc.backend + ":8080"; tc.backend != "" && gotService != want {
@@ -511,32 +507,36 @@ func freePort(t *testing.T, addr string) int32 {
 	return int32(l.Addr().(*net.TCPAddr).Port)
 }
 
-// waitAccessLine waits for the access log line after the first before
-// lines and returns its fields (accessLine's groups).
-func waitAccessLine(t *testing.T, n *testenv.Nginx, before int) []string {
+// accessEntries are the access log lines (HTTP requests and stream
+// sessions, in the format the Gateway's settings chose) of nginx's output,
+// parsed as the kubectl plugin parses them. A line that is neither nginx's
+// error log nor an access line fails the test at once: a format this test
+// cannot read must not look like a line that never came.
+func accessEntries(t *testing.T, out string) []logs.Entry {
 	t.Helper()
-	return waitLogLine(t, n, before, accessLine)
+	var entries []logs.Entry
+	for _, l := range strings.Split(out, "\n") {
+		if e, ok := logs.Parse(l); ok {
+			entries = append(entries, e)
+		} else if l != "" && !errorLogLine.MatchString(l) {
+			t.Fatalf("an nginx output line that is neither an access line nor the error log: %s", l)
+		}
+	}
+	return entries
 }
 
-// waitLogLine waits for the access log line (HTTP or stream: every one
-// names a route) after the first before lines and returns format's groups.
-func waitLogLine(t *testing.T, n *testenv.Nginx, before int, format *regexp.Regexp) []string {
+// errorLogLine is the start of an nginx error log line.
+var errorLogLine = regexp.MustCompile(`^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} \[`)
+
+// waitLogLine waits for the access log line (HTTP or stream) after the
+// first before ones.
+func waitLogLine(t *testing.T, n *testenv.Nginx, before int) logs.Entry {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
-		var lines []string
-		for _, l := range strings.Split(n.Logs(), "\n") {
-			if strings.Contains(l, ` route="`) {
-				lines = append(lines, l)
-			}
-		}
-		if len(lines) > before {
-			m := format.FindStringSubmatch(lines[before])
-			if m == nil {
-				t.Fatalf("access log line not in the default format: %s", lines[before])
-			}
-			return m
+		if entries := accessEntries(t, n.Logs()); len(entries) > before {
+			return entries[before]
 		}
 		select {
 		case <-ctx.Done():

@@ -49,7 +49,7 @@ type Gateway struct {
 type Settings struct {
 	// WorkerConnections per worker.
 	WorkerConnections int32
-	// AccessLogFormat is "default", "json" or "off".
+	// AccessLogFormat is "json", "text" or "off".
 	AccessLogFormat string
 	// WorkerShutdownTimeout bounds how long old workers keep connections
 	// after a reload, in seconds.

@@ -15,7 +15,7 @@ import (
 func int32p(n int32) *int32 { return &n }
 
 func testSettings() model.Settings {
-	return model.Settings{WorkerConnections: 512, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 10}
+	return model.Settings{WorkerConnections: 512, AccessLogFormat: "json", WorkerShutdownTimeoutSeconds: 10}
 }
 
 func route(name string, index int) model.RouteRef {
@@ -122,10 +122,10 @@ func goldenCases() []testCase {
 			c := testCert(t)
 			return misdirectedGateway(t, 443, c.CertPEM, c.KeyPEM, nil)
 		}},
-		{"stream", func(t testing.TB) *model.Gateway { return streamGateway(t, "default") }},
-		{"stream-json-log", func(t testing.TB) *model.Gateway { return streamGateway(t, "json") }},
+		{"stream", func(t testing.TB) *model.Gateway { return streamGateway(t, "json") }},
+		{"stream-text-log", func(t testing.TB) *model.Gateway { return streamGateway(t, "text") }},
 		{"stream-only", func(t testing.TB) *model.Gateway {
-			gw := streamGateway(t, "default")
+			gw := streamGateway(t, "json")
 			gw.HTTPServers, gw.Upstreams = nil, nil
 			return gw
 		}},
@@ -229,9 +229,9 @@ func goldenCases() []testCase {
 				prefix("/cors", always(cors)), prefix("/any", always(anyOrigin)), prefix("/mirror", always(mirror)),
 			}}, up2, up1, empty)
 		}},
-		{"access-log-json", func(testing.TB) *model.Gateway {
+		{"access-log-text", func(testing.TB) *model.Gateway {
 			gw := gateway(80, map[string][]model.Location{"example.com": {prefix("/", always(proxyRule("r0", "web", up1.Name)))}}, up1)
-			gw.Settings.AccessLogFormat = "json"
+			gw.Settings.AccessLogFormat = "text"
 			return gw
 		}},
 		{"access-log-off", func(testing.TB) *model.Gateway {

@@ -95,13 +95,13 @@ func (r *renderer) view() (*view, error) {
 			WorkerConnections:        positiveOr(s.WorkerConnections, 1024),
 			WorkerShutdownTimeoutSec: positiveOr(s.WorkerShutdownTimeoutSeconds, 30),
 		},
-		HTTP: httpView{AccessLog: orDefault(s.AccessLogFormat, "default")},
+		HTTP: httpView{AccessLog: orDefault(s.AccessLogFormat, "json")},
 	}
 	for _, h := range defaultRequestHeaders {
 		v.HTTP.ProxyHeaders = append(v.HTTP.ProxyHeaders, kv{quote(h.Key), h.Value})
 	}
 	switch v.HTTP.AccessLog {
-	case "default", "json", "off":
+	case "json", "text", "off":
 	default:
 		return nil, fmt.Errorf("render: unknown access log format %q", s.AccessLogFormat)
 	}

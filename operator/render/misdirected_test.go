@@ -184,7 +184,7 @@ func TestTrafficMisdirectedRequests(t *testing.T) {
 			t.Errorf("no SNI, Host %s: %d from %q, want 200 from %q", tc.host, status, backend, tc.backend)
 		}
 	}
-	if logs := n.Logs(); !strings.Contains(logs, `" 421 `) {
+	if logs := n.Logs(); !strings.Contains(logs, `"status":421,`) {
 		t.Errorf("no 421 in the access log:\n%s", testenv.Tail(logs, 20))
 	}
 }

@@ -189,7 +189,7 @@ type mainView struct {
 type httpView struct {
 	// ProxyHeaders are the default proxy_set_header directives.
 	ProxyHeaders []kv
-	// AccessLog is "default", "json" or "off".
+	// AccessLog is "json", "text" or "off".
 	AccessLog              string
 	ServerNamesHashMaxSize int
 	ServerNamesHashBucket  int

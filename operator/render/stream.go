@@ -19,7 +19,7 @@ const closedUpstream = "ngo_closed"
 
 // streamView is what stream.conf.tmpl sees: the Gateway's `stream` context.
 type streamView struct {
-	// AccessLog is "default", "json" or "off", as for HTTP.
+	// AccessLog is "json", "text" or "off", as for HTTP.
 	AccessLog string
 	// Upstreams are written by the same template as HTTP's ("ngo.upstreams"):
 	// resolved at run time from the sidecar's DNS, never listing addresses.
@@ -116,7 +116,7 @@ func (r *renderer) stream() (*streamView, error) {
 		return nil, nil
 	}
 	sv := &streamView{
-		AccessLog: orDefault(gw.Settings.AccessLogFormat, "default"),
+		AccessLog: orDefault(gw.Settings.AccessLogFormat, "json"),
 		RouteIDs:  &streamMap{Comment: "The route of a session: by listener port and transport, and for TLS passthrough by server name.", Source: `"$protocol:$server_port"`, Var: "ngo_stream_route_id", Default: `""`},
 		Passes:    &streamMap{Comment: "What each route proxies to: an upstream, a split among its backends, or ngo_closed.", Source: "$ngo_stream_route_id", Var: "ngo_stream_pass", Default: closedUpstream},
 		Routes:    &streamMap{Comment: "Access log: the route of each route ID.", Source: "$ngo_stream_route_id", Var: "ngo_stream_route", Default: `""`},

@@ -118,6 +118,9 @@ func TestTrafficStream(t *testing.T) {
 	gw := &model.Gateway{Namespace: "default", Name: "gw", Settings: testSettings(), Certificates: []model.Certificate{
 		{Name: "term_a", CertPEM: termA, KeyPEM: termAKey}, {Name: "term_b", CertPEM: termB, KeyPEM: termBKey},
 		{Name: "web", CertPEM: webCert, KeyPEM: webKey}}}
+	// The access log subtest reads the text format, so that it stays tested
+	// with traffic; plugin/logs parses the JSON default of real sessions.
+	gw.Settings.AccessLogFormat = "text"
 	// An HTTPS listener shares the mixed port: its server listens behind
 	// the stream server.
 	gw.Upstreams = []model.Upstream{web.upstream()}

@@ -420,7 +420,8 @@ func TestTraffic(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		do(t, "GET", "/split?log-probe", "example.com", nil)
-		if !n.WaitForLog(ctx, `route="default/split" rule="0" backend="default_`) {
+		// The JSON format, the default (the text format: TestTrafficStream).
+		if !n.WaitForLog(ctx, `"route":"default/split","rule":"0","backend":"default_`) {
 			t.Errorf("access log does not name route, rule and backend:\n%s", n.Logs())
 		}
 	})

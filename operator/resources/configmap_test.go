@@ -125,7 +125,7 @@ func BenchmarkConfigMap5000Routes(b *testing.B) {
 // and its own Service: the shape of operator/render's benchmark.
 func largeModel(n int) *model.Gateway {
 	gw := &model.Gateway{Namespace: "default", Name: "large", Settings: model.Settings{
-		WorkerConnections: 512, AccessLogFormat: "default", WorkerShutdownTimeoutSeconds: 10,
+		WorkerConnections: 512, AccessLogFormat: "json", WorkerShutdownTimeoutSeconds: 10,
 	}}
 	gw.HTTPServers = append(gw.HTTPServers, model.HTTPServer{Port: 80, Default: true})
 	for i := range n {

@@ -86,7 +86,7 @@ const (
 	defaultReplicas                     = 1
 	defaultWorkerConnections            = 8192
 	defaultWorkerShutdownTimeoutSeconds = 60
-	defaultAccessLogFormat              = string(v1alpha1.AccessLogDefault)
+	defaultAccessLogFormat              = string(v1alpha1.AccessLogJSON)
 )
 
 // classResult is what the translation step decided for one GatewayClass of ours.
@@ -242,7 +242,7 @@ func validateParameters(p *v1alpha1.GatewayParameters) error {
 		}
 		if a := n.AccessLog; a != nil {
 			switch *a {
-			case v1alpha1.AccessLogDefault, v1alpha1.AccessLogJSON, v1alpha1.AccessLogOff:
+			case v1alpha1.AccessLogJSON, v1alpha1.AccessLogText, v1alpha1.AccessLogDefault, v1alpha1.AccessLogOff:
 			default:
 				return fmt.Errorf("%s %s/%s: spec.nginx.accessLog %q is not supported", v1alpha1.Kind, p.Namespace, p.Name, *a)
 			}
@@ -313,6 +313,9 @@ func resolveSettings(layers ...*v1alpha1.GatewayParameters) (model.Infrastructur
 			}
 			if n.AccessLog != nil {
 				settings.AccessLogFormat = string(*n.AccessLog)
+				if *n.AccessLog == v1alpha1.AccessLogDefault {
+					settings.AccessLogFormat = string(v1alpha1.AccessLogText) // the old name
+				}
 			}
 		}
 	}

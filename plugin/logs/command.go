@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -64,8 +66,8 @@ func (o *options) command() *cobra.Command {
 		Short: "Show the access log of every gateway pod, filtered by route, rule and status, or summarized",
 		Long: `Read the nginx container's log of every pod of the Gateway through the API server (as
 kubectl logs does: needs list pods and get pods/log in the Gateway's namespace), keep the
-access log lines (the default and the JSON format of the operator's nginx), filter them by
-route, rule and status, and print them as a table (-o raw: as nginx wrote them; -o yaml|json:
+access log lines (the JSON format, the default, and the text format of the operator's nginx;
+HTTP requests and TCP/UDP/TLS sessions), filter them by route, rule and status, and print them as a table (-o raw: as nginx wrote them; -o yaml|json:
 parsed). --summary prints, per route and backend, the requests, 5xx rate and the p50/p99
 request_time instead. Each line names the route, rule and backend that served it: an empty
 route is a request no route took (404), backend "no-endpoints" a 503, "invalid" a 500.`,
@@ -111,10 +113,8 @@ func (o *options) apiSource(name string) (Source, error) {
 }
 
 func (o *options) run(ctx context.Context, src Source) error {
-	if o.output != OutputRaw {
-		if err := output.Check(o.output); err != nil {
-			return fmt.Errorf("unknown output format %q: use table, raw, yaml or json", o.output)
-		}
+	if err := output.Check(o.output, OutputRaw); err != nil {
+		return err
 	}
 	if o.summary && o.output == OutputRaw {
 		return errors.New("--summary prints a table, yaml or json, not raw lines")
@@ -272,7 +272,11 @@ func printEntries(w io.Writer, entries []Entry, header bool) error {
 		fmt.Fprintf(w, row, "TIME", "POD", "ST", "METHOD", "HOST", "PATH", "ROUTE", "RULE", "BACKEND", "SECONDS")
 	}
 	for _, e := range entries {
-		fmt.Fprintf(w, row, e.Time.UTC().Format(time.RFC3339), e.Pod, fmt.Sprint(e.Status), e.Method, orDash(e.Host), cut(e.Path, 32),
+		method, path := e.Method, e.Path
+		if e.Protocol != "" { // a TCP/UDP/TLS session: its protocol and listener port
+			method, path = e.Protocol, fmt.Sprintf(":%d", e.Port)
+		}
+		fmt.Fprintf(w, row, e.Time.UTC().Format(time.RFC3339), e.Pod, fmt.Sprint(e.Status), method, visible(orDash(e.Host)), visible(cut(path, 32)),
 			orDash(e.Route), orDash(e.Rule), orDash(e.Backend), fmt.Sprintf("%.3f", e.RequestTime))
 	}
 	return nil
@@ -300,4 +304,21 @@ func cut(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// visible escapes what a terminal would act on (a client's path may carry
+// escape sequences) as \xHH.
+func visible(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\x%02x", r)
+		}
+	}
+	return b.String()
 }

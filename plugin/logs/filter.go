@@ -11,7 +11,8 @@ import (
 
 // Filter selects entries; zero fields select everything.
 type Filter struct {
-	// Route is "namespace/name".
+	// Route is "namespace/name"; it selects a TCP/UDP/TLS session's
+	// "KIND namespace/name" too.
 	Route string
 	// Rule is the rule's name or index, as the access log writes it.
 	Rule string
@@ -43,7 +44,7 @@ func ParseStatuses(s string) ([]string, error) {
 
 // Match reports whether e is selected.
 func (f Filter) Match(e Entry) bool {
-	if f.Route != "" && e.Route != f.Route {
+	if f.Route != "" && e.Route != f.Route && !strings.HasSuffix(e.Route, " "+f.Route) {
 		return false
 	}
 	if f.Rule != "" && e.Rule != f.Rule {

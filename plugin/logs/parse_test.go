@@ -1,10 +1,12 @@
 package logs
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,7 +26,8 @@ var capture = flag.Bool("capture", false, "write nginx's output to testdata/ngin
 
 // logModel is a Gateway on port whose routes answer through a backend,
 // without endpoints (503), with an invalid backend (500), with a redirect,
-// and not at all (404).
+// and not at all (404), and a TCP listener on port+1 whose route passes
+// sessions to the same backend.
 func logModel(port, backendPort int32, format string) *model.Gateway {
 	ref := func(name string, rule int, ruleName string) model.RouteRef {
 		return model.RouteRef{Kind: "HTTPRoute", Namespace: "shop", Name: name, RuleIndex: rule, RuleName: ruleName}
@@ -49,7 +52,38 @@ func logModel(port, backendPort int32, format string) *model.Gateway {
 			{Name: "shop_empty_80", ServiceNamespace: "shop", ServiceName: "empty", ServicePort: 80, Protocol: model.ProtocolHTTP1},
 			{Name: "shop_local_80", ServiceNamespace: "shop", ServiceName: "local", ServicePort: 80, Protocol: model.ProtocolHTTP1},
 		},
+		StreamServers: []model.StreamServer{{Port: port + 1, Protocol: model.StreamTCP, Listeners: []string{"tcp"}, Routes: []model.StreamRoute{
+			{ID: "tcp0", Route: model.RouteRef{Kind: "TCPRoute", Namespace: "shop", Name: "raw"}, Backends: []model.Backend{{Upstream: "shop_local_80", Weight: 1}}},
+		}}},
+		StreamUpstreams: []model.Upstream{{Name: "shop_local_80", ServiceNamespace: "shop", ServiceName: "local", ServicePort: 80}},
 	}
+}
+
+// hostileRequest is a request line and headers with quotes, backslashes
+// and control characters, as a client may send them (net/http would
+// escape them): written on a raw connection.
+const (
+	hostilePath    = `/items/q"uo\te?x="\x22,}`
+	hostileAgent   = "a\"b\\c\x01d\x1b[31m\x7f\te"
+	hostileReferer = `r"}\"]`
+)
+
+func sendHostile(t *testing.T, addr string, port int32) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: %s\r\nReferer: %s\r\nConnection: close\r\n\r\n",
+		hostilePath, hostileAgent, hostileReferer)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 }
 
 // parseAll parses every line of nginx's output: the access lines, and
@@ -82,15 +116,18 @@ func TestParseNginxLines(t *testing.T) {
 	requests := []struct {
 		path, agent string
 		want        Entry
+		raw         bool // sendHostile
 	}{
-		{"/items/1?q=1", `curl/8 "quoted" \ back café`, Entry{Status: 200, Route: "shop/catalog", Rule: "0", Backend: "shop_local_80", Method: "GET", Path: "/items/1?q=1", BodyBytes: 5}},
-		{"/beta/x%22y", "agent", Entry{Status: 200, Route: "shop/catalog", Rule: "beta", Backend: "shop_local_80", Path: "/beta/x%22y"}},
-		{"/api/v1", "agent", Entry{Status: 503, Route: "shop/api", Rule: "0", Backend: "shop_empty_80"}},
-		{"/broken", "agent", Entry{Status: 500, Route: "shop/broken", Rule: "0", Backend: "invalid"}},
-		{"/old/page", "agent", Entry{Status: 301, Route: "shop/legacy", Rule: "0"}},
-		{"/nothing", "agent", Entry{Status: 404}},
+		{"/items/1?q=1", `curl/8 "quoted" \ back café`, Entry{Status: 200, Route: "shop/catalog", Rule: "0", Backend: "shop_local_80", Method: "GET", Path: "/items/1?q=1", BodyBytes: 5}, false},
+		{"/beta/x%22y", "agent", Entry{Status: 200, Route: "shop/catalog", Rule: "beta", Backend: "shop_local_80", Path: "/beta/x%22y"}, false},
+		{"/api/v1", "agent", Entry{Status: 503, Route: "shop/api", Rule: "0", Backend: "shop_empty_80"}, false},
+		{"/broken", "agent", Entry{Status: 500, Route: "shop/broken", Rule: "0", Backend: "invalid"}, false},
+		{"/old/page", "agent", Entry{Status: 301, Route: "shop/legacy", Rule: "0"}, false},
+		{"/nothing", "agent", Entry{Status: 404}, false},
+		// The backend (net/http) answers 400 to the control characters.
+		{hostilePath, hostileAgent, Entry{Status: 400, Route: "shop/catalog", Rule: "0", Backend: "shop_local_80", Referer: hostileReferer}, true},
 	}
-	for _, format := range []string{"default", "json"} {
+	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			addr, port := testenv.FreeLoopbackAddr(t)
 			files, err := render.Render(logModel(port, int32(backendPort), format))
@@ -107,15 +144,19 @@ func TestParseNginxLines(t *testing.T) {
 			var entries []Entry
 			others := 0
 			for i, r := range requests {
-				req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d%s", addr, port, r.path), nil)
-				req.Host = "shop.example.com"
-				req.Header.Set("User-Agent", r.agent)
-				resp, err := client.Do(req)
-				if err != nil {
-					t.Fatal(err)
+				if r.raw {
+					sendHostile(t, addr, port)
+				} else {
+					req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d%s", addr, port, r.path), nil)
+					req.Host = "shop.example.com"
+					req.Header.Set("User-Agent", r.agent)
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				// Each worker writes its own lines: wait for this request's
 				// before sending the next, so that lines come in order.
 				testenv.Eventually(t, 5*time.Second, "the access log line of "+r.path, func() error {
@@ -126,8 +167,29 @@ func TestParseNginxLines(t *testing.T) {
 					return nil
 				})
 			}
-			if len(entries) != len(requests) {
-				t.Fatalf("parsed %d access lines, sent %d requests:\n%s", len(entries), len(requests), n.Logs())
+			// A TCP session through the stream server, logged when it ends.
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port+1), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "GET /tcp HTTP/1.0\r\n\r\n")
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+			testenv.Eventually(t, 5*time.Second, "the access log line of the TCP session", func() error {
+				entries, others = parseAll(n.Logs())
+				if len(entries) <= len(requests) {
+					return fmt.Errorf("%d access lines", len(entries))
+				}
+				return nil
+			})
+			if len(entries) != len(requests)+1 {
+				t.Fatalf("parsed %d access lines, sent %d requests and a TCP session:\n%s", len(entries), len(requests), n.Logs())
+			}
+			session := entries[len(requests)]
+			if session.Protocol != "TCP" || session.Port != int(port+1) || session.Status != 200 || session.Route != "TCPRoute shop/raw" ||
+				!strings.HasSuffix(session.Backend, "shop_local_80") || session.Upstream != fmt.Sprintf("127.0.0.1:%d", backendPort) ||
+				session.RemoteAddr != "127.0.0.1" || session.Host != "" || session.Reason != "" {
+				t.Errorf("TCP session: %+v", session)
 			}
 			for i, r := range requests {
 				e, w := entries[i], r.want
@@ -143,14 +205,14 @@ func TestParseNginxLines(t *testing.T) {
 				// Proxied requests name an upstream address: the backend's,
 				// or nginx's local no-endpoints server's (shop_empty_80).
 				proxied := w.Backend == "shop_local_80" || w.Backend == "shop_empty_80"
-				if proxied != (e.Upstream != "") || (w.Backend == "shop_local_80" && e.RequestTime < 0.01) {
+				if proxied != (e.Upstream != "") || (w.Status == 200 && e.RequestTime < 0.01) {
 					t.Errorf("%s: upstream %q request_time %v", r.path, e.Upstream, e.RequestTime)
 				}
 				if w.BodyBytes != 0 && e.BodyBytes != w.BodyBytes {
 					t.Errorf("%s: body bytes %d", r.path, e.BodyBytes)
 				}
-				if format == "json" && e.Host != "shop.example.com" {
-					t.Errorf("%s: host %q", r.path, e.Host)
+				if e.Host != "shop.example.com" || e.Referer != w.Referer {
+					t.Errorf("%s: host %q referer %q", r.path, e.Host, e.Referer)
 				}
 			}
 			t.Logf("%d access lines parsed, %d other lines skipped", len(entries), others)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -17,13 +18,19 @@ const (
 	JSON  = "json"
 )
 
-// Check returns an error for a format Write does not know.
-func Check(format string) error {
+// Check returns an error for a format neither Write nor the command (its
+// own formats, e.g. logs' "raw") knows. "" is Table, as for kubectl get:
+// `-o ""` from a script that leaves its variable empty prints the default.
+func Check(format string, own ...string) error {
 	switch format {
 	case Table, YAML, JSON, "":
 		return nil
 	}
-	return fmt.Errorf("unknown output format %q: use table, yaml or json", format)
+	if slices.Contains(own, format) {
+		return nil
+	}
+	known := append([]string{Table}, own...)
+	return fmt.Errorf("unknown output format %q: use %s, yaml or json", format, strings.Join(known, ", "))
 }
 
 // Write writes doc as YAML or JSON, or, for Table, what table draws, with
@@ -38,7 +45,13 @@ func Write(w io.Writer, format string, doc any, table func(io.Writer) error) err
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	case YAML:
-		b, err := yaml.Marshal(doc)
+		j, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		// YAML refuses some characters JSON leaves as they are (DEL, C1
+		// controls), which an access log's user agent or path may carry.
+		b, err := yaml.JSONToYAML(escapeNonYAML(j))
 		if err != nil {
 			return err
 		}
@@ -57,4 +70,26 @@ func Write(w io.Writer, format string, doc any, table func(io.Writer) error) err
 		return err
 	}
 	return Check(format)
+}
+
+// escapeNonYAML writes, in JSON text, the characters outside YAML's
+// printable set as \u escapes: JSON allows them raw only inside strings, where
+// the escape means the same.
+func escapeNonYAML(j []byte) []byte {
+	printable := func(r rune) bool {
+		return r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0x7e) || r == 0x85 ||
+			(r >= 0xa0 && r <= 0xd7ff) || (r >= 0xe000 && r <= 0xfffd) || (r >= 0x10000 && r <= 0x10ffff)
+	}
+	if !bytes.ContainsFunc(j, func(r rune) bool { return !printable(r) }) {
+		return j
+	}
+	var b bytes.Buffer
+	for _, r := range string(j) {
+		if printable(r) {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.Bytes()
 }

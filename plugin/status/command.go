@@ -23,6 +23,7 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/output"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/podproxy"
 )
 
@@ -71,10 +72,8 @@ from its sidecar's metrics); see docs/troubleshooting.md.`,
 }
 
 func (o *options) run(ctx context.Context, args []string) error {
-	switch o.output {
-	case OutputTable, OutputYAML, OutputJSON:
-	default:
-		return fmt.Errorf("unknown output format %q: use table, yaml or json", o.output)
+	if err := output.Check(o.output); err != nil {
+		return err
 	}
 	if o.allNamespaces && len(args) == 1 {
 		return errors.New("a Gateway name cannot be combined with --all-namespaces")
