@@ -27,6 +27,7 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/logs"
 )
 
 // Target is the Gateway observed and its backend.
@@ -200,9 +201,15 @@ func (o *Observer) Finish() Result {
 // explain failures.
 func (o *Observer) NginxLogNotOK() string {
 	out, _ := clustertest.Kubectl(o.ctx, o.target.Cluster, "logs", "-n", o.target.Namespace, o.gw.Name, "-c", "nginx")
+	return LinesNotOK(out)
+}
+
+// LinesNotOK is nginx's output without the access lines of 200s (of any
+// access log format): the error log and the other answers.
+func LinesNotOK(out string) string {
 	var notOK []string
 	for _, line := range strings.Split(out, "\n") {
-		if line != "" && !strings.Contains(line, `" 200 `) {
+		if e, ok := logs.Parse(line); line != "" && (!ok || e.Status != 200) {
 			notOK = append(notOK, line)
 		}
 	}

@@ -58,10 +58,20 @@ func testPluginExplainThenLogs(t *testing.T, ctx context.Context, c *cluster.Clu
 				t.Fatalf("nginx logged %d rule %q backend %q; explain said rule %q backend %q", e.Status, e.Rule, e.Backend,
 					said.Selected.Rule, said.Response.AccessLog.Backend)
 			}
+			if e.Host == "" {
+				t.Errorf("no host in the parsed line: %+v", e)
+			}
 			return nil
 		}
 		return fmt.Errorf("%d lines of default/echo, none for %s", len(entries), path)
 	})
+	// As nginx wrote it: the JSON default.
+	raw := runPlugin("logs", "gateway", "--route", "default/echo", "--since", "5m", "-o", "raw")
+	if !strings.Contains(raw, `{"time":"`) || !strings.Contains(raw, `"request":"GET `+path+` HTTP/1.1"`) {
+		t.Errorf("no JSON access line for %s:\n%s", path, raw)
+	}
+	t.Logf("logs -o raw:\n%s", raw)
+	t.Logf("logs:\n%s", runPlugin("logs", "gateway", "--since", "5m"))
 	if out := runPlugin("logs", "gateway", "--since", "5m", "--summary"); !strings.Contains(out, "default/echo") {
 		t.Errorf("summary lacks the route:\n%s", out)
 	}

@@ -234,13 +234,7 @@ func testBackendPodReplacedUnderTraffic(t *testing.T, ctx context.Context, c *cl
 	}
 	if len(failures) > 0 {
 		out, _ := clustertest.Kubectl(ctx, c, "logs", "-n", "default", "deploy/gateway-nginx", "-c", "nginx")
-		var notOK []string
-		for _, line := range strings.Split(out, "\n") {
-			if line != "" && !strings.Contains(line, `" 200 `) {
-				notOK = append(notOK, line)
-			}
-		}
-		t.Logf("nginx log lines other than 200:\n%s", strings.Join(notOK, "\n"))
+		t.Logf("nginx log lines other than 200:\n%s", churn.LinesNotOK(out))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/localcluster/clustertest"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/e2e/product"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/plugin/logs"
 )
 
 // TestProductOnLocalCluster installs the operator the way users do
@@ -69,7 +70,12 @@ func TestProductOnLocalCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, `"GET /v2/check HTTP/1.1" 200`) {
+	logged := false
+	for _, line := range strings.Split(out, "\n") {
+		e, ok := logs.Parse(line)
+		logged = logged || ok && e.Method == "GET" && e.Path == "/v2/check" && e.Status == 200
+	}
+	if !logged {
 		t.Errorf("nginx's access log lacks the request:\n%s", out)
 	}
 
