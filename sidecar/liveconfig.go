@@ -35,9 +35,19 @@ func (a *appliedHash) get() string {
 // applied hash (the sidecar names each staged tree by its hash and keeps
 // the applied one), not `live`, which points at a tree nginx is still
 // being asked to load during a reload. Private keys are withheld.
+//
+// The answer is kept for its hash: a hash names one content (checked when
+// the tree is read), so the tree is read and hashed once per applied
+// config, not on every request (the plugin polls, several people may ask);
+// a newly applied hash misses and replaces it.
 func liveConfigHandler(stagingDir string, applied *appliedHash) http.Handler {
+	var cached atomic.Pointer[liveConfigAnswer]
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		hash := applied.get()
+		if c := cached.Load(); c != nil && c.hash == hash {
+			writeJSONBody(w, c.body)
+			return
+		}
 		out := dataplane.LiveConfig{Hash: hash, Files: map[string]string{}}
 		if hash == "" {
 			writeJSON(w, out)
@@ -60,8 +70,20 @@ func liveConfigHandler(stagingDir string, applied *appliedHash) http.Handler {
 			out.Files[name] = string(f.Data)
 		}
 		slices.Sort(out.Withheld)
-		writeJSON(w, out)
+		body, err := json.Marshal(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		cached.Store(&liveConfigAnswer{hash: hash, body: body})
+		writeJSONBody(w, body)
 	})
+}
+
+// liveConfigAnswer is the encoded answer for one applied hash.
+type liveConfigAnswer struct {
+	hash string
+	body []byte
 }
 
 type liveConfigError string
@@ -96,7 +118,17 @@ func liveEndpointsHandler(dns *endpointdns.Server) http.Handler {
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSONBody(w, body)
+}
+
+func writeJSONBody(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte("\n"))
 }

@@ -6,6 +6,9 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -106,5 +109,67 @@ func TestLiveConfigServesTheAppliedTreeWithoutKeys(t *testing.T) {
 	}
 	if eps.Synced || len(eps.Upstreams) != 0 {
 		t.Errorf("endpoints without API access: %+v, want none and not synced", eps)
+	}
+}
+
+// TestLiveConfigReadOncePerAppliedHash: the handler reads and hashes the
+// staged tree once per applied hash. A tree changed on disk after the
+// first answer would fail the hash check (503) if it were read again; the
+// same hash keeps getting the first answer, and the next applied hash gets
+// its own tree.
+func TestLiveConfigReadOncePerAppliedHash(t *testing.T) {
+	staging := t.TempDir()
+	stage := func(files map[string][]byte) string {
+		hash := dataplane.Hash(files)
+		dir := filepath.Join(staging, hash)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return hash
+	}
+	var applied appliedHash
+	h := liveConfigHandler(staging, &applied)
+	get := func() (int, dataplane.LiveConfig) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, dataplane.LiveConfigPath, nil))
+		var live dataplane.LiveConfig
+		if rec.Code == http.StatusOK {
+			if err := json.Unmarshal(rec.Body.Bytes(), &live); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rec.Code, live
+	}
+
+	if code, live := get(); code != http.StatusOK || live.Hash != "" || len(live.Files) != 0 {
+		t.Fatalf("nothing applied: %d %+v", code, live)
+	}
+	h1 := stage(map[string][]byte{"nginx.conf": []byte("one"), "tls.key": []byte("secret")})
+	applied.set(h1)
+	if code, live := get(); code != http.StatusOK || live.Hash != h1 || live.Files["nginx.conf"] != "one" || !slices.Equal(live.Withheld, []string{"tls.key"}) {
+		t.Fatalf("first config: %d %+v", code, live)
+	}
+	if err := os.WriteFile(filepath.Join(staging, h1, "nginx.conf"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, live := get(); code != http.StatusOK || live.Hash != h1 || live.Files["nginx.conf"] != "one" {
+		t.Fatalf("same hash again: %d %+v; want the first answer, not a re-read", code, live)
+	}
+
+	h2 := stage(map[string][]byte{"nginx.conf": []byte("two")})
+	applied.set(h2)
+	if code, live := get(); code != http.StatusOK || live.Hash != h2 || live.Files["nginx.conf"] != "two" || len(live.Withheld) != 0 {
+		t.Fatalf("next config: %d %+v", code, live)
+	}
+	// Back to the first hash, whose tree no longer hashes to it: read again,
+	// and refused rather than served wrong.
+	applied.set(h1)
+	if code, _ := get(); code != http.StatusServiceUnavailable {
+		t.Errorf("a changed tree under the applied hash: %d, want 503", code)
 	}
 }
