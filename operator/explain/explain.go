@@ -138,6 +138,17 @@ type AccessLog struct {
 	// Backend is the upstream, "invalid", or empty for
 	// redirects and fixed statuses; with several backends, each one's.
 	Backend string `json:"backend,omitempty"`
+	// Format is the Gateway's access log format ("json", "text" or
+	// "off"), so that the fields can be shown as its lines write them.
+	Format string `json:"format,omitempty"`
+}
+
+// accessLogFormat is m's access log format; "" is render's default, JSON.
+func accessLogFormat(m *model.Gateway) string {
+	if m.Settings.AccessLogFormat == "" {
+		return "json"
+	}
+	return m.Settings.AccessLogFormat
 }
 
 // BackendOutcome is one weighted backend of the selected rule.
@@ -187,6 +198,9 @@ func Explain(m *model.Gateway, endpoints Endpoints, req Request) Result {
 	ev := evaluation{m: m, endpoints: endpoints, req: &req, res: &res}
 	ev.run()
 	ev.routeVerdicts()
+	if a := res.Response.AccessLog; a != nil {
+		a.Format = accessLogFormat(m)
+	}
 	return res
 }
 

@@ -100,6 +100,9 @@ func ExplainConnection(m *model.Gateway, endpoints Endpoints, c Connection) Resu
 	se := streamEvaluation{m: m, endpoints: endpoints, conn: c, res: &res}
 	se.run()
 	se.routeVerdicts()
+	if a := res.Response.AccessLog; a != nil {
+		a.Format = accessLogFormat(m)
+	}
 	return res
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/explain"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -50,7 +51,7 @@ func TestGolden(t *testing.T) {
 		wants []string
 	}{
 		{"exact-beats-prefix", []string{"--url", "http://shop.example.com/items/special"},
-			[]string{"Location:    = /items/special", "Route:       HTTPRoute shop/catalog rule 1", `backend="shop_catalog_v2_8080"`}},
+			[]string{"Location:    = /items/special", "Route:       HTTPRoute shop/catalog rule 1", `"backend":"shop_catalog_v2_8080"`}},
 		{"prefix-and-precedence", []string{"--url", "http://shop.example.com/items/42"},
 			[]string{"Route:       HTTPRoute shop/catalog rule 0", "loses on precedence to shop/catalog rule 0"}},
 		{"header-and-query", []string{"--url", "http://shop.example.com/items/42?debug=1", "-H", "X-Version: 2"},
@@ -62,7 +63,7 @@ func TestGolden(t *testing.T) {
 		{"wildcard-host", []string{"--url", "http://a.b.example.com/items/x"},
 			[]string{"Server:      port 80 host *.example.com", "Route:       HTTPRoute shop/catalog rule 0"}},
 		{"listener-isolation-and-no-endpoints", []string{"--url", "http://api.example.com/items"},
-			[]string{"Server:      port 80 host api.example.com", "status 503", `backend="shop_api_8080"`,
+			[]string{"Server:      port 80 host api.example.com", "status 503", `"backend":"shop_api_8080"`,
 				`HTTPRoute shop/catalog       not matched   listener isolation: host "api.example.com" goes to the more specific server api.example.com`}},
 		{"redirect", []string{"--url", "http://www.shop.test/old/page?x=1"},
 			[]string{"Location header:  https://www.shop.test/new/page?x=1", "redirect, status 301"}},
@@ -93,12 +94,12 @@ func TestGoldenConnections(t *testing.T) {
 		wants []string
 	}{
 		{"tls-passthrough-wildcard", []string{"--url", "tls://a.example.com:443"},
-			[]string{"passthrough *.example.com", "Route:       TLSRoute shop/wildcard rule 0", `route="TLSRoute shop/wildcard" backend="u545f5b_shop_tls_backend_443"`}},
+			[]string{"passthrough *.example.com", "Route:       TLSRoute shop/wildcard rule 0", `"route":"TLSRoute shop/wildcard","backend":"u545f5b_shop_tls_backend_443"`}},
 		{"tls-listener-without-route", []string{"--url", "tls://isolated.example.com:443"},
-			[]string{"connection closed: the listener of hostname isolated.example.com takes it", `route="" backend="ngo_closed"`,
+			[]string{"connection closed: the listener of hostname isolated.example.com takes it", `"route":"","backend":"ngo_closed"`,
 				`TLSRoute shop/wildcard    not matched  hostname *.example.com matches too, but server name "isolated.example.com" goes to the more specific isolated.example.com`}},
 		{"tls-no-listener-hostname", []string{"--url", "tls://nothing.test:443"},
-			[]string{"no listener of the port takes this server name", `Access log:  route="" backend="ngo_closed"`}},
+			[]string{"no listener of the port takes this server name", `Access log:  "route":"","backend":"ngo_closed"`}},
 		{"tls-handed-to-https", []string{"--url", "tls://www.example.com:443"},
 			[]string{"handed to HTTPS: the port's HTTPS listeners serve it"}},
 		{"tls-terminate-sni-flag", []string{"--url", "tls://gateway.test:8443", "--sni", "secure.example.com"},
@@ -108,7 +109,7 @@ func TestGoldenConnections(t *testing.T) {
 		{"tcp-weighted", []string{"--url", "tcp://gateway.test:5300"},
 			[]string{"Route:       TCPRoute shop/weighted rule split", "70%", "30%", "invalid backendRef"}},
 		{"udp", []string{"--url", "udp://gateway.test:5300"},
-			[]string{"Route:       UDPRoute shop/dns rule 0", `backend="u208026_shop_dns_53_udp"`}},
+			[]string{"Route:       UDPRoute shop/dns rule 0", `"backend":"u208026_shop_dns_53_udp"`}},
 		{"tcp-no-route", []string{"--url", "tcp://gateway.test:5301"},
 			[]string{"connection closed: no route is attached to the listener"}},
 		{"https-on-shared-tls-port", []string{"--url", "https://a.example.com/x"},
@@ -163,6 +164,34 @@ func TestErrors(t *testing.T) {
 		err := cmd.Execute()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestAccessLogFieldsFollowTheFormat: the Access log line is written as the
+// Gateway's format writes the fields, so that it can be searched for.
+func TestAccessLogFieldsFollowTheFormat(t *testing.T) {
+	split := explain.Response{AccessLog: &explain.AccessLog{Route: "shop/catalog", Rule: "3"},
+		Backends: []explain.BackendOutcome{{Log: "shop_a_80", Share: "75%"}, {Log: "shop_b_80", Share: "25%"}}}
+	for _, tc := range []struct {
+		format string
+		resp   explain.Response
+		rule   bool
+		want   string
+	}{
+		{"json", split, true, `"route":"shop/catalog","rule":"3","backend":"shop_a_80" (75%) | "backend":"shop_b_80" (25%)`},
+		{"text", split, true, `route="shop/catalog" rule="3" backend="shop_a_80" (75%) | backend="shop_b_80" (25%)`},
+		{"off", split, true, "none (the Gateway's access log is off)"},
+		{"json", explain.Response{AccessLog: &explain.AccessLog{Route: "TCPRoute shop/db", Backend: "u1_shop_db_5432"}}, false,
+			`"route":"TCPRoute shop/db","backend":"u1_shop_db_5432"`},
+		{"text", explain.Response{AccessLog: &explain.AccessLog{Route: "", Backend: "ngo_closed"}}, false, `route="" backend="ngo_closed"`},
+	} {
+		resp := tc.resp
+		a := *resp.AccessLog
+		a.Format = tc.format
+		resp.AccessLog = &a
+		if got := accessLogFields(resp, tc.rule); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.format, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -91,7 +92,7 @@ func printTable(w io.Writer, rep Report) {
 		fmt.Fprintf(tw, "Filter:\t%s\n", f)
 	}
 	if a := resp.AccessLog; a != nil {
-		fmt.Fprintf(tw, "Access log:\troute=%q rule=%q backend=%q\n", a.Route, a.Rule, backendLog(resp))
+		fmt.Fprintf(tw, "Access log:\t%s\n", accessLogFields(resp, true))
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(tw, "Note:\t%s\n", n)
@@ -114,17 +115,51 @@ func printTable(w io.Writer, rep Report) {
 	printRouteVerdicts(tw, rep.Routes)
 }
 
-// backendLog is the access log's backend field: the one backend's, or
-// each share's.
-func backendLog(resp explain.Response) string {
-	if resp.AccessLog.Backend != "" || len(resp.Backends) == 0 {
-		return resp.AccessLog.Backend
+// accessLogFields are the route, rule (HTTP only) and backend fields as
+// the Gateway's access log format writes them, so that the line can be
+// searched for: `"route":"…","rule":"…","backend":"…"` in the JSON default
+// (consecutive in log_format ngo_json and ngo_stream_json), `route="…"
+// rule="…" backend="…"` in the text format. With several backends, each
+// one's name and share.
+func accessLogFields(resp explain.Response, rule bool) string {
+	a := resp.AccessLog
+	backends := []string{a.Backend}
+	if a.Backend == "" && len(resp.Backends) > 0 {
+		backends = backends[:0]
+		for _, b := range resp.Backends {
+			backends = append(backends, b.Log)
+		}
 	}
-	logs := make([]string, 0, len(resp.Backends))
-	for _, b := range resp.Backends {
-		logs = append(logs, b.Log+" ("+b.Share+")")
+	field := func(name, value string) string { return fmt.Sprintf("%s=%q", name, value) }
+	sep := " "
+	switch a.Format {
+	case "off":
+		return "none (the Gateway's access log is off)"
+	case "json", "":
+		sep = ","
+		field = func(name, value string) string {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false) // nginx's escape=json leaves <>& as they are
+			_ = enc.Encode(value)
+			return fmt.Sprintf("%q:%s", name, strings.TrimSuffix(b.String(), "\n"))
+		}
 	}
-	return strings.Join(logs, " | ")
+	fields := []string{field("route", a.Route)}
+	if rule {
+		fields = append(fields, field("rule", a.Rule))
+	}
+	out := strings.Join(fields, sep) + sep
+	for i, b := range backends {
+		if i > 0 {
+			out += " | "
+		}
+		out += field("backend", b)
+		if len(backends) > 1 {
+			out += " (" + resp.Backends[i].Share + ")"
+		}
+	}
+	return out
 }
 
 func orNone(s string) string {
@@ -185,7 +220,7 @@ func printConnection(tw *tabwriter.Writer, rep Report) {
 	}
 	fmt.Fprintf(tw, "Response:\t%s\n", line)
 	if a := resp.AccessLog; a != nil {
-		fmt.Fprintf(tw, "Access log:\troute=%q backend=%q\n", a.Route, backendLog(resp))
+		fmt.Fprintf(tw, "Access log:\t%s\n", accessLogFields(resp, false))
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(tw, "Note:\t%s\n", n)
