@@ -224,3 +224,16 @@ func TestParseNginxLines(t *testing.T) {
 		})
 	}
 }
+
+// TestParseTextLineWithoutHost: a pod still running a config rendered
+// before the text format carried host="…" (real line of that nginx) is
+// parsed, with an empty host.
+func TestParseTextLineWithoutHost(t *testing.T) {
+	line := `127.0.0.1 - - [29/Nov/2026:08:48:37 +0000] "GET /items/1?q=1 HTTP/1.1" 200 5 "-" "curl/8 \x22quoted\x22 \x5C back caf\xC3\xA9" ` +
+		`route="shop/catalog" rule="0" backend="shop_local_80" upstream="127.0.0.1:40847" request_time=0.021`
+	e, ok := Parse(line)
+	if !ok || e.Host != "" || e.Path != "/items/1?q=1" || e.UserAgent != `curl/8 "quoted" \ back café` || e.Route != "shop/catalog" ||
+		e.Rule != "0" || e.Backend != "shop_local_80" || e.Upstream != "127.0.0.1:40847" || e.RequestTime != 0.021 {
+		t.Errorf("%v %+v", ok, e)
+	}
+}
