@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,6 +74,12 @@ type Reconciler struct {
 	// reuses for a Gateway whose model did not change (pipeline.Memo): an
 	// EndpointSlice, pod or status event renders and compresses nothing.
 	rendered pipeline.Memo
+	// lastRun is the last pipeline run, for the next reconcile whose
+	// input has the same translate.InputKey (lastRunKey; lastRunValid is
+	// false when there is none). Its Output is only read, never changed.
+	lastRun      pipeline.Result
+	lastRunKey   [sha256.Size]byte
+	lastRunValid bool
 	// routeStatusWritten holds, per route whose status this process wrote,
 	// the resourceVersion the write was based on and what it wrote: while
 	// the cache still shows that version it has not seen the write yet, and
@@ -285,7 +292,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	// Translate and render; routes nginx cannot take are refused there.
-	piped := pipeline.Rerun(in, r.rendered)
+	// An event that changed nothing the translation reads (a gateway pod,
+	// an owned object, a report, a status this operator wrote) reuses the
+	// last run's result: the same InputKey gives the same Output, and the
+	// pipeline's result follows from it.
+	key, keyed := translate.InputKey(&in)
+	piped := r.lastRun
+	if !keyed || !r.lastRunValid || key != r.lastRunKey {
+		piped = pipeline.Rerun(in, r.rendered)
+		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
+	}
 	r.rendered = piped.Memo
 	out := piped.Output
 	r.refs.Store(&out.References)

@@ -1,0 +1,144 @@
+package translate
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// InputKey is a digest of everything Translate reads of in, made of the
+// versions the API server gives its objects instead of their contents, so
+// that it costs a sort of the object names rather than a walk of every
+// route: two Inputs read from the same API server with the same InputKey
+// translate to the same Output. The reconciler uses it to skip translating
+// and rendering for an event that changed nothing the translation reads (a
+// gateway pod, a report or owned object written, a status it wrote itself).
+//
+// Each object counts by namespace, name and UID, and by its
+// resourceVersion, except the Gateway API objects whose status the operator
+// writes (statusKinds): for them the status is not an input (Translate never
+// reads it; TestInputKeyIgnoresOnlyWhatTranslateIgnores), and the API
+// server increments metadata.generation on every other change but one of
+// metadata, so they count by generation, labels, annotations and deletion
+// timestamp. Their own status writes therefore leave the key as it is.
+//
+// ok is false when the key cannot stand for the content: an object without
+// a resourceVersion (or such a Gateway API object without a generation),
+// which did not come from an API server (files, tests), or an Input field
+// it does not know (a field added to Input must be added here).
+func InputKey(in *Input) (key [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	var buf []byte
+	str := func(s string) {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	v := reflect.ValueOf(in).Elem()
+	for i := range v.NumField() {
+		field, f := v.Type().Field(i), v.Field(i)
+		str(field.Name)
+		switch x := f.Interface().(type) {
+		case map[string]string:
+			if x == nil {
+				str("nil") // nil and empty differ (the CRD versions: unknown or none)
+			}
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				str(k)
+				str(x[k])
+			}
+		case map[RouteKey]string:
+			keys := slices.SortedFunc(maps.Keys(x), func(a, b RouteKey) int {
+				return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+			})
+			for _, k := range keys {
+				str(string(k.Kind))
+				str(k.Namespace)
+				str(k.Name)
+				str(x[k])
+			}
+		default:
+			if f.Kind() != reflect.Slice {
+				return key, false
+			}
+			entries := make([]string, 0, f.Len())
+			for j := range f.Len() {
+				obj, isObject := f.Index(j).Addr().Interface().(metav1.Object)
+				if !isObject {
+					return key, false
+				}
+				entry, known := objectVersion(obj, statusKinds[f.Type().Elem()])
+				if !known {
+					return key, false
+				}
+				entries = append(entries, entry)
+			}
+			slices.Sort(entries) // the order of a cache list is not stable
+			buf = binary.AppendUvarint(buf, uint64(len(entries)))
+			for _, e := range entries {
+				str(e)
+			}
+		}
+		_, _ = h.Write(buf) // a hash.Hash never fails
+		buf = buf[:0]
+	}
+	h.Sum(key[:0])
+	return key, true
+}
+
+// statusKinds are the kinds of Input whose status the operator writes and
+// whose every change but one of metadata or status increments
+// metadata.generation (custom resources with a status subresource).
+var statusKinds = map[reflect.Type]bool{
+	reflect.TypeFor[gatewayv1.GatewayClass]():     true,
+	reflect.TypeFor[gatewayv1.Gateway]():          true,
+	reflect.TypeFor[gatewayv1.HTTPRoute]():        true,
+	reflect.TypeFor[gatewayv1.GRPCRoute]():        true,
+	reflect.TypeFor[gatewayv1.TCPRoute]():         true,
+	reflect.TypeFor[gatewayv1.UDPRoute]():         true,
+	reflect.TypeFor[gatewayv1.TLSRoute]():         true,
+	reflect.TypeFor[gatewayv1.ListenerSet]():      true,
+	reflect.TypeFor[gatewayv1.BackendTLSPolicy](): true,
+}
+
+// objectVersion is one object's entry in the InputKey (see there); known
+// is false when the object carries no version from an API server.
+func objectVersion(obj metav1.Object, byGeneration bool) (entry string, known bool) {
+	var b strings.Builder
+	b.WriteString(obj.GetNamespace())
+	b.WriteByte('/')
+	b.WriteString(obj.GetName())
+	b.WriteByte(0)
+	b.WriteString(string(obj.GetUID()))
+	b.WriteByte(0)
+	if obj.GetResourceVersion() == "" {
+		return "", false
+	}
+	if !byGeneration {
+		b.WriteString(obj.GetResourceVersion())
+		return b.String(), true
+	}
+	if obj.GetGeneration() == 0 {
+		return "", false
+	}
+	b.Write(binary.AppendVarint(nil, obj.GetGeneration()))
+	for _, m := range []map[string]string{obj.GetLabels(), obj.GetAnnotations()} {
+		b.WriteByte(1)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			b.Write(binary.AppendUvarint(nil, uint64(len(k))))
+			b.WriteString(k)
+			b.Write(binary.AppendUvarint(nil, uint64(len(m[k]))))
+			b.WriteString(m[k])
+		}
+	}
+	if ts := obj.GetDeletionTimestamp(); ts != nil {
+		b.WriteString(ts.UTC().String())
+	}
+	return b.String(), true
+}
