@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,9 +75,10 @@ type Reconciler struct {
 	rendered pipeline.Memo
 	// lastRun is the last pipeline run, for the next reconcile whose
 	// input has the same translate.InputKey (lastRunKey; lastRunValid is
-	// false when there is none). Its Output is only read, never changed.
+	// false when there is none), or the same but for its EndpointSlices.
+	// Its Output is only read, never changed.
 	lastRun      pipeline.Result
-	lastRunKey   [sha256.Size]byte
+	lastRunKey   translate.Key
 	lastRunValid bool
 	// routeStatusWritten holds, per route whose status this process wrote,
 	// the resourceVersion the write was based on and what it wrote: while
@@ -296,9 +296,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// an owned object, a report, a status this operator wrote) reuses the
 	// last run's result: the same InputKey gives the same Output, and the
 	// pipeline's result follows from it.
+	// When only EndpointSlices changed, only the Gateways' endpoints can
+	// differ (translate.Reendpoint): no model, so nothing to render.
 	key, keyed := translate.InputKey(&in)
+	reuse := keyed && r.lastRunValid
 	piped := r.lastRun
-	if !keyed || !r.lastRunValid || key != r.lastRunKey {
+	switch {
+	case reuse && key == r.lastRunKey:
+	case reuse && key.ButEndpointSlices == r.lastRunKey.ButEndpointSlices:
+		piped.Output = translate.Reendpoint(r.lastRun.Output, &in)
+		r.lastRun, r.lastRunKey = piped, key
+	default:
 		piped = pipeline.Rerun(in, r.rendered)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}

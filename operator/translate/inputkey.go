@@ -33,8 +33,8 @@ import (
 // a resourceVersion (or such a Gateway API object without a generation),
 // which did not come from an API server (files, tests), or an Input field
 // it does not know (a field added to Input must be added here).
-func InputKey(in *Input) (key [sha256.Size]byte, ok bool) {
-	h := sha256.New()
+func InputKey(in *Input) (key Key, ok bool) {
+	all, butSlices := sha256.New(), sha256.New()
 	var buf []byte
 	str := func(s string) {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
@@ -85,11 +85,22 @@ func InputKey(in *Input) (key [sha256.Size]byte, ok bool) {
 				str(e)
 			}
 		}
-		_, _ = h.Write(buf) // a hash.Hash never fails
+		_, _ = all.Write(buf) // a hash.Hash never fails
+		if field.Name != "EndpointSlices" {
+			_, _ = butSlices.Write(buf)
+		}
 		buf = buf[:0]
 	}
-	h.Sum(key[:0])
+	all.Sum(key.All[:0])
+	butSlices.Sum(key.ButEndpointSlices[:0])
 	return key, true
+}
+
+// Key is what InputKey gives: the digest of the whole Input, and of all
+// of it but its EndpointSlices (when only that part stays the same, only
+// the endpoints changed: Reendpoint).
+type Key struct {
+	All, ButEndpointSlices [sha256.Size]byte
 }
 
 // statusKinds are the kinds of Input whose status the operator writes and

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
@@ -164,8 +167,12 @@ func TestInputKeyChangesWithEveryInput(t *testing.T) {
 				t.Helper()
 				changed := deepCopyInput(in)
 				mutate(&changed)
-				if key, ok := translate.InputKey(&changed); ok && key == base {
+				key, ok := translate.InputKey(&changed)
+				if ok && key.All == base.All {
 					t.Errorf("%s: same key", what)
+				}
+				if onlySlices := strings.HasPrefix(what, "EndpointSlices["); ok && onlySlices != (key.ButEndpointSlices == base.ButEndpointSlices) {
+					t.Errorf("%s: the key but EndpointSlices changed %v", what, !onlySlices)
 				}
 			}
 			v := reflect.ValueOf(in)
@@ -223,4 +230,86 @@ func deepCopyInput(in translate.Input) translate.Input {
 		f.Set(c)
 	}
 	return out
+}
+
+// TestReendpointIsTranslate: for every golden case and each way its
+// EndpointSlices can change (endpoints gone, not ready, added; a slice
+// deleted, added, its port renumbered; none left), Reendpoint of the
+// first translation gives exactly what translating the changed input
+// gives, models and statuses included: EndpointSlices feed nothing else.
+func TestReendpointIsTranslate(t *testing.T) {
+	changes := map[string]func(in *translate.Input){
+		"nothing": func(*translate.Input) {},
+		"first endpoint of each slice gone": func(in *translate.Input) {
+			for i := range in.EndpointSlices {
+				if eps := in.EndpointSlices[i].Endpoints; len(eps) > 0 {
+					in.EndpointSlices[i].Endpoints = eps[1:]
+				}
+			}
+		},
+		"first endpoint of each slice not ready": func(in *translate.Input) {
+			for i := range in.EndpointSlices {
+				if eps := in.EndpointSlices[i].Endpoints; len(eps) > 0 {
+					eps[0].Conditions.Ready = new(bool)
+				}
+			}
+		},
+		"an endpoint added to each slice": func(in *translate.Input) {
+			for i := range in.EndpointSlices {
+				es := &in.EndpointSlices[i]
+				addr := "10.99.0.1"
+				if es.AddressType == "IPv6" {
+					addr = "fd00::99"
+				}
+				es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{addr}})
+			}
+		},
+		"first slice deleted": func(in *translate.Input) {
+			if len(in.EndpointSlices) > 0 {
+				in.EndpointSlices = in.EndpointSlices[1:]
+			}
+		},
+		"a second slice per slice": func(in *translate.Input) {
+			for _, es := range slices.Clone(in.EndpointSlices) {
+				es.Name += "-more"
+				es.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{"10.98.0.1"}}}
+				in.EndpointSlices = append(in.EndpointSlices, es)
+			}
+		},
+		"ports renumbered": func(in *translate.Input) {
+			for i := range in.EndpointSlices {
+				for j := range in.EndpointSlices[i].Ports {
+					if p := in.EndpointSlices[i].Ports[j].Port; p != nil {
+						in.EndpointSlices[i].Ports[j].Port = ptr.To(*p + 1)
+					}
+				}
+			}
+		},
+		"none left": func(in *translate.Input) { in.EndpointSlices = nil },
+	}
+	endpointsChanged := 0
+	for name, in := range goldenInputsFromAPIServer(t) {
+		prev := translate.Translate(in)
+		for what, change := range changes {
+			t.Run(name+"/"+what, func(t *testing.T) {
+				changed := deepCopyInput(in)
+				change(&changed)
+				before, _ := translate.InputKey(&in)
+				after, _ := translate.InputKey(&changed)
+				if before.ButEndpointSlices != after.ButEndpointSlices {
+					t.Fatal("a change of EndpointSlices changed the key but EndpointSlices")
+				}
+				want := translate.Translate(changed)
+				if got := translate.Reendpoint(prev, &changed); !reflect.DeepEqual(got, want) {
+					t.Fatal("Reendpoint differs from Translate")
+				}
+				if !reflect.DeepEqual(prev, want) {
+					endpointsChanged++
+				}
+			})
+		}
+	}
+	if endpointsChanged < 10 {
+		t.Errorf("only %d changes changed any endpoints: the cases do not test Reendpoint", endpointsChanged)
+	}
 }
