@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -35,7 +37,8 @@ import (
 // it does not know (a field added to Input must be added here).
 func InputKey(in *Input) (key Key, ok bool) {
 	all, butSlices := sha256.New(), sha256.New()
-	var buf []byte
+	var buf, arena []byte
+	var spans [][2]int
 	str := func(s string) {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
@@ -67,22 +70,26 @@ func InputKey(in *Input) (key Key, ok bool) {
 			if f.Kind() != reflect.Slice {
 				return key, false
 			}
-			entries := make([]string, 0, f.Len())
+			// Every object's entry goes into one buffer, then the entries
+			// are sorted (the order of a cache list is not stable).
+			arena, spans = arena[:0], spans[:0]
 			for j := range f.Len() {
 				obj, isObject := f.Index(j).Addr().Interface().(metav1.Object)
 				if !isObject {
 					return key, false
 				}
-				entry, known := objectVersion(obj, statusKinds[f.Type().Elem()])
-				if !known {
+				start := len(arena)
+				var known bool
+				if arena, known = appendObjectVersion(arena, obj, statusKinds[f.Type().Elem()]); !known {
 					return key, false
 				}
-				entries = append(entries, entry)
+				spans = append(spans, [2]int{start, len(arena)})
 			}
-			slices.Sort(entries) // the order of a cache list is not stable
-			buf = binary.AppendUvarint(buf, uint64(len(entries)))
-			for _, e := range entries {
-				str(e)
+			slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(arena[a[0]:a[1]], arena[b[0]:b[1]]) })
+			buf = binary.AppendUvarint(buf, uint64(len(spans)))
+			for _, sp := range spans {
+				buf = binary.AppendUvarint(buf, uint64(sp[1]-sp[0]))
+				buf = append(buf, arena[sp[0]:sp[1]]...)
 			}
 		}
 		_, _ = all.Write(buf) // a hash.Hash never fails
@@ -118,38 +125,40 @@ var statusKinds = map[reflect.Type]bool{
 	reflect.TypeFor[gatewayv1.BackendTLSPolicy](): true,
 }
 
-// objectVersion is one object's entry in the InputKey (see there); known
-// is false when the object carries no version from an API server.
-func objectVersion(obj metav1.Object, byGeneration bool) (entry string, known bool) {
-	var b strings.Builder
-	b.WriteString(obj.GetNamespace())
-	b.WriteByte('/')
-	b.WriteString(obj.GetName())
-	b.WriteByte(0)
-	b.WriteString(string(obj.GetUID()))
-	b.WriteByte(0)
+// appendObjectVersion appends one object's entry in the InputKey (see
+// there) to b; known is false when the object carries no version from an
+// API server. Namespace and name come first, so entries sort by them.
+func appendObjectVersion(b []byte, obj metav1.Object, byGeneration bool) (_ []byte, known bool) {
 	if obj.GetResourceVersion() == "" {
-		return "", false
+		return b, false
 	}
+	b = append(b, obj.GetNamespace()...)
+	b = append(b, '/')
+	b = append(b, obj.GetName()...)
+	b = append(b, 0)
+	b = append(b, obj.GetUID()...)
+	b = append(b, 0)
 	if !byGeneration {
-		b.WriteString(obj.GetResourceVersion())
-		return b.String(), true
+		return append(b, obj.GetResourceVersion()...), true
 	}
 	if obj.GetGeneration() == 0 {
-		return "", false
+		return b, false
 	}
-	b.Write(binary.AppendVarint(nil, obj.GetGeneration()))
+	b = binary.AppendVarint(b, obj.GetGeneration())
 	for _, m := range []map[string]string{obj.GetLabels(), obj.GetAnnotations()} {
-		b.WriteByte(1)
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		if len(m) == 0 {
+			continue
+		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			b.Write(binary.AppendUvarint(nil, uint64(len(k))))
-			b.WriteString(k)
-			b.Write(binary.AppendUvarint(nil, uint64(len(m[k]))))
-			b.WriteString(m[k])
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+			b = binary.AppendUvarint(b, uint64(len(m[k])))
+			b = append(b, m[k]...)
 		}
 	}
 	if ts := obj.GetDeletionTimestamp(); ts != nil {
-		b.WriteString(ts.UTC().String())
+		b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
 	}
-	return b.String(), true
+	return b, true
 }
