@@ -313,3 +313,20 @@ func TestReendpointIsTranslate(t *testing.T) {
 		t.Errorf("only %d changes changed any endpoints: the cases do not test Reendpoint", endpointsChanged)
 	}
 }
+
+// TestTranslateLeavesItsInputAsItIs: for every golden case, Translate and
+// Reendpoint change nothing in their Input. The reconciler lists routes
+// without copying them out of its cache (readInputs): a change here would
+// change the cache.
+func TestTranslateLeavesItsInputAsItIs(t *testing.T) {
+	for name, in := range goldenInputsFromAPIServer(t) {
+		t.Run(name, func(t *testing.T) {
+			before := deepCopyInput(in)
+			out := translate.Translate(in)
+			translate.Reendpoint(out, &in)
+			if !reflect.DeepEqual(in, before) {
+				t.Fatal("Translate or Reendpoint changed its input")
+			}
+		})
+	}
+}
