@@ -73,6 +73,13 @@ type Reconciler struct {
 	// reuses for a Gateway whose model did not change (pipeline.Memo): an
 	// EndpointSlice, pod or status event renders and compresses nothing.
 	rendered pipeline.Memo
+	// lastRun is the last pipeline run, for the next reconcile whose
+	// input has the same translate.InputKey (lastRunKey; lastRunValid is
+	// false when there is none), or the same but for its EndpointSlices.
+	// Its Output is only read, never changed.
+	lastRun      pipeline.Result
+	lastRunKey   translate.Key
+	lastRunValid bool
 	// routeStatusWritten holds, per route whose status this process wrote,
 	// the resourceVersion the write was based on and what it wrote: while
 	// the cache still shows that version it has not seen the write yet, and
@@ -285,7 +292,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		}
 	}
 	// Translate and render; routes nginx cannot take are refused there.
-	piped := pipeline.Rerun(in, r.rendered)
+	// An event that changed nothing the translation reads (a gateway pod,
+	// an owned object, a report, a status this operator wrote) reuses the
+	// last run's result: the same InputKey gives the same Output, and the
+	// pipeline's result follows from it.
+	// When only EndpointSlices changed, only the Gateways' endpoints can
+	// differ (translate.Reendpoint): no model, so nothing to render.
+	key, keyed := translate.InputKey(&in)
+	reuse := keyed && r.lastRunValid
+	piped := r.lastRun
+	switch {
+	case reuse && key == r.lastRunKey:
+	case reuse && key.ButEndpointSlices == r.lastRunKey.ButEndpointSlices:
+		piped.Output = translate.Reendpoint(r.lastRun.Output, &in)
+		r.lastRun, r.lastRunKey = piped, key
+	default:
+		piped = pipeline.Rerun(in, r.rendered)
+		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
+	}
 	r.rendered = piped.Memo
 	out := piped.Output
 	r.refs.Store(&out.References)

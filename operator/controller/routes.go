@@ -19,6 +19,9 @@ type routeObject struct {
 	key     translate.RouteKey
 	obj     client.Object
 	parents *[]gatewayv1.RouteParentStatus
+	// parentsOf is where status.parents is in another object of the kind
+	// (a copy of obj).
+	parentsOf func(client.Object) *[]gatewayv1.RouteParentStatus
 }
 
 // routeKind is what the controller does with one route kind: watch it,
@@ -65,8 +68,14 @@ func listedRouteKind[R any, PR interface {
 	return routeKind{
 		object: object,
 		read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
+			// Not copied out of the cache: the routes are most of the
+			// objects a reconcile lists (thousands, each copied on every
+			// event otherwise). The items share their fields with the
+			// cache's objects, so nothing may change them: translation
+			// does not (TestTranslateLeavesItsInputAsItIs), the status
+			// writer changes a copy (writeRouteStatuses).
 			list := PL(new(L))
-			err := c.List(ctx, list)
+			err := c.List(ctx, list, client.UnsafeDisableDeepCopy)
 			*field(in) = items(list)
 			return err
 		},
@@ -76,9 +85,10 @@ func listedRouteKind[R any, PR interface {
 			for i := range routes {
 				r := PR(&routes[i])
 				out = append(out, routeObject{
-					key:     translate.RouteKey{Kind: kind, NamespacedName: client.ObjectKeyFromObject(r)},
-					obj:     r,
-					parents: parents(r),
+					key:       translate.RouteKey{Kind: kind, NamespacedName: client.ObjectKeyFromObject(r)},
+					obj:       r,
+					parents:   parents(r),
+					parentsOf: func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) },
 				})
 			}
 			return out
@@ -124,9 +134,17 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(current)) {
 			continue
 		}
+		// The listed route, and the entries of current, share their fields
+		// with the cache's object (routeKind.read): the patch, and the
+		// answer decoded into it, go to copies.
 		orig := route.obj.DeepCopyObject().(client.Object)
-		*route.parents = parents
-		if err := r.client.Status().Patch(ctx, route.obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		patched := route.obj.DeepCopyObject().(client.Object)
+		written := make([]gatewayv1.RouteParentStatus, len(parents))
+		for i := range parents {
+			parents[i].DeepCopyInto(&written[i])
+		}
+		*route.parentsOf(patched) = written
+		if err := r.client.Status().Patch(ctx, patched, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of %s %s: %w", route.key.Kind, route.key.NamespacedName, err))
 			continue
 		}

@@ -3,6 +3,8 @@ package resources
 import (
 	"bytes"
 	"compress/gzip"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -71,6 +73,7 @@ func EncodeConfigAfter(files, prevFiles map[string][]byte, prev EncodedConfig) E
 		return EncodedConfig{Data: textFiles(files), Binary: binaryFiles(files)}
 	}
 	binary := make(map[string][]byte, len(files))
+	var changed []string
 	for name, content := range files {
 		key := name + dataplane.GzipSuffix
 		if old, ok := prevFiles[name]; ok && bytes.Equal(old, content) {
@@ -79,9 +82,49 @@ func EncodeConfigAfter(files, prevFiles map[string][]byte, prev EncodedConfig) E
 				continue
 			}
 		}
-		binary[key] = gzipBytes(content)
+		changed = append(changed, name)
+	}
+	for i, gz := range gzipEach(files, changed) {
+		binary[changed[i]+dataplane.GzipSuffix] = gz
 	}
 	return EncodedConfig{Binary: nonEmpty(binary)}
+}
+
+// gzipEach compresses files[name] for each of names, on as many cores as
+// there are (up to one per file): a route change compresses the servers,
+// the upstreams and the source document again, and the wait for the
+// ConfigMap write is the longest of them rather than their sum. Each
+// result is gzipBytes', whatever the order they finish in.
+func gzipEach(files map[string][]byte, names []string) [][]byte {
+	out := make([][]byte, len(names))
+	workers := min(len(names), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i, name := range names {
+			out[i] = gzipBytes(files[name])
+		}
+		return out
+	}
+	// Largest first, so that the longest compression starts at once.
+	order := make([]int, len(names))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return len(files[names[b]]) - len(files[names[a]]) })
+	next := make(chan int, len(order))
+	for _, i := range order {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				out[i] = gzipBytes(files[names[i]])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 func mustCompress(files map[string][]byte) bool {

@@ -149,17 +149,7 @@ func TestBuildIsDeterministic(t *testing.T) {
 // BenchmarkBuild3000Routes: 3,000 HTTPRoutes, one Service each, on one
 // Gateway; the size of the published route-propagation benchmarks.
 func BenchmarkBuild3000Routes(b *testing.B) {
-	in := baseInput()
-	in.Services, in.EndpointSlices = nil, nil
-	for i := 0; i < 3000; i++ {
-		name := fmt.Sprintf("svc-%d", i)
-		in.Services = append(in.Services, service(testNS, name))
-		in.EndpointSlices = append(in.EndpointSlices, slice(testNS, name, name+"-1", "http", 8080,
-			fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("10.%d.%d.2", i/250, i%250)))
-		in.HTTPRoutes = append(in.HTTPRoutes, route(testNS, fmt.Sprintf("route-%d", i),
-			parent("", "gw", ""), hostnames(fmt.Sprintf("app%d.example.com", i%100)),
-			simpleRule(name, prefix(fmt.Sprintf("/svc/%d", i)), withHeader(prefix("/api"), "x-tenant", fmt.Sprint(i)))))
-	}
+	in := routesInput(3000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -168,6 +158,50 @@ func BenchmarkBuild3000Routes(b *testing.B) {
 			b.Fatalf("upstreams = %d", len(out.Gateways[0].Model.Upstreams))
 		}
 	}
+}
+
+// BenchmarkEndpointChange3000Routes is what an EndpointSlice event costs
+// the translation at 3,000 routes: a whole Translate, or Reendpoint of the
+// last Output (what the reconciler does when only EndpointSlices changed).
+func BenchmarkEndpointChange3000Routes(b *testing.B) {
+	in := routesInput(3000)
+	prev := Translate(in)
+	for _, how := range []string{"translate", "reendpoint"} {
+		b.Run(how, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				in.EndpointSlices[0].Endpoints[0].Addresses = []string{fmt.Sprintf("10.255.0.%d", i%2)}
+				var out Output
+				if how == "translate" {
+					out = Translate(in)
+				} else {
+					out = Reendpoint(prev, &in)
+				}
+				if len(out.Gateways[0].Endpoints) != 3000 {
+					b.Fatalf("endpoints of %d upstreams", len(out.Gateways[0].Endpoints))
+				}
+			}
+		})
+	}
+}
+
+// routesInput is baseInput with n HTTPRoutes on Gateway gw, each to its
+// own Service with two endpoints.
+func routesInput(n int) Input {
+	in := baseInput()
+	in.Services, in.EndpointSlices = nil, nil
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("svc-%d", i)
+		in.Services = append(in.Services, service(testNS, name))
+		in.EndpointSlices = append(in.EndpointSlices, slice(testNS, name, name+"-1", "http", 8080,
+			fmt.Sprintf("10.%d.%d.1", i/250, i%250), fmt.Sprintf("10.%d.%d.2", i/250, i%250)))
+		in.HTTPRoutes = append(in.HTTPRoutes, route(testNS, fmt.Sprintf("route-%d", i),
+			parent("", "gw", ""), hostnames(fmt.Sprintf("app%d.example.com", i%100)),
+			simpleRule(name, prefix(fmt.Sprintf("/svc/%d", i)), withHeader(prefix("/api"), "x-tenant", fmt.Sprint(i)))))
+	}
+	return in
 }
 
 func deepCopyInput(in Input) Input {
@@ -203,4 +237,42 @@ func deepCopyInput(in Input) Input {
 		out.Parameters = append(out.Parameters, *x.DeepCopy())
 	}
 	return out
+}
+
+// BenchmarkInputKey3000Routes is what the reconciler pays on every event
+// to know whether it can skip translating (3,000 routes, 3,000 Services
+// and EndpointSlices).
+func BenchmarkInputKey3000Routes(b *testing.B) {
+	in := routesInput(3000)
+	n := 0
+	for i := range in.HTTPRoutes {
+		n++
+		in.HTTPRoutes[i].ResourceVersion, in.HTTPRoutes[i].Generation = fmt.Sprint(n), 1
+	}
+	for i := range in.Services {
+		n++
+		in.Services[i].ResourceVersion = fmt.Sprint(n)
+	}
+	for i := range in.EndpointSlices {
+		n++
+		in.EndpointSlices[i].ResourceVersion = fmt.Sprint(n)
+	}
+	for i := range in.Gateways {
+		in.Gateways[i].ResourceVersion, in.Gateways[i].Generation = "1", 1
+	}
+	for i := range in.GatewayClasses {
+		in.GatewayClasses[i].ResourceVersion, in.GatewayClasses[i].Generation = "1", 1
+	}
+	for i := range in.Namespaces {
+		in.Namespaces[i].ResourceVersion = "1"
+	}
+	for i := range in.Secrets {
+		in.Secrets[i].ResourceVersion = "1"
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := InputKey(&in); !ok {
+			b.Fatal("no key")
+		}
+	}
 }

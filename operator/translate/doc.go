@@ -23,6 +23,10 @@
 // listener selection, hostname intersection, the route's status entries),
 // backends.go (Service references and endpoints), refgrant.go
 // (ReferenceGrants), certificates.go (listener certificates in the model).
+// inputkey.go keys an Input by its objects' versions, so that the
+// reconciler can skip a translation whose Input did not change, and
+// Reendpoint (translate.go) redoes only the endpoints when nothing but
+// EndpointSlices changed.
 // Translation decides Accepted, ResolvedRefs and Conflicted; Programmed is
 // composed by the controller from ProgrammableListeners and what the gateway
 // pods report.

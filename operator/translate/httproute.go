@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -87,7 +88,7 @@ func (b *translator) compileHTTPRoute(r *gatewayv1.HTTPRoute) *routeState {
 
 func (b *translator) compileRule(route *routeState, r *gatewayv1.HTTPRoute, i int) (ruleState, *routeError) {
 	rule := &r.Spec.Rules[i]
-	field := fmt.Sprintf("spec.rules[%d]", i)
+	field := "spec.rules[" + strconv.Itoa(i) + "]"
 	rs := ruleState{index: i}
 	if rule.Name != nil {
 		if err := checkSectionName(field+".name", string(*rule.Name)); err != nil {
@@ -186,7 +187,7 @@ func (b *translator) compileBackends(route RouteKey, refs []gatewayv1.HTTPBacken
 	var firstRefErr *refError
 	for i := range refs {
 		r := &refs[i]
-		bf := fmt.Sprintf("%s.backendRefs[%d]", field, i)
+		bf := field + ".backendRefs[" + strconv.Itoa(i) + "]"
 		weight := int32(1)
 		if r.Weight != nil {
 			weight = *r.Weight

@@ -2,9 +2,9 @@ package translate
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -62,10 +62,12 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 		listener *listenerState
 		host     string
 	}
+	// Sized for a rule per attachment, the common case, so that they do
+	// not grow step by step with thousands of routes.
 	entriesByHost := map[hostKey][]*entry{}
-	rules := map[ruleKey]*model.Rule{}
-	ruleOf := map[*model.Rule]*ruleState{}
-	routeOf := map[*model.Rule]*routeState{}
+	rules := make(map[ruleKey]*model.Rule, len(gs.attachments))
+	ruleOf := make(map[*model.Rule]*ruleState, len(gs.attachments))
+	routeOf := make(map[*model.Rule]*routeState, len(gs.attachments))
 	for _, a := range gs.attachments {
 		if !a.listener.programmed() {
 			continue
@@ -109,6 +111,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 			cmp.Compare(a.index, c.index), strings.Compare(a.prefix, c.prefix))
 	})
 	upstreamNames := b.nameUpstreams(ruleKeys, rules, ruleOf)
+	m.Upstreams = slices.Grow(m.Upstreams, len(upstreamNames))
 	for k, name := range upstreamNames {
 		m.Upstreams = append(m.Upstreams, model.Upstream{
 			Name: name, ServiceNamespace: k.Namespace, ServiceName: k.Name, ServicePort: k.Port,
@@ -118,7 +121,7 @@ func (httpRoutes) contribute(b *translator, gs *gatewayState, m *model.Gateway, 
 	slices.SortFunc(m.Upstreams, func(a, b model.Upstream) int { return strings.Compare(a.Name, b.Name) })
 	for i, k := range ruleKeys {
 		target := rules[k]
-		fillRule(target, fmt.Sprintf("r%d", i), routeOf[target], ruleOf[target], k.prefix, upstreamNames)
+		fillRule(target, "r"+strconv.Itoa(i), routeOf[target], ruleOf[target], k.prefix, upstreamNames)
 	}
 
 	keys := make([]serverKey, 0, len(servers))

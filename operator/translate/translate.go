@@ -115,6 +115,9 @@ type GatewayResult struct {
 	Endpoints map[string][]model.Endpoint
 	// Infrastructure is what the owned objects are built from.
 	Infrastructure model.Infrastructure
+	// endpointSources names the Service port and transport behind each
+	// key of Endpoints whose Service port resolved, for Reendpoint.
+	endpointSources map[string]streamUpstreamKey
 }
 
 // translator holds what one Translate call resolves once and shares between
@@ -214,7 +217,7 @@ func Translate(in Input) Output {
 		if gs.accepted {
 			_, settings := resolveSettings(gs.params...)
 			res.Model = b.gatewayModel(gs, settings)
-			res.Endpoints = b.endpointsOf(gs, res.Model)
+			res.Endpoints, res.endpointSources = b.endpointsOf(gs, res.Model)
 			res.Infrastructure.Ports = servicePorts(gs.listeners)
 		}
 		out.Gateways = append(out.Gateways, res)
@@ -242,13 +245,17 @@ func (b *translator) gatewayModel(gs *gatewayState, settings model.Settings) *mo
 	return m
 }
 
-// endpointsOf lists the ready addresses of each upstream of m.
-func (b *translator) endpointsOf(gs *gatewayState, m *model.Gateway) map[string][]model.Endpoint {
+// endpointsOf lists the ready addresses of each upstream of m, and the
+// Service port each comes from (when it resolved).
+func (b *translator) endpointsOf(gs *gatewayState, m *model.Gateway) (map[string][]model.Endpoint, map[string]streamUpstreamKey) {
 	out := make(map[string][]model.Endpoint, len(m.Upstreams)+len(m.StreamUpstreams))
+	sources := make(map[string]streamUpstreamKey, len(out))
 	for _, u := range m.Upstreams {
 		eps := []model.Endpoint{}
-		if r := b.upstreams[upstreamKey{Namespace: u.ServiceNamespace, Name: u.ServiceName, Port: u.ServicePort}]; r != nil {
+		key := upstreamKey{Namespace: u.ServiceNamespace, Name: u.ServiceName, Port: u.ServicePort}
+		if r := b.upstreams[key]; r != nil {
 			eps = append(eps, r.endpoints...)
+			sources[u.Name] = streamUpstreamKey{upstreamKey: key, transport: corev1.ProtocolTCP}
 		}
 		out[u.Name] = eps
 	}
@@ -259,6 +266,46 @@ func (b *translator) endpointsOf(gs *gatewayState, m *model.Gateway) map[string]
 	// at the local 503 server.
 	for key, name := range gs.streamUpstreams {
 		out[name] = append([]model.Endpoint{}, b.streamUpstreams[key]...)
+		if _, resolved := b.streamUpstreams[key]; resolved {
+			sources[name] = key
+		}
+	}
+	return out, sources
+}
+
+// Reendpoint is Translate(*in) for an in that differs from the input
+// prev was translated from only in its EndpointSlices (the same
+// InputKey(in).ButEndpointSlices): those feed nothing but the endpoints of
+// each Gateway (no model, no status), so only they are computed again,
+// from the Service ports the last translation resolved. A Service with
+// many pods churns its EndpointSlices all through a rollout, and this is
+// what each such event costs instead of a translation of every route.
+// prev is not changed.
+func Reendpoint(prev Output, in *Input) Output {
+	b := &translator{ix: newIndex(in)}
+	out := prev
+	out.Gateways = slices.Clone(prev.Gateways)
+	for i := range out.Gateways {
+		g := &out.Gateways[i]
+		if g.Endpoints == nil {
+			continue
+		}
+		eps := make(map[string][]model.Endpoint, len(g.Endpoints))
+		for name := range g.Endpoints {
+			eps[name] = []model.Endpoint{}
+			src, ok := g.endpointSources[name]
+			if !ok {
+				continue
+			}
+			svc, found := b.ix.services[types.NamespacedName{Namespace: src.Namespace, Name: src.Name}]
+			if !found {
+				continue
+			}
+			if sp := servicePort(svc, src.Port, src.transport); sp != nil {
+				eps[name] = b.endpoints(svc, sp, src.transport)
+			}
+		}
+		g.Endpoints = eps
 	}
 	return out
 }
