@@ -31,7 +31,8 @@ type grpcView struct {
 const grpcUnavailable = 14
 
 // grpcFinal fills the location where a GRPCRoute's request is answered (see
-// final, which has set the access log variables and response headers).
+// final, which has given the location its access log root and response
+// headers).
 func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, backend *model.Backend, upstream *model.Upstream, inPlace bool) error {
 	switch {
 	case rule.Return != nil:
