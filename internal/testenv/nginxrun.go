@@ -41,6 +41,9 @@ type Nginx struct {
 	// StatusSocket is the host path of the unix socket of the rendered
 	// config's status server (stub_status), moved into this run's folder.
 	StatusSocket string
+	// write puts a config file into the run's folder, with StartNginx's
+	// changes (Reload).
+	write func(name string, data []byte) error
 }
 
 var (
@@ -133,19 +136,22 @@ func StartNginx(t testing.TB, tree map[string][]byte, endpoints endpointdns.Tabl
 		}
 	}
 	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
-	for name, data := range tree {
+	write := func(name string, data []byte) error {
 		data = listenLine.ReplaceAll(data, []byte("${1}"+addr+":${2}${3}"))
 		data = resolverLine.ReplaceAll(data, []byte(fmt.Sprintf("resolver 127.0.0.1:%d;", dnsPort)))
 		data = noEndpointsListen.ReplaceAll(data, []byte(fmt.Sprintf("${1}127.0.0.1:%d;", noEndpointsPort)))
 		data = bytes.ReplaceAll(data, closedReason, closedReasonHere)
 		data = statusListen.ReplaceAll(data, []byte("${1}"+inside+dataplane.NginxStatusSocket+";"))
-		if err := os.WriteFile(filepath.Join(stage, name), data, 0o644); err != nil {
+		return os.WriteFile(filepath.Join(stage, name), data, 0o644)
+	}
+	for name, data := range tree {
+		if err := write(name, data); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	n := &Nginx{Addr: addr, output: &SyncBuffer{}, exited: make(chan struct{}), DNS: dns, ClosedAddr: closed,
-		StatusSocket: filepath.Join(stage, dataplane.NginxStatusSocket)}
+		StatusSocket: filepath.Join(stage, dataplane.NginxStatusSocket), write: write}
 	n.cmd = exec.Command("chroot", rootfs, "nginx", "-p", inside, "-c", "nginx.conf",
 		"-g", "daemon off; pid "+inside+"nginx.pid;")
 	n.cmd.Stderr = n.output
@@ -238,6 +244,30 @@ func (n *Nginx) stop(t testing.TB) {
 	}
 	if t.Failed() {
 		t.Logf("nginx output:\n%s", n.Logs())
+	}
+}
+
+// Reload replaces the config files of tree (with StartNginx's changes) and
+// sends nginx's master SIGHUP, as the sidecar does on a route change. It
+// returns once the master logged that it started the new workers (their
+// replacement of the old ones takes nginx about 100 ms more).
+func (n *Nginx) Reload(t testing.TB, tree map[string][]byte) {
+	t.Helper()
+	for name, data := range tree {
+		if err := n.write(name, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := strings.Count(n.Logs(), "reconfiguring")
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(n.Logs(), "reconfiguring") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not reload\n%s", n.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,11 +1,13 @@
 package render
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,9 +85,31 @@ func TestTrafficRequestMetAtEndpointChange(t *testing.T) {
 			if tc.want == http.StatusOK && (!strings.Contains(r.body, `"Backend":"good"`) || !strings.Contains(r.body, `"URI":"/plain/x?a=1"`)) {
 				t.Errorf("answered %q, want the new endpoint, with the client's URI", r.body)
 			}
+			if tc.want == http.StatusBadGateway {
+				// Answered by the server's @ngo_502, whose log line still
+				// names the rule that failed (render/accesslog.go).
+				route := "default/" + map[string]string{"/plain/x": "app", "/timed/x": "timed"}[tc.path]
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				request := fmt.Sprintf("%s %s HTTP/1.1", tc.method, tc.path)
+				if !n.WaitForLog(ctx, request) {
+					t.Fatalf("no access log line for %s", request)
+				}
+				for line := range strings.SplitSeq(n.Logs(), "\n") {
+					if errorLogLine.MatchString(line) {
+						continue // nginx's error log names the request too
+					}
+					if strings.Contains(line, request) && (!strings.Contains(line, route) || !strings.Contains(line, up.Name)) {
+						t.Errorf("access log %q, want route %s and backend %s", line, route, up.Name)
+					}
+				}
+			}
 		})
 	}
 }
+
+// errorLogLine starts a line of nginx's error log ("2006/01/02 15:04:05 [").
+var errorLogLine = regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[`)
 
 // waitResolved waits until nginx asked twice more for upstream: it holds
 // the table set before.

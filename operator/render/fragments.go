@@ -138,7 +138,7 @@ func location(v *view, loc *locationView) (string, error) {
 // added to locationView (or grpcView, proxyView) that the template writes
 // must be added here.
 func (loc *locationView) appendContent(b []byte) []byte {
-	b = appendField(b, loc.Comment, loc.Match, loc.Path)
+	b = appendField(b, loc.Comment, loc.Match, loc.Path, loc.LogRoot)
 	b = appendBool(b, loc.Internal)
 	b = appendList(b, loc.ErrorPages)
 	b = appendBool(b, loc.InterceptErrors)

@@ -31,7 +31,8 @@ type grpcView struct {
 const grpcUnavailable = 14
 
 // grpcFinal fills the location where a GRPCRoute's request is answered (see
-// final, which has set the access log variables and response headers).
+// final, which has given the location its access log root and response
+// headers).
 func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, backend *model.Backend, upstream *model.Upstream, inPlace bool) error {
 	switch {
 	case rule.Return != nil:
@@ -50,7 +51,7 @@ func (r *renderer) grpcFinal(sc *serverCtx, lv *locationView, rule *model.Rule, 
 	// as proxy_hide_header does not apply to grpc_pass.
 	hide := lv.HideHeaders
 	lv.HideHeaders = nil
-	lv.GRPC = &grpcView{Pass: upstreamScheme("grpc", upstream) + "://" + upstreamRef(upstream.Name), Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide, TLS: r.upstreamTLSDirectives("grpc", upstream)}
+	lv.GRPC = &grpcView{Pass: upstreamScheme("grpc", upstream) + "://" + r.httpUpstream(upstream.Name), Headers: r.grpcRequestHeaders(rule, backend), HideHeaders: hide, TLS: r.upstreamTLSDirectives("grpc", upstream)}
 	return r.addMirrors(sc, lv, rule)
 }
 
@@ -83,5 +84,5 @@ func (r *renderer) grpcRequestHeaders(rule *model.Rule, backend *model.Backend) 
 // path has no query and nothing to escape).
 func (r *renderer) grpcMirror(in *locationView, rule *model.Rule, up *model.Upstream) {
 	in.Script = append(in.Script, "rewrite ^ $request_uri break;")
-	in.GRPC = &grpcView{Pass: upstreamScheme("grpc", up) + "://" + upstreamRef(up.Name), Headers: r.grpcRequestHeaders(rule, nil), TLS: r.upstreamTLSDirectives("grpc", up)}
+	in.GRPC = &grpcView{Pass: upstreamScheme("grpc", up) + "://" + r.httpUpstream(up.Name), Headers: r.grpcRequestHeaders(rule, nil), TLS: r.upstreamTLSDirectives("grpc", up)}
 }

@@ -20,6 +20,9 @@ const (
 	varRule       = "ngo_rule"       // access log: the rule's name or index
 	varBackend    = "ngo_backend"    // access log: upstream name or "invalid"
 	varPath       = "ngo_path"       // the path of a ReplaceFullPath rewrite
+	// @ngo_502 and @ngo_504 after reading the access log fields (accesslog.go)
+	varTo502 = "ngo_to_502"
+	varTo504 = "ngo_to_504"
 )
 
 // addMap registers a map under a content key and returns its variable.

@@ -260,10 +260,13 @@ type serverView struct {
 // (set, if, rewrite, return), which nginx runs in the order written; the
 // other fields are declarative.
 type locationView struct {
-	Comment     string
-	Match       string // "= " for exact, "" for prefix
-	Path        string // quoted
-	Internal    bool
+	Comment  string
+	Match    string // "= " for exact, "" for prefix
+	Path     string // quoted
+	Internal bool
+	// LogRoot is the quoted root that spells the location's access log
+	// fields (accesslog.go); "" for a location that answers for no rule.
+	LogRoot     string
 	Script      []string
 	HideHeaders []string // quoted names
 	AddHeaders  []kv     // quoted name, quoted value

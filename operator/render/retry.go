@@ -53,14 +53,14 @@ func (r *renderer) addRetries(sc *serverCtx, lv *locationView, rule *model.Rule,
 	pass := lv.Proxy.Pass
 	if rule.Rewrite == nil || rule.Rewrite.Path == nil {
 		// The client's URI, whatever location the request is in now.
-		pass = upstreamScheme("http", upstream) + "://" + upstreamRef(upstream.Name) + "$request_uri"
+		pass = upstreamScheme("http", upstream) + "://" + r.httpUpstream(upstream.Name) + "$request_uri"
 	}
 	// The tries before the last hand every failure to the next try; the
 	// last one answers its 502 and 504 itself, never sent again through
 	// the server (http.conf's error_page for endpoint changes): each try
 	// already proxies afresh, and attempts bounds them.
 	tryTimeouts := slices.DeleteFunc(slices.Clone(lv.Timeouts), func(d kv) bool { return d.Key == "error_page" })
-	lastTimeouts := append(slices.Clone(tryTimeouts), kv{"error_page", "502 @ngo_502"}, kv{"error_page", "504 @ngo_504"})
+	lastTimeouts := append(slices.Clone(tryTimeouts), kv{"error_page", "502 $" + varTo502}, kv{"error_page", "504 $" + varTo504})
 	prev := lv
 	for k := 1; k <= rt.Attempts; k++ {
 		name := fmt.Sprintf("@ngo_retry_%s_%d_%d", rule.ID, chain, k)
@@ -72,6 +72,7 @@ func (r *renderer) addRetries(sc *serverCtx, lv *locationView, rule *model.Rule,
 		next := &locationView{
 			Comment:     comment(fmt.Sprintf("retry %d of %d of %s", k, rt.Attempts, r.ruleComment(rule))),
 			Path:        quote(name),
+			LogRoot:     lv.LogRoot,
 			HideHeaders: lv.HideHeaders,
 			AddHeaders:  lv.AddHeaders,
 			Timeouts:    lastTimeouts,
@@ -115,7 +116,7 @@ func (r *renderer) retryErrorPages(codes []string, own []int, next string) []str
 		// The last try's header time is "-": no answer came.
 		m.Entries = append(m.Entries,
 			kv{quote(fmt.Sprintf(`~(?:^|\s)%d\|(?:.*\s)?-$`, c)), quote(next)},
-			kv{quote(fmt.Sprintf(`~(?:^|\s)%d\|`, c)), quote(fmt.Sprintf("@ngo_%d", c))})
+			kv{quote(fmt.Sprintf(`~(?:^|\s)%d\|`, c)), quote(fmt.Sprintf("$ngo_to_%d", c))})
 	}
 	v := r.addMap("retry_own\x00"+next+"\x00"+strings.Join(ownCodes, " "), m)
 	return append(pages, strings.Join(ownCodes, " ")+" = $"+v)

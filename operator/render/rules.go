@@ -91,11 +91,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 	if ruleName == "" {
 		ruleName = strconv.Itoa(rule.Route.RuleIndex)
 	}
-	// Concatenated, not fmt.Sprintf: every location of every route has them.
-	lv.Script = append(lv.Script,
-		"set $"+varRoute+" "+quoteValue(rule.Route.Namespace+"/"+rule.Route.Name)+";",
-		"set $"+varRule+" "+quoteValue(ruleName)+";",
-		"set $"+varBackend+" "+quoteValue(logBackend)+";")
+	lv.LogRoot = logRoot(rule.Route.Namespace+"/"+rule.Route.Name, ruleName, logBackend)
 	if raw := testDirectiveFor(rule.Route); raw != "" {
 		lv.Script = append(lv.Script, raw)
 	}
@@ -125,7 +121,7 @@ func (r *renderer) final(sc *serverCtx, lv *locationView, rule *model.Rule, back
 		return nil
 	}
 
-	pass := upstreamScheme("http", upstream) + "://" + upstreamRef(upstream.Name)
+	pass := upstreamScheme("http", upstream) + "://" + r.httpUpstream(upstream.Name)
 	if rw := rule.Rewrite; rw != nil && rw.Path != nil {
 		lv.Script = append(lv.Script, r.proxyPathRewrite(rule)...)
 	} else if !inPlace {
@@ -181,7 +177,7 @@ func timeouts(t model.Timeouts) []kv {
 	if len(out) > 0 {
 		// Nor is it sent again through the server after an endpoint
 		// change (http.conf's error_page): its timeout bounds the request.
-		out = append(out, kv{"error_page", "502 @ngo_502"}, kv{"error_page", "504 @ngo_504"})
+		out = append(out, kv{"error_page", "502 $" + varTo502}, kv{"error_page", "504 $" + varTo504})
 	}
 	return out
 }
@@ -524,7 +520,7 @@ func (r *renderer) mirror(sc *serverCtx, rule *model.Rule, i int) (string, error
 		return quote(uri), nil
 	}
 	in.Proxy = &proxyView{
-		Pass:    upstreamScheme("http", up) + "://" + upstreamRef(up.Name) + "$request_uri",
+		Pass:    upstreamScheme("http", up) + "://" + r.httpUpstream(up.Name) + "$request_uri",
 		Headers: r.requestHeaders(rule, nil, up.Protocol),
 		TLS:     r.upstreamTLSDirectives("proxy", up),
 	}

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-var setRouteLine = regexp.MustCompile(`^\s*set \$ngo_route `)
+var logRootLine = regexp.MustCompile(`^\s*root "/ngo/`)
 
 // TestSources: in every golden case, Files.Sources gives sorted,
 // disjoint ranges, each a whole block (its comment line to its closing
-// brace); every line naming a route for the access log lies in a range of
-// that route; the lines of server blocks and settings are nobody's; and
+// brace); every location root naming a route for the access log
+// (accesslog.go) lies in a range of that route; the lines of server blocks and settings are nobody's; and
 // rendering twice gives the same sources.
 func TestSources(t *testing.T) {
 	blamed := 0
@@ -49,7 +49,7 @@ func TestSources(t *testing.T) {
 					}
 				}
 				for n, line := range lines {
-					if !setRouteLine.MatchString(line) {
+					if !logRootLine.MatchString(line) {
 						if trimmed := strings.TrimSpace(line); strings.HasPrefix(trimmed, "server {") || strings.HasPrefix(trimmed, "listen ") {
 							if ref, ok := files.Sources.At(name, n+1); ok {
 								t.Errorf("%s:%d %q blamed on %+v", name, n+1, trimmed, ref)
@@ -58,7 +58,7 @@ func TestSources(t *testing.T) {
 						continue
 					}
 					ref, ok := files.Sources.At(name, n+1)
-					if want := "set $ngo_route " + quoteValue(ref.Namespace+"/"+ref.Name) + ";"; !ok || strings.TrimSpace(line) != want {
+					if want := "root " + strings.TrimSuffix(quoteValue(logRootPrefix+ref.Namespace+"/"+ref.Name+"/"), `"`); !ok || !strings.HasPrefix(strings.TrimSpace(line), want) {
 						t.Errorf("%s:%d %q: sources say %+v, %v", name, n+1, strings.TrimSpace(line), ref, ok)
 					}
 					blamed++

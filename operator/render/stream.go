@@ -152,7 +152,7 @@ func (r *renderer) stream() (*streamView, error) {
 		upstreams[u.Name] = u
 		live[u.Name] = true
 	}
-	sv.Upstreams = upstreamBlock("ngo_stream_upstreams", 0, dataplane.EndpointsStreamSRVService, gw.StreamUpstreams)
+	sv.Upstreams = upstreamBlock("ngo_stream_upstreams", 0, dataplane.EndpointsStreamSRVService, gw.StreamUpstreams, upstreamRef)
 
 	sb := &streamBuilder{r: r, sv: sv, upstreams: upstreams, live: live, seenID: map[string]bool{}}
 	seenServer := map[string]bool{}
