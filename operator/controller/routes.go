@@ -65,14 +65,8 @@ func listedRouteKind[R any, PR interface {
 	return routeKind{
 		object: object,
 		read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
-			// Without a deep copy: every reconcile lists every route,
-			// and the copies were a second set of all routes alive
-			// through the translation (~10 MiB at 5,000 routes). The
-			// items share their maps and slices with the cache, so
-			// nothing may write to them: translation is pure, and
-			// writeRouteStatuses decodes its answers into a copy.
 			list := PL(new(L))
-			err := c.List(ctx, list, client.UnsafeDisableDeepCopy)
+			err := c.List(ctx, list)
 			*field(in) = items(list)
 			return err
 		},
@@ -132,10 +126,7 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 		}
 		orig := route.obj.DeepCopyObject().(client.Object)
 		*route.parents = parents
-		// The answer is decoded into a copy: route.obj shares its maps
-		// and slices with the cache (CacheOptions), which no write may touch.
-		written := route.obj.DeepCopyObject().(client.Object)
-		if err := r.client.Status().Patch(ctx, written, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		if err := r.client.Status().Patch(ctx, route.obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			errs = append(errs, fmt.Errorf("writing status of %s %s: %w", route.key.Kind, route.key.NamespacedName, err))
 			continue
 		}
