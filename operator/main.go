@@ -36,6 +36,7 @@ func runManager(args []string) int {
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS, only to clients allowed by a TokenReview and SubjectAccessReview (config/rbac/metrics_*)")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader so that only one replica reconciles")
+	pprofAddr := fs.String("pprof-bind-address", "", "address of Go's /debug/pprof endpoints, for measuring the operator (empty: off)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,11 @@ func runManager(args []string) int {
 		setupLog.Error(err, "loading the kubeconfig")
 		return 1
 	}
+	// Uncompressed answers from the API server: with compression every
+	// watch holds a gzip reader of its own (~40 KiB each, ~2.6 MiB of the
+	// heap at 5,000 routes), for a server that is one hop away in the
+	// cluster.
+	cfg.DisableCompression = true
 	metrics := metricsserver.Options{BindAddress: *metricsAddr, SecureServing: *metricsSecure}
 	if *metricsSecure {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -65,6 +71,7 @@ func runManager(args []string) int {
 		HealthProbeBindAddress: *probeAddr,
 		LeaderElection:         *leaderElect,
 		LeaderElectionID:       "nginx-gateway-operator.gateway.nginx-operator.dev",
+		PprofBindAddress:       *pprofAddr,
 	})
 	if err != nil {
 		setupLog.Error(err, "creating the manager")
@@ -90,7 +97,9 @@ func runManager(args []string) int {
 		return 1
 	}
 	setupLog.Info("starting", "gatewayImage", *gatewayImage)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	go releaseMemoryWhenIdle(ctx)
+	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "running the manager")
 		return 1
 	}

@@ -85,15 +85,7 @@ func TestRenderSubcommandUsage(t *testing.T) {
 // with only its generated RBAC, and checks that it reconciles, serves its
 // probes, and guards its metrics.
 func TestManagerBinary(t *testing.T) {
-	scheme, err := controller.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, _, k8s, err := testenv.StartAPIServer(scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env, k8s := startAPIServer(t)
 	// The operator runs with exactly the ClusterRole `make manifests`
 	// generates from the +kubebuilder:rbac markers: a missing verb fails
 	// this test (including the ones the per-Gateway Role needs, which
@@ -153,6 +145,21 @@ func TestManagerBinary(t *testing.T) {
 	testenv.Eventually(t, waitTimeout, "metrics refuse anonymous clients", func() error {
 		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
 	})
+}
+
+// startAPIServer starts envtest's API server for one test, stopped after it.
+func startAPIServer(t *testing.T) (*envtest.Environment, client.Client) {
+	t.Helper()
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _, k8s, err := testenv.StartAPIServer(scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return env, k8s
 }
 
 // operatorKubeconfig writes a kubeconfig for a user that holds exactly the

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -29,14 +28,14 @@ const caBundleKey = "ca.crt"
 func keepConfigMapDataWeUse(obj any) (any, error) {
 	cm, ok := obj.(*corev1.ConfigMap)
 	if !ok || cm.Labels[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
-		return cache.TransformStripManagedFields()(obj)
+		return stripUnread(obj)
 	}
 	ca, has := cm.Data[caBundleKey]
 	cm.Data, cm.BinaryData = nil, nil
 	if has {
 		cm.Data = map[string]string{caBundleKey: ca}
 	}
-	return cache.TransformStripManagedFields()(cm)
+	return stripUnread(cm)
 }
 
 // readBackendTLSPolicies lists the BackendTLSPolicies, then the CA

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
@@ -96,5 +97,42 @@ func TestKeepSecretDataWeUse(t *testing.T) {
 				t.Errorf("type or name lost: %+v", s.ObjectMeta)
 			}
 		})
+	}
+}
+
+// TestCacheStripsWhatNothingReads: the cache's transforms drop managedFields
+// and kubectl apply's last-applied-configuration annotation from every
+// object (a route, and the Secrets and ConfigMaps whose transforms are
+// their own), and keep every other annotation.
+func TestCacheStripsWhatNothingReads(t *testing.T) {
+	objectMeta := func() metav1.ObjectMeta {
+		return metav1.ObjectMeta{
+			Namespace: "ns", Name: "x",
+			Annotations: map[string]string{
+				corev1.LastAppliedConfigAnnotation: `{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute"}`,
+				"example.com/kept":                 "yes",
+			},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		}
+	}
+	for name, c := range map[string]struct {
+		obj       client.Object
+		transform func(any) (any, error)
+	}{
+		"HTTPRoute": {&gatewayv1.HTTPRoute{ObjectMeta: objectMeta()}, CacheOptions().DefaultTransform},
+		"Secret":    {&corev1.Secret{ObjectMeta: objectMeta(), Type: corev1.SecretTypeTLS}, keepSecretDataWeUse},
+		"ConfigMap": {&corev1.ConfigMap{ObjectMeta: objectMeta()}, keepConfigMapDataWeUse},
+	} {
+		out, err := c.transform(c.obj)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := out.(client.Object)
+		if _, ok := got.GetAnnotations()[corev1.LastAppliedConfigAnnotation]; ok || got.GetManagedFields() != nil {
+			t.Errorf("%s cached with annotations %v, managedFields %v", name, got.GetAnnotations(), got.GetManagedFields())
+		}
+		if got.GetAnnotations()["example.com/kept"] != "yes" {
+			t.Errorf("%s lost its other annotations: %v", name, got.GetAnnotations())
+		}
 	}
 }

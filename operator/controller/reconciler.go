@@ -15,6 +15,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -100,9 +101,7 @@ func CacheOptions() cache.Options {
 		gatewayPods = gatewayPods.Add(*req)
 	}
 	return cache.Options{
-		// Nothing the operator does reads managedFields: they are often
-		// larger than the object itself.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: stripUnread,
 		ByObject: map[client.Object]cache.ByObject{
 			// Every ConfigMap: a BackendTLSPolicy may reference any;
 			// only ours keep more than their CA bundle.
@@ -117,6 +116,28 @@ func CacheOptions() cache.Options {
 	}
 }
 
+// stripUnread is the cache's transform of every object (the others call
+// it too): it drops what nothing in the operator reads and what is often as
+// large as the object itself, its managedFields and kubectl apply's
+// last-applied-configuration annotation (a copy of the object as applied:
+// a route created with `kubectl apply` took twice the memory in the cache).
+func stripUnread(obj any) (any, error) {
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return obj, nil // a tombstone (DeletedFinalStateUnknown): nothing to strip
+	}
+	if o.GetManagedFields() != nil {
+		o.SetManagedFields(nil)
+	}
+	if annotations := o.GetAnnotations(); annotations != nil {
+		if _, ok := annotations[corev1.LastAppliedConfigAnnotation]; ok {
+			delete(annotations, corev1.LastAppliedConfigAnnotation)
+			o.SetAnnotations(annotations)
+		}
+	}
+	return obj, nil
+}
+
 // keepSecretDataWeUse drops, in the cache, the data of every Secret that is
 // neither a TLS Secret (a listener may reference it) nor one of ours (compared
 // with what we apply): the operator holds no other Secret's contents in
@@ -125,10 +146,10 @@ func CacheOptions() cache.Options {
 func keepSecretDataWeUse(obj any) (any, error) {
 	s, ok := obj.(*corev1.Secret)
 	if !ok || s.Type == corev1.SecretTypeTLS || s.Labels[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
-		return cache.TransformStripManagedFields()(obj)
+		return stripUnread(obj)
 	}
 	s.Data, s.StringData = nil, nil
-	return cache.TransformStripManagedFields()(s)
+	return stripUnread(s)
 }
 
 // SetupWithManager registers the reconciler and its watches. The manager

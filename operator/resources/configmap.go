@@ -150,7 +150,9 @@ func gzipBytes(data []byte) []byte {
 	_ = zw.Close()
 	zw.Reset(nil)
 	gzipWriters.Put(zw)
-	return buf.Bytes()
+	// Exactly as long as the output: the buffer grows by doubling, and
+	// the pipeline's memo keeps these bytes until the file changes.
+	return bytes.Clone(buf.Bytes())
 }
 
 // gzipWriters are reused: a gzip.Writer allocates about 1 MB of
