@@ -264,10 +264,14 @@ func (p *gatewayPod) noEndpointsAddr() string {
 	return net.JoinHostPort(p.ip, strconv.Itoa(dataplane.NoEndpointsPort))
 }
 
-// write publishes one config version through both mounts, the kubelet's way.
+// write publishes one config version through both mounts, the kubelet's
+// way: the ConfigMap (with dataplane.SecretsHashKey, as the operator
+// writes it), then the Secret.
 func (p *gatewayPod) write(c config) {
 	p.t.Helper()
-	if err := kubeletvolume.WriteKeys(p.configDir, c.configFiles, 0o644); err != nil {
+	configMap := maps.Clone(c.configFiles)
+	configMap[dataplane.SecretsHashKey] = []byte(dataplane.Hash(c.secretFiles))
+	if err := kubeletvolume.WriteKeys(p.configDir, configMap, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
 	if err := kubeletvolume.WriteKeys(p.secretDir, c.secretFiles, 0o600); err != nil {

@@ -15,9 +15,12 @@ import (
 
 // TestAtomicUpdateReloadsOnce: a kubelet-style update of both mounts is
 // reloaded exactly once (and not checked with nginx -t besides), and nginx serves the new routing and
-// the new certificate.
+// the new certificate. The debounce is an hour: the change is applied when
+// its second swap completes it (dataplane.SecretsHashKey), not when the
+// burst settles, and the half-swapped state between the two is not.
 func TestAtomicUpdateReloadsOnce(t *testing.T) {
 	p := newPod(t)
+	p.extraSidecarArgs = []string{"--debounce", "1h", "--debounce-max", "1h"}
 	backend := okBackend(t)
 	v1 := httpConfig(p.ip, backend, 1, newCert(t), "")
 	p.write(v1)
@@ -154,8 +157,8 @@ func TestRapidUpdatesCoalesce(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	got := p.metric("reloads_total") - reloads
 	t.Logf("%d updates → %v reloads", updates, got)
-	if got > 3 {
-		t.Errorf("%d rapid updates caused %v reloads, want them coalesced (≤ 3)", updates, got)
+	if got > 2 {
+		t.Errorf("%d rapid updates caused %v reloads, want them coalesced (≤ 2: the first at once, the rest once settled)", updates, got)
 	}
 }
 

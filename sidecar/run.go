@@ -179,6 +179,9 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		th.wait(ctx)
 		res := applier.Apply(ctx)
 		applied.set(applier.Applied())
+		if res.Incomplete {
+			changes.Incomplete()
+		}
 		if res.Reload > 0 {
 			th.reloaded()
 		}
@@ -196,7 +199,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case seen := <-changes:
+		case seen := <-changes.C:
 			m.StepAt(dataplane.StepMountChanged, seen)
 		case <-resync.C:
 		}
