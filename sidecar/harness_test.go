@@ -347,6 +347,25 @@ func (p *gatewayPod) metric(name string) float64 {
 	return 0
 }
 
+// stepTimes is the sidecar's last_apply_step_timestamp_seconds by step
+// (dataplane.StepMountChanged, …): when the last change reached each step.
+func (p *gatewayPod) stepTimes() map[string]time.Time {
+	p.t.Helper()
+	out := map[string]time.Time{}
+	fam := p.family("last_apply_step_timestamp_seconds")
+	if fam == nil {
+		return out
+	}
+	for _, m := range fam.Metric {
+		for _, l := range m.Label {
+			if l.GetName() == "step" {
+				out[l.GetValue()] = time.Unix(0, int64(m.GetGauge().GetValue()*float64(time.Second)))
+			}
+		}
+	}
+	return out
+}
+
 // appliedHash is the hash label of applied_config_info ("" when none).
 func (p *gatewayPod) appliedHash() (string, error) {
 	fams, err := p.metrics()
