@@ -114,6 +114,7 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		return fmt.Errorf("--closed-addr: %w", err)
 	}
 	dns := endpointdns.New(noEndpoints, closed)
+	dns.SetPickupObserver(func(d time.Duration) { m.EndpointsPickup.Observe(d.Seconds()) })
 	if err := dns.ListenAndServe(ctx, f.endpointsDNSAddr); err != nil {
 		return fmt.Errorf("endpoints DNS: %w", err)
 	}

@@ -60,6 +60,12 @@ type Result struct {
 	ProcessesBefore, ProcessesAfter []int
 	// EndpointUpdates is the sidecar's endpoints_updates_total after.
 	EndpointUpdates float64
+	// Pickups is how many upstream changes nginx asked the sidecar for
+	// during the churn, PickupMean their mean time from the sidecar
+	// serving the change to nginx's query (the sidecar's
+	// endpoints_pickup_seconds): nginx's own re-resolution wait.
+	Pickups    int
+	PickupMean time.Duration
 	// GatewayPod is the gateway pod observed.
 	GatewayPod string
 }
@@ -76,7 +82,13 @@ type Observer struct {
 	published *firstSeen
 	traffic   *Traffic
 	res       Result
+	// pickupsBefore and pickupSumBefore are pickupMetric's count and sum
+	// when Observe began.
+	pickupsBefore, pickupSumBefore float64
 }
+
+// pickupMetric is the sidecar's histogram of nginx's re-resolution wait.
+const pickupMetric = "nginx_gateway_sidecar_endpoints_pickup_seconds"
 
 // Observe starts watching the backend's pods and the Gateway's endpoints
 // ConfigMap and starts the clients. The Gateway must have one pod.
@@ -87,6 +99,7 @@ func Observe(ctx context.Context, t testing.TB, target Target) *Observer {
 	o.metrics = fmt.Sprintf("http://%s:%d%s", o.gw.Status.PodIP, dataplane.MetricsPort, dataplane.MetricsPath)
 	o.res.GatewayPod = o.gw.Name
 	o.res.ReloadsBefore = SidecarCounter(t, o.metrics, "nginx_gateway_sidecar_reloads_total")
+	o.pickupsBefore, o.pickupSumBefore = SidecarCounter(t, o.metrics, pickupMetric+"_count"), SidecarCounter(t, o.metrics, pickupMetric+"_sum")
 	o.res.ProcessesBefore = NginxProcesses(t, o.gw)
 	if len(o.res.ProcessesBefore) < 2 {
 		t.Fatalf("found nginx processes %v in the gateway pod's network namespace, want a master and workers", o.res.ProcessesBefore)
@@ -193,6 +206,10 @@ func (o *Observer) Finish() Result {
 	o.res.ReloadsAfter = SidecarCounter(o.t, o.metrics, "nginx_gateway_sidecar_reloads_total")
 	o.res.ProcessesAfter = NginxProcesses(o.t, o.gw)
 	o.res.EndpointUpdates = SidecarCounter(o.t, o.metrics, "nginx_gateway_sidecar_endpoints_updates_total")
+	if n := SidecarCounter(o.t, o.metrics, pickupMetric+"_count") - o.pickupsBefore; n > 0 {
+		o.res.Pickups = int(n)
+		o.res.PickupMean = time.Duration((SidecarCounter(o.t, o.metrics, pickupMetric+"_sum") - o.pickupSumBefore) / n * float64(time.Second))
+	}
 	return o.res
 }
 

@@ -30,9 +30,10 @@ func testEndpointChurnWithoutReload(t *testing.T, ctx context.Context, c *cluste
 	res := o.Finish()
 
 	p := churn.Percentile
-	t.Logf("endpoint churn: %d requests, %d failed; pods that became Ready during the churn: %d; Ready → first request served: p50 %v, max %v (all: %v); of which Ready → in the endpoints ConfigMap: p50 %v, max %v; ConfigMap → first request served: p50 %v, max %v",
+	t.Logf("endpoint churn: %d requests, %d failed; pods that became Ready during the churn: %d; Ready → first request served: p50 %v, max %v (all: %v); of which Ready → in the endpoints ConfigMap: p50 %v, max %v; ConfigMap → first request served: p50 %v, max %v (all: %v); the sidecar serving a change → nginx asking for it: mean %v over %d changes",
 		res.Requests, len(res.Failures), res.NewPods, p(res.ReadyToServed, 50), p(res.ReadyToServed, 100), res.ReadyToServed,
-		p(res.ReadyToPublished, 50), p(res.ReadyToPublished, 100), p(res.PublishedToServed, 50), p(res.PublishedToServed, 100))
+		p(res.ReadyToPublished, 50), p(res.ReadyToPublished, 100), p(res.PublishedToServed, 50), p(res.PublishedToServed, 100), res.PublishedToServed,
+		res.PickupMean, res.Pickups)
 	for _, f := range res.Failures {
 		t.Errorf("request failed: %s", f)
 	}
