@@ -114,7 +114,11 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		return fmt.Errorf("--closed-addr: %w", err)
 	}
 	dns := endpointdns.New(noEndpoints, closed)
-	dns.SetPickupObserver(func(d time.Duration) { m.EndpointsPickup.Observe(d.Seconds()) })
+	dnsLog := log.WithName("endpoints-dns")
+	dns.SetPickupObserver(func(upstream string, waited time.Duration) {
+		m.EndpointsPickup.Observe(waited.Seconds())
+		dnsLog.Info("nginx asked for changed endpoints", "upstream", upstream, "waited", waited)
+	})
 	if err := dns.ListenAndServe(ctx, f.endpointsDNSAddr); err != nil {
 		return fmt.Errorf("endpoints DNS: %w", err)
 	}

@@ -41,9 +41,9 @@ type Server struct {
 	// changed is, per upstream whose answer a Set changed and that nginx
 	// has not asked for since, when that Set happened (the earliest).
 	changed map[string]time.Time
-	// pickedUp, when set, gets the time from such a Set to nginx's next
-	// SRV query for the upstream (SetPickupObserver).
-	pickedUp func(time.Duration)
+	// pickedUp, when set, gets the upstream and the time from such a Set
+	// to nginx's next SRV query for it (SetPickupObserver).
+	pickedUp func(upstream string, waited time.Duration)
 }
 
 // New returns a server without a table. noEndpoints is nginx's local 503
@@ -58,7 +58,7 @@ func New(noEndpoints, closed netip.AddrPort) *Server {
 // endpoints a Set changed, with the time until nginx next asked for them:
 // how long nginx's own re-resolution timer adds to an endpoint change.
 // Call it before serving.
-func (s *Server) SetPickupObserver(f func(time.Duration)) { s.pickedUp = f }
+func (s *Server) SetPickupObserver(f func(upstream string, waited time.Duration)) { s.pickedUp = f }
 
 // Set replaces the table; the next query sees it.
 func (s *Server) Set(t Table) {
@@ -175,7 +175,7 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	}
 	s.mu.Unlock()
 	if waited > 0 && s.pickedUp != nil {
-		s.pickedUp(waited)
+		s.pickedUp(upstream, waited)
 	}
 	switch {
 	case table == nil:

@@ -209,7 +209,7 @@ func TestServerReportsPickup(t *testing.T) {
 		mu     sync.Mutex
 		picked []time.Duration
 	)
-	s.SetPickupObserver(func(d time.Duration) { mu.Lock(); picked = append(picked, d); mu.Unlock() })
+	s.SetPickupObserver(func(_ string, d time.Duration) { mu.Lock(); picked = append(picked, d); mu.Unlock() })
 	addr := startServer(t, s)
 	a, b := netip.MustParseAddrPort("10.1.2.3:8080"), netip.MustParseAddrPort("10.1.2.4:8080")
 	s.Set(Table{"default_echo_80": {a}, "default_other_80": {a}})
