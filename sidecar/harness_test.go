@@ -366,6 +366,19 @@ func (p *gatewayPod) stepTimes() map[string]time.Time {
 	return out
 }
 
+// checkStepOrder checks that the last change's steps are in order: its
+// files became visible before it was staged, and staged before reloaded
+// (a later notification that brought nothing must not move a step).
+func (p *gatewayPod) checkStepOrder() {
+	p.t.Helper()
+	steps := p.stepTimes()
+	visible, staged, reloaded := steps[dataplane.StepMountChanged], steps[dataplane.StepValidated], steps[dataplane.StepReloaded]
+	if visible.IsZero() || visible.After(staged) || staged.After(reloaded) {
+		p.t.Errorf("steps out of order: mount_changed %s, validated %s, reloaded %s",
+			visible.Format("15:04:05.000000"), staged.Format("15:04:05.000000"), reloaded.Format("15:04:05.000000"))
+	}
+}
+
 // appliedHash is the hash label of applied_config_info ("" when none).
 func (p *gatewayPod) appliedHash() (string, error) {
 	fams, err := p.metrics()

@@ -180,12 +180,24 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	}
 	resync := time.NewTicker(f.resync)
 	defer resync.Stop()
+	// seen is when the files of the change being applied became visible:
+	// the first notification since the last Apply that was not
+	// Incomplete. It is stamped as that change's mount_changed step only
+	// once an Apply changed something, so a notification that brings
+	// nothing new (the kubelet re-writing a volume, a burst's trailing
+	// edge) does not move the step after the change's own.
+	var seen time.Time
 	for {
 		th.wait(ctx)
 		res := applier.Apply(ctx)
 		applied.set(applier.Applied())
+		if res.Changed && !seen.IsZero() {
+			m.StepAt(dataplane.StepMountChanged, seen)
+		}
 		if res.Incomplete {
 			changes.Incomplete()
+		} else {
+			seen = time.Time{}
 		}
 		if res.Reload > 0 {
 			th.reloaded()
@@ -204,8 +216,10 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case seen := <-changes.C:
-			m.StepAt(dataplane.StepMountChanged, seen)
+		case at := <-changes.C:
+			if seen.IsZero() {
+				seen = at
+			}
 		case <-resync.C:
 		}
 	}
