@@ -25,7 +25,7 @@ func operatorConfig(t *testing.T, p *gatewayPod, backend string, version int, ce
 	c := httpConfig(p.ip, backend, version, cert, padding)
 	files := render.Files{Config: c.configFiles, Secret: c.secretFiles}
 	set := resources.Objects(resources.Owner{Namespace: "ns", Name: "gw"}, model.Infrastructure{}, files, resources.Options{})
-	if len(set.ConfigMap.Data) != 0 || len(set.ConfigMap.BinaryData) == 0 {
+	if len(set.ConfigMap.Data) != 1 || set.ConfigMap.Data[dataplane.SecretsHashKey] == "" || len(set.ConfigMap.BinaryData) == 0 {
 		t.Fatalf("the operator stored the %d-byte config plain: %v", len(c.configFiles["routes.conf"]), slices.Sorted(maps.Keys(set.ConfigMap.Data)))
 	}
 	cm := maps.Clone(set.ConfigMap.BinaryData)

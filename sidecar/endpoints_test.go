@@ -156,4 +156,12 @@ func TestEndpointsChangeWithoutReload(t *testing.T) {
 	if got := p.metric("endpoints_updates_total"); got < 5 {
 		t.Errorf("endpoints_updates_total = %v, want at least 5 (one per version)", got)
 	}
+	// Each of the four changes was waited for until served, so nginx asked
+	// for it once: how long nginx's re-resolution timer made it wait.
+	if got := p.histogramCount("endpoints_pickup_seconds"); got != 4 {
+		t.Errorf("endpoints_pickup_seconds has %d observations, want 4 (one per change)", got)
+	} else {
+		sum := p.family("endpoints_pickup_seconds").Metric[0].Histogram.GetSampleSum()
+		t.Logf("the sidecar serving a change → nginx asking for it: mean %v over 4 changes", seconds(sum/4))
+	}
 }

@@ -264,10 +264,14 @@ func (p *gatewayPod) noEndpointsAddr() string {
 	return net.JoinHostPort(p.ip, strconv.Itoa(dataplane.NoEndpointsPort))
 }
 
-// write publishes one config version through both mounts, the kubelet's way.
+// write publishes one config version through both mounts, the kubelet's
+// way: the ConfigMap (with dataplane.SecretsHashKey, as the operator
+// writes it), then the Secret.
 func (p *gatewayPod) write(c config) {
 	p.t.Helper()
-	if err := kubeletvolume.WriteKeys(p.configDir, c.configFiles, 0o644); err != nil {
+	configMap := maps.Clone(c.configFiles)
+	configMap[dataplane.SecretsHashKey] = []byte(dataplane.Hash(c.secretFiles))
+	if err := kubeletvolume.WriteKeys(p.configDir, configMap, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
 	if err := kubeletvolume.WriteKeys(p.secretDir, c.secretFiles, 0o600); err != nil {
@@ -341,6 +345,38 @@ func (p *gatewayPod) metric(name string) float64 {
 		return m.Gauge.GetValue()
 	}
 	return 0
+}
+
+// stepTimes is the sidecar's last_apply_step_timestamp_seconds by step
+// (dataplane.StepMountChanged, …): when the last change reached each step.
+func (p *gatewayPod) stepTimes() map[string]time.Time {
+	p.t.Helper()
+	out := map[string]time.Time{}
+	fam := p.family("last_apply_step_timestamp_seconds")
+	if fam == nil {
+		return out
+	}
+	for _, m := range fam.Metric {
+		for _, l := range m.Label {
+			if l.GetName() == "step" {
+				out[l.GetValue()] = time.Unix(0, int64(m.GetGauge().GetValue()*float64(time.Second)))
+			}
+		}
+	}
+	return out
+}
+
+// checkStepOrder checks that the last change's steps are in order: its
+// files became visible before it was staged, and staged before reloaded
+// (a later notification that brought nothing must not move a step).
+func (p *gatewayPod) checkStepOrder() {
+	p.t.Helper()
+	steps := p.stepTimes()
+	visible, staged, reloaded := steps[dataplane.StepMountChanged], steps[dataplane.StepValidated], steps[dataplane.StepReloaded]
+	if visible.IsZero() || visible.After(staged) || staged.After(reloaded) {
+		p.t.Errorf("steps out of order: mount_changed %s, validated %s, reloaded %s",
+			visible.Format("15:04:05.000000"), staged.Format("15:04:05.000000"), reloaded.Format("15:04:05.000000"))
+	}
 }
 
 // appliedHash is the hash label of applied_config_info ("" when none).

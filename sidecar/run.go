@@ -114,6 +114,11 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		return fmt.Errorf("--closed-addr: %w", err)
 	}
 	dns := endpointdns.New(noEndpoints, closed)
+	dnsLog := log.WithName("endpoints-dns")
+	dns.SetPickupObserver(func(upstream string, waited time.Duration) {
+		m.EndpointsPickup.Observe(waited.Seconds())
+		dnsLog.Info("nginx asked for changed endpoints", "upstream", upstream, "waited", waited)
+	})
 	if err := dns.ListenAndServe(ctx, f.endpointsDNSAddr); err != nil {
 		return fmt.Errorf("endpoints DNS: %w", err)
 	}
@@ -175,10 +180,25 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 	}
 	resync := time.NewTicker(f.resync)
 	defer resync.Stop()
+	// seen is when the files of the change being applied became visible:
+	// the first notification since the last Apply that was not
+	// Incomplete. It is stamped as that change's mount_changed step only
+	// once an Apply changed something, so a notification that brings
+	// nothing new (the kubelet re-writing a volume, a burst's trailing
+	// edge) does not move the step after the change's own.
+	var seen time.Time
 	for {
 		th.wait(ctx)
 		res := applier.Apply(ctx)
 		applied.set(applier.Applied())
+		if res.Changed && !seen.IsZero() {
+			m.StepAt(dataplane.StepMountChanged, seen)
+		}
+		if res.Incomplete {
+			changes.Incomplete()
+		} else {
+			seen = time.Time{}
+		}
 		if res.Reload > 0 {
 			th.reloaded()
 		}
@@ -196,8 +216,10 @@ func runSidecar(ctx context.Context, f *runFlags, log logr.Logger) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case seen := <-changes:
-			m.StepAt(dataplane.StepMountChanged, seen)
+		case at := <-changes.C:
+			if seen.IsZero() {
+				seen = at
+			}
 		case <-resync.C:
 		}
 	}

@@ -54,6 +54,9 @@ type Result struct {
 	// ConfigMap: ReadyToPublished (the operator's part) and
 	// PublishedToServed (the sidecar's and nginx's). Sorted.
 	ReadyToServed, ReadyToPublished, PublishedToServed []time.Duration
+	// Timelines is, per such pod, when it was Ready, in the endpoints
+	// ConfigMap and first served (wall clock, to read beside the logs).
+	Timelines []string
 	// ReloadsBefore and ReloadsAfter are the sidecar's reloads_total.
 	ReloadsBefore, ReloadsAfter float64
 	// ProcessesBefore and ProcessesAfter are nginx's pids (master and
@@ -61,6 +64,12 @@ type Result struct {
 	ProcessesBefore, ProcessesAfter []int
 	// EndpointUpdates is the sidecar's endpoints_updates_total after.
 	EndpointUpdates float64
+	// Pickups is how many upstream changes nginx asked the sidecar for
+	// during the churn, PickupMean their mean time from the sidecar
+	// serving the change to nginx's query (the sidecar's
+	// endpoints_pickup_seconds): nginx's own re-resolution wait.
+	Pickups    int
+	PickupMean time.Duration
 	// GatewayPod is the gateway pod observed.
 	GatewayPod string
 }
@@ -77,7 +86,13 @@ type Observer struct {
 	published *firstSeen
 	traffic   *Traffic
 	res       Result
+	// pickupsBefore and pickupSumBefore are pickupMetric's count and sum
+	// when Observe began.
+	pickupsBefore, pickupSumBefore float64
 }
+
+// pickupMetric is the sidecar's histogram of nginx's re-resolution wait.
+const pickupMetric = "nginx_gateway_sidecar_endpoints_pickup_seconds"
 
 // Observe starts watching the backend's pods and the Gateway's endpoints
 // ConfigMap and starts the clients. The Gateway must have one pod.
@@ -88,6 +103,7 @@ func Observe(ctx context.Context, t testing.TB, target Target) *Observer {
 	o.metrics = fmt.Sprintf("http://%s:%d%s", o.gw.Status.PodIP, dataplane.MetricsPort, dataplane.MetricsPath)
 	o.res.GatewayPod = o.gw.Name
 	o.res.ReloadsBefore = SidecarCounter(t, o.metrics, "nginx_gateway_sidecar_reloads_total")
+	o.pickupsBefore, o.pickupSumBefore = SidecarCounter(t, o.metrics, pickupMetric+"_count"), SidecarCounter(t, o.metrics, pickupMetric+"_sum")
 	o.res.ProcessesBefore = NginxProcesses(t, o.gw)
 	if len(o.res.ProcessesBefore) < 2 {
 		t.Fatalf("found nginx processes %v in the gateway pod's network namespace, want a master and workers", o.res.ProcessesBefore)
@@ -182,10 +198,13 @@ func (o *Observer) Finish() Result {
 			continue
 		}
 		o.res.ReadyToServed = append(o.res.ReadyToServed, servedAt.Sub(readyAt))
+		timeline := fmt.Sprintf("%s (%s): Ready %s", pod, o.ready.ip(pod), readyAt.Format("15:04:05.000"))
 		if at, ok := o.published.at(o.ready.ip(pod)); ok {
 			o.res.ReadyToPublished = append(o.res.ReadyToPublished, at.Sub(readyAt))
 			o.res.PublishedToServed = append(o.res.PublishedToServed, servedAt.Sub(at))
+			timeline += ", in the ConfigMap " + at.Format("15:04:05.000")
 		}
+		o.res.Timelines = append(o.res.Timelines, timeline+", first served "+servedAt.Format("15:04:05.000"))
 	}
 	o.res.NewPods = len(o.res.ReadyToServed)
 	for _, d := range [][]time.Duration{o.res.ReadyToServed, o.res.ReadyToPublished, o.res.PublishedToServed} {
@@ -194,6 +213,10 @@ func (o *Observer) Finish() Result {
 	o.res.ReloadsAfter = SidecarCounter(o.t, o.metrics, "nginx_gateway_sidecar_reloads_total")
 	o.res.ProcessesAfter = NginxProcesses(o.t, o.gw)
 	o.res.EndpointUpdates = SidecarCounter(o.t, o.metrics, "nginx_gateway_sidecar_endpoints_updates_total")
+	if n := SidecarCounter(o.t, o.metrics, pickupMetric+"_count") - o.pickupsBefore; n > 0 {
+		o.res.Pickups = int(n)
+		o.res.PickupMean = time.Duration((SidecarCounter(o.t, o.metrics, pickupMetric+"_sum") - o.pickupSumBefore) / n * float64(time.Second))
+	}
 	return o.res
 }
 
@@ -214,6 +237,18 @@ func LinesNotOK(out string) string {
 		}
 	}
 	return strings.Join(notOK, "\n")
+}
+
+// SidecarLog is the gateway pod's sidecar log lines that contain text.
+func (o *Observer) SidecarLog(text string) string {
+	out, _ := clustertest.Kubectl(o.ctx, o.target.Cluster, "logs", "-n", o.target.Namespace, o.gw.Name, "-c", dataplane.SidecarContainerName)
+	var lines []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, text) {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // GatewayPod is the Gateway's one pod (the scenarios' sample Gateway has one replica).
@@ -394,10 +429,19 @@ func watchPublished(ctx context.Context, t testing.TB, target Target) *firstSeen
 }
 
 // Traffic is clients sending GETs in a loop, each on a fresh connection
-// and never retried, recording failures and when each pod first answered.
+// and never retried, plus a prober that sends one such GET every
+// probeEvery whatever the others wait for, recording failures and when
+// each pod first answered.
+//
+// The prober is what times a new pod's first request: during a rollout the
+// old pod's address stays in nginx until it re-resolves (up to a second),
+// and a connection to a pod that is gone waits proxy_connect_timeout (2 s)
+// before nginx tries another; the loop clients can all be waiting for that
+// at once, and then nobody asks while the new pod is already in nginx.
 type Traffic struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
+	began    time.Time
 	mu       sync.Mutex
 	requests int
 	failures []string
@@ -405,11 +449,17 @@ type Traffic struct {
 	last     map[string]time.Time
 }
 
-// StartTraffic starts clients GETting url until Stop.
+// probeEvery is how often the prober sends a request; at most maxProbes
+// wait for their answers at once.
+const (
+	probeEvery = 20 * time.Millisecond
+	maxProbes  = 200
+)
+
+// StartTraffic starts clients GETting url, and the prober, until Stop.
 func StartTraffic(url string, clients int) *Traffic {
-	tr := &Traffic{done: make(chan struct{}), first: map[string]time.Time{}, last: map[string]time.Time{}}
+	tr := &Traffic{done: make(chan struct{}), began: time.Now(), first: map[string]time.Time{}, last: map[string]time.Time{}}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	began := time.Now()
 	for range clients {
 		tr.wg.Add(1)
 		go func() {
@@ -420,30 +470,62 @@ func StartTraffic(url string, clients int) *Traffic {
 					return
 				default:
 				}
-				sent := time.Now()
-				code, body, err := get(client, url)
-				var echo struct{ Pod string }
-				if err == nil && code == http.StatusOK {
-					err = json.Unmarshal([]byte(body), &echo)
-				}
-				now := time.Now()
-				tr.mu.Lock()
-				tr.requests++
-				switch {
-				case err != nil || code != http.StatusOK || echo.Pod == "":
-					tr.failures = append(tr.failures, fmt.Sprintf("at %s (took %s): status %d, error %v, body %.80q",
-						sent.Sub(began).Round(time.Millisecond), now.Sub(sent).Round(time.Millisecond), code, err, body))
-				default:
-					if _, ok := tr.first[echo.Pod]; !ok {
-						tr.first[echo.Pod] = now
-					}
-					tr.last[echo.Pod] = now
-				}
-				tr.mu.Unlock()
+				tr.request(client, url)
 			}
 		}()
 	}
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		tick := time.NewTicker(probeEvery)
+		defer tick.Stop()
+		slots := make(chan struct{}, maxProbes)
+		for {
+			select {
+			case <-tr.done:
+				return
+			case <-tick.C:
+			}
+			select {
+			case slots <- struct{}{}:
+			default:
+				continue // maxProbes are waiting: skip this one
+			}
+			tr.wg.Add(1)
+			go func() {
+				defer tr.wg.Done()
+				defer func() { <-slots }()
+				tr.request(client, url)
+			}()
+		}
+	}()
 	return tr
+}
+
+// request sends one GET and records its outcome.
+func (tr *Traffic) request(client *http.Client, url string) {
+	sent := time.Now()
+	code, body, err := get(client, url)
+	var echo struct{ Pod string }
+	if err == nil && code == http.StatusOK {
+		err = json.Unmarshal([]byte(body), &echo)
+	}
+	now := time.Now()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.requests++
+	switch {
+	case err != nil || code != http.StatusOK || echo.Pod == "":
+		tr.failures = append(tr.failures, fmt.Sprintf("at %s (took %s): status %d, error %v, body %.80q",
+			sent.Sub(tr.began).Round(time.Millisecond), now.Sub(sent).Round(time.Millisecond), code, err, body))
+	default:
+		if first, ok := tr.first[echo.Pod]; !ok || now.Before(first) {
+			tr.first[echo.Pod] = now
+		}
+		if now.After(tr.last[echo.Pod]) {
+			tr.last[echo.Pod] = now
+		}
+	}
 }
 
 // get sends one GET (the client never keeps connections alive and never

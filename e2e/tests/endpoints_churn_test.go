@@ -30,14 +30,19 @@ func testEndpointChurnWithoutReload(t *testing.T, ctx context.Context, c *cluste
 	res := o.Finish()
 
 	p := churn.Percentile
-	t.Logf("endpoint churn: %d requests, %d failed; pods that became Ready during the churn: %d; Ready → first request served: p50 %v, max %v (all: %v); of which Ready → in the endpoints ConfigMap: p50 %v, max %v; ConfigMap → first request served: p50 %v, max %v",
+	t.Logf("endpoint churn: %d requests, %d failed; pods that became Ready during the churn: %d; Ready → first request served: p50 %v, max %v (all: %v); of which Ready → in the endpoints ConfigMap: p50 %v, max %v; ConfigMap → first request served: p50 %v, max %v (all: %v); the sidecar serving a change → nginx asking for it: mean %v over %d changes",
 		res.Requests, len(res.Failures), res.NewPods, p(res.ReadyToServed, 50), p(res.ReadyToServed, 100), res.ReadyToServed,
-		p(res.ReadyToPublished, 50), p(res.ReadyToPublished, 100), p(res.PublishedToServed, 50), p(res.PublishedToServed, 100))
+		p(res.ReadyToPublished, 50), p(res.ReadyToPublished, 100), p(res.PublishedToServed, 50), p(res.PublishedToServed, 100), res.PublishedToServed,
+		res.PickupMean, res.Pickups)
+	for _, line := range res.Timelines {
+		t.Logf("new pod %s", line)
+	}
+	t.Logf("the sidecar's DNS, when nginx asked for changed endpoints:\n%s", o.SidecarLog("nginx asked for changed endpoints"))
+	if notOK := o.NginxLogNotOK(); notOK != "" {
+		t.Logf("nginx log lines other than 200 (errors included):\n%s", notOK)
+	}
 	for _, f := range res.Failures {
 		t.Errorf("request failed: %s", f)
-	}
-	if len(res.Failures) > 0 {
-		t.Logf("nginx log lines other than 200:\n%s", o.NginxLogNotOK())
 	}
 	if res.NewPods < 4 {
 		t.Errorf("only %d new pods were seen Ready and serving, want at least 4 (2 scale-up, 2 restart)", res.NewPods)

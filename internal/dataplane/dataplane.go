@@ -157,6 +157,16 @@ func writeLenPrefixed(h interface{ Write([]byte) (int, error) }, b []byte) {
 	_, _ = h.Write(b)
 }
 
+// SecretsHashKey is a key of the Gateway's ConfigMap holding Hash of the
+// Secret's files that config goes with. The kubelet swaps the ConfigMap
+// and the Secret volumes one after the other, each atomically (`..data`),
+// so for a moment a pod may see the new config with the old Secret (or the
+// reverse); the sidecar applies a change as soon as both mounts agree with
+// this key, without waiting for a quiet time (docs/design.md, "One parse
+// per route change"). Its name starts with "." so that it is no file of
+// the config tree: readers skip hidden names and Hash never covers it.
+const SecretsHashKey = ".secrets-hash"
+
 // Steps of a config change in the sidecar, the label "step" of its metric
 // nginx_gateway_sidecar_last_apply_step_timestamp_seconds (Unix time of
 // the step for the last change): with the API server's and the operator's

@@ -38,6 +38,12 @@ type Server struct {
 	table Table
 	// srvAnswers counts the SRV answers given per upstream (SRVAnswers).
 	srvAnswers map[string]int
+	// changed is, per upstream whose answer a Set changed and that nginx
+	// has not asked for since, when that Set happened (the earliest).
+	changed map[string]time.Time
+	// pickedUp, when set, gets the upstream and the time from such a Set
+	// to nginx's next SRV query for it (SetPickupObserver).
+	pickedUp func(upstream string, waited time.Duration)
 }
 
 // New returns a server without a table. noEndpoints is nginx's local 503
@@ -45,14 +51,33 @@ type Server struct {
 // address where nothing listens for TCP or UDP
 // (127.0.0.1:dataplane.ClosedPort).
 func New(noEndpoints, closed netip.AddrPort) *Server {
-	return &Server{noEndpoints: noEndpoints, closed: closed, srvAnswers: map[string]int{}}
+	return &Server{noEndpoints: noEndpoints, closed: closed, srvAnswers: map[string]int{}, changed: map[string]time.Time{}}
 }
+
+// SetPickupObserver makes the server call f, for every upstream whose
+// endpoints a Set changed, with the time until nginx next asked for them:
+// how long nginx's own re-resolution timer adds to an endpoint change.
+// Call it before serving.
+func (s *Server) SetPickupObserver(f func(upstream string, waited time.Duration)) { s.pickedUp = f }
 
 // Set replaces the table; the next query sees it.
 func (s *Server) Set(t Table) {
+	now := time.Now()
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.table != nil { // the first table is no change nginx waits for
+		for upstream, eps := range t {
+			if _, pending := s.changed[upstream]; !pending && !slices.Equal(eps, s.table[upstream]) {
+				s.changed[upstream] = now
+			}
+		}
+	}
+	for upstream := range s.changed {
+		if _, ok := t[upstream]; !ok {
+			delete(s.changed, upstream)
+		}
+	}
 	s.table = t
-	s.mu.Unlock()
 }
 
 // Synced reports whether a table was set.
@@ -140,10 +165,18 @@ func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	s.mu.Lock()
 	table := s.table
 	eps, known := table[upstream]
+	var waited time.Duration
 	if ok && known && q.Qtype == dns.TypeSRV {
 		s.srvAnswers[upstream]++
+		if at, pending := s.changed[upstream]; pending {
+			waited = time.Since(at)
+			delete(s.changed, upstream)
+		}
 	}
 	s.mu.Unlock()
+	if waited > 0 && s.pickedUp != nil {
+		s.pickedUp(upstream, waited)
+	}
 	switch {
 	case table == nil:
 		resp.Rcode = dns.RcodeServerFailure

@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -195,5 +197,34 @@ func TestParseTable(t *testing.T) {
 	}
 	if _, ok := table["b"]; !ok {
 		t.Error("an upstream without endpoints must stay known")
+	}
+}
+
+// TestServerReportsPickup: the observer gets, once per changed upstream,
+// the time from the Set that changed it to nginx's next SRV query; the
+// first table, an unchanged upstream and a second query report nothing.
+func TestServerReportsPickup(t *testing.T) {
+	s := newServer()
+	var (
+		mu     sync.Mutex
+		picked []time.Duration
+	)
+	s.SetPickupObserver(func(_ string, d time.Duration) { mu.Lock(); picked = append(picked, d); mu.Unlock() })
+	addr := startServer(t, s)
+	a, b := netip.MustParseAddrPort("10.1.2.3:8080"), netip.MustParseAddrPort("10.1.2.4:8080")
+	s.Set(Table{"default_echo_80": {a}, "default_other_80": {a}})
+	query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV)
+	pickups := func() []time.Duration { mu.Lock(); defer mu.Unlock(); return slices.Clone(picked) }
+	if got := pickups(); len(got) != 0 {
+		t.Fatalf("the first table reported pickups %v", got)
+	}
+	s.Set(Table{"default_echo_80": {a, b}, "default_other_80": {a}})
+	wait := 20 * time.Millisecond
+	time.Sleep(wait)
+	query(t, addr, "udp", srvName("default_other_80"), dns.TypeSRV) // unchanged
+	query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV)
+	query(t, addr, "udp", srvName("default_echo_80"), dns.TypeSRV) // already picked up
+	if got := pickups(); len(got) != 1 || got[0] < wait {
+		t.Errorf("pickups %v, want one of at least %v (the changed upstream's first query)", got, wait)
 	}
 }

@@ -71,6 +71,9 @@ func configHash(t *testing.T, pod *corev1.Pod, previous string) string {
 func mountedFiles(cm *corev1.ConfigMap, secret *corev1.Secret) map[string][]byte {
 	files := map[string][]byte{}
 	for k, v := range cm.Data {
+		if strings.HasPrefix(k, ".") {
+			continue // a hidden key (dataplane.SecretsHashKey) is no file
+		}
 		files[k] = []byte(v)
 	}
 	maps.Copy(files, cm.BinaryData)

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -135,7 +136,12 @@ func lastGoodHolds(ns, gw, hash string) error {
 	if got := lastGood.Annotations[dataplane.AnnotationConfigHash]; got != hash {
 		return fmt.Errorf("last-good holds config %s, want %s", got, hash)
 	}
-	if !reflect.DeepEqual(lastGood.Data, current.Data) || !reflect.DeepEqual(lastGood.BinaryData, current.BinaryData) {
+	// The last-good ConfigMap holds the config files only, not the
+	// Secret's hash (dataplane.SecretsHashKey): a fallback goes with the
+	// Secret mounted then.
+	currentFiles := maps.Clone(current.Data)
+	delete(currentFiles, dataplane.SecretsHashKey)
+	if !reflect.DeepEqual(lastGood.Data, currentFiles) || !reflect.DeepEqual(lastGood.BinaryData, current.BinaryData) {
 		return fmt.Errorf("last-good files differ from the applied config's")
 	}
 	return nil

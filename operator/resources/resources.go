@@ -85,6 +85,15 @@ func ConfigHash(files render.Files) string {
 	return dataplane.Hash(merged)
 }
 
+// withSecretsHash is data (not modified: the pipeline keeps it) plus
+// dataplane.SecretsHashKey for the Secret's files.
+func withSecretsHash(data map[string]string, secret map[string][]byte) map[string]string {
+	out := make(map[string]string, len(data)+1)
+	maps.Copy(out, data)
+	out[dataplane.SecretsHashKey] = dataplane.Hash(secret)
+	return out
+}
+
 // LastGoodName is the name of a Gateway's last-good ConfigMap.
 func LastGoodName(gatewayName string) string { return Name(gatewayName) + "-last-good" }
 
@@ -167,7 +176,7 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 		}
 	}
 	infraAnnotations := maps.Clone(infra.Annotations)
-	configData, configBinary := config.Data, config.Binary
+	configData, configBinary := withSecretsHash(config.Data, files.Secret), config.Binary
 
 	// sideConfigMap is an owned ConfigMap without data under its own name.
 	sideConfigMap := func(name string) *corev1.ConfigMap {

@@ -158,8 +158,11 @@ func TestObjectsFiles(t *testing.T) {
 		Secret: map[string][]byte{"default_cert.crt": []byte("C"), "default_cert.key": []byte("K")},
 	}
 	set := Objects(testOwner, testInfra(), files, Options{})
-	if got := set.ConfigMap.Data; !reflect.DeepEqual(got, map[string]string{"nginx.conf": "events {}\n"}) {
-		t.Errorf("ConfigMap data = %v", got)
+	// The Secret's hash goes with the config (dataplane.SecretsHashKey):
+	// the sidecar applies a change once both volumes agree with it.
+	wantData := map[string]string{"nginx.conf": "events {}\n", dataplane.SecretsHashKey: dataplane.Hash(files.Secret)}
+	if got := set.ConfigMap.Data; !reflect.DeepEqual(got, wantData) {
+		t.Errorf("ConfigMap data = %v, want %v", got, wantData)
 	}
 	if got := set.ConfigMap.BinaryData; !reflect.DeepEqual(got, map[string][]byte{"blob": {0xff, 0xfe}}) {
 		t.Errorf("ConfigMap binaryData = %v", got)
@@ -443,7 +446,8 @@ func TestLastGoodConfigMap(t *testing.T) {
 		t.Errorf("hash annotation = %q, want %q", cm.Annotations[dataplane.AnnotationConfigHash], ConfigHash(files))
 	}
 	want := Objects(testOwner, testInfra(), files, Options{}).ConfigMap
-	if !reflect.DeepEqual(cm.Data, want.Data) || !reflect.DeepEqual(cm.BinaryData, want.BinaryData) || cm.Labels[dataplane.LabelManagedBy] != dataplane.ManagedByValue {
+	// Without dataplane.SecretsHashKey: a fallback is applied with whatever Secret is mounted.
+	if !reflect.DeepEqual(cm.Data, withoutSecretsHash(want.Data)) || !reflect.DeepEqual(cm.BinaryData, want.BinaryData) || cm.Labels[dataplane.LabelManagedBy] != dataplane.ManagedByValue {
 		t.Errorf("content %+v / %+v, want that of the Gateway's ConfigMap %+v", cm.Data, cm.BinaryData, want.Data)
 	}
 	if _, leaked := cm.Data["a.key"]; leaked {

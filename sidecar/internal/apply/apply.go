@@ -80,6 +80,10 @@ type Result struct {
 	// when nothing was live yet: a new or restarted pod serves the newest
 	// config a replica applied rather than nothing. "" when not.
 	Fallback string
+	// Incomplete is set when the mounts did not go together yet (the
+	// ConfigMap's dataplane.SecretsHashKey names other Secret files than
+	// the Secret mount holds): nothing was done, Hash is "".
+	Incomplete bool
 	// Validation and Reload are the durations of nginx -t and of the
 	// reload (zero when nginx was not running: it reads the tree at start).
 	Validation, Reload time.Duration
@@ -121,6 +125,13 @@ func (a *Applier) Rejected() string { return a.rejected }
 // Apply reads both mounts and applies them unless they hold the applied config.
 func (a *Applier) Apply(ctx context.Context) Result {
 	files, refusal, err := a.read()
+	var half halfSwapped
+	if errors.As(err, &half) {
+		// The kubelet has swapped one volume and not yet the other: its
+		// swap is an event that brings the next Apply.
+		a.cfg.Log.V(1).Info("waiting for the other mount", "reason", half.Error())
+		return Result{Incomplete: true}
+	}
 	if err != nil {
 		// An unreadable mount is not a config to refuse: report nothing, retry on the next event.
 		a.cfg.Log.Error(err, "reading mounts")
@@ -219,19 +230,37 @@ func (a *Applier) apply(ctx context.Context, hash string, files map[string]mount
 // too large or shadows a plain one. An archive that cannot be decompressed
 // has no decompressed hash, so such a refusal carries the hash of the files
 // as mounted, which no operator-rendered config has.
+// read fails with halfSwapped when the ConfigMap's dataplane.SecretsHashKey
+// does not match the Secret mount.
 func (a *Applier) read() (files map[string]mount.File, refusal, err error) {
-	return a.readFrom(a.cfg.ConfigDir)
+	return a.readFrom(a.cfg.ConfigDir, dataplane.SecretsHashKey)
 }
 
-// readFrom is read with the config files from configDir.
-func (a *Applier) readFrom(configDir string) (files map[string]mount.File, refusal, err error) {
-	config, err := mount.Read(configDir)
+// halfSwapped is the error of a read that saw one volume's new version
+// and the other's old one.
+type halfSwapped struct{ want, got string }
+
+func (h halfSwapped) Error() string {
+	return fmt.Sprintf("the ConfigMap goes with Secret files of hash %s, the Secret mount holds %s", h.want, h.got)
+}
+
+// readFrom is read with the config files from configDir; secretsKey, when
+// not "", names the key of configDir that must match the Secret's files.
+func (a *Applier) readFrom(configDir, secretsKey string) (files map[string]mount.File, refusal, err error) {
+	config, wantSecrets, err := mount.ReadWithKey(configDir, secretsKey)
 	if err != nil {
 		return nil, nil, err
 	}
 	secrets, err := mount.Read(a.cfg.SecretDir)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Without the key (an operator from before it) the mounts are taken
+	// as they are.
+	if wantSecrets != nil {
+		if got := dataplane.Hash(mount.Contents(secrets)); got != string(wantSecrets) {
+			return nil, nil, halfSwapped{want: string(wantSecrets), got: got}
+		}
 	}
 	if expanded, err := mount.Expand(config, a.cfg.limits()); err != nil {
 		refusal = err
@@ -257,7 +286,7 @@ func (a *Applier) fallback(ctx context.Context, refused string) string {
 	if entries, err := os.ReadDir(a.cfg.LastGoodDir); err != nil || len(entries) == 0 {
 		return "" // none, or the ConfigMap (optional) does not exist yet
 	}
-	files, refusal, err := a.readFrom(a.cfg.LastGoodDir)
+	files, refusal, err := a.readFrom(a.cfg.LastGoodDir, "")
 	if err != nil || refusal != nil || len(files) == 0 {
 		return ""
 	}

@@ -122,3 +122,34 @@ func TestStagingModes(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfSwappedMountsWait: a ConfigMap whose dataplane.SecretsHashKey
+// names other Secret files than the Secret mount holds is neither applied
+// nor refused (Incomplete); once the Secret matches, it is applied (here:
+// reaches nginx -t, which this test's missing nginx fails).
+func TestHalfSwappedMountsWait(t *testing.T) {
+	a, cfg := newApplier(t, t.TempDir())
+	newSecret := map[string][]byte{"tls.crt": []byte("new")}
+	config := map[string][]byte{"nginx.conf": []byte("x"), dataplane.SecretsHashKey: []byte(dataplane.Hash(newSecret))}
+	if err := kubeletvolume.WriteKeys(cfg.ConfigDir, config, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := kubeletvolume.WriteKeys(cfg.SecretDir, map[string][]byte{"tls.crt": []byte("old")}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := a.Apply(context.Background())
+	if !res.Incomplete || res.Changed || res.Err != nil || res.Hash != "" {
+		t.Fatalf("half-swapped mounts: got %+v, want Incomplete and nothing done", res)
+	}
+	if entries, _ := os.ReadDir(cfg.StagingDir); len(entries) != 0 {
+		t.Errorf("half-swapped mounts were staged: %d folders", len(entries))
+	}
+	if err := kubeletvolume.WriteKeys(cfg.SecretDir, newSecret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = a.Apply(context.Background())
+	want := dataplane.Hash(map[string][]byte{"nginx.conf": []byte("x"), "tls.crt": []byte("new")})
+	if res.Incomplete || !res.Changed || res.Hash != want {
+		t.Errorf("matching mounts: got %+v, want the config (hash %s, without the hidden key) tried", res, want)
+	}
+}

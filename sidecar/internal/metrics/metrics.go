@@ -39,6 +39,10 @@ type Metrics struct {
 	// EndpointsUpdates counts the versions of the endpoints ConfigMap
 	// served to nginx as DNS (no reload each).
 	EndpointsUpdates prometheus.Counter
+	// EndpointsPickup is, per upstream whose endpoints changed, the time
+	// until nginx next asked the sidecar's DNS for them (nginx re-resolves
+	// each upstream on its own timer).
+	EndpointsPickup prometheus.Histogram
 	// LastStep is the wall-clock time of each step of the last change.
 	LastStep *prometheus.GaugeVec
 	// WorkerGenerations counts the nginx worker generations alive (1: only
@@ -119,6 +123,11 @@ func New(nginxStatusSocket string) *Metrics {
 			Namespace: namespace, Name: "endpoints_updates_total",
 			Help: "Versions of the endpoints ConfigMap served to nginx as DNS (each without a reload).",
 		}),
+		EndpointsPickup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "endpoints_pickup_seconds",
+			Help:    "Per upstream whose endpoints changed, the time from the sidecar serving the change until nginx next asked for that upstream (nginx re-resolves each upstream a second after its last answer).",
+			Buckets: []float64{.05, .1, .2, .3, .4, .5, .6, .7, .8, .9, 1, 1.1, 1.25, 1.5, 2, 3, 5},
+		}),
 		LastStep: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "last_apply_step_timestamp_seconds",
 			Help: "Unix time of each step of the last config change (mount_changed, validated, reloaded).",
@@ -140,7 +149,7 @@ func New(nginxStatusSocket string) *Metrics {
 		m.Validations, m.ValidationFailures, m.Reloads, m.ReloadFailures,
 		m.LastValidation, m.LastValidationAt, m.LastReload, m.ValidationDuration, m.ReloadDuration, m.LastReloadSuccess, m.LastReloadTime,
 		m.ConfigInSync, m.ConfigRejected,
-		m.EndpointsUpdates, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
+		m.EndpointsUpdates, m.EndpointsPickup, m.LastStep, m.WorkerGenerations, m.WorkerGenerationsPeak, m.applied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

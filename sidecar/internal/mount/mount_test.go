@@ -130,16 +130,13 @@ func TestReadNeverMixesVersions(t *testing.T) {
 	}
 }
 
-// TestWatchCoalesces: a burst of kubelet updates to two folders is one
-// notification; a later update is another.
+// TestWatchCoalesces: a burst of kubelet updates to two folders is two
+// notifications (its first swap, then the rest once settled); a later
+// single update is one.
 func TestWatchCoalesces(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := Watch(ctx, []string{a, b}, Debounce{Quiet: 100 * time.Millisecond, Max: time.Second}, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWatch(t, Debounce{Quiet: 100 * time.Millisecond, Max: time.Second}, a, b)
+	ch := w.C
 	for n := range 10 {
 		for _, dir := range []string{a, b} {
 			if err := kubeletvolume.WriteKeys(dir, map[string][]byte{"k": []byte(fmt.Sprint(n))}, 0o644); err != nil {
@@ -159,14 +156,87 @@ func TestWatchCoalesces(t *testing.T) {
 			}
 		}
 	}
-	if n := count(500 * time.Millisecond); n != 1 {
-		t.Errorf("burst of 20 updates: %d notifications, want 1", n)
+	if n := count(500 * time.Millisecond); n != 2 {
+		t.Errorf("burst of 20 updates: %d notifications, want 2 (leading and trailing)", n)
 	}
-	if err := kubeletvolume.WriteKeys(a, map[string][]byte{"k": []byte("later")}, 0o644); err != nil {
+	if err := kubeletvolume.WriteKeys(a, map[string][]byte{"k": []byte("later"), "new": []byte("key")}, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(500 * time.Millisecond); n != 1 {
-		t.Errorf("later update: %d notifications, want 1", n)
+		t.Errorf("later update (a new key: the kubelet links it after the swap): %d notifications, want 1", n)
+	}
+}
+
+// TestWatchLeadingEdge: the first swap of `..data` is reported without
+// waiting for the quiet time (an hour here, so only the leading edge can
+// notify), and the files it published are complete when the notification
+// arrives.
+func TestWatchLeadingEdge(t *testing.T) {
+	dir := t.TempDir()
+	w := startWatch(t, Debounce{Quiet: time.Hour, Max: time.Hour}, dir)
+	ch := w.C
+	want := map[string][]byte{"a.conf": []byte("a"), "b.conf": []byte("b")}
+	if err := kubeletvolume.WriteKeys(dir, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no notification for a swap before the quiet time passed")
+	}
+	files, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(want) {
+		t.Errorf("read %d files after the notification, want %d", len(files), len(want))
+	}
+}
+
+// TestWatchIncomplete: after Incomplete, the other folder's swap is
+// reported at once, whether it comes after the call or came before it.
+func TestWatchIncomplete(t *testing.T) {
+	config, secret := t.TempDir(), t.TempDir()
+	w := startWatch(t, Debounce{Quiet: time.Hour, Max: time.Hour}, config, secret)
+	next := func(what string) {
+		t.Helper()
+		select {
+		case <-w.C:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no notification before the quiet time passed", what)
+		}
+	}
+	write := func(dir, v string) {
+		t.Helper()
+		if err := kubeletvolume.WriteKeys(dir, map[string][]byte{"k": []byte(v)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(config, "1")
+	next("first swap")
+	w.Incomplete()
+	write(secret, "1")
+	next("the other folder's swap after Incomplete")
+
+	write(config, "2") // in the same burst: waits for the quiet time…
+	time.Sleep(100 * time.Millisecond)
+	w.Incomplete() // …unless what the last notification brought was incomplete
+	next("a swap that came before Incomplete")
+}
+
+// TestWatchPlainFolderWaits: a folder written file by file has no atomic
+// swap, so it is reported only once settled.
+func TestWatchPlainFolderWaits(t *testing.T) {
+	dir := t.TempDir()
+	w := startWatch(t, Debounce{Quiet: time.Hour, Max: time.Hour}, dir)
+	ch := w.C
+	if err := os.WriteFile(filepath.Join(dir, "a.conf"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+		t.Error("a plain folder's first write was reported before the quiet time")
+	case <-time.After(300 * time.Millisecond):
 	}
 }
 
@@ -174,12 +244,8 @@ func TestWatchCoalesces(t *testing.T) {
 // within Max.
 func TestWatchMaxDelay(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := Watch(ctx, []string{dir}, Debounce{Quiet: 200 * time.Millisecond, Max: 400 * time.Millisecond}, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startWatch(t, Debounce{Quiet: 200 * time.Millisecond, Max: 400 * time.Millisecond}, dir)
+	ch := w.C
 	start := time.Now()
 	stop := time.After(2 * time.Second)
 	for n := 0; ; n++ {
@@ -197,6 +263,18 @@ func TestWatchMaxDelay(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startWatch runs Watch on dirs until the test ends.
+func startWatch(t *testing.T, d Debounce, dirs ...string) *Watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := Watch(ctx, dirs, d, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func bytesMap(m map[string]string) map[string][]byte {

@@ -29,20 +29,36 @@ type File struct {
 // checks that `..data` did not move meanwhile, so the result never mixes two
 // versions; a plain folder is read as it is.
 func Read(dir string) (map[string]File, error) {
+	files, _, err := ReadWithKey(dir, "")
+	return files, err
+}
+
+// ReadWithKey is Read that also returns the content of the hidden key
+// (a name starting with "." that Read skips) from the same version as the
+// files; nil when there is no such key (or key is "").
+func ReadWithKey(dir, key string) (_ map[string]File, keyData []byte, _ error) {
 	var lastErr error
 	for range readAttempts {
 		target, err := os.Readlink(filepath.Join(dir, dataLink))
 		if errors.Is(err, fs.ErrNotExist) {
-			return readVisible(dir)
+			files, err := readVisible(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			keyData, err := readKey(dir, key)
+			return files, keyData, err
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		version := target
 		if !filepath.IsAbs(version) {
 			version = filepath.Join(dir, target)
 		}
 		files, err := readVisible(version)
+		if err == nil {
+			keyData, err = readKey(version, key)
+		}
 		if err != nil {
 			// The kubelet removes the old version right after the swap.
 			lastErr = err
@@ -50,11 +66,23 @@ func Read(dir string) (map[string]File, error) {
 		}
 		again, err := os.Readlink(filepath.Join(dir, dataLink))
 		if err == nil && again == target {
-			return files, nil
+			return files, keyData, nil
 		}
 		lastErr = fmt.Errorf("%s changed while reading", filepath.Join(dir, dataLink))
 	}
-	return nil, fmt.Errorf("reading %s: %w", dir, lastErr)
+	return nil, nil, fmt.Errorf("reading %s: %w", dir, lastErr)
+}
+
+// readKey reads the file key of dir; nil when key is "" or not there.
+func readKey(dir, key string) ([]byte, error) {
+	if key == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
 }
 
 // readVisible reads the regular files of one folder, skipping hidden names
