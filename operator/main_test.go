@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
@@ -168,7 +167,10 @@ func startAPIServer(t *testing.T) (*envtest.Environment, client.Client) {
 func operatorKubeconfig(t *testing.T, env *envtest.Environment, k8s client.Client) string {
 	t.Helper()
 	const userName = "nginx-gateway-operator"
-	bindGeneratedRole(t, k8s, userName)
+	subject := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: userName}
+	if err := testenv.BindConfigClusterRole(context.Background(), k8s, "role.yaml", subject); err != nil {
+		t.Fatal(err)
+	}
 	user, err := env.AddUser(envtest.User{Name: userName}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -182,30 +184,6 @@ func operatorKubeconfig(t *testing.T, env *envtest.Environment, k8s client.Clien
 		t.Fatal(err)
 	}
 	return path
-}
-
-// bindGeneratedRole creates config/rbac/role.yaml's ClusterRole and binds
-// it to user.
-func bindGeneratedRole(t *testing.T, c client.Client, user string) {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(raw, role); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	}
-	for _, obj := range []client.Object{role, binding} {
-		if err := c.Create(context.Background(), obj); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func expectStatus(c *http.Client, url string, want int) error {
