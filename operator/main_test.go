@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -81,8 +82,9 @@ func TestRenderSubcommandUsage(t *testing.T) {
 }
 
 // TestManagerBinary runs the manager process against a real API server,
-// with only its generated RBAC, and checks that it reconciles, serves its
-// probes, and guards its metrics.
+// with only its generated RBAC and metrics_auth_role, and checks that it
+// reconciles, serves its probes, and serves its metrics to a metrics-reader
+// only.
 func TestManagerBinary(t *testing.T) {
 	env, k8s := startAPIServer(t)
 	// The operator runs with exactly the ClusterRole `make manifests`
@@ -90,6 +92,11 @@ func TestManagerBinary(t *testing.T) {
 	// this test (including the ones the per-Gateway Role needs, which
 	// Kubernetes lets the operator grant only if it holds them itself).
 	path := operatorKubeconfig(t, env, k8s)
+	// and, as config/rbac binds it, the role its metrics filter needs.
+	operator := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}
+	if err := testenv.BindConfigClusterRole(context.Background(), k8s, "metrics_auth_role.yaml", operator); err != nil {
+		t.Fatal(err)
+	}
 
 	probes, metrics := freeAddress(t), freeAddress(t)
 	logs := &testenv.SyncBuffer{}
@@ -144,6 +151,35 @@ func TestManagerBinary(t *testing.T) {
 	testenv.Eventually(t, waitTimeout, "metrics refuse anonymous clients", func() error {
 		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
 	})
+	scraper := scraperToken(t, k8s)
+	testenv.Eventually(t, waitTimeout, "metrics served to a metrics-reader", func() error {
+		req, err := http.NewRequest(http.MethodGet, "https://"+metrics+"/metrics", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+scraper)
+		return expectResponse(insecure, req, http.StatusOK, "controller_runtime_reconcile_total")
+	})
+}
+
+// scraperToken is a token of a ServiceAccount bound to the metrics-reader
+// ClusterRole (config/rbac), from the TokenRequest API as kubelet mounts it.
+func scraperToken(t *testing.T, k8s client.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "prometheus"}}
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	reader := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: sa.Namespace, Name: sa.Name}
+	if err := testenv.BindConfigClusterRole(ctx, k8s, "metrics_reader_role.yaml", reader); err != nil {
+		t.Fatal(err)
+	}
+	token := &authenticationv1.TokenRequest{}
+	if err := k8s.SubResource("token").Create(ctx, sa, token); err != nil {
+		t.Fatal(err)
+	}
+	return token.Status.Token
 }
 
 // startAPIServer starts envtest's API server for one test, stopped after it.
@@ -161,17 +197,19 @@ func startAPIServer(t *testing.T) (*envtest.Environment, client.Client) {
 	return env, k8s
 }
 
+// operatorUser is the user operatorKubeconfig runs the operator as.
+const operatorUser = "nginx-gateway-operator"
+
 // operatorKubeconfig writes a kubeconfig for a user that holds exactly the
 // generated ClusterRole, as the operator's ServiceAccount does, and returns
 // its path.
 func operatorKubeconfig(t *testing.T, env *envtest.Environment, k8s client.Client) string {
 	t.Helper()
-	const userName = "nginx-gateway-operator"
-	subject := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: userName}
+	subject := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}
 	if err := testenv.BindConfigClusterRole(context.Background(), k8s, "role.yaml", subject); err != nil {
 		t.Fatal(err)
 	}
-	user, err := env.AddUser(envtest.User{Name: userName}, nil)
+	user, err := env.AddUser(envtest.User{Name: operatorUser}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
