@@ -257,7 +257,17 @@ func readBody(t *testing.T, url string) string {
 
 // expectBody checks url's status and that its body names every one of want.
 func expectBody(url string, status int, want ...string) error {
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	return expectResponse(http.DefaultClient, req, status, want...)
+}
+
+// expectResponse sends req with c and checks the answer's status and that
+// its body names every one of want.
+func expectResponse(c *http.Client, req *http.Request, status int, want ...string) error {
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
@@ -267,11 +277,11 @@ func expectBody(url string, status int, want ...string) error {
 		return err
 	}
 	if resp.StatusCode != status {
-		return fmt.Errorf("%s: %d %q, want %d", url, resp.StatusCode, body, status)
+		return fmt.Errorf("%s: %d %q, want %d", req.URL, resp.StatusCode, body, status)
 	}
 	for _, w := range want {
 		if !bytes.Contains(body, []byte(w)) {
-			return fmt.Errorf("%s: %q does not name %s", url, body, w)
+			return fmt.Errorf("%s: %q does not name %s", req.URL, body, w)
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -24,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/controller"
@@ -82,8 +82,9 @@ func TestRenderSubcommandUsage(t *testing.T) {
 }
 
 // TestManagerBinary runs the manager process against a real API server,
-// with only its generated RBAC, and checks that it reconciles, serves its
-// probes, and guards its metrics.
+// with only its generated RBAC and metrics_auth_role, and checks that it
+// reconciles, serves its probes, and serves its metrics to a metrics-reader
+// only.
 func TestManagerBinary(t *testing.T) {
 	env, k8s := startAPIServer(t)
 	// The operator runs with exactly the ClusterRole `make manifests`
@@ -91,6 +92,11 @@ func TestManagerBinary(t *testing.T) {
 	// this test (including the ones the per-Gateway Role needs, which
 	// Kubernetes lets the operator grant only if it holds them itself).
 	path := operatorKubeconfig(t, env, k8s)
+	// and, as config/rbac binds it, the role its metrics filter needs.
+	operator := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}
+	if err := testenv.BindConfigClusterRole(context.Background(), k8s, "metrics_auth_role.yaml", operator); err != nil {
+		t.Fatal(err)
+	}
 
 	probes, metrics := freeAddress(t), freeAddress(t)
 	logs := &testenv.SyncBuffer{}
@@ -145,6 +151,35 @@ func TestManagerBinary(t *testing.T) {
 	testenv.Eventually(t, waitTimeout, "metrics refuse anonymous clients", func() error {
 		return expectStatus(insecure, "https://"+metrics+"/metrics", http.StatusUnauthorized)
 	})
+	scraper := scraperToken(t, k8s)
+	testenv.Eventually(t, waitTimeout, "metrics served to a metrics-reader", func() error {
+		req, err := http.NewRequest(http.MethodGet, "https://"+metrics+"/metrics", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+scraper)
+		return expectResponse(insecure, req, http.StatusOK, "controller_runtime_reconcile_total")
+	})
+}
+
+// scraperToken is a token of a ServiceAccount bound to the metrics-reader
+// ClusterRole (config/rbac), from the TokenRequest API as kubelet mounts it.
+func scraperToken(t *testing.T, k8s client.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "prometheus"}}
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	reader := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: sa.Namespace, Name: sa.Name}
+	if err := testenv.BindConfigClusterRole(ctx, k8s, "metrics_reader_role.yaml", reader); err != nil {
+		t.Fatal(err)
+	}
+	token := &authenticationv1.TokenRequest{}
+	if err := k8s.SubResource("token").Create(ctx, sa, token); err != nil {
+		t.Fatal(err)
+	}
+	return token.Status.Token
 }
 
 // startAPIServer starts envtest's API server for one test, stopped after it.
@@ -162,14 +197,19 @@ func startAPIServer(t *testing.T) (*envtest.Environment, client.Client) {
 	return env, k8s
 }
 
+// operatorUser is the user operatorKubeconfig runs the operator as.
+const operatorUser = "nginx-gateway-operator"
+
 // operatorKubeconfig writes a kubeconfig for a user that holds exactly the
 // generated ClusterRole, as the operator's ServiceAccount does, and returns
 // its path.
 func operatorKubeconfig(t *testing.T, env *envtest.Environment, k8s client.Client) string {
 	t.Helper()
-	const userName = "nginx-gateway-operator"
-	bindGeneratedRole(t, k8s, userName)
-	user, err := env.AddUser(envtest.User{Name: userName}, nil)
+	subject := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}
+	if err := testenv.BindConfigClusterRole(context.Background(), k8s, "role.yaml", subject); err != nil {
+		t.Fatal(err)
+	}
+	user, err := env.AddUser(envtest.User{Name: operatorUser}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,30 +222,6 @@ func operatorKubeconfig(t *testing.T, env *envtest.Environment, k8s client.Clien
 		t.Fatal(err)
 	}
 	return path
-}
-
-// bindGeneratedRole creates config/rbac/role.yaml's ClusterRole and binds
-// it to user.
-func bindGeneratedRole(t *testing.T, c client.Client, user string) {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(raw, role); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	}
-	for _, obj := range []client.Object{role, binding} {
-		if err := c.Create(context.Background(), obj); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func expectStatus(c *http.Client, url string, want int) error {
