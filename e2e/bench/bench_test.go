@@ -57,7 +57,8 @@ func TestBenchE2E(t *testing.T) {
 			c := b.churn(*changesFlag)
 			res.Churn = &c
 		}
-		sz.OperatorRSS, sz.OperatorAnon = b.operatorRSS()
+		sz.OperatorRSS, sz.OperatorAnon, sz.OperatorPeak = b.operatorRSS()
+		sz.OperatorSettledRSS, sz.OperatorSettledAnon = b.settledOperatorRSS()
 		res.Sizes = append(res.Sizes, sz)
 		t.Logf("bench: %s", sz.summary())
 	}

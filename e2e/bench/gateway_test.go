@@ -350,10 +350,10 @@ func (b *bench) sidecarMetrics() (map[string]*dto.MetricFamily, error) {
 }
 
 // operatorRSS is the operator process's resident memory in bytes (0 when
-// it cannot be told apart).
-func (b *bench) operatorRSS() (rss, anon int64) {
+// it cannot be told apart): VmRSS, RssAnon and VmHWM (its peak so far).
+func (b *bench) operatorRSS() (rss, anon, peak int64) {
 	entries, _ := os.ReadDir("/proc")
-	var found [][2]int64
+	var found [][3]int64
 	for _, e := range entries {
 		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
 		if err != nil || strings.TrimSpace(string(comm)) != "operator" {
@@ -363,7 +363,7 @@ func (b *bench) operatorRSS() (rss, anon int64) {
 		if err != nil {
 			continue
 		}
-		var got [2]int64
+		var got [3]int64
 		for _, line := range strings.Split(string(status), "\n") {
 			var kb int64
 			if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
@@ -372,12 +372,37 @@ func (b *bench) operatorRSS() (rss, anon int64) {
 			if _, err := fmt.Sscanf(line, "RssAnon: %d kB", &kb); err == nil {
 				got[1] = kb << 10
 			}
+			if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
+				got[2] = kb << 10
+			}
 		}
 		found = append(found, got)
 	}
 	if len(found) != 1 {
 		b.t.Logf("bench: %d processes named operator: RSS not reported", len(found))
-		return 0, 0
+		return 0, 0, 0
 	}
-	return found[0][0], found[0][1]
+	return found[0][0], found[0][1], found[0][2]
+}
+
+// settledOperatorRSS reads the operator's RSS once it stops moving (two
+// readings a second apart within 1 MiB, at least settleAfter after the
+// last change, at most settleWithin): what it holds between changes, once
+// it has returned the pages a burst of work needed (releaseMemoryWhenIdle
+// in operator/memory.go waits for two quiet seconds).
+func (b *bench) settledOperatorRSS() (rss, anon int64) {
+	const settleAfter, settleWithin = 5 * time.Second, 30 * time.Second
+	time.Sleep(settleAfter)
+	deadline := time.Now().Add(settleWithin - settleAfter)
+	rss, anon, _ = b.operatorRSS()
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		next, nextAnon, _ := b.operatorRSS()
+		if d := next - rss; d > -1<<20 && d < 1<<20 {
+			return next, nextAnon
+		}
+		rss, anon = next, nextAnon
+	}
+	b.t.Logf("bench: the operator's RSS did not settle within %s", settleWithin)
+	return rss, anon
 }

@@ -96,10 +96,12 @@ type sizeResult struct {
 	CreateToOK percentiles
 	Floor      percentiles   // plain nginx: SIGHUP → first 200
 	Steps      []percentiles // per stepNames (p50 of each)
-	// OperatorRSS is the operator's resident memory after the changes,
-	// OperatorAnon the anonymous part of it (heap, stacks: without the
-	// pages of its executable).
-	OperatorRSS, OperatorAnon int64
+	// OperatorRSS is the operator's resident memory right after the
+	// changes, OperatorAnon the anonymous part of it (heap, stacks: without
+	// the pages of its executable), OperatorPeak its peak so far (VmHWM);
+	// the Settled pair once it stopped moving (settledOperatorRSS).
+	OperatorRSS, OperatorAnon, OperatorPeak int64
+	OperatorSettledRSS, OperatorSettledAnon int64
 }
 
 func (s sizeResult) summary() string {

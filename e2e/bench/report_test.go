@@ -43,10 +43,11 @@ func (r *results) markdown() string {
 	w("5 ms through the Gateway's address until it answers 200. Plain nginx: its config gets the same route, SIGHUP, asked\n")
 	w("for every 5 ms until 200 (the floor: what nginx itself needs on this machine), measured right after each change.\n")
 	w("p50 / p90 / max over %d changes.\n\n", r.Changes)
-	w("| routes | stored → first 200 | create sent → first 200 | plain nginx: reload → first 200 | p50 difference | operator RSS (of which anonymous) |\n")
-	w("|---|---|---|---|---|---|\n")
+	w("| routes | stored → first 200 | create sent → first 200 | plain nginx: reload → first 200 | p50 difference | operator RSS right after the changes (anonymous) | operator RSS settled (anonymous) | operator peak so far (VmHWM) |\n")
+	w("|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
-		w("| %d | %s | %s | %s | %s | %s |\n", s.Routes, s.StoredToOK, s.CreateToOK, s.Floor, ms(s.StoredToOK.P50-s.Floor.P50), mib(s.OperatorRSS)+" ("+mib(s.OperatorAnon)+")")
+		w("| %d | %s | %s | %s | %s | %s | %s | %s |\n", s.Routes, s.StoredToOK, s.CreateToOK, s.Floor, ms(s.StoredToOK.P50-s.Floor.P50),
+			mib(s.OperatorRSS)+" ("+mib(s.OperatorAnon)+")", mib(s.OperatorSettledRSS)+" ("+mib(s.OperatorSettledAnon)+")", mib(s.OperatorPeak))
 	}
 	w("\nWhere our time goes (p50 of each step, from the previous one; the operator's steps are seen through watches,\n")
 	w("the sidecar's from its metric `nginx_gateway_sidecar_last_apply_step_timestamp_seconds`, same clock):\n\n")
