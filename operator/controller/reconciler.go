@@ -70,14 +70,12 @@ type Reconciler struct {
 	// mem is what runs remember of the data planes (see refusals.go).
 	// Reconcile never runs concurrently: there is one request, globalKey.
 	mem *dataPlaneMemory
-	// rendered is what the last pipeline run rendered, which the next
-	// reuses for a Gateway whose model did not change (pipeline.Memo): an
-	// EndpointSlice, pod or status event renders and compresses nothing.
-	rendered pipeline.Memo
 	// lastRun is the last pipeline run, for the next reconcile whose
 	// input has the same translate.InputKey (lastRunKey; lastRunValid is
 	// false when there is none), or the same but for its EndpointSlices.
-	// Its Output is only read, never changed.
+	// Its Output is only read, never changed. Any other input reruns the
+	// pipeline with its Memo: a Gateway whose model did not change is
+	// neither rendered nor compressed again.
 	lastRun      pipeline.Result
 	lastRunKey   translate.Key
 	lastRunValid bool
@@ -328,10 +326,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		piped.Output = translate.Reendpoint(r.lastRun.Output, &in)
 		r.lastRun, r.lastRunKey = piped, key
 	default:
-		piped = pipeline.Rerun(in, r.rendered)
+		piped = pipeline.Rerun(in, r.lastRun.Memo)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}
-	r.rendered = piped.Memo
 	out := piped.Output
 	r.refs.Store(&out.References)
 	missed := missedChange(out.References, r.takeSkipped())
