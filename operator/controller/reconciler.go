@@ -441,10 +441,12 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonInvalid), Message: fmt.Sprintf("rendering the nginx configuration: %v", err),
 		}, 0, fmt.Errorf("rendering %s: %w", result.NamespacedName, err)
 	}
-	hash := resources.ConfigHash(files)
-	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
 	owner := resources.Owner{Namespace: gw.Namespace, Name: gw.Name, UID: gw.UID}
 	set := resources.ObjectsEncoded(owner, result.Infrastructure, files, rendered.encoded, r.opts.Resources)
+	// The ConfigMap carries the config's hash (resources.ConfigHash): read
+	// it there rather than hash every file a second time.
+	hash := set.ConfigMap.Annotations[dataplane.AnnotationConfigHash]
+	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
 	set.Endpoints.Data = resources.EndpointsData(result.Endpoints)
 	if err := r.applyOwned(ctx, owner, set); err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
