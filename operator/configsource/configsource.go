@@ -3,6 +3,7 @@ package configsource
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -23,8 +24,10 @@ type Document struct {
 	Sources render.Sources
 }
 
-// Encode is the document of gw rendered with sources, as JSON
-// (deterministic: same model, same bytes). gw is not changed.
+// Encode is the document of gw rendered with sources, as JSON without the
+// fields that hold their zero value (appendLean; Decode reads documents
+// with or without them). Deterministic: same model, same bytes. gw is not
+// changed.
 func Encode(gw *model.Gateway, sources render.Sources) []byte {
 	doc := Document{Version: Version, Gateway: *gw, Sources: sources}
 	doc.Gateway.HTTPServers = rulesOnce(gw.HTTPServers)
@@ -32,7 +35,7 @@ func Encode(gw *model.Gateway, sources render.Sources) []byte {
 	if c := gw.BackendClientCertificate; c != nil {
 		doc.Gateway.BackendClientCertificate = &model.Certificate{Name: c.Name}
 	}
-	b, err := json.Marshal(doc)
+	b, err := appendLean(make([]byte, 0, encodedSizeHint(gw)), reflect.ValueOf(&doc).Elem())
 	if err != nil {
 		// The model holds only strings, numbers, slices and pointers.
 		panic(fmt.Sprintf("configsource: %v", err))
@@ -114,4 +117,15 @@ func Decode(b []byte) (*Document, error) {
 	}
 	linkRules(doc.Gateway.HTTPServers)
 	return &doc, nil
+}
+
+// encodedSizeHint is about what the document of gw takes (about 400 bytes
+// a location, its source range included), so that it is written into one
+// buffer rather than one doubled a dozen times.
+func encodedSizeHint(gw *model.Gateway) int {
+	n := 4 << 10
+	for _, s := range gw.HTTPServers {
+		n += 400 * len(s.Locations)
+	}
+	return n + 200*(len(gw.Upstreams)+len(gw.StreamUpstreams))
 }
