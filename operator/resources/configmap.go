@@ -22,16 +22,21 @@ const plainConfigLimit = 256 << 10
 
 // gzipLevel is fixed so that the same files always give the same bytes
 // (with the gzip header's zero values: no name, no mtime): an unchanged
-// config never updates the ConfigMap. Level 3 against the default 6,
-// measured on this project's 2-core machine: the render test's 5,000 routes
-// (TestLargeConfigMapFits, 11.2 MB) 500 KB in ~20 ms against 470 KB in
-// ~55 ms; pipeline.BenchmarkChange's servers.conf of 3,000 routes (1.38 MB)
-// 87 KB in ~3.5 ms against 82 KB in ~22 ms. A route change compresses at
-// least servers.conf again, so the 6 % given up buys most of the
-// compression time. (Another Go version's compressor, or another level,
-// may give other bytes: one ConfigMap update after an operator upgrade,
-// same hash.)
-const gzipLevel = 3
+// config never updates the ConfigMap. Measured on this project's 2-core
+// machine over every file of pipeline.BenchmarkChange's Gateway (CPU time
+// to compress all of them, total compressed size):
+//
+//	routes  level 1          level 2          level 3          level 6
+//	1,000   2.4 ms  85 KB    3.3 ms  84 KB    3.4 ms  83 KB    7.2 ms  79 KB
+//	3,000   7.2 ms 244 KB    7.3 ms 237 KB    8.7-11 ms 237 KB 22 ms 220 KB
+//	5,000  12.0 ms 404 KB   11.5 ms 391 KB   14.5 ms 390 KB   33 ms 363 KB
+//
+// Level 2 compresses as fast as level 1 (BestSpeed, another algorithm)
+// and as small as level 3; the budget (pipeline.CompressedBudget, 960
+// KiB) is then reached near 12,000 such routes, as with level 3. (Another
+// Go version's compressor, or another level, may give other bytes: one
+// ConfigMap update after an operator upgrade, same config hash.)
+const gzipLevel = 2
 
 // EncodedConfig is the config files as a ConfigMap stores them: data
 // (UTF-8 text) and binaryData (other bytes, or everything gzipped; see
