@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/configsource"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 )
@@ -21,7 +22,7 @@ func BenchmarkEncodeSource(b *testing.B) {
 				gw := res.Output.Gateways[0]
 				files := res.Files[gw.NamespacedName]
 				b.ReportAllocs()
-				cpu := cpuTime()
+				cpu := testenv.CPUTime()
 				var doc []byte
 				var enc resources.EncodedConfig
 				doc = configsource.Encode(gw.Model, files.Sources)
@@ -32,7 +33,7 @@ func BenchmarkEncodeSource(b *testing.B) {
 						enc = resources.EncodeConfig(map[string][]byte{dataplane.SourceFile: doc, dataplane.GzipSuffix: nil})
 					}
 				}
-				b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+				b.ReportMetric(float64((testenv.CPUTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 				b.ReportMetric(float64(len(doc))/1000, "doc-KB")
 				b.ReportMetric(float64(len(enc.Binary[dataplane.SourceFile+dataplane.GzipSuffix]))/1000, "gz-KB")
 			})

@@ -25,7 +25,7 @@ func newApplier(t *testing.T, run string) (*Applier, Config) {
 	return newApplierWith(t, run, func(*Config) {})
 }
 
-func newApplierWith(t *testing.T, run string, change func(*Config)) (*Applier, Config) {
+func newApplierWith(t testing.TB, run string, change func(*Config)) (*Applier, Config) {
 	t.Helper()
 	root := t.TempDir()
 	cfg := Config{

@@ -80,14 +80,40 @@ func TestExpand(t *testing.T) {
 // about the bound in memory, not its full size.
 func TestExpandStopsAtTheLimit(t *testing.T) {
 	bomb := testenv.GzipZeros(t, 256<<20)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := Expand(map[string]File{"a.gz": {Data: bomb}}, Limits{File: 1 << 20, Total: 1 << 20})
-	runtime.ReadMemStats(&after)
+	var err error
+	alloc := allocated(func() { _, err = Expand(map[string]File{"a.gz": {Data: bomb}}, Limits{File: 1 << 20, Total: 1 << 20}) })
 	if err == nil || !strings.Contains(err.Error(), "more than 1 MiB") {
 		t.Fatalf("a 256 MiB file against a 1 MiB bound: %v", err)
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+	if alloc > 8<<20 {
 		t.Errorf("refusing a %d-byte bomb allocated %d bytes", len(bomb), alloc)
 	}
+}
+
+// TestExpandDoesNotTrustTheTrailer: the buffer is sized from the archive's
+// trailer (ISIZE), but a small archive whose trailer claims 4 GiB gets no
+// more than deflate could expand it to, and is refused as corrupt (the
+// length check fails).
+func TestExpandDoesNotTrustTheTrailer(t *testing.T) {
+	lying := testenv.Gzip(t, []byte("events {}\n"))
+	copy(lying[len(lying)-4:], []byte{0xff, 0xff, 0xff, 0xff})
+	var err error
+	alloc := allocated(func() {
+		_, err = Expand(map[string]File{"a.gz": {Data: lying}}, Limits{File: 64 << 20, Total: 64 << 20})
+	})
+	if err == nil || !strings.Contains(err.Error(), "corrupt gzip archive") {
+		t.Fatalf("an archive with a lying length: %v", err)
+	}
+	if alloc > 1<<20 {
+		t.Errorf("a %d-byte archive claiming 4 GiB allocated %d bytes", len(lying), alloc)
+	}
+}
+
+// allocated is how many bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
