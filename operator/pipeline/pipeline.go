@@ -42,7 +42,7 @@ type Result struct {
 	// error.
 	Files map[types.NamespacedName]render.Files
 	// Encoded holds the config files of Files as their ConfigMap stores
-	// them (compressed once, here).
+	// them (compressed once, here), with their config hash (hashed once).
 	Encoded map[types.NamespacedName]resources.EncodedConfig
 	// Errors holds, per Gateway, a render error that is no route's fault.
 	Errors map[types.NamespacedName]error
@@ -122,6 +122,7 @@ func Rerun(in translate.Input, prev Memo) Result {
 				// (same ConfigMap, same hash, same staged tree).
 				files.Config[dataplane.SourceFile] = configsource.Encode(gw.Model, files.Sources)
 				encoded := resources.EncodeConfigAfter(files.Config, before.files.Config, before.encoded)
+				encoded.Hash = resources.ConfigHash(files)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
 					newest := newestRoutes(in, res.Output, gw.NamespacedName, refused)
 					if len(newest) == 0 {

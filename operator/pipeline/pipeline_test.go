@@ -182,8 +182,9 @@ func TestJustUnderTheLimitIsServed(t *testing.T) {
 }
 
 // TestConfigIsEncodedOnce: the pipeline hands over each Gateway's config as
-// its ConfigMap stores it, the encoding resources would make, so the
-// controller does not compress it a second time.
+// its ConfigMap stores it, the encoding resources would make, with the
+// config hash of its files, so the controller does not compress or hash
+// it a second time.
 func TestConfigIsEncodedOnce(t *testing.T) {
 	res := Run(input(gatewayv1.HTTPRouteRule{}))
 	files, ok := res.Files[gwKey]
@@ -191,8 +192,12 @@ func TestConfigIsEncodedOnce(t *testing.T) {
 		t.Fatalf("no files for %s: %v", gwKey, res.Errors[gwKey])
 	}
 	enc, ok := res.Encoded[gwKey]
-	if !ok || !reflect.DeepEqual(enc, resources.EncodeConfig(files.Config)) {
-		t.Errorf("encoded config missing or not the ConfigMap's encoding: %v", ok)
+	if want := resources.ConfigHash(files); !ok || enc.Hash != want {
+		t.Errorf("encoded config missing (%v) or its hash %q is not the files' %q", ok, enc.Hash, want)
+	}
+	enc.Hash = ""
+	if !reflect.DeepEqual(enc, resources.EncodeConfig(files.Config)) {
+		t.Error("encoded config is not the ConfigMap's encoding")
 	}
 	if enc.Size() == 0 || enc.Size() > CompressedBudget {
 		t.Errorf("encoded size %d", enc.Size())

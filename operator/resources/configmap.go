@@ -44,6 +44,12 @@ const gzipLevel = 2
 type EncodedConfig struct {
 	Data   map[string]string
 	Binary map[string][]byte
+	// Hash is ConfigHash of the files encoded (config and Secret), set by
+	// the one who had both (the pipeline, once per render; a Gateway
+	// whose model did not change keeps it): ObjectsEncoded, run on every
+	// reconcile, then hashes no file. "" when not known: ObjectsEncoded
+	// computes it.
+	Hash string
 }
 
 // Size is what the encoded files take in the ConfigMap (keys and values).

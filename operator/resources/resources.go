@@ -163,7 +163,8 @@ func Objects(owner Owner, infra model.Infrastructure, files render.Files, opts O
 }
 
 // ObjectsEncoded is Objects with the config files already encoded (by
-// EncodeConfig, from files.Config), so they are compressed once.
+// EncodeConfig, from files.Config), so they are compressed once, and
+// hashed once when config.Hash is set.
 func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files, config EncodedConfig, opts Options) Set {
 	name := Name(owner.Name)
 	meta := func(annotations map[string]string) metav1.ObjectMeta {
@@ -221,7 +222,11 @@ func ObjectsEncoded(owner Owner, infra model.Infrastructure, files render.Files,
 				if m.Annotations == nil {
 					m.Annotations = map[string]string{}
 				}
-				m.Annotations[dataplane.AnnotationConfigHash] = ConfigHash(files)
+				hash := config.Hash
+				if hash == "" {
+					hash = ConfigHash(files)
+				}
+				m.Annotations[dataplane.AnnotationConfigHash] = hash
 				return m
 			}(),
 			Data:       configData,

@@ -177,6 +177,16 @@ func TestObjectsFiles(t *testing.T) {
 	if ConfigHash(files) == ConfigHash(render.Files{Config: files.Config}) {
 		t.Error("the Secret's files do not change the hash")
 	}
+	if got := set.ConfigMap.Annotations[dataplane.AnnotationConfigHash]; got != ConfigHash(files) {
+		t.Errorf("the ConfigMap's config hash %s, want ConfigHash %s", got, ConfigHash(files))
+	}
+	// A hash the encoding carries (the pipeline's, computed once per
+	// render) is taken as it is, not computed again.
+	encoded := EncodeConfig(files.Config)
+	encoded.Hash = "carried"
+	if got := ObjectsEncoded(testOwner, testInfra(), files, encoded, Options{}).ConfigMap.Annotations[dataplane.AnnotationConfigHash]; got != "carried" {
+		t.Errorf("the ConfigMap's config hash %q, want the encoding's %q", got, "carried")
+	}
 }
 
 func TestObjectsService(t *testing.T) {
