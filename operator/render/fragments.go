@@ -1,11 +1,14 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
+	"unsafe"
 )
 
 // Fragments are the texts of the location and upstream blocks a render wrote, keyed by
@@ -15,9 +18,14 @@ import (
 // change at thousands of routes changes a few locations, and text/template's
 // reflection per field was the largest cost of writing the others again
 // (pipeline.BenchmarkChange). The files are the same with or without them.
-// The zero value holds nothing.
+// Each text is a substring of the file it was written into (Files.Config),
+// not a copy: the Fragments of a render cost memory only for their keys
+// while its files are kept. The zero value holds nothing.
 type Fragments struct {
 	texts map[fragmentKey]string
+	// executed is how many of texts the render executed rather than
+	// reused (for tests).
+	executed int
 }
 
 type fragmentKey [sha256.Size]byte
@@ -31,10 +39,47 @@ func (f Fragments) Len() int { return len(f.texts) }
 type fragmentCache struct {
 	prev, next map[fragmentKey]string
 	key        []byte // reused buffer for the view's content
+	// out is the file being written (the buffer the template executes
+	// into), written the fragments copied into it so far, which settle
+	// turns into substrings of the finished file.
+	out      *bytes.Buffer
+	written  []writtenFragment
+	executed int
+}
+
+// writtenFragment is where the text of key was written in the file.
+type writtenFragment struct {
+	key         fragmentKey
+	offset, end int
 }
 
 func newFragmentCache(prev Fragments) *fragmentCache {
 	return &fragmentCache{prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts))}
+}
+
+// start begins a file written into out.
+func (c *fragmentCache) start(out *bytes.Buffer) {
+	c.out, c.written = out, c.written[:0]
+}
+
+// settle makes the texts written into the file since start substrings of
+// file, its finished bytes (the buffer's, or a copy of them), so that next
+// holds no text twice: the one in the file is kept anyway. file must never
+// change afterwards, which Files promises.
+func (c *fragmentCache) settle(file []byte) {
+	for _, w := range c.written {
+		c.next[w.key] = unsafe.String(&file[w.offset], w.end-w.offset)
+	}
+	c.out, c.written = nil, c.written[:0]
+}
+
+// write copies the text of key into the file being written.
+func (c *fragmentCache) write(key fragmentKey, text string) {
+	offset := c.out.Len()
+	c.out.WriteString(text)
+	if len(text) > 0 {
+		c.written = append(c.written, writtenFragment{key: key, offset: offset, end: c.out.Len()})
+	}
 }
 
 // locationTemplate lays out one location block (templates/servers.conf.tmpl).
@@ -44,7 +89,7 @@ const locationTemplate = "ngo.location"
 const upstreamTemplate = "ngo.upstream"
 
 // locationTmpl and upstreamTmpl are those templates, looked up once (in
-// init: the template set's functions include location and upstream, which
+// init: the template set's functions include locations and upstreams, which
 // execute them).
 var locationTmpl, upstreamTmpl *template.Template
 
@@ -54,6 +99,38 @@ func init() {
 	if locationTmpl == nil || upstreamTmpl == nil {
 		panic("render: no template " + locationTemplate + " or " + upstreamTemplate)
 	}
+}
+
+// errNoFile is the error of locations and upstreams when a template runs
+// outside RenderAfter, which gives them the file being written.
+var errNoFile = errors.New("render: template function called outside RenderAfter")
+
+// locations is the template function that writes the location blocks of
+// server s: for each, the text of locationTemplate, reused from this
+// render or the last one for a location of the same content or executed,
+// with its lines marked as its rule's (Begin and End). One call per server
+// writing straight into the file the template writes (text/template writes
+// to its writer as it goes, which Begin relies on too), rather than a
+// template range calling a function per location: text/template calls each
+// function through reflection, which cost more than reusing the text.
+func locations(v *view, s *serverView) (string, error) {
+	c := v.fragments
+	if c == nil || c.out == nil {
+		return "", errNoFile
+	}
+	for _, loc := range s.Locations {
+		// A leading 0 keeps locations' keys apart from upstreams'.
+		c.key = loc.appendContent(append(c.key[:0], 0))
+		key, text, err := c.text(locationTmpl, loc)
+		if err != nil {
+			return "", err
+		}
+		// The block's lines start after the blank line the text begins with.
+		v.beginAt(loc.Src, c.out.Len()+len(text)-len(strings.TrimLeft(text, "\n ")))
+		c.write(key, text)
+		v.End()
+	}
+	return "", nil
 }
 
 // upstreamFragment is what template ngo.upstream writes: one upstream
@@ -74,61 +151,44 @@ func (u *upstreamFragment) appendContent(b []byte) []byte {
 	return binary.AppendVarint(b, int64(u.Keepalive))
 }
 
-// upstreamText is the template function upstream: it writes one upstream of block:
-// template ngo.upstream executed, or its text reused as location does.
-func upstreamText(block upstreamsView, up upstreamView) (string, error) {
-	f := &upstreamFragment{upstreamView: up, Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
+// upstreams is the template function that writes the upstreams of block,
+// each the text of upstreamTemplate reused or executed as locations does.
+func upstreams(block upstreamsView) (string, error) {
 	c := block.fragments
-	if c == nil {
-		c = newFragmentCache(Fragments{})
+	if c == nil || c.out == nil {
+		return "", errNoFile
 	}
-	// A leading 1 keeps upstreams' keys apart from locations'.
-	c.key = f.appendContent(append(c.key[:0], 1))
-	return c.text(upstreamTmpl, f)
+	f := &upstreamFragment{Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
+	for _, up := range block.Upstreams {
+		f.upstreamView = up
+		// A leading 1 keeps upstreams' keys apart from locations'.
+		c.key = f.appendContent(append(c.key[:0], 1))
+		key, text, err := c.text(upstreamTmpl, f)
+		if err != nil {
+			return "", err
+		}
+		c.write(key, text)
+	}
+	return "", nil
 }
 
-// text returns the text of tmpl for data whose content is c.key: reused
-// from this render or the last one, or executed.
-func (c *fragmentCache) text(tmpl *template.Template, data any) (string, error) {
+// text returns the key and text of tmpl for data whose content is c.key:
+// reused from this render or the last one, or executed.
+func (c *fragmentCache) text(tmpl *template.Template, data any) (fragmentKey, string, error) {
 	key := fragmentKey(sha256.Sum256(c.key))
 	text, ok := c.next[key]
 	if !ok {
 		if text, ok = c.prev[key]; !ok {
 			var b strings.Builder
 			if err := tmpl.Execute(&b, data); err != nil {
-				return "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
+				return key, "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
 			}
 			text = b.String()
+			c.executed++
 		}
 		c.next[key] = text
 	}
-	return text, nil
-}
-
-// location is the template function that writes a location block: the
-// text of locationTemplate for loc, executed, or reused from this render or
-// the last one for a location of the same content, with its lines marked
-// as its rule's (Begin and End). A function rather than view methods: the
-// template calls it for every location, and text/template looks a method
-// up by name on every call.
-func location(v *view, loc *locationView) (string, error) {
-	c := v.fragments
-	if c == nil {
-		c = newFragmentCache(Fragments{})
-		v.fragments = c
-	}
-	// A leading 0 keeps locations' keys apart from upstreams'.
-	c.key = loc.appendContent(append(c.key[:0], 0))
-	text, err := c.text(locationTmpl, loc)
-	if err != nil {
-		return "", err
-	}
-	v.Begin(loc.Src)
-	if v.rec.buf != nil {
-		// End, once the template has written text after the mark.
-		v.endAt(v.rec.buf.Len() + len(text))
-	}
-	return text, nil
+	return key, text, nil
 }
 
 // appendContent appends everything of loc that its template writes, each

@@ -17,7 +17,8 @@ import (
 // flat file names (no folders): nginx.conf includes the others by relative
 // name, so the tree works from any prefix (`nginx -t -p DIR/ -c nginx.conf`).
 type Files struct {
-	// Config files go into the Gateway's ConfigMap.
+	// Config files go into the Gateway's ConfigMap. Their bytes must not
+	// be changed: the Fragments of their render are substrings of them.
 	Config map[string][]byte
 	// Secret files (TLS certificates and keys) go into the Gateway's Secret.
 	Secret map[string][]byte
@@ -64,8 +65,8 @@ func templateFuncs() template.FuncMap {
 	funcs["q"] = quote
 	funcs["qv"] = quoteValue
 	funcs["comment"] = comment
-	funcs["location"] = location
-	funcs["upstream"] = upstreamText
+	funcs["locations"] = locations
+	funcs["upstreams"] = upstreams
 	return funcs
 }
 
@@ -130,6 +131,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		var buf bytes.Buffer
 		buf.Grow(v.sizeHint(f.file))
 		v.rec.start(&buf)
+		v.fragments.start(&buf)
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
 			return Files{}, Fragments{}, fmt.Errorf("render %s: %w", f.file, err)
 		}
@@ -137,6 +139,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 			return Files{}, Fragments{}, err
 		}
 		files.Config[f.file] = trimmed(buf.Bytes())
+		v.fragments.settle(files.Config[f.file])
 		if ranges := v.rec.ranges(); len(ranges) > 0 {
 			files.Sources[f.file] = ranges
 		}
@@ -154,7 +157,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
 	}
-	return files, Fragments{texts: v.fragments.next}, nil
+	return files, Fragments{texts: v.fragments.next, executed: v.fragments.executed}, nil
 }
 
 // view is what the templates see. Every string in it is already quoted or
@@ -178,7 +181,7 @@ type view struct {
 	Stream *streamView
 
 	rec       sourceRecorder // see Begin and End
-	fragments *fragmentCache // see Fragment
+	fragments *fragmentCache // see Fragments
 }
 
 type mainView struct {
@@ -228,7 +231,7 @@ type upstreamsView struct {
 	ZoneKB            int
 	Keepalive         int
 	Upstreams         []upstreamView
-	// fragments reuses the upstreams' texts (see upstream).
+	// fragments reuses the upstreams' texts (see upstreams).
 	fragments *fragmentCache
 }
 
