@@ -173,22 +173,23 @@ func upstreams(block upstreamsView) (string, error) {
 }
 
 // text returns the key and text of tmpl for data whose content is c.key:
-// reused from this render or the last one, or executed.
+// reused from the last render or this one, or executed. A text reused
+// from the last render enters next when written (settle).
 func (c *fragmentCache) text(tmpl *template.Template, data any) (fragmentKey, string, error) {
 	key := fragmentKey(sha256.Sum256(c.key))
-	text, ok := c.next[key]
-	if !ok {
-		if text, ok = c.prev[key]; !ok {
-			var b strings.Builder
-			if err := tmpl.Execute(&b, data); err != nil {
-				return key, "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
-			}
-			text = b.String()
-			c.executed++
-		}
-		c.next[key] = text
+	if text, ok := c.prev[key]; ok {
+		return key, text, nil
 	}
-	return key, text, nil
+	if text, ok := c.next[key]; ok {
+		return key, text, nil
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		return key, "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
+	}
+	c.executed++
+	c.next[key] = b.String()
+	return key, c.next[key], nil
 }
 
 // appendContent appends everything of loc that its template writes, each

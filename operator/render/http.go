@@ -67,7 +67,7 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 	}
 	for i := range gw.Upstreams {
 		u := &gw.Upstreams[i]
-		if !safeIdent.MatchString(u.Name) {
+		if !isSafeIdent(u.Name) {
 			return nil, fmt.Errorf("render: upstream name %q is not [A-Za-z0-9_]+", u.Name)
 		}
 		if _, dup := r.upstreams[u.Name]; dup {
@@ -79,12 +79,12 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		r.upstreams[u.Name] = u
 	}
 	for _, c := range gw.Certificates {
-		if !safeFileName.MatchString(c.Name) {
+		if !isSafeFileName(c.Name) {
 			return nil, fmt.Errorf("render: certificate name %q is not a safe file name", c.Name)
 		}
 		r.certs[c.Name] = true
 	}
-	if c := gw.BackendClientCertificate; c != nil && (!safeFileName.MatchString(c.Name) || r.certs[c.Name]) {
+	if c := gw.BackendClientCertificate; c != nil && (!isSafeFileName(c.Name) || r.certs[c.Name]) {
 		return nil, fmt.Errorf("render: backend client certificate name %q is not a safe, unique file name", c.Name)
 	}
 	return r, nil
@@ -431,7 +431,7 @@ func (r *renderer) dispatch(sc *serverCtx, lv *locationView, cands []model.Candi
 		if c.Rule == nil {
 			return fmt.Errorf("render: candidate without rule")
 		}
-		if !safeIdent.MatchString(c.Rule.ID) {
+		if !isSafeIdent(c.Rule.ID) {
 			return fmt.Errorf("render: rule id %q is not [A-Za-z0-9_]+", c.Rule.ID)
 		}
 		if len(c.Conditions) == 0 {
