@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/template"
 	"unsafe"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
 // Fragments are the texts of the location and upstream blocks a render wrote, keyed by
@@ -23,28 +25,66 @@ import (
 // while its files are kept. The zero value holds nothing.
 type Fragments struct {
 	texts map[fragmentKey]string
-	// executed is how many of texts the render executed rather than
-	// reused (for tests).
+	// blocks are the texts of blocks of upstreams, by a digest of all
+	// their upstreams: a render whose upstreams did not change (most
+	// route changes) writes each block again in one piece, without a
+	// digest and a lookup per upstream.
+	blocks map[fragmentKey]fragmentBlock
+	// executed is how many texts the render executed rather than reused
+	// (for tests).
 	executed int
+}
+
+// fragmentBlock is the text of a block of fragments and where each one is
+// in it, so that a block that changed still reuses the texts of the
+// fragments that did not.
+type fragmentBlock struct {
+	text  string
+	items []blockItem
+}
+
+// blockItem is the text of key at text[start:end] of its block.
+type blockItem struct {
+	key        fragmentKey
+	start, end int
 }
 
 type fragmentKey [sha256.Size]byte
 
 // Len is how many texts f holds.
-func (f Fragments) Len() int { return len(f.texts) }
+func (f Fragments) Len() int {
+	n := len(f.texts)
+	for _, b := range f.blocks {
+		n += len(b.items)
+	}
+	return n
+}
 
 // fragmentCache is the render's side of Fragments: prev are the last
 // render's texts, next the ones this render wrote or reused (so that texts
 // no location uses any more are dropped).
 type fragmentCache struct {
-	prev, next map[fragmentKey]string
-	key        []byte // reused buffer for the view's content
+	prev, next             map[fragmentKey]string
+	prevBlocks, nextBlocks map[fragmentKey]fragmentBlock
+	// prevItems are the texts of prevBlocks' items, indexed when a block
+	// first changes.
+	prevItems map[fragmentKey]string
+	key       []byte // reused buffer for the view's content
 	// out is the file being written (the buffer the template executes
-	// into), written the fragments copied into it so far, which settle
-	// turns into substrings of the finished file.
-	out      *bytes.Buffer
-	written  []writtenFragment
-	executed int
+	// into), written and writtenBlocks the fragments and blocks copied
+	// into it so far, which settle turns into substrings of the finished
+	// file.
+	out           *bytes.Buffer
+	written       []writtenFragment
+	writtenBlocks []writtenBlock
+	executed      int
+}
+
+// writtenBlock is where the block of key was written in the file.
+type writtenBlock struct {
+	key         fragmentKey
+	offset, end int
+	items       []blockItem
 }
 
 // writtenFragment is where the text of key was written in the file.
@@ -54,12 +94,20 @@ type writtenFragment struct {
 }
 
 func newFragmentCache(prev Fragments) *fragmentCache {
-	return &fragmentCache{prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts))}
+	return &fragmentCache{
+		prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts)),
+		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{},
+	}
+}
+
+// fragments is what the render keeps for the next one.
+func (c *fragmentCache) fragments() Fragments {
+	return Fragments{texts: c.next, blocks: c.nextBlocks, executed: c.executed}
 }
 
 // start begins a file written into out.
 func (c *fragmentCache) start(out *bytes.Buffer) {
-	c.out, c.written = out, c.written[:0]
+	c.out, c.written, c.writtenBlocks = out, c.written[:0], c.writtenBlocks[:0]
 }
 
 // settle makes the texts written into the file since start substrings of
@@ -68,9 +116,20 @@ func (c *fragmentCache) start(out *bytes.Buffer) {
 // change afterwards, which Files promises.
 func (c *fragmentCache) settle(file []byte) {
 	for _, w := range c.written {
-		c.next[w.key] = unsafe.String(&file[w.offset], w.end-w.offset)
+		c.next[w.key] = fileString(file, w.offset, w.end)
 	}
-	c.out, c.written = nil, c.written[:0]
+	for _, w := range c.writtenBlocks {
+		c.nextBlocks[w.key] = fragmentBlock{text: fileString(file, w.offset, w.end), items: w.items}
+	}
+	c.out, c.written, c.writtenBlocks = nil, c.written[:0], c.writtenBlocks[:0]
+}
+
+// fileString is file[offset:end] as a string sharing file's bytes.
+func fileString(file []byte, offset, end int) string {
+	if end == offset {
+		return ""
+	}
+	return unsafe.String(&file[offset], end-offset)
 }
 
 // write copies the text of key into the file being written.
@@ -143,33 +202,90 @@ type upstreamFragment struct {
 	Keepalive int
 }
 
-// appendContent appends everything of u that its template writes (see
-// locationView.appendContent).
-func (u *upstreamFragment) appendContent(b []byte) []byte {
-	b = appendField(b, u.Comment, u.Name, u.DNSName, u.Protocol, u.Zone, u.Service)
+// appendContent appends everything its text is made of when it writes up,
+// whose nginx name is ref: its block's settings, and the model's upstream
+// rather than its view (upstreamViewOf), which is then built only for an
+// upstream whose text is not reused. Every field of model.Upstream is in
+// it, whether the template writes it or not (TestUpstreamFragmentKeyCoversEveryField).
+func (u *upstreamFragment) appendContent(b []byte, up *model.Upstream, ref string) []byte {
+	b = appendField(b, u.Zone, u.Service, ref, up.Name, up.ServiceNamespace, up.ServiceName, string(up.Protocol))
 	b = binary.AppendVarint(b, int64(u.ZoneKB))
-	return binary.AppendVarint(b, int64(u.Keepalive))
+	b = binary.AppendVarint(b, int64(u.Keepalive))
+	b = binary.AppendVarint(b, int64(up.ServicePort))
+	b = appendBool(b, up.TLS != nil)
+	if up.TLS != nil {
+		b = appendField(b, up.TLS.Hostname)
+		b = binary.AppendUvarint(b, uint64(len(up.TLS.CAPEM)))
+		b = append(b, up.TLS.CAPEM...)
+	}
+	return b
 }
 
-// upstreams is the template function that writes the upstreams of block,
-// each the text of upstreamTemplate reused or executed as locations does.
+// upstreams is the template function that writes the upstreams of block:
+// the block's text of the last render when no upstream of it changed,
+// else each upstream's text reused or executed as locations does.
 func upstreams(block upstreamsView) (string, error) {
 	c := block.fragments
 	if c == nil || c.out == nil {
 		return "", errNoFile
 	}
 	f := &upstreamFragment{Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
-	for _, up := range block.Upstreams {
-		f.upstreamView = up
-		// A leading 1 keeps upstreams' keys apart from locations'.
-		c.key = f.appendContent(append(c.key[:0], 1))
-		key, text, err := c.text(upstreamTmpl, f)
-		if err != nil {
-			return "", err
-		}
-		c.write(key, text)
+	refs := make([]string, len(block.Upstreams))
+	// The block's key: every upstream's content (each self-delimiting),
+	// in order, in one digest.
+	h := sha256.New()
+	c.key = binary.AppendUvarint(append(c.key[:0], 2), uint64(len(block.Upstreams)))
+	h.Write(c.key)
+	for i := range block.Upstreams {
+		up := &block.Upstreams[i]
+		refs[i] = block.ref(up.Name)
+		c.key = f.appendContent(c.key[:0], up, refs[i])
+		h.Write(c.key)
 	}
+	var blockKey fragmentKey
+	h.Sum(blockKey[:0])
+	start := c.out.Len()
+	if b, ok := c.prevBlocks[blockKey]; ok {
+		c.out.WriteString(b.text)
+		c.writtenBlocks = append(c.writtenBlocks, writtenBlock{key: blockKey, offset: start, end: c.out.Len(), items: b.items})
+		return "", nil
+	}
+	items := make([]blockItem, 0, len(block.Upstreams))
+	for i := range block.Upstreams {
+		up := &block.Upstreams[i]
+		// A leading 1 keeps upstreams' keys apart from locations'.
+		c.key = f.appendContent(append(c.key[:0], 1), up, refs[i])
+		key := fragmentKey(sha256.Sum256(c.key))
+		text, ok := c.prevItem(key)
+		if !ok {
+			f.upstreamView = upstreamViewOf(up, refs[i])
+			var b strings.Builder
+			if err := upstreamTmpl.Execute(&b, f); err != nil {
+				return "", fmt.Errorf("render %s: %w", upstreamTmpl.Name(), err)
+			}
+			text = b.String()
+			c.executed++
+		}
+		offset := c.out.Len()
+		c.out.WriteString(text)
+		items = append(items, blockItem{key: key, start: offset - start, end: c.out.Len() - start})
+	}
+	c.writtenBlocks = append(c.writtenBlocks, writtenBlock{key: blockKey, offset: start, end: c.out.Len(), items: items})
 	return "", nil
+}
+
+// prevItem is the text of key in a block of the last render.
+func (c *fragmentCache) prevItem(key fragmentKey) (string, bool) {
+	if c.prevItems == nil {
+		c.prevItems = map[fragmentKey]string{}
+		for _, b := range c.prevBlocks {
+			for _, it := range b.items {
+				c.prevItems[it.key] = b.text[it.start:it.end]
+			}
+		}
+	}
+	text, ok := c.prevItems[key]
+	return text, ok
 }
 
 // text returns the key and text of tmpl for data whose content is c.key:

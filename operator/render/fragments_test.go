@@ -78,32 +78,64 @@ func TestFragmentKeyCoversEveryField(t *testing.T) {
 }
 
 // TestUpstreamFragmentKeyCoversEveryField is the same for an upstream's
-// text (template ngo.upstream).
+// text (template ngo.upstream), whose key is made of the model's upstream
+// (every field, nested ones too), its nginx name and its block's
+// settings: the view is built from nothing else (upstreamViewOf).
 func TestUpstreamFragmentKeyCoversEveryField(t *testing.T) {
-	zero := string((&upstreamFragment{}).appendContent(nil))
-	var check func(path string, get func(*upstreamFragment) reflect.Value)
-	check = func(path string, get func(*upstreamFragment) reflect.Value) {
-		typ := get(&upstreamFragment{}).Type()
+	key := func(f *upstreamFragment, up *model.Upstream, ref string) string {
+		return string(f.appendContent(nil, up, ref))
+	}
+	zero := key(&upstreamFragment{}, &model.Upstream{TLS: &model.UpstreamTLS{}}, "")
+	if key(&upstreamFragment{}, &model.Upstream{TLS: &model.UpstreamTLS{}}, "u1") == zero {
+		t.Error("the upstream's nginx name does not change the fragment key")
+	}
+	if key(&upstreamFragment{}, &model.Upstream{}, "") == zero {
+		t.Error("a nil TLS does not change the fragment key")
+	}
+	fill := func(f reflect.Value) bool {
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Int, reflect.Int32:
+			f.SetInt(7)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Struct, reflect.Pointer:
+			return false
+		default:
+			t.Fatalf("unexpected field kind %s", f.Kind())
+		}
+		return true
+	}
+	// The block's settings (the embedded view is made of the model's
+	// upstream and its name, checked below).
+	typ := reflect.TypeFor[upstreamFragment]()
+	for i := range typ.NumField() {
+		f := &upstreamFragment{}
+		if !fill(reflect.ValueOf(f).Elem().Field(i)) {
+			continue
+		}
+		if key(f, &model.Upstream{TLS: &model.UpstreamTLS{}}, "") == zero {
+			t.Errorf("upstreamFragment.%s does not change the fragment key (appendContent)", typ.Field(i).Name)
+		}
+	}
+	var check func(path string, get func(*model.Upstream) reflect.Value)
+	check = func(path string, get func(*model.Upstream) reflect.Value) {
+		typ := get(&model.Upstream{TLS: &model.UpstreamTLS{}}).Type()
 		for i := range typ.NumField() {
-			f := &upstreamFragment{}
-			field := get(f).Field(i)
-			switch field.Kind() {
-			case reflect.String:
-				field.SetString("x")
-			case reflect.Int:
-				field.SetInt(7)
-			case reflect.Struct: // the embedded upstreamView
-				check(path+"."+typ.Field(i).Name, func(u *upstreamFragment) reflect.Value { return get(u).Field(i) })
+			up := &model.Upstream{TLS: &model.UpstreamTLS{}}
+			field := get(up).Field(i)
+			name := path + "." + typ.Field(i).Name
+			if !fill(field) {
+				check(name, func(u *model.Upstream) reflect.Value { return reflect.Indirect(get(u).Field(i)) })
 				continue
-			default:
-				t.Fatalf("unexpected field kind %s", field.Kind())
 			}
-			if string(f.appendContent(nil)) == zero {
-				t.Errorf("upstreamFragment%s.%s does not change the fragment key (appendContent)", path, typ.Field(i).Name)
+			if key(&upstreamFragment{}, up, "") == zero {
+				t.Errorf("model.Upstream%s does not change the fragment key (appendContent)", name)
 			}
 		}
 	}
-	check("", func(u *upstreamFragment) reflect.Value { return reflect.ValueOf(u).Elem() })
+	check("", func(u *model.Upstream) reflect.Value { return reflect.ValueOf(u).Elem() })
 }
 
 // TestRenderAfterReusesUnchangedLocations: a render after a change of one

@@ -180,14 +180,8 @@ func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstr
 		Zone:      zone,
 		Keepalive: keepalive,
 		Service:   service,
-	}
-	for _, u := range ups {
-		v.Upstreams = append(v.Upstreams, upstreamView{
-			Comment:  comment("Service " + u.ServiceNamespace + "/" + u.ServiceName + " port " + strconv.Itoa(int(u.ServicePort))),
-			Name:     ref(u.Name),
-			DNSName:  dataplane.UpstreamDNSName(u.Name),
-			Protocol: string(u.Protocol),
-		})
+		Upstreams: ups,
+		ref:       ref,
 	}
 	// One shared memory zone for all upstreams (nginx allows groups to
 	// share a zone). The resolved peers live in it, so it must hold every
@@ -198,6 +192,19 @@ func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstr
 	// size (TestTrafficReloadKeepsResolvedPeers).
 	v.ZoneKB = roundUp(1024+32*len(ups), 1024, 1024)
 	return v
+}
+
+// upstreamViewOf is what the upstream template writes of u, whose nginx
+// name is ref: built only for an upstream whose text is not reused, so it
+// may read nothing but u and ref (the fragment's key is made of those,
+// upstreamContent).
+func upstreamViewOf(u *model.Upstream, ref string) upstreamView {
+	return upstreamView{
+		Comment:  comment("Service " + u.ServiceNamespace + "/" + u.ServiceName + " port " + strconv.Itoa(int(u.ServicePort))),
+		Name:     ref,
+		DNSName:  dataplane.UpstreamDNSName(u.Name),
+		Protocol: string(u.Protocol),
+	}
 }
 
 // upstreamRef is the name of the model's upstream name in nginx's stream

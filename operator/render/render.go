@@ -182,7 +182,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
 	}
-	return files, Fragments{texts: v.fragments.next, executed: v.fragments.executed}, nil
+	return files, v.fragments.fragments(), nil
 }
 
 // view is what the templates see. Every string in it is already quoted or
@@ -255,7 +255,12 @@ type upstreamsView struct {
 	Zone              string
 	ZoneKB            int
 	Keepalive         int
-	Upstreams         []upstreamView
+	// Upstreams are the model's: the function upstreams writes them,
+	// building an upstream's view (upstreamViewOf) only when its text is
+	// not reused.
+	Upstreams []model.Upstream
+	// ref is the nginx name of an upstream.
+	ref func(string) string
 	// fragments reuses the upstreams' texts (see upstreams).
 	fragments *fragmentCache
 }
