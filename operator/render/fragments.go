@@ -30,6 +30,9 @@ type Fragments struct {
 	// route changes) writes each block again in one piece, without a
 	// digest and a lookup per upstream.
 	blocks map[fragmentKey]fragmentBlock
+	// sizes are the sizes of the files written, for the next render to
+	// grow its buffers once.
+	sizes map[string]int
 	// executed is how many texts the render executed rather than reused
 	// (for tests).
 	executed int
@@ -77,6 +80,7 @@ type fragmentCache struct {
 	out           *bytes.Buffer
 	written       []writtenFragment
 	writtenBlocks []writtenBlock
+	sizes         map[string]int
 	executed      int
 }
 
@@ -97,12 +101,13 @@ func newFragmentCache(prev Fragments) *fragmentCache {
 	return &fragmentCache{
 		prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts)),
 		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{},
+		written: make([]writtenFragment, 0, len(prev.texts)), sizes: map[string]int{},
 	}
 }
 
 // fragments is what the render keeps for the next one.
 func (c *fragmentCache) fragments() Fragments {
-	return Fragments{texts: c.next, blocks: c.nextBlocks, executed: c.executed}
+	return Fragments{texts: c.next, blocks: c.nextBlocks, sizes: c.sizes, executed: c.executed}
 }
 
 // start begins a file written into out.
@@ -114,7 +119,8 @@ func (c *fragmentCache) start(out *bytes.Buffer) {
 // file, its finished bytes (the buffer's, or a copy of them), so that next
 // holds no text twice: the one in the file is kept anyway. file must never
 // change afterwards, which Files promises.
-func (c *fragmentCache) settle(file []byte) {
+func (c *fragmentCache) settle(name string, file []byte) {
+	c.sizes[name] = len(file)
 	for _, w := range c.written {
 		c.next[w.key] = fileString(file, w.offset, w.end)
 	}

@@ -144,6 +144,11 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		return Files{}, Fragments{}, err
 	}
 	v.fragments = newFragmentCache(prev)
+	locations := 0
+	for _, s := range v.Servers {
+		locations += len(s.Locations)
+	}
+	v.rec.marks = make([]sourceMark, 0, 2*locations) // a begin and an end each
 	v.Upstreams.fragments = v.fragments
 	if v.Stream != nil {
 		v.Stream.Upstreams.fragments = v.fragments
@@ -154,7 +159,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 			continue
 		}
 		var buf bytes.Buffer
-		buf.Grow(v.sizeHint(f.file))
+		buf.Grow(v.sizeHint(f.file, prev.sizes[f.file]))
 		v.rec.start(&buf)
 		v.fragments.start(&buf)
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
@@ -164,7 +169,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 			return Files{}, Fragments{}, err
 		}
 		files.Config[f.file] = trimmed(buf.Bytes())
-		v.fragments.settle(files.Config[f.file])
+		v.fragments.settle(f.file, files.Config[f.file])
 		if ranges := v.rec.ranges(); len(ranges) > 0 {
 			files.Sources[f.file] = ranges
 		}
@@ -326,8 +331,13 @@ type proxyView struct {
 	Pass string
 }
 
-// sizeHint guesses a file's size, to grow its buffer once.
-func (v *view) sizeHint(file string) int {
+// sizeHint guesses a file's size, to grow its buffer once: the size it
+// had in the last render (last, 0 for none) and a little more, or a guess
+// from the view.
+func (v *view) sizeHint(file string, last int) int {
+	if last > 0 {
+		return last + last/32 + 1024
+	}
 	switch file {
 	case FileServers:
 		n := 0

@@ -86,7 +86,7 @@ func (r *sourceRecorder) start(buf *bytes.Buffer) {
 // counting newlines once through the file.
 func (r *sourceRecorder) ranges() []LineRange {
 	data := r.buf.Bytes()
-	var out []LineRange
+	out := make([]LineRange, 0, len(r.marks)/2)
 	line, pos := 1, 0
 	lineAt := func(offset int) int {
 		line += bytes.Count(data[pos:offset], []byte{'\n'})
