@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// CPUTime is the CPU time this process has used (user and system), for
-// benchmarks that report CPU time per operation: on a machine shared with
-// other work it varies less than the wall time.
+// CPUTime is the CPU time this process has used (user and system): what
+// benchmarks report as cpu-ms/op, since a machine shared with other work
+// changes it less than the wall time.
 func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
