@@ -3,15 +3,14 @@ package pipeline
 import (
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -71,7 +70,7 @@ func BenchmarkChange(b *testing.B) {
 				in := manyRoutes(n)
 				res := Run(in)
 				b.ReportAllocs()
-				cpu := cpuTime()
+				cpu := testenv.CPUTime()
 				i := 0
 				for b.Loop() {
 					i++
@@ -91,7 +90,7 @@ func BenchmarkChange(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+				b.ReportMetric(float64((testenv.CPUTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 				var ms runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&ms)
@@ -101,13 +100,4 @@ func BenchmarkChange(b *testing.B) {
 			})
 		}
 	}
-}
-
-// cpuTime is the CPU time this process has used (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -55,3 +55,31 @@ func TestLargeConfigAccepted(t *testing.T) {
 	writeTree(t, dir, merged(files))
 	testenv.RequireNginxTest(t, dir)
 }
+
+// BenchmarkRenderAfterChange is the render step of one route change: a
+// Gateway of n routes (one server, routesModel) rendered again after one
+// location's path changed, with the last render's Fragments, as
+// pipeline.Rerun does. cpu-ms/op is the process's CPU time per render,
+// garbage collection included.
+func BenchmarkRenderAfterChange(b *testing.B) {
+	for _, n := range []int{1000, 3000, 5000} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			gw := routesModel(n)
+			_, frags, err := RenderAfter(gw, Fragments{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu := testenv.CPUTime()
+			i := 0
+			for b.Loop() {
+				i++
+				gw.HTTPServers[0].Locations[0].Path = fmt.Sprintf("/r0-%d", i%2)
+				if _, frags, err = RenderAfter(gw, frags); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((testenv.CPUTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
+	}
+}

@@ -1,11 +1,16 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
+	"unsafe"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
 // Fragments are the texts of the location and upstream blocks a render wrote, keyed by
@@ -15,26 +20,131 @@ import (
 // change at thousands of routes changes a few locations, and text/template's
 // reflection per field was the largest cost of writing the others again
 // (pipeline.BenchmarkChange). The files are the same with or without them.
-// The zero value holds nothing.
+// Each text is a substring of the file it was written into (Files.Config),
+// not a copy: the Fragments of a render cost memory only for their keys
+// while its files are kept. The zero value holds nothing.
 type Fragments struct {
 	texts map[fragmentKey]string
+	// blocks are the texts of blocks of upstreams, by a digest of all
+	// their upstreams: a render whose upstreams did not change (most
+	// route changes) writes each block again in one piece, without a
+	// digest and a lookup per upstream.
+	blocks map[fragmentKey]fragmentBlock
+	// sizes are the sizes of the files written, for the next render to
+	// grow its buffers once.
+	sizes map[string]int
+	// executed is how many texts the render executed rather than reused
+	// (for tests).
+	executed int
+}
+
+// fragmentBlock is the text of a block of fragments and where each one is
+// in it, so that a block that changed still reuses the texts of the
+// fragments that did not.
+type fragmentBlock struct {
+	text  string
+	items []blockItem
+}
+
+// blockItem is the text of key at text[start:end] of its block.
+type blockItem struct {
+	key        fragmentKey
+	start, end int
 }
 
 type fragmentKey [sha256.Size]byte
 
 // Len is how many texts f holds.
-func (f Fragments) Len() int { return len(f.texts) }
+func (f Fragments) Len() int {
+	n := len(f.texts)
+	for _, b := range f.blocks {
+		n += len(b.items)
+	}
+	return n
+}
 
 // fragmentCache is the render's side of Fragments: prev are the last
 // render's texts, next the ones this render wrote or reused (so that texts
 // no location uses any more are dropped).
 type fragmentCache struct {
-	prev, next map[fragmentKey]string
-	key        []byte // reused buffer for the view's content
+	prev, next             map[fragmentKey]string
+	prevBlocks, nextBlocks map[fragmentKey]fragmentBlock
+	// prevItems are the texts of prevBlocks' items, indexed when a block
+	// first changes.
+	prevItems map[fragmentKey]string
+	key       []byte // reused buffer for the view's content
+	// out is the file being written (the buffer the template executes
+	// into), written and writtenBlocks the fragments and blocks copied
+	// into it so far, which settle turns into substrings of the finished
+	// file.
+	out           *bytes.Buffer
+	written       []writtenFragment
+	writtenBlocks []writtenBlock
+	sizes         map[string]int
+	executed      int
+}
+
+// writtenBlock is where the block of key was written in the file.
+type writtenBlock struct {
+	key         fragmentKey
+	offset, end int
+	items       []blockItem
+}
+
+// writtenFragment is where the text of key was written in the file.
+type writtenFragment struct {
+	key         fragmentKey
+	offset, end int
 }
 
 func newFragmentCache(prev Fragments) *fragmentCache {
-	return &fragmentCache{prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts))}
+	return &fragmentCache{
+		prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts)),
+		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{},
+		written: make([]writtenFragment, 0, len(prev.texts)), sizes: map[string]int{},
+	}
+}
+
+// fragments is what the render keeps for the next one.
+func (c *fragmentCache) fragments() Fragments {
+	return Fragments{texts: c.next, blocks: c.nextBlocks, sizes: c.sizes, executed: c.executed}
+}
+
+// start begins a file written into out.
+func (c *fragmentCache) start(out *bytes.Buffer) {
+	c.out, c.written, c.writtenBlocks = out, c.written[:0], c.writtenBlocks[:0]
+}
+
+// settle makes the texts written into the file since start substrings of
+// file, its finished bytes (the buffer's, or a copy of them), so that next
+// holds no text twice: the one in the file is kept anyway. file must never
+// change afterwards, which Files promises.
+func (c *fragmentCache) settle(name string, file []byte) {
+	c.sizes[name] = len(file)
+	for _, w := range c.written {
+		c.next[w.key] = fileString(file, w.offset, w.end)
+	}
+	for _, w := range c.writtenBlocks {
+		c.nextBlocks[w.key] = fragmentBlock{text: fileString(file, w.offset, w.end), items: w.items}
+	}
+	c.out, c.written, c.writtenBlocks = nil, c.written[:0], c.writtenBlocks[:0]
+}
+
+// fileString is file[offset:end] as a string sharing file's bytes.
+func fileString(file []byte, offset, end int) string {
+	if end == offset {
+		return ""
+	}
+	return unsafe.String(&file[offset], end-offset)
+}
+
+// write copies the text of key into the file being written.
+func (c *fragmentCache) write(key fragmentKey, text string) {
+	offset := c.out.Len()
+	c.out.WriteString(text)
+	if len(text) > 0 {
+		c.written = append(c.written, writtenFragment{key: key, offset: offset, end: c.out.Len()})
+	}
 }
 
 // locationTemplate lays out one location block (templates/servers.conf.tmpl).
@@ -44,7 +154,7 @@ const locationTemplate = "ngo.location"
 const upstreamTemplate = "ngo.upstream"
 
 // locationTmpl and upstreamTmpl are those templates, looked up once (in
-// init: the template set's functions include location and upstream, which
+// init: the template set's functions include locations and upstreams, which
 // execute them).
 var locationTmpl, upstreamTmpl *template.Template
 
@@ -54,6 +164,38 @@ func init() {
 	if locationTmpl == nil || upstreamTmpl == nil {
 		panic("render: no template " + locationTemplate + " or " + upstreamTemplate)
 	}
+}
+
+// errNoFile is the error of locations and upstreams when a template runs
+// outside RenderAfter, which gives them the file being written.
+var errNoFile = errors.New("render: template function called outside RenderAfter")
+
+// locations is the template function that writes the location blocks of
+// server s: for each, the text of locationTemplate, reused from this
+// render or the last one for a location of the same content or executed,
+// with its lines marked as its rule's (Begin and End). One call per server
+// writing straight into the file the template writes (text/template writes
+// to its writer as it goes, which Begin relies on too), rather than a
+// template range calling a function per location: text/template calls each
+// function through reflection, which cost more than reusing the text.
+func locations(v *view, s *serverView) (string, error) {
+	c := v.fragments
+	if c == nil || c.out == nil {
+		return "", errNoFile
+	}
+	for _, loc := range s.Locations {
+		// A leading 0 keeps locations' keys apart from upstreams'.
+		c.key = loc.appendContent(append(c.key[:0], 0))
+		key, text, err := c.text(locationTmpl, loc)
+		if err != nil {
+			return "", err
+		}
+		// The block's lines start after the blank line the text begins with.
+		v.beginAt(loc.Src, c.out.Len()+len(text)-len(strings.TrimLeft(text, "\n ")))
+		c.write(key, text)
+		v.End()
+	}
+	return "", nil
 }
 
 // upstreamFragment is what template ngo.upstream writes: one upstream
@@ -66,69 +208,110 @@ type upstreamFragment struct {
 	Keepalive int
 }
 
-// appendContent appends everything of u that its template writes (see
-// locationView.appendContent).
-func (u *upstreamFragment) appendContent(b []byte) []byte {
-	b = appendField(b, u.Comment, u.Name, u.DNSName, u.Protocol, u.Zone, u.Service)
+// appendContent appends everything its text is made of when it writes up,
+// whose nginx name is ref: its block's settings, and the model's upstream
+// rather than its view (upstreamViewOf), which is then built only for an
+// upstream whose text is not reused. Every field of model.Upstream is in
+// it, whether the template writes it or not (TestUpstreamFragmentKeyCoversEveryField).
+func (u *upstreamFragment) appendContent(b []byte, up *model.Upstream, ref string) []byte {
+	b = appendField(b, u.Zone, u.Service, ref, up.Name, up.ServiceNamespace, up.ServiceName, string(up.Protocol))
 	b = binary.AppendVarint(b, int64(u.ZoneKB))
-	return binary.AppendVarint(b, int64(u.Keepalive))
-}
-
-// upstreamText is the template function upstream: it writes one upstream of block:
-// template ngo.upstream executed, or its text reused as location does.
-func upstreamText(block upstreamsView, up upstreamView) (string, error) {
-	f := &upstreamFragment{upstreamView: up, Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
-	c := block.fragments
-	if c == nil {
-		c = newFragmentCache(Fragments{})
+	b = binary.AppendVarint(b, int64(u.Keepalive))
+	b = binary.AppendVarint(b, int64(up.ServicePort))
+	b = appendBool(b, up.TLS != nil)
+	if up.TLS != nil {
+		b = appendField(b, up.TLS.Hostname)
+		b = binary.AppendUvarint(b, uint64(len(up.TLS.CAPEM)))
+		b = append(b, up.TLS.CAPEM...)
 	}
-	// A leading 1 keeps upstreams' keys apart from locations'.
-	c.key = f.appendContent(append(c.key[:0], 1))
-	return c.text(upstreamTmpl, f)
+	return b
 }
 
-// text returns the text of tmpl for data whose content is c.key: reused
-// from this render or the last one, or executed.
-func (c *fragmentCache) text(tmpl *template.Template, data any) (string, error) {
-	key := fragmentKey(sha256.Sum256(c.key))
-	text, ok := c.next[key]
-	if !ok {
-		if text, ok = c.prev[key]; !ok {
+// upstreams is the template function that writes the upstreams of block:
+// the block's text of the last render when no upstream of it changed,
+// else each upstream's text reused or executed as locations does.
+func upstreams(block upstreamsView) (string, error) {
+	c := block.fragments
+	if c == nil || c.out == nil {
+		return "", errNoFile
+	}
+	f := &upstreamFragment{Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
+	refs := make([]string, len(block.Upstreams))
+	// The block's key: every upstream's content (each self-delimiting),
+	// in order, in one digest.
+	h := sha256.New()
+	c.key = binary.AppendUvarint(append(c.key[:0], 2), uint64(len(block.Upstreams)))
+	h.Write(c.key)
+	for i := range block.Upstreams {
+		up := &block.Upstreams[i]
+		refs[i] = block.ref(up.Name)
+		c.key = f.appendContent(c.key[:0], up, refs[i])
+		h.Write(c.key)
+	}
+	var blockKey fragmentKey
+	h.Sum(blockKey[:0])
+	start := c.out.Len()
+	if b, ok := c.prevBlocks[blockKey]; ok {
+		c.out.WriteString(b.text)
+		c.writtenBlocks = append(c.writtenBlocks, writtenBlock{key: blockKey, offset: start, end: c.out.Len(), items: b.items})
+		return "", nil
+	}
+	items := make([]blockItem, 0, len(block.Upstreams))
+	for i := range block.Upstreams {
+		up := &block.Upstreams[i]
+		// A leading 1 keeps upstreams' keys apart from locations'.
+		c.key = f.appendContent(append(c.key[:0], 1), up, refs[i])
+		key := fragmentKey(sha256.Sum256(c.key))
+		text, ok := c.prevItem(key)
+		if !ok {
+			f.upstreamView = upstreamViewOf(up, refs[i])
 			var b strings.Builder
-			if err := tmpl.Execute(&b, data); err != nil {
-				return "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
+			if err := upstreamTmpl.Execute(&b, f); err != nil {
+				return "", fmt.Errorf("render %s: %w", upstreamTmpl.Name(), err)
 			}
 			text = b.String()
+			c.executed++
 		}
-		c.next[key] = text
+		offset := c.out.Len()
+		c.out.WriteString(text)
+		items = append(items, blockItem{key: key, start: offset - start, end: c.out.Len() - start})
 	}
-	return text, nil
+	c.writtenBlocks = append(c.writtenBlocks, writtenBlock{key: blockKey, offset: start, end: c.out.Len(), items: items})
+	return "", nil
 }
 
-// location is the template function that writes a location block: the
-// text of locationTemplate for loc, executed, or reused from this render or
-// the last one for a location of the same content, with its lines marked
-// as its rule's (Begin and End). A function rather than view methods: the
-// template calls it for every location, and text/template looks a method
-// up by name on every call.
-func location(v *view, loc *locationView) (string, error) {
-	c := v.fragments
-	if c == nil {
-		c = newFragmentCache(Fragments{})
-		v.fragments = c
+// prevItem is the text of key in a block of the last render.
+func (c *fragmentCache) prevItem(key fragmentKey) (string, bool) {
+	if c.prevItems == nil {
+		c.prevItems = map[fragmentKey]string{}
+		for _, b := range c.prevBlocks {
+			for _, it := range b.items {
+				c.prevItems[it.key] = b.text[it.start:it.end]
+			}
+		}
 	}
-	// A leading 0 keeps locations' keys apart from upstreams'.
-	c.key = loc.appendContent(append(c.key[:0], 0))
-	text, err := c.text(locationTmpl, loc)
-	if err != nil {
-		return "", err
+	text, ok := c.prevItems[key]
+	return text, ok
+}
+
+// text returns the key and text of tmpl for data whose content is c.key:
+// reused from the last render or this one, or executed. A text reused
+// from the last render enters next when written (settle).
+func (c *fragmentCache) text(tmpl *template.Template, data any) (fragmentKey, string, error) {
+	key := fragmentKey(sha256.Sum256(c.key))
+	if text, ok := c.prev[key]; ok {
+		return key, text, nil
 	}
-	v.Begin(loc.Src)
-	if v.rec.buf != nil {
-		// End, once the template has written text after the mark.
-		v.endAt(v.rec.buf.Len() + len(text))
+	if text, ok := c.next[key]; ok {
+		return key, text, nil
 	}
-	return text, nil
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		return key, "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
+	}
+	c.executed++
+	c.next[key] = b.String()
+	return key, c.next[key], nil
 }
 
 // appendContent appends everything of loc that its template writes, each

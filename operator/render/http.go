@@ -67,7 +67,7 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 	}
 	for i := range gw.Upstreams {
 		u := &gw.Upstreams[i]
-		if !safeIdent.MatchString(u.Name) {
+		if !isSafeIdent(u.Name) {
 			return nil, fmt.Errorf("render: upstream name %q is not [A-Za-z0-9_]+", u.Name)
 		}
 		if _, dup := r.upstreams[u.Name]; dup {
@@ -79,12 +79,12 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 		r.upstreams[u.Name] = u
 	}
 	for _, c := range gw.Certificates {
-		if !safeFileName.MatchString(c.Name) {
+		if !isSafeFileName(c.Name) {
 			return nil, fmt.Errorf("render: certificate name %q is not a safe file name", c.Name)
 		}
 		r.certs[c.Name] = true
 	}
-	if c := gw.BackendClientCertificate; c != nil && (!safeFileName.MatchString(c.Name) || r.certs[c.Name]) {
+	if c := gw.BackendClientCertificate; c != nil && (!isSafeFileName(c.Name) || r.certs[c.Name]) {
 		return nil, fmt.Errorf("render: backend client certificate name %q is not a safe, unique file name", c.Name)
 	}
 	return r, nil
@@ -180,14 +180,8 @@ func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstr
 		Zone:      zone,
 		Keepalive: keepalive,
 		Service:   service,
-	}
-	for _, u := range ups {
-		v.Upstreams = append(v.Upstreams, upstreamView{
-			Comment:  comment("Service " + u.ServiceNamespace + "/" + u.ServiceName + " port " + strconv.Itoa(int(u.ServicePort))),
-			Name:     ref(u.Name),
-			DNSName:  dataplane.UpstreamDNSName(u.Name),
-			Protocol: string(u.Protocol),
-		})
+		Upstreams: ups,
+		ref:       ref,
 	}
 	// One shared memory zone for all upstreams (nginx allows groups to
 	// share a zone). The resolved peers live in it, so it must hold every
@@ -198,6 +192,19 @@ func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstr
 	// size (TestTrafficReloadKeepsResolvedPeers).
 	v.ZoneKB = roundUp(1024+32*len(ups), 1024, 1024)
 	return v
+}
+
+// upstreamViewOf is what the upstream template writes of u, whose nginx
+// name is ref: built only for an upstream whose text is not reused, so it
+// may read nothing but u and ref (the fragment's key is made of those,
+// upstreamContent).
+func upstreamViewOf(u *model.Upstream, ref string) upstreamView {
+	return upstreamView{
+		Comment:  comment("Service " + u.ServiceNamespace + "/" + u.ServiceName + " port " + strconv.Itoa(int(u.ServicePort))),
+		Name:     ref,
+		DNSName:  dataplane.UpstreamDNSName(u.Name),
+		Protocol: string(u.Protocol),
+	}
 }
 
 // upstreamRef is the name of the model's upstream name in nginx's stream
@@ -431,7 +438,7 @@ func (r *renderer) dispatch(sc *serverCtx, lv *locationView, cands []model.Candi
 		if c.Rule == nil {
 			return fmt.Errorf("render: candidate without rule")
 		}
-		if !safeIdent.MatchString(c.Rule.ID) {
+		if !isSafeIdent(c.Rule.ID) {
 			return fmt.Errorf("render: rule id %q is not [A-Za-z0-9_]+", c.Rule.ID)
 		}
 		if len(c.Conditions) == 0 {

@@ -26,29 +26,33 @@ const dollarVar = "${ngo_dollar}"
 // nginx's parser un-escapes \" \\ \' and turns \t \r \n into control
 // characters; every other byte is kept as is inside quotes.
 func escapeLiteral(b *strings.Builder, s string, dollar bool) {
+	start := 0 // s[start:i] is written as is
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
+		var esc string
+		switch s[i] {
 		case '\\':
-			b.WriteString(`\\`)
+			esc = `\\`
 		case '"':
-			b.WriteString(`\"`)
+			esc = `\"`
 		case '\n':
-			b.WriteString(`\n`)
+			esc = `\n`
 		case '\r':
-			b.WriteString(`\r`)
+			esc = `\r`
 		case '\t':
-			b.WriteString(`\t`)
+			esc = `\t`
 		case '$':
-			if dollar {
-				b.WriteString(dollarVar)
-			} else {
-				b.WriteByte('$')
+			if !dollar {
+				continue
 			}
+			esc = dollarVar
 		default:
-			b.WriteByte(c)
+			continue
 		}
+		b.WriteString(s[start:i])
+		b.WriteString(esc)
+		start = i + 1
 	}
+	b.WriteString(s[start:])
 }
 
 // quote returns s as an nginx double-quoted literal (no interpolation).

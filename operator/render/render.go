@@ -17,7 +17,8 @@ import (
 // flat file names (no folders): nginx.conf includes the others by relative
 // name, so the tree works from any prefix (`nginx -t -p DIR/ -c nginx.conf`).
 type Files struct {
-	// Config files go into the Gateway's ConfigMap.
+	// Config files go into the Gateway's ConfigMap. Their bytes must not
+	// be changed: the Fragments of their render are substrings of them.
 	Config map[string][]byte
 	// Secret files (TLS certificates and keys) go into the Gateway's Secret.
 	Secret map[string][]byte
@@ -64,8 +65,8 @@ func templateFuncs() template.FuncMap {
 	funcs["q"] = quote
 	funcs["qv"] = quoteValue
 	funcs["comment"] = comment
-	funcs["location"] = location
-	funcs["upstream"] = upstreamText
+	funcs["locations"] = locations
+	funcs["upstreams"] = upstreams
 	return funcs
 }
 
@@ -79,9 +80,34 @@ var sprigNotHermetic = []string{
 
 // Names the model promises to keep safe for nginx identifiers; checked
 // anyway because they are written unquoted into variable and zone names.
+// Loops rather than regexps: every rule and upstream is checked on every
+// render, and a regexp match cost a tenth of building the view.
+
+// isSafeIdent reports whether s matches ^[A-Za-z0-9_]+$.
+func isSafeIdent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !identByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isSafeFileName reports whether s matches ^[A-Za-z0-9_][A-Za-z0-9_.-]*$.
+func isSafeFileName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !identByte(c) && (i == 0 || c != '.' && c != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func identByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
+}
+
 var (
-	safeIdent    = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-	safeFileName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 	// serverHostname is a DNS name with an optional leading "*." label:
 	// nginx reads a server_name starting with "~" as a regex and other
 	// "*" positions as its own wildcards, whatever the quoting.
@@ -118,6 +144,11 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		return Files{}, Fragments{}, err
 	}
 	v.fragments = newFragmentCache(prev)
+	locations := 0
+	for _, s := range v.Servers {
+		locations += len(s.Locations)
+	}
+	v.rec.marks = make([]sourceMark, 0, 2*locations) // a begin and an end each
 	v.Upstreams.fragments = v.fragments
 	if v.Stream != nil {
 		v.Stream.Upstreams.fragments = v.fragments
@@ -128,8 +159,9 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 			continue
 		}
 		var buf bytes.Buffer
-		buf.Grow(v.sizeHint(f.file))
+		buf.Grow(v.sizeHint(f.file, prev.sizes[f.file]))
 		v.rec.start(&buf)
+		v.fragments.start(&buf)
 		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
 			return Files{}, Fragments{}, fmt.Errorf("render %s: %w", f.file, err)
 		}
@@ -137,6 +169,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 			return Files{}, Fragments{}, err
 		}
 		files.Config[f.file] = trimmed(buf.Bytes())
+		v.fragments.settle(f.file, files.Config[f.file])
 		if ranges := v.rec.ranges(); len(ranges) > 0 {
 			files.Sources[f.file] = ranges
 		}
@@ -154,7 +187,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		files.Secret[c.Name+".crt"] = bytes.Clone(c.CertPEM)
 		files.Secret[c.Name+".key"] = bytes.Clone(c.KeyPEM)
 	}
-	return files, Fragments{texts: v.fragments.next}, nil
+	return files, v.fragments.fragments(), nil
 }
 
 // view is what the templates see. Every string in it is already quoted or
@@ -178,7 +211,7 @@ type view struct {
 	Stream *streamView
 
 	rec       sourceRecorder // see Begin and End
-	fragments *fragmentCache // see Fragment
+	fragments *fragmentCache // see Fragments
 }
 
 type mainView struct {
@@ -227,8 +260,13 @@ type upstreamsView struct {
 	Zone              string
 	ZoneKB            int
 	Keepalive         int
-	Upstreams         []upstreamView
-	// fragments reuses the upstreams' texts (see upstream).
+	// Upstreams are the model's: the function upstreams writes them,
+	// building an upstream's view (upstreamViewOf) only when its text is
+	// not reused.
+	Upstreams []model.Upstream
+	// ref is the nginx name of an upstream.
+	ref func(string) string
+	// fragments reuses the upstreams' texts (see upstreams).
 	fragments *fragmentCache
 }
 
@@ -293,8 +331,13 @@ type proxyView struct {
 	Pass string
 }
 
-// sizeHint guesses a file's size, to grow its buffer once.
-func (v *view) sizeHint(file string) int {
+// sizeHint guesses a file's size, to grow its buffer once: the size it
+// had in the last render (last, 0 for none) and a little more, or a guess
+// from the view.
+func (v *view) sizeHint(file string, last int) int {
+	if last > 0 {
+		return last + last/32 + 1024
+	}
 	switch file {
 	case FileServers:
 		n := 0

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -93,6 +94,28 @@ func TestTempPathsAreTheSidecarsTempDirs(t *testing.T) {
 	for _, dir := range dataplane.TempDirs {
 		if !named[dir] {
 			t.Errorf("dataplane.TempDirs lists %q, which no *_temp_path names", dir)
+		}
+	}
+}
+
+// TestSafeNamesAreTheRegexps: isSafeIdent and isSafeFileName accept
+// exactly what the regexps they stand for accept, for every byte at every
+// place of short names.
+func TestSafeNamesAreTheRegexps(t *testing.T) {
+	ident := regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	fileName := regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	names := []string{"", "a", "a.b", ".a", "-a", "a-", "a\n", "a\x00b", "é", "a b", "A_9"}
+	for c := range 256 {
+		for _, at := range []string{"%c", "a%c", "%ca", "a%cb"} {
+			names = append(names, fmt.Sprintf(at, byte(c)))
+		}
+	}
+	for _, name := range names {
+		if got, want := isSafeIdent(name), ident.MatchString(name); got != want {
+			t.Errorf("isSafeIdent(%q) = %v, the regexp says %v", name, got, want)
+		}
+		if got, want := isSafeFileName(name), fileName.MatchString(name); got != want {
+			t.Errorf("isSafeFileName(%q) = %v, the regexp says %v", name, got, want)
 		}
 	}
 }

@@ -48,10 +48,18 @@ type sourceMark struct {
 
 // Begin marks the start of a block written for route (nil: ours).
 func (v *view) Begin(route *model.RouteRef) string {
-	if route != nil && v.rec.buf != nil {
-		v.rec.marks = append(v.rec.marks, sourceMark{offset: v.rec.buf.Len(), route: route})
+	if v.rec.buf != nil {
+		v.beginAt(route, v.rec.buf.Len())
 	}
 	return ""
+}
+
+// beginAt marks the start of a block written for route (nil: ours) at
+// offset.
+func (v *view) beginAt(route *model.RouteRef, offset int) {
+	if route != nil && v.rec.buf != nil {
+		v.rec.marks = append(v.rec.marks, sourceMark{offset: offset, route: route})
+	}
 }
 
 // End marks the end of the block last begun (its closing line).
@@ -78,7 +86,7 @@ func (r *sourceRecorder) start(buf *bytes.Buffer) {
 // counting newlines once through the file.
 func (r *sourceRecorder) ranges() []LineRange {
 	data := r.buf.Bytes()
-	var out []LineRange
+	out := make([]LineRange, 0, len(r.marks)/2)
 	line, pos := 1, 0
 	lineAt := func(offset int) int {
 		line += bytes.Count(data[pos:offset], []byte{'\n'})

@@ -143,7 +143,7 @@ func (r *renderer) stream() (*streamView, error) {
 	live := map[string]bool{}
 	for i := range gw.StreamUpstreams {
 		u := &gw.StreamUpstreams[i]
-		if !safeIdent.MatchString(u.Name) || u.Name == closedUpstream {
+		if !isSafeIdent(u.Name) || u.Name == closedUpstream {
 			return nil, fmt.Errorf("render: stream upstream name %q is not [A-Za-z0-9_]+ or is reserved", u.Name)
 		}
 		if _, dup := upstreams[u.Name]; dup {
@@ -226,7 +226,7 @@ type streamBuilder struct {
 // route registers a route: its entry in the server-name map sni (TLS),
 // its name for the access log and what it proxies to.
 func (sb *streamBuilder) route(rt *model.StreamRoute, sni *streamMap) error {
-	if !safeIdent.MatchString(rt.ID) || sb.seenID[rt.ID] {
+	if !isSafeIdent(rt.ID) || sb.seenID[rt.ID] {
 		return fmt.Errorf("render: stream route ID %q is not [A-Za-z0-9_]+ or is used twice", rt.ID)
 	}
 	sb.seenID[rt.ID] = true
