@@ -180,21 +180,11 @@ func nginxTest(dir string, strict bool) error {
 	if err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("nginx -t runs nginx with chroot, which needs root")
-	}
-	stage, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "nginx-t-")
+	stage, inside, err := stageNginxTree(rootfs, dir)
 	if err != nil {
 		return err
 	}
-	if err := NginxSocketDir(rootfs); err != nil {
-		return err
-	}
 	defer os.RemoveAll(stage)
-	if err := os.CopyFS(stage, os.DirFS(dir)); err != nil {
-		return err
-	}
-	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 	args := []string{rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf"}
 	if !strict {
 		args = append(args, "-q") // errors only
@@ -212,6 +202,29 @@ func nginxTest(dir string, strict bool) error {
 		}
 	}
 	return nil
+}
+
+// stageNginxTree copies a config tree into a new folder of the root
+// filesystem's /tmp, for nginx run there with chroot, and creates the socket
+// folder a config may listen in. It returns the folder and its path inside
+// the root filesystem (with a trailing slash, as -p wants it); the caller
+// removes the folder.
+func stageNginxTree(rootfs, dir string) (stage, inside string, err error) {
+	if os.Geteuid() != 0 {
+		return "", "", fmt.Errorf("nginx -t runs nginx with chroot, which needs root")
+	}
+	if err := NginxSocketDir(rootfs); err != nil {
+		return "", "", err
+	}
+	stage, err = os.MkdirTemp(filepath.Join(rootfs, "tmp"), "nginx-t-")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.CopyFS(stage, os.DirFS(dir)); err != nil {
+		os.RemoveAll(stage)
+		return "", "", err
+	}
+	return stage, "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/", nil
 }
 
 // NginxSocketDir creates, inside the nginx root filesystem, the folder of
