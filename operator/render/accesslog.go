@@ -17,9 +17,9 @@ package render
 //
 // A request that jumps from its rule's location to a named location of the
 // server (@ngo_502, @ngo_504) would log that location's root (none): the
-// jumps go through $ngo_to_502 and $ngo_to_504 (http.conf), maps whose
-// source reads the three fields in the rule's location first, and nginx
-// keeps a map's value for the rest of the request.
+// jumps go to "@ngo_502$ngo_log_kept": $ngo_log_kept (http.conf) is an
+// empty map whose source reads the three fields in the rule's location
+// first, and nginx keeps a map's value for the rest of the request.
 
 // logRootPrefix starts every log root: a folder that exists nowhere.
 const logRootPrefix = "/ngo/"
