@@ -15,10 +15,13 @@ import (
 // NginxInstructions is what `nginx -t` of one config executed, counted by
 // valgrind: machine instructions in total and per function (nginx's
 // exported functions by name; its static ones, which valgrind cannot name in
-// a stripped binary, as "???").
+// a stripped binary, as "???"), and the branches a simulated predictor
+// guessed wrong (conditional and indirect), each of which costs a real CPU
+// some 15-20 cycles that no instruction count shows.
 type NginxInstructions struct {
-	Total      int64
-	ByFunction map[string]int64
+	Total        int64
+	ByFunction   map[string]int64
+	Mispredicted int64
 }
 
 // Sum is the instructions of the named functions.
@@ -31,8 +34,8 @@ func (n NginxInstructions) Sum(functions ...string) int64 {
 }
 
 // NginxTestInstructions runs `nginx -t` on a config tree as NginxTest does,
-// under valgrind's cachegrind without cache simulation, and returns the
-// instructions it executed: a figure that, unlike the check's wall or CPU
+// under valgrind's cachegrind with its branch predictor simulation, and
+// returns the instructions it executed: a figure that, unlike the check's wall or CPU
 // time, does not move with what else runs on the machine (two runs of one
 // tree differ by a few instructions). Valgrind is the host's: its launcher
 // and tool are copied into the staged folder and run in the root filesystem
@@ -69,7 +72,7 @@ func NginxTestInstructions(dir string) (NginxInstructions, error) {
 		}
 	}
 	script := `mount -t proc proc "$1/proc" && VALGRIND_LIB="$2.valgrind" exec chroot "$1" "$2.valgrind/valgrind" -q ` +
-		`--tool=cachegrind --cache-sim=no --cachegrind-out-file="$2.valgrind/out" nginx -t -q -p "$2" -c nginx.conf`
+		`--tool=cachegrind --cache-sim=no --branch-sim=yes --cachegrind-out-file="$2.valgrind/out" nginx -t -q -p "$2" -c nginx.conf`
 	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "--",
 		"sh", "-c", script, "sh", rootfs, inside).CombinedOutput()
 	if err != nil {
@@ -83,34 +86,34 @@ func NginxTestInstructions(dir string) (NginxInstructions, error) {
 	return parseCachegrind(f)
 }
 
-// parseCachegrind reads a cachegrind output file of the one event Ir: "fn="
-// lines name the function the "<line> <count>" lines after them belong to,
-// "summary:" is the total.
+// parseCachegrind reads a cachegrind output file: "events:" names the
+// columns (Ir, and with branch simulation Bc Bcm Bi Bim), "fn=" lines name
+// the function the "<line> <counts…>" lines after them belong to,
+// "summary:" has the totals.
 func parseCachegrind(r io.Reader) (NginxInstructions, error) {
 	counts := NginxInstructions{ByFunction: map[string]int64{}}
+	var events []string
 	fn := ""
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case strings.HasPrefix(line, "events:"):
+			events = strings.Fields(strings.TrimPrefix(line, "events:"))
 		case strings.HasPrefix(line, "fn="):
 			fn = strings.TrimPrefix(line, "fn=")
 		case strings.HasPrefix(line, "summary:"):
-			total, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, "summary:")), 10, 64)
+			total, err := eventCounts(events, strings.Fields(strings.TrimPrefix(line, "summary:")))
 			if err != nil {
 				return counts, fmt.Errorf("cachegrind summary %q: %w", line, err)
 			}
-			counts.Total = total
+			counts.Total, counts.Mispredicted = total["Ir"], total["Bcm"]+total["Bim"]
 		case line != "" && line[0] >= '0' && line[0] <= '9':
-			fields := strings.Fields(line)
-			if len(fields) != 2 {
-				return counts, fmt.Errorf("cachegrind line %q: want a line number and Ir", line)
-			}
-			n, err := strconv.ParseInt(fields[1], 10, 64)
+			c, err := eventCounts(events, strings.Fields(line)[1:])
 			if err != nil {
 				return counts, fmt.Errorf("cachegrind line %q: %w", line, err)
 			}
-			counts.ByFunction[fn] += n
+			counts.ByFunction[fn] += c["Ir"]
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -120,6 +123,23 @@ func parseCachegrind(r io.Reader) (NginxInstructions, error) {
 		return counts, fmt.Errorf("cachegrind output without a summary")
 	}
 	return counts, nil
+}
+
+// eventCounts pairs a cachegrind line's counts with the events' names (a
+// line may leave out trailing zero counts).
+func eventCounts(events, fields []string) (map[string]int64, error) {
+	if len(fields) > len(events) {
+		return nil, fmt.Errorf("%d counts for %d events", len(fields), len(events))
+	}
+	c := make(map[string]int64, len(fields))
+	for i, f := range fields {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		c[events[i]] = n
+	}
+	return c, nil
 }
 
 // valgrindFiles finds the host's valgrind executable (Debian's
