@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -164,6 +165,15 @@ func StartAPIServer(scheme *k8sruntime.Scheme) (*envtest.Environment, *rest.Conf
 // nginx of the test root filesystem: the tree is copied into the root
 // filesystem, checked there, and removed. It returns nginx's output on failure.
 func NginxTest(dir string) error {
+	_, err := nginxTest(dir, false)
+	return err
+}
+
+// NginxTestUsage is NginxTest that also returns what the check cost the
+// machine (the chroot and nginx process's resource usage: user and system
+// CPU time, minor page faults, which do not depend on other load on the
+// machine as wall time does).
+func NginxTestUsage(dir string) (*syscall.Rusage, error) {
 	return nginxTest(dir, false)
 }
 
@@ -172,46 +182,62 @@ func NginxTest(dir string) error {
 // warn, since each warning names a directive that does not do what the
 // model asked for.
 func NginxTestStrict(dir string) error {
-	return nginxTest(dir, true)
+	_, err := nginxTest(dir, true)
+	return err
 }
 
-func nginxTest(dir string, strict bool) error {
+func nginxTest(dir string, strict bool) (*syscall.Rusage, error) {
 	rootfs, err := NginxRootfs()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("nginx -t runs nginx with chroot, which needs root")
-	}
-	stage, err := os.MkdirTemp(filepath.Join(rootfs, "tmp"), "nginx-t-")
+	stage, inside, err := stageNginxTree(rootfs, dir)
 	if err != nil {
-		return err
-	}
-	if err := NginxSocketDir(rootfs); err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(stage)
-	if err := os.CopyFS(stage, os.DirFS(dir)); err != nil {
-		return err
-	}
-	inside := "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/"
 	args := []string{rootfs, "nginx", "-t", "-p", inside, "-c", "nginx.conf"}
 	if !strict {
 		args = append(args, "-q") // errors only
 	}
-	out, err := exec.Command("chroot", args...).CombinedOutput()
+	cmd := exec.Command("chroot", args...)
+	out, err := cmd.CombinedOutput()
 	msg := strings.ReplaceAll(string(out), inside, "<prefix>/")
 	if err != nil {
-		return fmt.Errorf("nginx -t: %v: %s", err, msg)
+		return nil, fmt.Errorf("nginx -t: %v: %s", err, msg)
 	}
 	if strict {
 		for _, level := range []string{"[warn]", "[emerg]", "[alert]"} {
 			if strings.Contains(msg, level) {
-				return fmt.Errorf("nginx -t warns: %s", msg)
+				return nil, fmt.Errorf("nginx -t warns: %s", msg)
 			}
 		}
 	}
-	return nil
+	usage, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return usage, nil
+}
+
+// stageNginxTree copies a config tree into a new folder of the root
+// filesystem's /tmp, for nginx run there with chroot, and creates the socket
+// folder a config may listen in. It returns the folder and its path inside
+// the root filesystem (with a trailing slash, as -p wants it); the caller
+// removes the folder.
+func stageNginxTree(rootfs, dir string) (stage, inside string, err error) {
+	if os.Geteuid() != 0 {
+		return "", "", fmt.Errorf("nginx -t runs nginx with chroot, which needs root")
+	}
+	if err := NginxSocketDir(rootfs); err != nil {
+		return "", "", err
+	}
+	stage, err = os.MkdirTemp(filepath.Join(rootfs, "tmp"), "nginx-t-")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.CopyFS(stage, os.DirFS(dir)); err != nil {
+		os.RemoveAll(stage)
+		return "", "", err
+	}
+	return stage, "/" + strings.TrimPrefix(strings.TrimPrefix(stage, rootfs), "/") + "/", nil
 }
 
 // NginxSocketDir creates, inside the nginx root filesystem, the folder of

@@ -4,9 +4,10 @@ package render
 // ($ngo_route, $ngo_rule, $ngo_backend) without any directive that runs per
 // request. Each location that answers for a rule (and each of its retry
 // locations) has a root that spells them (logRoot): an absolute path that
-// nothing is served from (no location of ours reads a file). Three maps of
-// http.conf cut $document_root into the fields, and nginx evaluates them
-// only when it writes the log line. Before, every such location ran three
+// nothing is served from (no location of ours reads a file). One map of
+// http.conf ($ngo_log_fields) cuts $document_root into the fields with the
+// named captures of one regex, and nginx evaluates it only when it writes
+// the log line (which reads $ngo_log_fields just before the fields). Before, every such location ran three
 // `set` directives per request, which also made most of the extra parse
 // time of a rendered config over a hand-written one at 1,000 routes
 // (BenchmarkNginxCheck): a `set` makes nginx scan its tables of variables
@@ -17,9 +18,9 @@ package render
 //
 // A request that jumps from its rule's location to a named location of the
 // server (@ngo_502, @ngo_504) would log that location's root (none): the
-// jumps go through $ngo_to_502 and $ngo_to_504 (http.conf), maps whose
-// source reads the three fields in the rule's location first, and nginx
-// keeps a map's value for the rest of the request.
+// jumps go to "@ngo_502$ngo_log_kept": $ngo_log_kept (http.conf) is an
+// empty map whose source reads the three fields in the rule's location
+// first, and nginx keeps a map's value for the rest of the request.
 
 // logRootPrefix starts every log root: a folder that exists nowhere.
 const logRootPrefix = "/ngo/"

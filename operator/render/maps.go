@@ -20,10 +20,15 @@ const (
 	varRule       = "ngo_rule"       // access log: the rule's name or index
 	varBackend    = "ngo_backend"    // access log: upstream name or "invalid"
 	varPath       = "ngo_path"       // the path of a ReplaceFullPath rewrite
-	// @ngo_502 and @ngo_504 after reading the access log fields (accesslog.go)
-	varTo502 = "ngo_to_502"
-	varTo504 = "ngo_to_504"
+	// "", once it has read the access log fields (accesslog.go)
+	varLogKept = "ngo_log_kept"
 )
+
+// ownErrorPages send a location's 502 and 504 to the server's @ngo_502 and
+// @ngo_504 after reading the access log fields in the location
+// (accesslog.go), without sending the request again (http.conf's
+// $ngo_retry_502 does that).
+var ownErrorPages = []kv{{"error_page", "502 @ngo_502$" + varLogKept}, {"error_page", "504 @ngo_504$" + varLogKept}}
 
 // addMap registers a map under a content key and returns its variable.
 // Equal maps (same key) are emitted once.

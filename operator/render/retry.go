@@ -60,7 +60,7 @@ func (r *renderer) addRetries(sc *serverCtx, lv *locationView, rule *model.Rule,
 	// the server (http.conf's error_page for endpoint changes): each try
 	// already proxies afresh, and attempts bounds them.
 	tryTimeouts := slices.DeleteFunc(slices.Clone(lv.Timeouts), func(d kv) bool { return d.Key == "error_page" })
-	lastTimeouts := append(slices.Clone(tryTimeouts), kv{"error_page", "502 $" + varTo502}, kv{"error_page", "504 $" + varTo504})
+	lastTimeouts := append(slices.Clone(tryTimeouts), ownErrorPages...)
 	prev := lv
 	for k := 1; k <= rt.Attempts; k++ {
 		name := fmt.Sprintf("@ngo_retry_%s_%d_%d", rule.ID, chain, k)
@@ -116,7 +116,7 @@ func (r *renderer) retryErrorPages(codes []string, own []int, next string) []str
 		// The last try's header time is "-": no answer came.
 		m.Entries = append(m.Entries,
 			kv{quote(fmt.Sprintf(`~(?:^|\s)%d\|(?:.*\s)?-$`, c)), quote(next)},
-			kv{quote(fmt.Sprintf(`~(?:^|\s)%d\|`, c)), quote(fmt.Sprintf("$ngo_to_%d", c))})
+			kv{quote(fmt.Sprintf(`~(?:^|\s)%d\|`, c)), quote(fmt.Sprintf("@ngo_%d$%s", c, varLogKept))})
 	}
 	v := r.addMap("retry_own\x00"+next+"\x00"+strings.Join(ownCodes, " "), m)
 	return append(pages, strings.Join(ownCodes, " ")+" = $"+v)

@@ -177,7 +177,7 @@ func timeouts(t model.Timeouts) []kv {
 	if len(out) > 0 {
 		// Nor is it sent again through the server after an endpoint
 		// change (http.conf's error_page): its timeout bounds the request.
-		out = append(out, kv{"error_page", "502 $" + varTo502}, kv{"error_page", "504 $" + varTo504})
+		out = append(out, ownErrorPages...)
 	}
 	return out
 }

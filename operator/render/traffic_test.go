@@ -424,6 +424,19 @@ func TestTraffic(t *testing.T) {
 		if !n.WaitForLog(ctx, `"route":"default/split","rule":"0","backend":"default_`) {
 			t.Errorf("access log does not name route, rule and backend:\n%s", n.Logs())
 		}
+		// A request no route answers (a host of none) logs the fields empty, not "-": its
+		// location has no root of ours (http.conf's $ngo_log_fields).
+		if resp, _ := do(t, "GET", "/no-route-log-probe", "no-route.invalid", nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("/no-route-log-probe answered %d, want 404", resp.StatusCode)
+		}
+		if !n.WaitForLog(ctx, `"GET /no-route-log-probe HTTP/1.1","status":404,`) {
+			t.Fatalf("no access log line for /no-route-log-probe:\n%s", n.Logs())
+		}
+		for line := range strings.SplitSeq(n.Logs(), "\n") {
+			if strings.Contains(line, `"GET /no-route-log-probe HTTP/1.1"`) && !strings.Contains(line, `"route":"","rule":"","backend":""`) {
+				t.Errorf("access log %q, want empty route, rule and backend", line)
+			}
+		}
 	})
 }
 
