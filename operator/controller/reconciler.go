@@ -289,10 +289,12 @@ func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (versions, chann
 // Reconcile runs one translation over the whole cluster and applies its result.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	r.takeSkipped() // this run reads them fresh
+	began := time.Now()
 	in, err := r.readInputs(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	timeStep("inputs", began)
 	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
 	for i := range in.Gateways {
 		gw := &in.Gateways[i]
@@ -317,7 +319,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// pipeline's result follows from it.
 	// When only EndpointSlices changed, only the Gateways' endpoints can
 	// differ (translate.Reendpoint): no model, so nothing to render.
+	keyStart := time.Now()
 	key, keyed := translate.InputKey(&in)
+	timeStep("input key", keyStart)
+	pipeStart := time.Now()
 	reuse := keyed && r.lastRunValid
 	piped := r.lastRun
 	switch {
@@ -329,6 +334,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		piped = pipeline.Rerun(in, r.lastRun.Memo)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}
+	timeStep("pipeline", pipeStart)
 	out := piped.Output
 	r.refs.Store(&out.References)
 	missed := missedChange(out.References, r.takeSkipped())
@@ -366,6 +372,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 
+	statusStart := time.Now()
 	statuses := ComposeStatuses(out, verdicts)
 	for _, result := range out.Gateways {
 		if gw := gateways[result.NamespacedName]; gw != nil {
@@ -386,6 +393,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.writeBackendTLSPolicyStatuses(ctx, in.BackendTLSPolicies, out.BackendTLSPolicies, now); err != nil {
 		errs = append(errs, err)
 	}
+	timeStep("statuses", statusStart)
+	timeStep("reconcile", began)
 	err = errors.Join(errs...)
 	if err != nil && onlyConflicts(err) {
 		// Our cache had not yet seen our own last write: nothing is wrong,
@@ -448,6 +457,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	hash := set.ConfigMap.Annotations[dataplane.AnnotationConfigHash]
 	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
 	set.Endpoints.Data = resources.EndpointsData(result.Endpoints)
+	ownedStart := time.Now()
 	if err := r.applyOwned(ctx, owner, set); err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
 		return metav1.Condition{
@@ -455,6 +465,8 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
 		}, 0, err
 	}
+	timeStep("owned objects", ownedStart)
+	podsStart := time.Now()
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
 		client.MatchingLabels(resources.SelectorLabels(gw.Namespace, gw.Name))); err != nil {
@@ -472,6 +484,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	}
 	reports := PodReports(report)
 	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items, reports), r.pruneReport(ctx, report, pods.Items))
+	timeStep("pods and report", podsStart)
 	verdict := DataPlaneProgrammed(hash, pods.Items, reports)
 	// An address the Gateway named and has not got is told before a data
 	// plane still starting (the user may have to fix it); nginx's refusal
@@ -581,7 +594,7 @@ func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, r
 	if !ok {
 		return nil
 	}
-	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
+	return r.replaceConfigMap(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
 }
 
 // patchConfigHash writes the wanted config hash, and since when it is
