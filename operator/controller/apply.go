@@ -145,7 +145,7 @@ func (r *Reconciler) replaceConfigMap(ctx context.Context, owner resources.Owner
 		return nil
 	}
 	for retried := false; ; retried = true {
-		if sameConfigMap(desired, live) {
+		if sameConfigMap(desired, live, &r.digests) {
 			return nil
 		}
 		log.FromContext(ctx).Info("updating", "kind", "ConfigMap", "namespace", desired.Namespace, "name", desired.Name)
@@ -188,12 +188,24 @@ func writableConfigMap(desired, live *corev1.ConfigMap) *corev1.ConfigMap {
 }
 
 // sameConfigMap reports whether live already is desired, in every field
-// replaceConfigMap writes.
-func sameConfigMap(desired, live *corev1.ConfigMap) bool {
-	return maps.Equal(desired.Labels, live.Labels) && maps.Equal(desired.Annotations, live.Annotations) &&
-		equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) &&
-		ptr.Equal(desired.Immutable, live.Immutable) &&
-		maps.Equal(desired.Data, live.Data) && maps.EqualFunc(desired.BinaryData, live.BinaryData, bytes.Equal)
+// replaceConfigMap writes. A live copy from the cache has a digest of its
+// data in place of the data (digestConfigData), compared with the digest of
+// desired's from digests.
+func sameConfigMap(desired, live *corev1.ConfigMap, digests *digestMemo) bool {
+	liveAnnotations := live.Annotations
+	cachedDigest, cached := liveAnnotations[annotationCachedDataDigest]
+	if cached {
+		liveAnnotations = maps.Clone(liveAnnotations)
+		delete(liveAnnotations, annotationCachedDataDigest)
+	}
+	if !maps.Equal(desired.Labels, live.Labels) || !maps.Equal(desired.Annotations, liveAnnotations) ||
+		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) || !ptr.Equal(desired.Immutable, live.Immutable) {
+		return false
+	}
+	if cached {
+		return digests.digest(desired) == cachedDigest
+	}
+	return maps.Equal(desired.Data, live.Data) && maps.EqualFunc(desired.BinaryData, live.BinaryData, bytes.Equal)
 }
 
 // toApplyMap converts a typed object to the unstructured apply

@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 )
 
 // apiServerCPU is the CPU time (user + system) of the envtest API server
@@ -27,22 +29,14 @@ func apiServerCPU() time.Duration {
 	var total time.Duration
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
-		raw, err := os.ReadFile(d + "/stat")
-		if err != nil {
+		comm, _ := os.ReadFile(d + "/comm")
+		status, _ := os.ReadFile(d + "/status")
+		name := strings.TrimSpace(string(comm))
+		if (name != "kube-apiserver" && name != "etcd") || !strings.Contains(string(status), fmt.Sprintf("\nPPid:\t%d\n", os.Getpid())) {
 			continue
 		}
-		s := string(raw)
-		name := s[strings.Index(s, "(")+1 : strings.LastIndex(s, ")")]
-		if name != "kube-apiserver" && name != "etcd" {
-			continue
-		}
-		f := strings.Fields(s[strings.LastIndex(s, ")")+2:])
-		if ppid, _ := strconv.Atoi(f[1]); ppid != os.Getpid() {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(u+st) * 10 * time.Millisecond
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		total += testenv.ProcessCPU(pid)
 	}
 	return total
 }

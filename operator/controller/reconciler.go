@@ -85,6 +85,9 @@ type Reconciler struct {
 	// comparing with it would write the same status again (a second write,
 	// or a conflict).
 	routeStatusWritten map[translate.RouteKey]writtenStatus
+	// digests are those of the config ConfigMaps' data the reconciler
+	// compared with the cache's (sameConfigMap).
+	digests digestMemo
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
@@ -324,14 +327,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	timeStep("input key", keyStart)
 	pipeStart := time.Now()
 	reuse := keyed && r.lastRunValid
-	piped := r.lastRun
+	var piped pipeline.Result
 	switch {
 	case reuse && key == r.lastRunKey:
+		piped = r.lastRun
 	case reuse && key.ButEndpointSlices == r.lastRunKey.ButEndpointSlices:
+		piped = r.lastRun
 		piped.Output = translate.Reendpoint(r.lastRun.Output, &in)
 		r.lastRun, r.lastRunKey = piped, key
 	default:
-		piped = pipeline.Rerun(in, r.lastRun.Memo)
+		// Of the last run only its memo is read from here on: its
+		// translation (every route's model and status) is let go before
+		// this one is built rather than kept alive beside it.
+		memo := r.lastRun.Memo
+		r.lastRun, r.lastRunValid = pipeline.Result{}, false
+		piped = pipeline.Rerun(in, memo)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}
 	timeStep("pipeline", pipeStart)
