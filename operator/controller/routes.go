@@ -82,13 +82,14 @@ func listedRouteKind[R any, PR interface {
 		objects: func(in *translate.Input) []routeObject {
 			routes := *field(in)
 			out := make([]routeObject, 0, len(routes))
+			parentsOf := func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) }
 			for i := range routes {
 				r := PR(&routes[i])
 				out = append(out, routeObject{
 					key:       translate.RouteKey{Kind: kind, NamespacedName: client.ObjectKeyFromObject(r)},
 					obj:       r,
 					parents:   parents(r),
-					parentsOf: func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) },
+					parentsOf: parentsOf,
 				})
 			}
 			return out
@@ -156,10 +157,20 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			delete(r.routeStatusWritten, key) // deleted routes
 		}
 	}
-	if len(r.routeStatusWritten) == 0 {
+	if n := len(r.routeStatusWritten); n == 0 {
 		// A map never gives back its buckets: after the burst of writes
 		// when many routes attach (~2 MiB at 5,000 routes), start afresh.
 		r.routeStatusWritten = nil
+	} else if n < len(routes)/4 {
+		// The same when a few writes are still unseen by the cache after
+		// such a burst (a route changing every few seconds keeps one):
+		// the few entries move to a map of their size (maps.Clone would
+		// keep the size of the table).
+		small := make(map[translate.RouteKey]writtenStatus, n)
+		for k, v := range r.routeStatusWritten {
+			small[k] = v
+		}
+		r.routeStatusWritten = small
 	}
 	return errors.Join(errs...)
 }
