@@ -98,12 +98,17 @@ func (r *Reconciler) readOwned(ctx context.Context, owner resources.Owner, desir
 	notOurs := fmt.Errorf("%s %s/%s exists and is not owned by Gateway %s", kind, desired.GetNamespace(), desired.GetName(), owner.Name)
 	switch err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), live); {
 	case apierrors.IsNotFound(err):
-		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil && !controlledBy(live, owner.UID) {
-			return false, notOurs
-		} else if err != nil && !apierrors.IsNotFound(err) {
+		// Not in the cache: someone else's, or ours and not seen by the
+		// cache yet (created by the reconcile just before).
+		switch err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+		case apierrors.IsNotFound(err):
+			return false, nil
+		case err != nil:
 			return false, err
+		case !controlledBy(live, owner.UID):
+			return false, notOurs
 		}
-		return false, nil
+		return true, nil
 	case err != nil:
 		return false, err
 	}
@@ -139,10 +144,20 @@ func (r *Reconciler) replaceConfigMap(ctx context.Context, owner resources.Owner
 	}
 	if !found {
 		log.FromContext(ctx).Info("creating", "kind", "ConfigMap", "namespace", desired.Namespace, "name", desired.Name)
-		if err := r.client.Create(ctx, writableConfigMap(desired, nil), client.FieldOwner(FieldManager)); err != nil {
-			return fmt.Errorf("creating ConfigMap %s/%s: %w", desired.Namespace, desired.Name, err)
+		err := r.client.Create(ctx, writableConfigMap(desired, nil), client.FieldOwner(FieldManager))
+		if !apierrors.IsAlreadyExists(err) {
+			if err != nil {
+				return fmt.Errorf("creating ConfigMap %s/%s: %w", desired.Namespace, desired.Name, err)
+			}
+			return nil
 		}
-		return nil
+		// Created meanwhile: written over below, if ours.
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+			return fmt.Errorf("reading ConfigMap %s/%s after a create that found it: %w", desired.Namespace, desired.Name, err)
+		}
+		if !controlledBy(live, owner.UID) {
+			return fmt.Errorf("ConfigMap %s/%s exists and is not owned by Gateway %s", desired.Namespace, desired.Name, owner.Name)
+		}
 	}
 	for retried := false; ; retried = true {
 		if sameConfigMap(desired, live, &r.digests) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +45,9 @@ func TestDesiredHashIsFullSHA256(t *testing.T) {
 }
 
 // staleConfigMaps is the API server seen through a cache that has not yet
-// seen the last write of one ConfigMap: Get of it returns an older copy.
+// seen the last write of one ConfigMap: Get of it returns an older copy,
+// or NotFound when old has no resourceVersion (the cache has not seen its
+// create).
 type staleConfigMaps struct {
 	client.Client
 	old *corev1.ConfigMap
@@ -52,6 +55,9 @@ type staleConfigMaps struct {
 
 func (s staleConfigMaps) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	if cm, ok := obj.(*corev1.ConfigMap); ok && key == client.ObjectKeyFromObject(s.old) {
+		if s.old.ResourceVersion == "" {
+			return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
+		}
 		s.old.DeepCopyInto(cm)
 		return nil
 	}
@@ -61,7 +67,8 @@ func (s staleConfigMaps) Get(ctx context.Context, key client.ObjectKey, obj clie
 // TestReplaceConfigMap: a config ConfigMap is created, then written whole
 // over the live one (a label and a key no longer wanted go, another
 // manager's finalizer stays), and an update from a stale cache that loses
-// to the resourceVersion check is written again over the API server's copy.
+// to the resourceVersion check is written again over the API server's copy,
+// as is one the cache has not seen created.
 func TestReplaceConfigMap(t *testing.T) {
 	ctx := ctxFor(t)
 	ns := newNamespace(t, nil)
@@ -122,6 +129,16 @@ func TestReplaceConfigMap(t *testing.T) {
 	}
 	if got := read(); !sameConfigMap(third, got, &digestMemo{}) {
 		t.Fatalf("after a write from a stale cache: labels %v, data %v, binaryData %v", got.Labels, got.Data, got.BinaryData)
+	}
+
+	// The cache has not seen the object's create yet: written over.
+	fourth := desired("fourth", map[string]string{"nginx.conf": "four"}, nil)
+	unseen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw-nginx"}}
+	if err := (&Reconciler{client: staleConfigMaps{k8s, unseen}, reader: k8s}).replaceConfigMap(ctx, owner, fourth); err != nil {
+		t.Fatalf("a write the cache has not seen the create of: %v", err)
+	}
+	if got := read(); !sameConfigMap(fourth, got, &digestMemo{}) {
+		t.Fatalf("after a write the cache had not seen the create of: labels %v, data %v", got.Labels, got.Data)
 	}
 
 	// Someone else's ConfigMap of that name is never written.
