@@ -397,9 +397,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.writeListenerSetStatuses(ctx, in.ListenerSets, statuses.ListenerSets, now); err != nil {
 		errs = append(errs, err)
 	}
+	routeStatusStart := time.Now()
 	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
 		errs = append(errs, err)
 	}
+	timeStep("route statuses", routeStatusStart)
 	if err := r.writeBackendTLSPolicyStatuses(ctx, in.BackendTLSPolicies, out.BackendTLSPolicies, now); err != nil {
 		errs = append(errs, err)
 	}

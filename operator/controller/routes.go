@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -132,7 +131,7 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			delete(r.routeStatusWritten, route.key)
 		}
 		parents := mergeRouteParents(current, ours[route.key], now)
-		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(current)) {
+		if sameRouteParents(parents, current) {
 			continue
 		}
 		// The listed route, and the entries of current, share their fields
