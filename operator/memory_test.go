@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +68,9 @@ func TestOperatorMemory(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = logs, logs
 	startOperator(t, cmd, logs)
 
+	peaks := samplePeaks(t, cmd.Process.Pid, pprofAddr)
+	peaks.phase("start-up")
+
 	const className, ns, service = "memory-test", "bench", "echo"
 	expectAccepted(t, k8s, className)
 	for _, obj := range []client.Object{
@@ -102,6 +108,7 @@ func TestOperatorMemory(t *testing.T) {
 		}
 	}
 	// Eight writers at once, as the bench's fillRoutes.
+	peaks.phase("routes created")
 	began := time.Now()
 	names := make(chan int)
 	var wg sync.WaitGroup
@@ -139,7 +146,9 @@ func TestOperatorMemory(t *testing.T) {
 	}
 	testenv.Eventually(t, 20*time.Minute, fmt.Sprintf("%d routes attached", routes), attached(routes))
 	t.Logf("%d routes created and attached in %v", routes, time.Since(began).Round(time.Second))
+	peaks.phase("settling")
 	report(t, cmd.Process.Pid, pprofAddr, "after the routes")
+	peaks.phase("changes")
 
 	// The propagation bench's changes: one more route at a time.
 	const changes = 10
@@ -149,7 +158,164 @@ func TestOperatorMemory(t *testing.T) {
 		}
 		testenv.Eventually(t, 5*time.Minute, "one more route attached", attached(routes+i+1))
 	}
+	peaks.phase("settling")
 	report(t, cmd.Process.Pid, pprofAddr, fmt.Sprintf("after %d changes", changes))
+	peaks.log(t)
+	logGCTrace(t, logs.String())
+	peaks.logPeakProfile(t)
+}
+
+// peakSampler reads the operator's VmRSS every 100 ms and keeps the
+// highest reading of each phase of the test, to tell which one makes the
+// peak (VmHWM is one figure for the whole run).
+type peakSampler struct {
+	pid    int
+	mu     sync.Mutex
+	order  []string
+	peak   map[string]int64
+	anon   map[string]int64
+	cpu    map[string]time.Duration // the operator's CPU time (user + system) in each phase
+	since  time.Duration            // the CPU time when the active phase began
+	active string
+	// With OPERATOR_MEMORY_PEAK_PROFILE set, the heap profile (live heap
+	// after the last collection) is read every 500 ms and the largest kept,
+	// with the phase it was taken in.
+	peakProfile      []byte
+	peakProfileBytes int64
+	peakProfilePhase string
+}
+
+func samplePeaks(t *testing.T, pid int, pprofAddr string) *peakSampler {
+	p := &peakSampler{pid: pid, peak: map[string]int64{}, anon: map[string]int64{}, cpu: map[string]time.Duration{}}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	if os.Getenv(peakProfileEnv) != "" {
+		go p.sampleHeap(stop, pprofAddr)
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				return
+			}
+			var rss, anon int64
+			for _, l := range strings.Split(string(raw), "\n") {
+				fmt.Sscanf(l, "VmRSS: %d kB", &rss)
+				fmt.Sscanf(l, "RssAnon: %d kB", &anon)
+			}
+			p.mu.Lock()
+			p.peak[p.active] = max(p.peak[p.active], rss<<10)
+			p.anon[p.active] = max(p.anon[p.active], anon<<10)
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+// peakProfileEnv names the file TestOperatorMemory writes the largest heap
+// profile of the run to.
+const peakProfileEnv = "OPERATOR_MEMORY_PEAK_PROFILE"
+
+func (p *peakSampler) sampleHeap(stop chan struct{}, pprofAddr string) {
+	get := func(query string) []byte {
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap" + query)
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return body
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		// "heap profile: <objects>: <bytes in use> [...": the live heap
+		// after the last collection.
+		var objects, inUse int64
+		if _, err := fmt.Sscanf(string(get("?debug=1")), "heap profile: %d: %d", &objects, &inUse); err != nil {
+			continue
+		}
+		p.mu.Lock()
+		larger, phase := inUse > p.peakProfileBytes, p.active
+		p.mu.Unlock()
+		if !larger {
+			continue
+		}
+		if profile := get(""); profile != nil {
+			p.mu.Lock()
+			p.peakProfile, p.peakProfileBytes, p.peakProfilePhase = profile, inUse, phase
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *peakSampler) logPeakProfile(t *testing.T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	path := os.Getenv(peakProfileEnv)
+	if path == "" || p.peakProfile == nil {
+		return
+	}
+	if err := os.WriteFile(path, p.peakProfile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	top, _ := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", "-sample_index=inuse_space", path).CombinedOutput()
+	// The header's figure, which chose the profile, is of the sampled
+	// allocations unscaled: pprof's total is the live heap.
+	t.Logf("the largest live heap seen, while %s: %s\n%s", p.peakProfilePhase, path, top)
+}
+
+// phase starts the named phase (a name used again continues it).
+func (p *peakSampler) phase(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := testenv.ProcessCPU(p.pid)
+	p.cpu[p.active] += now - p.since
+	p.since = now
+	if _, seen := p.peak[name]; !seen {
+		p.order = append(p.order, name)
+		p.peak[name] = 0
+	}
+	p.active = name
+}
+
+func (p *peakSampler) log(t *testing.T) {
+	p.phase("end")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, name := range p.order[:len(p.order)-1] {
+		t.Logf("while %s: highest VmRSS %.1f MiB (RssAnon %.1f MiB), operator CPU time %v", name,
+			float64(p.peak[name])/(1<<20), float64(p.anon[name])/(1<<20), p.cpu[name].Round(time.Millisecond))
+	}
+}
+
+// gcLine is one collection of GODEBUG=gctrace=1: heap at its start, at its
+// end, live after it, and the next goal (MB).
+var gcLine = regexp.MustCompile(`(\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
+
+// logGCTrace reports, when the operator ran with GODEBUG=gctrace=1, the
+// largest heap any collection started at and the largest live heap any left.
+func logGCTrace(t *testing.T, logs string) {
+	var gcs, heapMax, liveMax int
+	for _, m := range gcLine.FindAllStringSubmatch(logs, -1) {
+		heap, _ := strconv.Atoi(m[1])
+		live, _ := strconv.Atoi(m[3])
+		gcs++
+		heapMax, liveMax = max(heapMax, heap), max(liveMax, live)
+	}
+	if gcs > 0 {
+		t.Logf("gctrace: %d collections, the largest heap at a collection's start %d MB, the largest live heap after one %d MB", gcs, heapMax, liveMax)
+	}
 }
 
 // operatorBuildFlags are the go build flags of TestOperatorMemory's binary:

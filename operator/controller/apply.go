@@ -1,17 +1,21 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,7 +44,16 @@ const annotationDesiredHash = "gateway.nginx-operator.dev/desired-hash"
 func (r *Reconciler) applyOwned(ctx context.Context, owner resources.Owner, set resources.Set) error {
 	var errs []error
 	for _, desired := range set.Objects() {
-		if err := r.applyOne(ctx, owner, desired); err != nil {
+		start := time.Now()
+		var err error
+		if desired == client.Object(set.ConfigMap) {
+			err = r.replaceConfigMap(ctx, owner, set.ConfigMap)
+			timeStep("config ConfigMap", start)
+		} else {
+			err = r.applyOne(ctx, owner, desired)
+			timeStep("other owned objects", start)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -54,26 +67,10 @@ func (r *Reconciler) applyOne(ctx context.Context, owner resources.Owner, desire
 		return err
 	}
 	live := newEmpty(desired)
-	switch err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), live); {
-	case apierrors.IsNotFound(err):
-		// The cache only holds labelled objects: ask the API server whether
-		// someone else's object has this name before creating ours.
-		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err == nil && !controlledBy(live, owner.UID) {
-			return fmt.Errorf("%s %s/%s exists and is not owned by Gateway %s", kind, desired.GetNamespace(), desired.GetName(), owner.Name)
-		} else if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
+	switch found, err := r.readOwned(ctx, owner, desired, live); {
 	case err != nil:
 		return err
-	default:
-		if !controlledBy(live, owner.UID) && metav1.GetControllerOf(live) != nil {
-			return fmt.Errorf("%s %s/%s is controlled by another object", kind, desired.GetNamespace(), desired.GetName())
-		}
-		if !controlledBy(live, owner.UID) && live.GetLabels()[dataplane.LabelManagedBy] != dataplane.ManagedByValue {
-			// Caches that hold every object of a kind (ConfigMaps, for
-			// BackendTLSPolicies) show others' objects too: never take one over.
-			return fmt.Errorf("%s %s/%s exists and is not owned by Gateway %s", kind, desired.GetNamespace(), desired.GetName(), owner.Name)
-		}
+	case found:
 		have, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
 		if err != nil {
 			return err
@@ -89,6 +86,141 @@ func (r *Reconciler) applyOne(ctx context.Context, owner resources.Owner, desire
 		return fmt.Errorf("applying %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
 	return nil
+}
+
+// readOwned reads the live object of desired into live, from the cache,
+// and reports whether it exists. It refuses to take over an object of the
+// same name that another owner created: the cache only holds labelled
+// objects of most kinds, so a name the cache does not know is asked of
+// the API server.
+func (r *Reconciler) readOwned(ctx context.Context, owner resources.Owner, desired, live client.Object) (bool, error) {
+	kind := desired.GetObjectKind().GroupVersionKind().Kind
+	notOurs := fmt.Errorf("%s %s/%s exists and is not owned by Gateway %s", kind, desired.GetNamespace(), desired.GetName(), owner.Name)
+	switch err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case apierrors.IsNotFound(err):
+		// Not in the cache: someone else's, or ours and not seen by the
+		// cache yet (created by the reconcile just before).
+		switch err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+		case apierrors.IsNotFound(err):
+			return false, nil
+		case err != nil:
+			return false, err
+		case !controlledBy(live, owner.UID):
+			return false, notOurs
+		}
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	if !controlledBy(live, owner.UID) && metav1.GetControllerOf(live) != nil {
+		return false, fmt.Errorf("%s %s/%s is controlled by another object", kind, desired.GetNamespace(), desired.GetName())
+	}
+	if !controlledBy(live, owner.UID) && live.GetLabels()[dataplane.LabelManagedBy] != dataplane.ManagedByValue {
+		// Caches that hold every object of a kind (ConfigMaps, for
+		// BackendTLSPolicies) show others' objects too: never take one over.
+		return false, notOurs
+	}
+	return true, nil
+}
+
+// replaceConfigMap writes one of a Gateway's config ConfigMaps (its config,
+// its last-good config: up to ~1 MiB each, rewritten on every config
+// change) whole, by create or by update with the live resourceVersion,
+// rather than by server-side apply: the API server took ~2.5x the CPU
+// (BenchmarkConfigMapWrite: 128 against 50 ms for 700 KiB of compressed
+// files) to merge an applied ConfigMap of that size field by field, and
+// the operator saves converting it to an unstructured map, hashing and
+// comparing that (the object is compared typed instead). Nothing but the
+// operator writes these objects, so it owns every field: labels and
+// annotations are exactly the desired ones (a label spec.infrastructure no
+// longer asks for goes), and only finalizers of others are kept. An update
+// that loses to a write the cache has not seen yet (conflict) is tried once
+// more against the API server's copy.
+func (r *Reconciler) replaceConfigMap(ctx context.Context, owner resources.Owner, desired *corev1.ConfigMap) error {
+	live := &corev1.ConfigMap{}
+	found, err := r.readOwned(ctx, owner, desired, live)
+	if err != nil {
+		return err
+	}
+	if !found {
+		log.FromContext(ctx).Info("creating", "kind", "ConfigMap", "namespace", desired.Namespace, "name", desired.Name)
+		err := r.client.Create(ctx, writableConfigMap(desired, nil), client.FieldOwner(FieldManager))
+		if !apierrors.IsAlreadyExists(err) {
+			if err != nil {
+				return fmt.Errorf("creating ConfigMap %s/%s: %w", desired.Namespace, desired.Name, err)
+			}
+			return nil
+		}
+		// Created meanwhile: written over below, if ours.
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+			return fmt.Errorf("reading ConfigMap %s/%s after a create that found it: %w", desired.Namespace, desired.Name, err)
+		}
+		if !controlledBy(live, owner.UID) {
+			return fmt.Errorf("ConfigMap %s/%s exists and is not owned by Gateway %s", desired.Namespace, desired.Name, owner.Name)
+		}
+	}
+	for retried := false; ; retried = true {
+		if sameConfigMap(desired, live, &r.digests) {
+			return nil
+		}
+		log.FromContext(ctx).Info("updating", "kind", "ConfigMap", "namespace", desired.Namespace, "name", desired.Name)
+		start := time.Now()
+		err := r.client.Update(ctx, writableConfigMap(desired, live), client.FieldOwner(FieldManager))
+		timeStep("ConfigMap update call", start)
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsConflict(err) || retried {
+			return fmt.Errorf("updating ConfigMap %s/%s: %w", desired.Namespace, desired.Name, err)
+		}
+		live = &corev1.ConfigMap{}
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+			return fmt.Errorf("reading ConfigMap %s/%s after a conflict: %w", desired.Namespace, desired.Name, err)
+		}
+		if !controlledBy(live, owner.UID) {
+			return fmt.Errorf("ConfigMap %s/%s exists and is not owned by Gateway %s", desired.Namespace, desired.Name, owner.Name)
+		}
+	}
+}
+
+// writableConfigMap is desired to be written over live (nil: created):
+// live's resourceVersion and finalizers, and maps of its own, since the
+// client decodes the API server's answer into the object it sends and
+// desired's data belongs to the pipeline's memo.
+func writableConfigMap(desired, live *corev1.ConfigMap) *corev1.ConfigMap {
+	out := &corev1.ConfigMap{
+		TypeMeta:   desired.TypeMeta,
+		ObjectMeta: *desired.ObjectMeta.DeepCopy(),
+		Immutable:  desired.Immutable,
+		Data:       maps.Clone(desired.Data),
+		BinaryData: maps.Clone(desired.BinaryData),
+	}
+	if live != nil {
+		out.ResourceVersion = live.ResourceVersion
+		out.Finalizers = live.Finalizers
+	}
+	return out
+}
+
+// sameConfigMap reports whether live already is desired, in every field
+// replaceConfigMap writes. A live copy from the cache has a digest of its
+// data in place of the data (digestConfigData), compared with the digest of
+// desired's from digests.
+func sameConfigMap(desired, live *corev1.ConfigMap, digests *digestMemo) bool {
+	liveAnnotations := live.Annotations
+	cachedDigest, cached := liveAnnotations[annotationCachedDataDigest]
+	if cached {
+		liveAnnotations = maps.Clone(liveAnnotations)
+		delete(liveAnnotations, annotationCachedDataDigest)
+	}
+	if !maps.Equal(desired.Labels, live.Labels) || !maps.Equal(desired.Annotations, liveAnnotations) ||
+		!equality.Semantic.DeepEqual(desired.OwnerReferences, live.OwnerReferences) || !ptr.Equal(desired.Immutable, live.Immutable) {
+		return false
+	}
+	if cached {
+		return digests.digest(desired) == cachedDigest
+	}
+	return maps.Equal(desired.Data, live.Data) && maps.EqualFunc(desired.BinaryData, live.BinaryData, bytes.Equal)
 }
 
 // toApplyMap converts a typed object to the unstructured apply

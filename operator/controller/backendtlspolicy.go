@@ -24,9 +24,14 @@ const caBundleKey = "ca.crt"
 // keepConfigMapDataWeUse drops, in the cache, every key of a ConfigMap that
 // is not ours except ca.crt (a BackendTLSPolicy may reference it): the
 // cache sees every ConfigMap of the cluster, so it holds as little of them
-// as it can.
+// as it can. Of a Gateway's config ConfigMaps it keeps only a digest of
+// their data (digestConfigData).
 func keepConfigMapDataWeUse(obj any) (any, error) {
 	cm, ok := obj.(*corev1.ConfigMap)
+	if ok && isConfigConfigMap(cm) {
+		digestConfigData(cm)
+		return stripUnread(cm)
+	}
 	if !ok || cm.Labels[dataplane.LabelManagedBy] == dataplane.ManagedByValue {
 		return stripUnread(obj)
 	}

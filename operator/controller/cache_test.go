@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"maps"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
@@ -133,6 +135,48 @@ func TestCacheStripsWhatNothingReads(t *testing.T) {
 		}
 		if got.GetAnnotations()["example.com/kept"] != "yes" {
 			t.Errorf("%s lost its other annotations: %v", name, got.GetAnnotations())
+		}
+	}
+}
+
+// TestCacheDigestsConfigConfigMaps: of a Gateway's config and last-good
+// ConfigMaps the cache keeps a digest of the data, which changes with any
+// key or value; its other ConfigMaps (endpoints, report) keep their data.
+func TestCacheDigestsConfigConfigMaps(t *testing.T) {
+	labels := map[string]string{dataplane.LabelManagedBy: dataplane.ManagedByValue, dataplane.LabelGatewayName: "gw"}
+	cm := func(name string, data map[string]string, binary map[string][]byte) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: labels}, Data: data, BinaryData: binary}
+	}
+	cached := func(c *corev1.ConfigMap) *corev1.ConfigMap {
+		out, err := keepConfigMapDataWeUse(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(*corev1.ConfigMap)
+	}
+	data, binary := map[string]string{"nginx.conf": "events {}\n"}, map[string][]byte{"servers.conf.gz": {1, 2, 3}}
+	digests := map[string]bool{}
+	for _, name := range []string{resources.Name("gw"), resources.LastGoodName("gw")} {
+		got := cached(cm(name, maps.Clone(data), maps.Clone(binary)))
+		d := got.Annotations[annotationCachedDataDigest]
+		if got.Data != nil || got.BinaryData != nil || d != configDataDigest(data, binary) {
+			t.Errorf("%s cached with data %v, binaryData %v, digest %q", name, got.Data, got.BinaryData, d)
+		}
+		digests[d] = true
+	}
+	for _, other := range []*corev1.ConfigMap{
+		cm(resources.Name("gw"), map[string]string{"nginx.conf": "events { }\n"}, binary),
+		cm(resources.Name("gw"), data, map[string][]byte{"servers.conf.gz": {1, 2, 4}}),
+		cm(resources.Name("gw"), data, map[string][]byte{"servers.conf": {1, 2, 3}}),
+		cm(resources.Name("gw"), nil, map[string][]byte{"nginx.conf": []byte("events {}\n"), "servers.conf.gz": {1, 2, 3}}),
+	} {
+		if d := cached(other).Annotations[annotationCachedDataDigest]; digests[d] {
+			t.Errorf("data %v, binaryData %v: the same digest as another data", other.Data, other.BinaryData)
+		}
+	}
+	for _, name := range []string{resources.ReportName("gw"), resources.EndpointsName("gw"), resources.Name("other")} {
+		if got := cached(cm(name, maps.Clone(data), nil)); got.Data["nginx.conf"] == "" || got.Annotations[annotationCachedDataDigest] != "" {
+			t.Errorf("%s cached without its data: %v %v", name, got.Data, got.Annotations)
 		}
 	}
 }

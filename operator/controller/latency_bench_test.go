@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +31,9 @@ import (
 // from the create of one more route returning to a watch seeing the
 // Gateway's config ConfigMap change (ms/change, the p50 over b.N changes;
 // ns/op is their mean). The data plane is not part of it (envtest has no
-// pods). Run it alone: it creates thousands of objects.
+// pods). Each step of the first reconcile after a create is reported too
+// (<step>-ms, the p50 over the changes; see stepObserver). Run it alone: it
+// creates thousands of objects.
 func BenchmarkRouteToConfigMap(b *testing.B) {
 	routes := 1000
 	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUTES")); err == nil && n > 0 {
@@ -102,6 +106,27 @@ func BenchmarkRouteToConfigMap(b *testing.B) {
 	}
 	rv := settle()
 	var took []time.Duration
+	// The steps of the first reconcile after each create ("reconcile"
+	// closes one), by step.
+	var stepsMu sync.Mutex
+	steps := map[string][]time.Duration{}
+	var recording map[string]time.Duration
+	observe := func(step string, d time.Duration) {
+		stepsMu.Lock()
+		defer stepsMu.Unlock()
+		if recording == nil {
+			return
+		}
+		recording[step] += d
+		if step == "reconcile" {
+			for s, d := range recording {
+				steps[s] = append(steps[s], d)
+			}
+			recording = nil
+		}
+	}
+	stepObserver.Store(&observe)
+	defer stepObserver.Store(nil)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -109,6 +134,9 @@ func BenchmarkRouteToConfigMap(b *testing.B) {
 			FieldSelector: fields.OneTermEqualSelector("metadata.name", cmName).String(), ResourceVersion: rv})
 		must(err)
 		b.StartTimer()
+		stepsMu.Lock()
+		recording = map[string]time.Duration{}
+		stepsMu.Unlock()
 		start := time.Now()
 		must(k8s.Create(ctx, route(routes+i)))
 		for ev := range w.ResultChan() {
@@ -126,4 +154,10 @@ func BenchmarkRouteToConfigMap(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)-1].Microseconds())/1000, "max-ms")
+	stepsMu.Lock()
+	defer stepsMu.Unlock()
+	for step, ds := range steps {
+		slices.Sort(ds)
+		b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, strings.ReplaceAll(step, " ", "-")+"-ms")
+	}
 }

@@ -85,6 +85,9 @@ type Reconciler struct {
 	// comparing with it would write the same status again (a second write,
 	// or a conflict).
 	routeStatusWritten map[translate.RouteKey]writtenStatus
+	// digests are those of the config ConfigMaps' data the reconciler
+	// compared with the cache's (sameConfigMap).
+	digests digestMemo
 }
 
 // CacheOptions restrict the manager's cache for the objects the operator
@@ -289,10 +292,12 @@ func (r *Reconciler) gatewayAPICRDVersions(ctx context.Context) (versions, chann
 // Reconcile runs one translation over the whole cluster and applies its result.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	r.takeSkipped() // this run reads them fresh
+	began := time.Now()
 	in, err := r.readInputs(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	timeStep("inputs", began)
 	gateways := map[types.NamespacedName]*gatewayv1.Gateway{}
 	for i := range in.Gateways {
 		gw := &in.Gateways[i]
@@ -317,18 +322,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	// pipeline's result follows from it.
 	// When only EndpointSlices changed, only the Gateways' endpoints can
 	// differ (translate.Reendpoint): no model, so nothing to render.
+	keyStart := time.Now()
 	key, keyed := translate.InputKey(&in)
+	timeStep("input key", keyStart)
+	pipeStart := time.Now()
 	reuse := keyed && r.lastRunValid
-	piped := r.lastRun
+	var piped pipeline.Result
 	switch {
 	case reuse && key == r.lastRunKey:
+		piped = r.lastRun
 	case reuse && key.ButEndpointSlices == r.lastRunKey.ButEndpointSlices:
+		piped = r.lastRun
 		piped.Output = translate.Reendpoint(r.lastRun.Output, &in)
 		r.lastRun, r.lastRunKey = piped, key
 	default:
-		piped = pipeline.Rerun(in, r.lastRun.Memo)
+		// Of the last run only its memo is read from here on: its
+		// translation (every route's model and status) is let go before
+		// this one is built rather than kept alive beside it.
+		memo := r.lastRun.Memo
+		r.lastRun, r.lastRunValid = pipeline.Result{}, false
+		piped = pipeline.Rerun(in, memo)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}
+	timeStep("pipeline", pipeStart)
 	out := piped.Output
 	r.refs.Store(&out.References)
 	missed := missedChange(out.References, r.takeSkipped())
@@ -366,6 +382,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 
+	statusStart := time.Now()
 	statuses := ComposeStatuses(out, verdicts)
 	for _, result := range out.Gateways {
 		if gw := gateways[result.NamespacedName]; gw != nil {
@@ -380,12 +397,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	if err := r.writeListenerSetStatuses(ctx, in.ListenerSets, statuses.ListenerSets, now); err != nil {
 		errs = append(errs, err)
 	}
+	routeStatusStart := time.Now()
 	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
 		errs = append(errs, err)
 	}
+	timeStep("route statuses", routeStatusStart)
 	if err := r.writeBackendTLSPolicyStatuses(ctx, in.BackendTLSPolicies, out.BackendTLSPolicies, now); err != nil {
 		errs = append(errs, err)
 	}
+	timeStep("statuses", statusStart)
+	timeStep("reconcile", began)
 	err = errors.Join(errs...)
 	if err != nil && onlyConflicts(err) {
 		// Our cache had not yet seen our own last write: nothing is wrong,
@@ -448,6 +469,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	hash := set.ConfigMap.Annotations[dataplane.AnnotationConfigHash]
 	r.mem.remember(result.NamespacedName, renderedConfig{hash: hash, encoded: rendered.encoded, sources: files.Sources, generations: generations})
 	set.Endpoints.Data = resources.EndpointsData(result.Endpoints)
+	ownedStart := time.Now()
 	if err := r.applyOwned(ctx, owner, set); err != nil {
 		r.recorder.Eventf(gw, nil, corev1.EventTypeWarning, "ApplyFailed", "Apply", "%v", err)
 		return metav1.Condition{
@@ -455,6 +477,8 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 			Reason: string(gatewayv1.GatewayReasonPending), Message: "the data plane objects could not be written; retrying",
 		}, 0, err
 	}
+	timeStep("owned objects", ownedStart)
+	podsStart := time.Now()
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(gw.Namespace),
 		client.MatchingLabels(resources.SelectorLabels(gw.Namespace, gw.Name))); err != nil {
@@ -472,6 +496,7 @@ func (r *Reconciler) syncDataPlane(ctx context.Context, gw *gatewayv1.Gateway, r
 	}
 	reports := PodReports(report)
 	err = errors.Join(r.patchConfigHash(ctx, pods.Items, hash), r.writeLastGood(ctx, owner, result, pods.Items, reports), r.pruneReport(ctx, report, pods.Items))
+	timeStep("pods and report", podsStart)
 	verdict := DataPlaneProgrammed(hash, pods.Items, reports)
 	// An address the Gateway named and has not got is told before a data
 	// plane still starting (the user may have to fix it); nginx's refusal
@@ -581,7 +606,7 @@ func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, r
 	if !ok {
 		return nil
 	}
-	return r.applyOne(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
+	return r.replaceConfigMap(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
 }
 
 // patchConfigHash writes the wanted config hash, and since when it is

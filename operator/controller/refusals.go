@@ -161,8 +161,9 @@ func (m *dataPlaneMemory) refusedRoutes(generations map[translate.RouteKey]int64
 
 // routeGenerations maps every route of the input to its metadata.generation.
 func routeGenerations(in translate.Input) map[translate.RouteKey]int64 {
-	out := map[translate.RouteKey]int64{}
-	for _, r := range routeObjects(&in) {
+	routes := routeObjects(&in)
+	out := make(map[translate.RouteKey]int64, len(routes))
+	for _, r := range routes {
 		out[r.key] = r.obj.GetGeneration()
 	}
 	return out

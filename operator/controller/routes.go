@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -82,13 +81,14 @@ func listedRouteKind[R any, PR interface {
 		objects: func(in *translate.Input) []routeObject {
 			routes := *field(in)
 			out := make([]routeObject, 0, len(routes))
+			parentsOf := func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) }
 			for i := range routes {
 				r := PR(&routes[i])
 				out = append(out, routeObject{
 					key:       translate.RouteKey{Kind: kind, NamespacedName: client.ObjectKeyFromObject(r)},
 					obj:       r,
 					parents:   parents(r),
-					parentsOf: func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) },
+					parentsOf: parentsOf,
 				})
 			}
 			return out
@@ -131,7 +131,7 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			delete(r.routeStatusWritten, route.key)
 		}
 		parents := mergeRouteParents(current, ours[route.key], now)
-		if equality.Semantic.DeepEqual(normalizeParents(parents), normalizeParents(current)) {
+		if sameRouteParents(parents, current) {
 			continue
 		}
 		// The listed route, and the entries of current, share their fields
@@ -156,10 +156,20 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			delete(r.routeStatusWritten, key) // deleted routes
 		}
 	}
-	if len(r.routeStatusWritten) == 0 {
+	if n := len(r.routeStatusWritten); n == 0 {
 		// A map never gives back its buckets: after the burst of writes
 		// when many routes attach (~2 MiB at 5,000 routes), start afresh.
 		r.routeStatusWritten = nil
+	} else if n < len(routes)/4 {
+		// The same when a few writes are still unseen by the cache after
+		// such a burst (a route changing every few seconds keeps one):
+		// the few entries move to a map of their size (maps.Clone would
+		// keep the size of the table).
+		small := make(map[translate.RouteKey]writtenStatus, n)
+		for k, v := range r.routeStatusWritten {
+			small[k] = v
+		}
+		r.routeStatusWritten = small
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -232,12 +233,54 @@ func normalizeParentRef(ref gatewayv1.ParentReference) gatewayv1.ParentReference
 	return ref
 }
 
-func normalizeParents(in []gatewayv1.RouteParentStatus) []gatewayv1.RouteParentStatus {
-	out := make([]gatewayv1.RouteParentStatus, len(in))
-	for i, p := range in {
-		p = *p.DeepCopy()
-		p.ParentRef = normalizeParentRef(p.ParentRef)
-		out[i] = p
+// sameRouteParents is equality.Semantic.DeepEqual of a and b with their
+// parentRefs' defaults filled (normalizeParentRef), without copying or
+// reflection: the status writer asks
+// it of every route on every reconcile (~30 ms at 3,000 routes the other
+// way). TestSameRouteParents holds the two to the same answers and to the
+// types' fields.
+func sameRouteParents(a, b []gatewayv1.RouteParentStatus) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return out
+	for i := range a {
+		if a[i].ControllerName != b[i].ControllerName || !sameNormalizedParentRef(a[i].ParentRef, b[i].ParentRef) ||
+			!sameConditions(a[i].Conditions, b[i].Conditions) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNormalizedParentRef is sameParentRef without copies.
+func sameNormalizedParentRef(a, b gatewayv1.ParentReference) bool {
+	group := func(g *gatewayv1.Group) gatewayv1.Group {
+		if g == nil {
+			return gatewayv1.GroupName
+		}
+		return *g
+	}
+	kind := func(k *gatewayv1.Kind) gatewayv1.Kind {
+		if k == nil {
+			return "Gateway"
+		}
+		return *k
+	}
+	return a.Name == b.Name && group(a.Group) == group(b.Group) && kind(a.Kind) == kind(b.Kind) &&
+		ptr.Equal(a.Namespace, b.Namespace) && ptr.Equal(a.SectionName, b.SectionName) && ptr.Equal(a.Port, b.Port)
+}
+
+// sameConditions compares conditions field by field, times as instants.
+func sameConditions(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := &a[i], &b[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message ||
+			x.ObservedGeneration != y.ObservedGeneration || !x.LastTransitionTime.Equal(&y.LastTransitionTime) {
+			return false
+		}
+	}
+	return true
 }
