@@ -27,15 +27,18 @@ type Document struct {
 // Encode is the document of gw rendered with sources, as JSON without the
 // fields that hold their zero value (appendLean; Decode reads documents
 // with or without them). Deterministic: same model, same bytes. gw is not
-// changed.
-func Encode(gw *model.Gateway, sources render.Sources) []byte {
+// changed. lastSize is the size of the document last encoded for the same
+// Gateway (0: none): it sizes the buffer, so that a document of megabytes
+// is not grown by doubling (each step a copy, all of it garbage at the
+// moment the operator's heap is at its largest).
+func Encode(gw *model.Gateway, sources render.Sources, lastSize int) []byte {
 	doc := Document{Version: Version, Gateway: *gw, Sources: sources}
 	doc.Gateway.HTTPServers = rulesOnce(gw.HTTPServers)
 	doc.Gateway.Certificates = namesOnly(gw.Certificates)
 	if c := gw.BackendClientCertificate; c != nil {
 		doc.Gateway.BackendClientCertificate = &model.Certificate{Name: c.Name}
 	}
-	b, err := appendLean(make([]byte, 0, encodedSizeHint(gw)), reflect.ValueOf(&doc).Elem())
+	b, err := appendLean(make([]byte, 0, bufferSize(gw, lastSize)), reflect.ValueOf(&doc).Elem())
 	if err != nil {
 		// The model holds only strings, numbers, slices and pointers.
 		panic(fmt.Sprintf("configsource: %v", err))
@@ -117,6 +120,16 @@ func Decode(b []byte) (*Document, error) {
 	}
 	linkRules(doc.Gateway.HTTPServers)
 	return &doc, nil
+}
+
+// bufferSize is the buffer Encode writes gw's document into: the last
+// document's size and an eighth more (a route change changes it little),
+// or, for a first document, encodedSizeHint.
+func bufferSize(gw *model.Gateway, lastSize int) int {
+	if lastSize > 0 {
+		return lastSize + lastSize/8
+	}
+	return encodedSizeHint(gw)
 }
 
 // encodedSizeHint is about what the document of gw takes (about 400 bytes

@@ -31,11 +31,11 @@ func TestEncodeKeepsNoKeyAndRoundTrips(t *testing.T) {
 	}
 	sources := render.Sources{"servers.conf": {{From: 3, To: 9, Route: rule.Route}}}
 
-	b := Encode(gw, sources)
+	b := Encode(gw, sources, 0)
 	if bytes.Contains(b, []byte("PRIVATE KEY")) || bytes.Contains(b, []byte("CERTIFICATE")) {
 		t.Errorf("the document holds key or certificate material: %s", b)
 	}
-	if !bytes.Equal(b, Encode(gw, sources)) {
+	if !bytes.Equal(b, Encode(gw, sources, 0)) {
 		t.Error("two encodings of the same model differ")
 	}
 	if gw.Certificates[0].KeyPEM == nil || gw.BackendClientCertificate.KeyPEM == nil {

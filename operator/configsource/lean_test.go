@@ -25,7 +25,7 @@ func TestLeanDocumentReadsBackEveryField(t *testing.T) {
 		"zero":   {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			lean := Encode(gw, sources)
+			lean := Encode(gw, sources, 0)
 			old := oldEncode(t, gw, sources)
 			if name == "filled" && len(lean) >= len(old) {
 				t.Errorf("the lean document takes %d bytes, json.Marshal's %d", len(lean), len(old))

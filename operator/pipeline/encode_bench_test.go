@@ -25,10 +25,10 @@ func BenchmarkEncodeSource(b *testing.B) {
 				cpu := testenv.CPUTime()
 				var doc []byte
 				var enc resources.EncodedConfig
-				doc = configsource.Encode(gw.Model, files.Sources)
+				doc = configsource.Encode(gw.Model, files.Sources, len(doc))
 				for b.Loop() {
 					if step == "encode" {
-						doc = configsource.Encode(gw.Model, files.Sources)
+						doc = configsource.Encode(gw.Model, files.Sources, len(doc))
 					} else {
 						enc = resources.EncodeConfig(map[string][]byte{dataplane.SourceFile: doc, dataplane.GzipSuffix: nil})
 					}

@@ -120,7 +120,7 @@ func Rerun(in translate.Input, prev Memo) Result {
 			default:
 				// The source document travels with the files it describes
 				// (same ConfigMap, same hash, same staged tree).
-				files.Config[dataplane.SourceFile] = configsource.Encode(gw.Model, files.Sources)
+				files.Config[dataplane.SourceFile] = configsource.Encode(gw.Model, files.Sources, len(before.files.Config[dataplane.SourceFile]))
 				encoded := resources.EncodeConfigAfter(files.Config, before.files.Config, before.encoded)
 				encoded.Hash = resources.ConfigHash(files)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
