@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,19 @@ func testGracePeriod(ctx context.Context, t *testing.T, c *cluster.Cluster) {
 	}
 	running := waitPodReady(ctx, t, c, "stubborn")
 	pid := clustertest.ContainerPid(t, running, "stubborn")
+	// Ready is the container started, not its shell past the trap: a busy
+	// machine deleted it once before the trap ran (SIGTERM killed it at
+	// once). The loop's first sleep, a child of the shell, comes after it.
+	clustertest.Eventually(t, 10*time.Second, "the shell past its trap", func() error {
+		children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(children)) == "" {
+			return fmt.Errorf("process %d has no child yet", pid)
+		}
+		return nil
+	})
 	began := time.Now()
 	if err := c.Client.CoreV1().Pods("default").Delete(ctx, "stubborn", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
