@@ -52,6 +52,14 @@ type Result struct {
 	Memo Memo
 }
 
+// Served reports whether the translation gave Gateway nn a model: the
+// pipeline then gave it files or an error. It stays true once the models
+// are let go (the reconciler keeps its last Result without them).
+func (r Result) Served(nn types.NamespacedName) bool {
+	_, rendered := r.Files[nn]
+	return rendered || r.Errors[nn] != nil
+}
+
 // Memo is what a run rendered, for the next run to reuse: a Gateway whose
 // model is the same (the same modelDigest) keeps its files and their
 // encoding without rendering or compressing anything; a changed one is
