@@ -84,20 +84,28 @@ func TestLiveConfigServesTheAppliedTreeWithoutKeys(t *testing.T) {
 	check(v2)
 
 	// What `kubectl nginx-gateway status` reads of this sidecar's metrics
-	// (the names it parses are the ones the sidecar exports).
-	resp, err := http.Get("http://" + p.metricsAddr + dataplane.MetricsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dp, err := status.ParseMetrics(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// (the names it parses are the ones the sidecar exports). The worker
+	// generations are counted every generationsPoll, so a read right after
+	// the reload may come before the first count of the new workers.
+	var dp *status.DataPlane
+	testenv.Eventually(t, 5*time.Second, "worker generations counted", func() error {
+		resp, err := http.Get("http://" + p.metricsAddr + dataplane.MetricsPath)
+		if err != nil {
+			return err
+		}
+		text, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if dp, err = status.ParseMetrics(text); err != nil {
+			return err
+		}
+		if dp.WorkerGenerations < 1 {
+			return fmt.Errorf("worker generations %d", dp.WorkerGenerations)
+		}
+		return nil
+	})
 	if dp.Reloads < 1 || dp.LastReload == nil || time.Since(*dp.LastReload) > time.Minute || dp.LastReloadSeconds <= 0 ||
 		dp.Validations < 1 || dp.LastValidation == nil || dp.WorkerGenerations < 1 {
 		t.Errorf("status reads %+v after one start and one reload", dp)
