@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -215,22 +214,37 @@ func mergeOurEntries[T any](current, ours []T, now metav1.Time, entry func(*T) p
 	return out
 }
 
+// sameParentRef reports whether a and b name the same parent once the
+// defaults the CRD schema gives a parentRef are filled (normalizeParentRef),
+// field by field and without copies: the status writer asks it of every
+// route on every reconcile.
 func sameParentRef(a, b gatewayv1.ParentReference) bool {
-	return reflect.DeepEqual(normalizeParentRef(a), normalizeParentRef(b))
+	return a.Name == b.Name && parentGroup(a.Group) == parentGroup(b.Group) && parentKind(a.Kind) == parentKind(b.Kind) &&
+		ptr.Equal(a.Namespace, b.Namespace) && ptr.Equal(a.SectionName, b.SectionName) && ptr.Equal(a.Port, b.Port)
 }
 
 // normalizeParentRef fills the defaults the CRD schema gives a parentRef.
 func normalizeParentRef(ref gatewayv1.ParentReference) gatewayv1.ParentReference {
 	ref = *ref.DeepCopy()
-	if ref.Group == nil {
-		g := gatewayv1.Group(gatewayv1.GroupName)
-		ref.Group = &g
-	}
-	if ref.Kind == nil {
-		k := gatewayv1.Kind("Gateway")
-		ref.Kind = &k
-	}
+	group, kind := parentGroup(ref.Group), parentKind(ref.Kind)
+	ref.Group, ref.Kind = &group, &kind
 	return ref
+}
+
+// parentGroup and parentKind are a parentRef's group and kind, or their
+// defaults.
+func parentGroup(g *gatewayv1.Group) gatewayv1.Group {
+	if g == nil {
+		return gatewayv1.GroupName
+	}
+	return *g
+}
+
+func parentKind(k *gatewayv1.Kind) gatewayv1.Kind {
+	if k == nil {
+		return "Gateway"
+	}
+	return *k
 }
 
 // sameRouteParents is equality.Semantic.DeepEqual of a and b with their
@@ -244,30 +258,12 @@ func sameRouteParents(a, b []gatewayv1.RouteParentStatus) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].ControllerName != b[i].ControllerName || !sameNormalizedParentRef(a[i].ParentRef, b[i].ParentRef) ||
+		if a[i].ControllerName != b[i].ControllerName || !sameParentRef(a[i].ParentRef, b[i].ParentRef) ||
 			!sameConditions(a[i].Conditions, b[i].Conditions) {
 			return false
 		}
 	}
 	return true
-}
-
-// sameNormalizedParentRef is sameParentRef without copies.
-func sameNormalizedParentRef(a, b gatewayv1.ParentReference) bool {
-	group := func(g *gatewayv1.Group) gatewayv1.Group {
-		if g == nil {
-			return gatewayv1.GroupName
-		}
-		return *g
-	}
-	kind := func(k *gatewayv1.Kind) gatewayv1.Kind {
-		if k == nil {
-			return "Gateway"
-		}
-		return *k
-	}
-	return a.Name == b.Name && group(a.Group) == group(b.Group) && kind(a.Kind) == kind(b.Kind) &&
-		ptr.Equal(a.Namespace, b.Namespace) && ptr.Equal(a.SectionName, b.SectionName) && ptr.Equal(a.Port, b.Port)
 }
 
 // sameConditions compares conditions field by field, times as instants.

@@ -31,7 +31,7 @@ func TestSameRouteParents(t *testing.T) {
 		t.Errorf("RouteParentStatus has %d fields: compare the new ones in sameRouteParents", n)
 	}
 	if n := reflect.TypeOf(gatewayv1.ParentReference{}).NumField(); n != 6 {
-		t.Errorf("ParentReference has %d fields: compare the new ones in sameNormalizedParentRef", n)
+		t.Errorf("ParentReference has %d fields: compare the new ones in sameParentRef", n)
 	}
 	if n := reflect.TypeOf(metav1.Condition{}).NumField(); n != 6 {
 		t.Errorf("Condition has %d fields: compare the new ones in sameConditions", n)
