@@ -236,16 +236,14 @@ func upstreams(block upstreamsView) (string, error) {
 		return "", errNoFile
 	}
 	f := &upstreamFragment{Zone: block.Zone, ZoneKB: block.ZoneKB, Service: block.Service, Keepalive: block.Keepalive}
-	refs := make([]string, len(block.Upstreams))
+	refs := block.refs
 	// The block's key: every upstream's content (each self-delimiting),
 	// in order, in one digest.
 	h := sha256.New()
 	c.key = binary.AppendUvarint(append(c.key[:0], 2), uint64(len(block.Upstreams)))
 	h.Write(c.key)
 	for i := range block.Upstreams {
-		up := &block.Upstreams[i]
-		refs[i] = block.ref(up.Name)
-		c.key = f.appendContent(c.key[:0], up, refs[i])
+		c.key = f.appendContent(c.key[:0], &block.Upstreams[i], refs[i])
 		h.Write(c.key)
 	}
 	var blockKey fragmentKey

@@ -264,8 +264,8 @@ type upstreamsView struct {
 	// building an upstream's view (upstreamViewOf) only when its text is
 	// not reused.
 	Upstreams []model.Upstream
-	// ref is the nginx name of an upstream.
-	ref func(string) string
+	// refs are their nginx names, in the same order.
+	refs []string
 	// fragments reuses the upstreams' texts (see upstreams).
 	fragments *fragmentCache
 }
