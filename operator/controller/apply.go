@@ -152,11 +152,8 @@ func (r *Reconciler) replaceConfigMap(ctx context.Context, owner resources.Owner
 			return nil
 		}
 		// Created meanwhile: written over below, if ours.
-		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
-			return fmt.Errorf("reading ConfigMap %s/%s after a create that found it: %w", desired.Namespace, desired.Name, err)
-		}
-		if !controlledBy(live, owner.UID) {
-			return fmt.Errorf("ConfigMap %s/%s exists and is not owned by Gateway %s", desired.Namespace, desired.Name, owner.Name)
+		if live, err = r.readOwnConfigMap(ctx, owner, desired, "a create that found it"); err != nil {
+			return err
 		}
 	}
 	for retried := false; ; retried = true {
@@ -173,14 +170,24 @@ func (r *Reconciler) replaceConfigMap(ctx context.Context, owner resources.Owner
 		if !apierrors.IsConflict(err) || retried {
 			return fmt.Errorf("updating ConfigMap %s/%s: %w", desired.Namespace, desired.Name, err)
 		}
-		live = &corev1.ConfigMap{}
-		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
-			return fmt.Errorf("reading ConfigMap %s/%s after a conflict: %w", desired.Namespace, desired.Name, err)
-		}
-		if !controlledBy(live, owner.UID) {
-			return fmt.Errorf("ConfigMap %s/%s exists and is not owned by Gateway %s", desired.Namespace, desired.Name, owner.Name)
+		if live, err = r.readOwnConfigMap(ctx, owner, desired, "a conflict"); err != nil {
+			return err
 		}
 	}
+}
+
+// readOwnConfigMap reads desired's ConfigMap from the API server (after
+// a write that found the cache behind) and refuses it unless owner
+// controls it.
+func (r *Reconciler) readOwnConfigMap(ctx context.Context, owner resources.Owner, desired *corev1.ConfigMap, after string) (*corev1.ConfigMap, error) {
+	live := &corev1.ConfigMap{}
+	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return nil, fmt.Errorf("reading ConfigMap %s/%s after %s: %w", desired.Namespace, desired.Name, after, err)
+	}
+	if !controlledBy(live, owner.UID) {
+		return nil, fmt.Errorf("ConfigMap %s/%s exists and is not owned by Gateway %s", desired.Namespace, desired.Name, owner.Name)
+	}
+	return live, nil
 }
 
 // writableConfigMap is desired to be written over live (nil: created):
