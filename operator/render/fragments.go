@@ -170,32 +170,76 @@ func init() {
 // outside RenderAfter, which gives them the file being written.
 var errNoFile = errors.New("render: template function called outside RenderAfter")
 
+// server is the template function that gives the view of srv's server
+// block (renderer.server), whose locations the function locations
+// writes.
+func server(v *view, srv *model.HTTPServer) (*serverView, error) {
+	if v.r == nil {
+		return nil, errNoFile
+	}
+	sv, err := v.r.server(srv)
+	if err != nil {
+		v.err = err
+	}
+	return sv, err
+}
+
 // locations is the template function that writes the location blocks of
-// server s: for each, the text of locationTemplate, reused from this
-// render or the last one for a location of the same content or executed,
-// with its lines marked as its rule's (Begin and End). One call per server
-// writing straight into the file the template writes (text/template writes
-// to its writer as it goes, which Begin relies on too), rather than a
-// template range calling a function per location: text/template calls each
-// function through reflection, which cost more than reusing the text.
+// server s as renderer.serverLocations builds them: for each, the text of
+// locationTemplate, reused from this render or the last one for a location
+// of the same content or executed, with its lines marked as its rule's
+// (Begin and End). Each view is let go once its text is known; the texts
+// of internal locations wait for the end of the server. One call per
+// server writing straight into the file the template writes (text/template
+// writes to its writer as it goes, which Begin relies on too), rather than
+// a template range calling a function per location: text/template calls
+// each function through reflection, which cost more than reusing the text.
 func locations(v *view, s *serverView) (string, error) {
 	c := v.fragments
-	if c == nil || c.out == nil {
+	if c == nil || c.out == nil || v.r == nil {
 		return "", errNoFile
 	}
-	for _, loc := range s.Locations {
+	var internals []pendingLocation
+	err := v.r.serverLocations(s, func(loc *locationView, internal bool) error {
 		// A leading 0 keeps locations' keys apart from upstreams'.
 		c.key = loc.appendContent(append(c.key[:0], 0))
 		key, text, err := c.text(locationTmpl, loc)
 		if err != nil {
-			return "", err
+			return err
 		}
-		// The block's lines start after the blank line the text begins with.
-		v.beginAt(loc.Src, c.out.Len()+len(text)-len(strings.TrimLeft(text, "\n ")))
-		c.write(key, text)
-		v.End()
+		if internal {
+			internals = append(internals, pendingLocation{key: key, text: text, src: loc.Src})
+		} else {
+			v.writeLocation(key, text, loc.Src)
+		}
+		return nil
+	})
+	if err != nil {
+		v.err = err
+		return "", err
+	}
+	for _, p := range internals {
+		v.writeLocation(p.key, p.text, p.src)
 	}
 	return "", nil
+}
+
+// pendingLocation is the text of an internal location, written at the
+// end of its server.
+type pendingLocation struct {
+	key  fragmentKey
+	text string
+	src  *model.RouteRef
+}
+
+// writeLocation writes the text of a location block whose key is key,
+// its lines marked as src's.
+func (v *view) writeLocation(key fragmentKey, text string, src *model.RouteRef) {
+	c := v.fragments
+	// The block's lines start after the blank line the text begins with.
+	v.beginAt(src, c.out.Len()+len(text)-len(strings.TrimLeft(text, "\n ")))
+	c.write(key, text)
+	v.End()
 }
 
 // upstreamFragment is what template ngo.upstream writes: one upstream
