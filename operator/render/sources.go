@@ -83,25 +83,65 @@ func (r *sourceRecorder) start(buf *bytes.Buffer) {
 }
 
 // ranges turns the marks of the file just written into line ranges,
-// counting newlines once through the file.
+// counting newlines once through the file. Blocks of one rule with only
+// blank lines between them (the exact and the prefix location of a path
+// prefix, a rule's internal locations) make one range: a blank line is
+// nobody's error, and a Gateway's thousands of routes keep half the
+// ranges (the operator keeps the sources of its last configs).
 func (r *sourceRecorder) ranges() []LineRange {
 	data := r.buf.Bytes()
-	out := make([]LineRange, 0, len(r.marks)/2)
+	n := 0
+	var prev markedBlock
+	for b := range r.blocks {
+		if prev.route == nil || !joined(data, prev, b) {
+			n++
+		}
+		prev = b
+	}
+	out := make([]LineRange, 0, n)
 	line, pos := 1, 0
 	lineAt := func(offset int) int {
 		line += bytes.Count(data[pos:offset], []byte{'\n'})
 		pos = offset
 		return line
 	}
+	prev = markedBlock{}
+	for b := range r.blocks {
+		if prev.route != nil && joined(data, prev, b) {
+			out[len(out)-1].To = lineAt(b.end)
+		} else {
+			from := lineAt(b.begin)
+			out = append(out, LineRange{From: from, To: lineAt(b.end), Route: *b.route})
+		}
+		prev = b
+	}
+	r.buf = nil
+	return out
+}
+
+// markedBlock is a block between a begin mark and its end mark.
+type markedBlock struct {
+	begin, end int
+	route      *model.RouteRef
+}
+
+// blocks yields the marked blocks in the order written (a begin not
+// followed by its end marks nothing).
+func (r *sourceRecorder) blocks(yield func(markedBlock) bool) {
 	for i := 0; i+1 < len(r.marks); i++ {
 		begin, end := r.marks[i], r.marks[i+1]
 		if begin.route == nil || end.route != nil {
 			continue
 		}
-		from := lineAt(begin.offset)
-		out = append(out, LineRange{From: from, To: lineAt(end.offset), Route: *begin.route})
+		if !yield(markedBlock{begin: begin.offset, end: end.offset, route: begin.route}) {
+			return
+		}
 		i++
 	}
-	r.buf = nil
-	return out
+}
+
+// joined reports whether block b continues block a's range: the same rule,
+// and only blank space between them.
+func joined(data []byte, a, b markedBlock) bool {
+	return *a.route == *b.route && len(bytes.Trim(data[a.end:b.begin], " \n")) == 0
 }
