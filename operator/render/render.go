@@ -217,7 +217,7 @@ func (v *view) execute(file string, last int) ([]byte, []LineRange, error) {
 	var buf bytes.Buffer
 	buf.Grow(v.sizeHint(file, last))
 	v.rec.start(&buf)
-	v.fragments.start(&buf)
+	v.fragments.start(file, &buf)
 	if err := parsedTemplates.ExecuteTemplate(&buf, templateOf[file], v); err != nil {
 		if v.err != nil {
 			return nil, nil, v.err // the model's, not the template's
@@ -225,7 +225,7 @@ func (v *view) execute(file string, last int) ([]byte, []LineRange, error) {
 		return nil, nil, fmt.Errorf("render %s: %w", file, err)
 	}
 	data := trimmed(buf.Bytes())
-	v.fragments.settle(file, data)
+	v.fragments.settle(data)
 	return data, v.rec.ranges(), nil
 }
 
