@@ -33,9 +33,10 @@ type Fragments struct {
 	// route changes) writes each block again in one piece, without a
 	// digest and a lookup per upstream.
 	blocks map[fragmentKey]fragmentBlock
-	// sizes are the sizes of the files written, for the next render to
-	// grow its buffers once.
-	sizes map[string]int
+	// sizes are the sizes of the files written, ranges how many line
+	// ranges their sources have, for the next render to grow its buffers
+	// once.
+	sizes, ranges map[string]int
 	// executed is how many texts the render executed rather than reused
 	// (for tests).
 	executed int
@@ -59,7 +60,18 @@ type blockItem struct {
 	start, end int
 }
 
-type fragmentKey [sha256.Size]byte
+// fragmentKey is the digest of a fragment's content: the first 128 bits
+// of its SHA-256, half the size of the whole in the maps that hold a key
+// per location. Finding two contents with one key takes ~2^64 digests,
+// and a content with the key of another's location (to have its text
+// written for it) ~2^128.
+type fragmentKey [16]byte
+
+// keyOf is the key of content.
+func keyOf(content []byte) fragmentKey {
+	sum := sha256.Sum256(content)
+	return fragmentKey(sum[:len(fragmentKey{})])
+}
 
 // Len is how many texts f holds.
 func (f Fragments) Len() int {
@@ -91,7 +103,7 @@ type fragmentCache struct {
 	name           string
 	wroteLocations bool
 	writtenBlocks  []writtenBlock
-	sizes          map[string]int
+	sizes, ranges  map[string]int
 	executed       int
 }
 
@@ -105,13 +117,13 @@ type writtenBlock struct {
 func newFragmentCache(prev Fragments) *fragmentCache {
 	return &fragmentCache{
 		prevFile: prev.locationFile, prev: prev.locations, next: make(map[fragmentKey]textSpan, len(prev.locations)),
-		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{}, sizes: map[string]int{},
+		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{}, sizes: map[string]int{}, ranges: map[string]int{},
 	}
 }
 
 // fragments is what the render keeps for the next one.
 func (c *fragmentCache) fragments() Fragments {
-	return Fragments{locationFile: c.locationFile, locations: c.next, blocks: c.nextBlocks, sizes: c.sizes, executed: c.executed}
+	return Fragments{locationFile: c.locationFile, locations: c.next, blocks: c.nextBlocks, sizes: c.sizes, ranges: c.ranges, executed: c.executed}
 }
 
 // start begins file name, written into out.
@@ -120,12 +132,13 @@ func (c *fragmentCache) start(name string, out *bytes.Buffer) {
 }
 
 // settle records file, the finished bytes of the file since start (the
-// buffer's, or a copy of them), as where its texts are: the spans of its
+// buffer's, or a copy of them), whose sources have ranges line ranges, as
+// where its texts are: the spans of its
 // locations are places in it, and its blocks become substrings of it, so
 // that next holds no text twice (the one in the file is kept anyway). file
 // must never change afterwards, which Files promises.
-func (c *fragmentCache) settle(file []byte) {
-	c.sizes[c.name] = len(file)
+func (c *fragmentCache) settle(file []byte, ranges int) {
+	c.sizes[c.name], c.ranges[c.name] = len(file), ranges
 	if c.wroteLocations {
 		c.locationFile = file
 	}
@@ -299,11 +312,10 @@ func upstreams(block upstreamsView) (string, error) {
 	c.key = binary.AppendUvarint(append(c.key[:0], 2), uint64(len(block.Upstreams)))
 	h.Write(c.key)
 	for i := range block.Upstreams {
-		c.key = f.appendContent(c.key[:0], &block.Upstreams[i], refs[i])
+		c.key = f.appendContent(c.key[:0], block.Upstreams[i], refs[i])
 		h.Write(c.key)
 	}
-	var blockKey fragmentKey
-	h.Sum(blockKey[:0])
+	blockKey := fragmentKey(h.Sum(nil)[:len(fragmentKey{})])
 	start := c.out.Len()
 	if b, ok := c.prevBlocks[blockKey]; ok {
 		c.out.WriteString(b.text)
@@ -312,10 +324,10 @@ func upstreams(block upstreamsView) (string, error) {
 	}
 	items := make([]blockItem, 0, len(block.Upstreams))
 	for i := range block.Upstreams {
-		up := &block.Upstreams[i]
+		up := block.Upstreams[i]
 		// A leading 1 keeps upstreams' keys apart from locations'.
 		c.key = f.appendContent(append(c.key[:0], 1), up, refs[i])
-		key := fragmentKey(sha256.Sum256(c.key))
+		key := keyOf(c.key)
 		text, ok := c.prevItem(key)
 		if !ok {
 			f.upstreamView = upstreamViewOf(up, refs[i])
@@ -352,7 +364,7 @@ func (c *fragmentCache) prevItem(key fragmentKey) (string, bool) {
 // reused from the last render or this one (inOut: a place in the file
 // being written, valid until it grows), or executed.
 func (c *fragmentCache) text(tmpl *template.Template, data any) (key fragmentKey, text string, inOut bool, err error) {
-	key = fragmentKey(sha256.Sum256(c.key))
+	key = keyOf(c.key)
 	if s, ok := c.prev[key]; ok {
 		return key, fileString(c.prevFile, int(s.start), int(s.end)), false, nil
 	}

@@ -153,14 +153,9 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 	}
 	v.r = r
 	v.fragments = newFragmentCache(prev)
-	locations := 0
-	for _, s := range gw.HTTPServers {
-		locations += len(s.Locations)
-	}
-	v.rec.marks = make([]sourceMark, 0, 4*locations) // a begin and an end for each of ~2 blocks
 	// servers.conf first: its locations add the maps, splits and refusals
 	// the other files depend on while it is written (finish).
-	servers, serverRanges, err := v.execute(FileServers, prev.sizes[FileServers])
+	servers, serverRanges, err := v.execute(FileServers, prev)
 	if err != nil {
 		return Files{}, Fragments{}, err
 	}
@@ -181,7 +176,7 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		}
 		data, ranges := servers, serverRanges
 		if f.file != FileServers {
-			if data, ranges, err = v.execute(f.file, prev.sizes[f.file]); err != nil {
+			if data, ranges, err = v.execute(f.file, prev); err != nil {
 				return Files{}, Fragments{}, err
 			}
 		}
@@ -210,13 +205,13 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 }
 
 // execute writes file from its template, into a buffer grown once from
-// last, its size in the last render (0: none), and returns its bytes and
-// line sources. The bytes must not change afterwards: the fragments
+// its size in the last render (prev), and returns its bytes and line
+// sources. The bytes must not change afterwards: the fragments
 // written into them are substrings of them (settle).
-func (v *view) execute(file string, last int) ([]byte, []LineRange, error) {
+func (v *view) execute(file string, prev Fragments) ([]byte, []LineRange, error) {
 	var buf bytes.Buffer
-	buf.Grow(v.sizeHint(file, last))
-	v.rec.start(&buf)
+	buf.Grow(v.sizeHint(file, prev.sizes[file]))
+	v.rec.start(&buf, prev.ranges[file])
 	v.fragments.start(file, &buf)
 	if err := parsedTemplates.ExecuteTemplate(&buf, templateOf[file], v); err != nil {
 		if v.err != nil {
@@ -225,8 +220,9 @@ func (v *view) execute(file string, last int) ([]byte, []LineRange, error) {
 		return nil, nil, fmt.Errorf("render %s: %w", file, err)
 	}
 	data := trimmed(buf.Bytes())
-	v.fragments.settle(data)
-	return data, v.rec.ranges(), nil
+	ranges := v.rec.ranges()
+	v.fragments.settle(data, len(ranges))
+	return data, ranges, nil
 }
 
 // view is what the templates see. Every string in it is already quoted or
@@ -308,7 +304,7 @@ type upstreamsView struct {
 	// Upstreams are the model's: the function upstreams writes them,
 	// building an upstream's view (upstreamViewOf) only when its text is
 	// not reused.
-	Upstreams []model.Upstream
+	Upstreams []*model.Upstream
 	// refs are their nginx names, in the same order.
 	refs []string
 	// fragments reuses the upstreams' texts (see upstreams).
