@@ -376,6 +376,47 @@ type blockID struct {
 	path  string
 }
 
+// mayRepeat says which of a server's locations may give an nginx location
+// that another of them gives too, which must then be written once: those
+// whose paths are the same without their slashes (each of a location's
+// blocks has its path so, see location), and a few more whose paths share
+// a hash. Only their blocks are checked against each other, so that a
+// server of thousands of locations needs no set of all their blocks (its
+// largest transient allocation while servers.conf is written).
+func mayRepeat(locs []model.Location) []bool {
+	bits := uint64(64)
+	for bits < uint64(16*len(locs)) {
+		bits *= 2
+	}
+	once, twice := make([]uint64, bits/64), make([]uint64, bits/64)
+	bit := func(loc *model.Location) (int, uint64) {
+		h := pathHash(strings.Trim(loc.Path, "/")) & (bits - 1)
+		return int(h / 64), 1 << (h % 64)
+	}
+	for i := range locs {
+		w, m := bit(&locs[i])
+		if once[w]&m != 0 {
+			twice[w] |= m
+		}
+		once[w] |= m
+	}
+	out := make([]bool, len(locs))
+	for i := range locs {
+		w, m := bit(&locs[i])
+		out[i] = twice[w]&m != 0
+	}
+	return out
+}
+
+// pathHash is FNV-1a of s.
+func pathHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
+}
+
 // serverLocations builds the location blocks of sv's server in the order
 // they are written, and hands each to emit as soon as it is complete:
 // sv's own blocks, those of each model location in turn, the 404 for "/"
@@ -398,6 +439,7 @@ func (r *renderer) serverLocations(sv *serverView, emit func(lv *locationView, i
 		}
 	}
 	hasRoot := false
+	repeated := mayRepeat(srv.Locations)
 	seenBlock := map[blockID]bool{}
 	for i := range srv.Locations {
 		loc := &srv.Locations[i]
@@ -406,12 +448,14 @@ func (r *renderer) serverLocations(sv *serverView, emit func(lv *locationView, i
 			return err
 		}
 		for _, b := range blocks {
-			id := blockID{exact: b.Match != "", path: b.Path}
-			if seenBlock[id] {
-				continue // the translation step gave the same nginx location twice
+			if repeated[i] {
+				id := blockID{exact: b.Match != "", path: b.Path}
+				if seenBlock[id] {
+					continue // the translation step gave the same nginx location twice
+				}
+				seenBlock[id] = true
 			}
-			seenBlock[id] = true
-			if id == (blockID{path: `"/"`}) {
+			if b.Match == "" && b.Path == `"/"` {
 				hasRoot = true
 			}
 			if err := emit(b, false); err != nil {
