@@ -133,10 +133,10 @@ func (c *fragmentCache) start(name string, out *bytes.Buffer) {
 
 // settle records file, the finished bytes of the file since start (the
 // buffer's, or a copy of them), whose sources have ranges line ranges, as
-// where its texts are: the spans of its
-// locations are places in it, and its blocks become substrings of it, so
-// that next holds no text twice (the one in the file is kept anyway). file
-// must never change afterwards, which Files promises.
+// where its texts are: the spans of its locations are places in it, and
+// its blocks become substrings of it, so that next holds no text twice
+// (the one in the file is kept anyway). file must never change
+// afterwards, which Files promises.
 func (c *fragmentCache) settle(file []byte, ranges int) {
 	c.sizes[c.name], c.ranges[c.name] = len(file), ranges
 	if c.wroteLocations {

@@ -40,8 +40,9 @@ const (
 	FileStream = "stream.conf"
 )
 
-// configFiles are the config files in the order they are listed, each
-// with the template that renders it.
+// configFiles are the config files, each with the template that renders
+// it, in the order Files lists them (servers.conf is written first:
+// RenderAfter).
 var configFiles = []struct{ file, tmpl string }{
 	{FileMain, "nginx.conf.tmpl"},
 	{FileHTTP, "http.conf.tmpl"},
