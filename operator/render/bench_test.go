@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
@@ -80,6 +82,47 @@ func BenchmarkRenderAfterChange(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64((testenv.CPUTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// BenchmarkRenderAfterLiveHeap is BenchmarkRenderAfterChange watched by
+// the garbage collector: peak-live-MB is the largest live heap a
+// collection found during a render, less what was live before it (the
+// model and the last render's files and Fragments, which pipeline.Memo
+// keeps). That, not what a render allocates in all, is what raises the
+// operator's heap goal (GOGC) when a collection runs in the middle of a
+// change. GOGC is 5 here so that collections run often within a render.
+func BenchmarkRenderAfterLiveHeap(b *testing.B) {
+	for _, n := range []int{3000, 5000} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			gw := routesModel(n)
+			files, frags, err := RenderAfter(gw, Fragments{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer debug.SetGCPercent(debug.SetGCPercent(5))
+			var peak, collections uint64
+			i := 0
+			for b.Loop() {
+				i++
+				gw.HTTPServers[0].Locations[0].Path = fmt.Sprintf("/r0-%d", i%2)
+				before := testenv.LiveHeap()
+				watch := testenv.WatchLiveHeap()
+				next, nextFrags, err := RenderAfter(gw, frags)
+				largest, seen := watch.Stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if largest > before {
+					peak = max(peak, largest-before)
+				}
+				collections += uint64(seen)
+				runtime.KeepAlive(files)
+				files, frags = next, nextFrags
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-live-MB")
+			b.ReportMetric(float64(collections)/float64(b.N), "collections/op")
 		})
 	}
 }

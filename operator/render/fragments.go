@@ -20,23 +20,31 @@ import (
 // change at thousands of routes changes a few locations, and text/template's
 // reflection per field was the largest cost of writing the others again
 // (pipeline.BenchmarkChange). The files are the same with or without them.
-// Each text is a substring of the file it was written into (Files.Config),
-// not a copy: the Fragments of a render cost memory only for their keys
-// while its files are kept. The zero value holds nothing.
+// Each text is where it was written in its file (Files.Config), not a
+// copy: the Fragments of a render cost memory only for their keys and
+// places while its files are kept. The zero value holds nothing.
 type Fragments struct {
-	texts map[fragmentKey]string
+	// locationFile is the file the location texts were written into
+	// (servers.conf), locations where each is in it.
+	locationFile []byte
+	locations    map[fragmentKey]textSpan
 	// blocks are the texts of blocks of upstreams, by a digest of all
 	// their upstreams: a render whose upstreams did not change (most
 	// route changes) writes each block again in one piece, without a
 	// digest and a lookup per upstream.
 	blocks map[fragmentKey]fragmentBlock
-	// sizes are the sizes of the files written, for the next render to
-	// grow its buffers once.
-	sizes map[string]int
+	// sizes are the sizes of the files written, ranges how many line
+	// ranges their sources have, for the next render to grow its buffers
+	// once.
+	sizes, ranges map[string]int
 	// executed is how many texts the render executed rather than reused
 	// (for tests).
 	executed int
 }
+
+// textSpan is where a text is in its file: file[start:end]. Half a
+// string's size, and the location texts of a render are all in one file.
+type textSpan struct{ start, end int32 }
 
 // fragmentBlock is the text of a block of fragments and where each one is
 // in it, so that a block that changed still reuses the texts of the
@@ -52,11 +60,22 @@ type blockItem struct {
 	start, end int
 }
 
-type fragmentKey [sha256.Size]byte
+// fragmentKey is the digest of a fragment's content: the first 128 bits
+// of its SHA-256, half the size of the whole in the maps that hold a key
+// per location. Finding two contents with one key takes ~2^64 digests,
+// and a content with the key of another's location (to have its text
+// written for it) ~2^128.
+type fragmentKey [16]byte
+
+// keyOf is the key of content.
+func keyOf(content []byte) fragmentKey {
+	sum := sha256.Sum256(content)
+	return fragmentKey(sum[:len(fragmentKey{})])
+}
 
 // Len is how many texts f holds.
 func (f Fragments) Len() int {
-	n := len(f.texts)
+	n := len(f.locations)
 	for _, b := range f.blocks {
 		n += len(b.items)
 	}
@@ -64,24 +83,28 @@ func (f Fragments) Len() int {
 }
 
 // fragmentCache is the render's side of Fragments: prev are the last
-// render's texts, next the ones this render wrote or reused (so that texts
-// no location uses any more are dropped).
+// render's location texts (in prevFile), next the ones this render wrote
+// (in the file being written, then in locationFile), so that texts no
+// location uses any more are dropped.
 type fragmentCache struct {
-	prev, next             map[fragmentKey]string
+	prevFile               []byte
+	prev, next             map[fragmentKey]textSpan
+	locationFile           []byte
 	prevBlocks, nextBlocks map[fragmentKey]fragmentBlock
 	// prevItems are the texts of prevBlocks' items, indexed when a block
 	// first changes.
 	prevItems map[fragmentKey]string
 	key       []byte // reused buffer for the view's content
 	// out is the file being written (the buffer the template executes
-	// into), written and writtenBlocks the fragments and blocks copied
-	// into it so far, which settle turns into substrings of the finished
-	// file.
-	out           *bytes.Buffer
-	written       []writtenFragment
-	writtenBlocks []writtenBlock
-	sizes         map[string]int
-	executed      int
+	// into), name its name; wroteLocations says location texts went into
+	// it; writtenBlocks are the blocks copied into it so far, which settle
+	// turns into substrings of the finished file.
+	out            *bytes.Buffer
+	name           string
+	wroteLocations bool
+	writtenBlocks  []writtenBlock
+	sizes, ranges  map[string]int
+	executed       int
 }
 
 // writtenBlock is where the block of key was written in the file.
@@ -91,43 +114,38 @@ type writtenBlock struct {
 	items       []blockItem
 }
 
-// writtenFragment is where the text of key was written in the file.
-type writtenFragment struct {
-	key         fragmentKey
-	offset, end int
-}
-
 func newFragmentCache(prev Fragments) *fragmentCache {
 	return &fragmentCache{
-		prev: prev.texts, next: make(map[fragmentKey]string, len(prev.texts)),
-		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{},
-		written: make([]writtenFragment, 0, len(prev.texts)), sizes: map[string]int{},
+		prevFile: prev.locationFile, prev: prev.locations, next: make(map[fragmentKey]textSpan, len(prev.locations)),
+		prevBlocks: prev.blocks, nextBlocks: map[fragmentKey]fragmentBlock{}, sizes: map[string]int{}, ranges: map[string]int{},
 	}
 }
 
 // fragments is what the render keeps for the next one.
 func (c *fragmentCache) fragments() Fragments {
-	return Fragments{texts: c.next, blocks: c.nextBlocks, sizes: c.sizes, executed: c.executed}
+	return Fragments{locationFile: c.locationFile, locations: c.next, blocks: c.nextBlocks, sizes: c.sizes, ranges: c.ranges, executed: c.executed}
 }
 
-// start begins a file written into out.
-func (c *fragmentCache) start(out *bytes.Buffer) {
-	c.out, c.written, c.writtenBlocks = out, c.written[:0], c.writtenBlocks[:0]
+// start begins file name, written into out.
+func (c *fragmentCache) start(name string, out *bytes.Buffer) {
+	c.out, c.name, c.wroteLocations, c.writtenBlocks = out, name, false, c.writtenBlocks[:0]
 }
 
-// settle makes the texts written into the file since start substrings of
-// file, its finished bytes (the buffer's, or a copy of them), so that next
-// holds no text twice: the one in the file is kept anyway. file must never
-// change afterwards, which Files promises.
-func (c *fragmentCache) settle(name string, file []byte) {
-	c.sizes[name] = len(file)
-	for _, w := range c.written {
-		c.next[w.key] = fileString(file, w.offset, w.end)
+// settle records file, the finished bytes of the file since start (the
+// buffer's, or a copy of them), whose sources have ranges line ranges, as
+// where its texts are: the spans of its locations are places in it, and
+// its blocks become substrings of it, so that next holds no text twice
+// (the one in the file is kept anyway). file must never change
+// afterwards, which Files promises.
+func (c *fragmentCache) settle(file []byte, ranges int) {
+	c.sizes[c.name], c.ranges[c.name] = len(file), ranges
+	if c.wroteLocations {
+		c.locationFile = file
 	}
 	for _, w := range c.writtenBlocks {
 		c.nextBlocks[w.key] = fragmentBlock{text: fileString(file, w.offset, w.end), items: w.items}
 	}
-	c.out, c.written, c.writtenBlocks = nil, c.written[:0], c.writtenBlocks[:0]
+	c.out, c.writtenBlocks = nil, c.writtenBlocks[:0]
 }
 
 // fileString is file[offset:end] as a string sharing file's bytes.
@@ -138,13 +156,13 @@ func fileString(file []byte, offset, end int) string {
 	return unsafe.String(&file[offset], end-offset)
 }
 
-// write copies the text of key into the file being written.
-func (c *fragmentCache) write(key fragmentKey, text string) {
+// writeLocation copies the text of the location of key into the file
+// being written, and notes where it is for the next render.
+func (c *fragmentCache) writeLocation(key fragmentKey, text string) {
 	offset := c.out.Len()
 	c.out.WriteString(text)
-	if len(text) > 0 {
-		c.written = append(c.written, writtenFragment{key: key, offset: offset, end: c.out.Len()})
-	}
+	c.next[key] = textSpan{int32(offset), int32(c.out.Len())}
+	c.wroteLocations = true
 }
 
 // locationTemplate lays out one location block (templates/servers.conf.tmpl).
@@ -170,32 +188,83 @@ func init() {
 // outside RenderAfter, which gives them the file being written.
 var errNoFile = errors.New("render: template function called outside RenderAfter")
 
+// server is the template function that gives the view of srv's server
+// block (renderer.server), whose locations the function locations
+// writes.
+func server(v *view, srv *model.HTTPServer) (*serverView, error) {
+	if v.r == nil {
+		return nil, errNoFile
+	}
+	sv, err := v.r.server(srv)
+	if err != nil {
+		v.err = err
+	}
+	return sv, err
+}
+
 // locations is the template function that writes the location blocks of
-// server s: for each, the text of locationTemplate, reused from this
-// render or the last one for a location of the same content or executed,
-// with its lines marked as its rule's (Begin and End). One call per server
-// writing straight into the file the template writes (text/template writes
-// to its writer as it goes, which Begin relies on too), rather than a
-// template range calling a function per location: text/template calls each
-// function through reflection, which cost more than reusing the text.
+// server s as renderer.serverLocations builds them: for each, the text of
+// locationTemplate, reused from this render or the last one for a location
+// of the same content or executed, with its lines marked as its rule's
+// (Begin and End). Each view is let go once its text is known; the texts
+// of internal locations wait for the end of the server. One call per
+// server writing straight into the file the template writes (text/template
+// writes to its writer as it goes, which Begin relies on too), rather than
+// a template range calling a function per location: text/template calls
+// each function through reflection, which cost more than reusing the text.
 func locations(v *view, s *serverView) (string, error) {
 	c := v.fragments
-	if c == nil || c.out == nil {
+	if c == nil || c.out == nil || v.r == nil {
 		return "", errNoFile
 	}
-	for _, loc := range s.Locations {
+	if c.locationFile != nil || c.name != FileServers {
+		// Their spans are places in one file (Fragments).
+		return "", fmt.Errorf("render: locations written into %s, not %s alone", c.name, FileServers)
+	}
+	var internals []pendingLocation
+	err := v.r.serverLocations(s, func(loc *locationView, internal bool) error {
 		// A leading 0 keeps locations' keys apart from upstreams'.
 		c.key = loc.appendContent(append(c.key[:0], 0))
-		key, text, err := c.text(locationTmpl, loc)
+		key, text, inOut, err := c.text(locationTmpl, loc)
 		if err != nil {
-			return "", err
+			return err
 		}
-		// The block's lines start after the blank line the text begins with.
-		v.beginAt(loc.Src, c.out.Len()+len(text)-len(strings.TrimLeft(text, "\n ")))
-		c.write(key, text)
-		v.End()
+		if internal {
+			if inOut {
+				text = strings.Clone(text) // the buffer may grow meanwhile
+			}
+			internals = append(internals, pendingLocation{key: key, text: text, src: loc.Src})
+		} else {
+			v.writeLocation(key, text, loc.Src)
+		}
+		return nil
+	})
+	if err != nil {
+		v.err = err
+		return "", err
+	}
+	for _, p := range internals {
+		v.writeLocation(p.key, p.text, p.src)
 	}
 	return "", nil
+}
+
+// pendingLocation is the text of an internal location, written at the
+// end of its server.
+type pendingLocation struct {
+	key  fragmentKey
+	text string
+	src  *model.RouteRef
+}
+
+// writeLocation writes the text of a location block whose key is key,
+// its lines marked as src's.
+func (v *view) writeLocation(key fragmentKey, text string, src *model.RouteRef) {
+	c := v.fragments
+	// The block's lines start after the blank line the text begins with.
+	v.beginAt(src, c.out.Len()+len(text)-len(strings.TrimLeft(text, "\n ")))
+	c.writeLocation(key, text)
+	v.End()
 }
 
 // upstreamFragment is what template ngo.upstream writes: one upstream
@@ -243,11 +312,10 @@ func upstreams(block upstreamsView) (string, error) {
 	c.key = binary.AppendUvarint(append(c.key[:0], 2), uint64(len(block.Upstreams)))
 	h.Write(c.key)
 	for i := range block.Upstreams {
-		c.key = f.appendContent(c.key[:0], &block.Upstreams[i], refs[i])
+		c.key = f.appendContent(c.key[:0], block.Upstreams[i], refs[i])
 		h.Write(c.key)
 	}
-	var blockKey fragmentKey
-	h.Sum(blockKey[:0])
+	blockKey := fragmentKey(h.Sum(nil)[:len(fragmentKey{})])
 	start := c.out.Len()
 	if b, ok := c.prevBlocks[blockKey]; ok {
 		c.out.WriteString(b.text)
@@ -256,10 +324,10 @@ func upstreams(block upstreamsView) (string, error) {
 	}
 	items := make([]blockItem, 0, len(block.Upstreams))
 	for i := range block.Upstreams {
-		up := &block.Upstreams[i]
+		up := block.Upstreams[i]
 		// A leading 1 keeps upstreams' keys apart from locations'.
 		c.key = f.appendContent(append(c.key[:0], 1), up, refs[i])
-		key := fragmentKey(sha256.Sum256(c.key))
+		key := keyOf(c.key)
 		text, ok := c.prevItem(key)
 		if !ok {
 			f.upstreamView = upstreamViewOf(up, refs[i])
@@ -293,23 +361,22 @@ func (c *fragmentCache) prevItem(key fragmentKey) (string, bool) {
 }
 
 // text returns the key and text of tmpl for data whose content is c.key:
-// reused from the last render or this one, or executed. A text reused
-// from the last render enters next when written (settle).
-func (c *fragmentCache) text(tmpl *template.Template, data any) (fragmentKey, string, error) {
-	key := fragmentKey(sha256.Sum256(c.key))
-	if text, ok := c.prev[key]; ok {
-		return key, text, nil
+// reused from the last render or this one (inOut: a place in the file
+// being written, valid until it grows), or executed.
+func (c *fragmentCache) text(tmpl *template.Template, data any) (key fragmentKey, text string, inOut bool, err error) {
+	key = keyOf(c.key)
+	if s, ok := c.prev[key]; ok {
+		return key, fileString(c.prevFile, int(s.start), int(s.end)), false, nil
 	}
-	if text, ok := c.next[key]; ok {
-		return key, text, nil
+	if s, ok := c.next[key]; ok {
+		return key, fileString(c.out.Bytes(), int(s.start), int(s.end)), true, nil
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {
-		return key, "", fmt.Errorf("render %s: %w", tmpl.Name(), err)
+		return key, "", false, fmt.Errorf("render %s: %w", tmpl.Name(), err)
 	}
 	c.executed++
-	c.next[key] = b.String()
-	return key, c.next[key], nil
+	return key, b.String(), false, nil
 }
 
 // appendContent appends everything of loc that its template writes, each

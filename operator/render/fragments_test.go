@@ -180,9 +180,17 @@ func TestFragmentsAreSubstringsOfTheFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, text := range next.texts {
-			if !withinAny(text, files.Config) {
-				t.Fatalf("text %.40q is not in a rendered file", text)
+		if servers := files.Config[FileServers]; len(next.locations) == 0 || len(next.locationFile) == 0 || &next.locationFile[0] != &servers[0] || len(next.locationFile) != len(servers) {
+			t.Fatalf("the location texts are not in %s's bytes", FileServers)
+		}
+		for key, span := range next.locations {
+			if span.start < 0 || span.end < span.start || int(span.end) > len(next.locationFile) {
+				t.Fatalf("text %x at %d:%d, outside %s", key[:4], span.start, span.end, FileServers)
+			}
+		}
+		for _, b := range next.blocks {
+			if !withinAny(b.text, files.Config) {
+				t.Fatalf("text %.40q is not in a rendered file", b.text)
 			}
 		}
 		frags = next

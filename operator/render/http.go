@@ -26,6 +26,8 @@ type renderer struct {
 	// httpsBehindStream are the ports whose HTTPS servers a TLS stream
 	// server hands connections to.
 	httpsBehindStream map[int32]bool
+	// tlsPorts are the ports of HTTPS servers.
+	tlsPorts map[int32]bool
 	// clientCAs are the client CA bundle files by name (frontendtls.go).
 	clientCAs map[string][]byte
 	// sniListener is, by HTTPS port, the variable naming the listener
@@ -92,6 +94,9 @@ func newRenderer(gw *model.Gateway) (*renderer, error) {
 	return r, nil
 }
 
+// view is what the templates see, but for the servers' blocks: those are
+// built one by one while servers.conf is written (server, serverLocations),
+// which must come before the other files (finish).
 func (r *renderer) view() (*view, error) {
 	s := r.gw.Settings
 	v := &view{
@@ -112,41 +117,46 @@ func (r *renderer) view() (*view, error) {
 		return nil, fmt.Errorf("render: unknown access log format %q", s.AccessLogFormat)
 	}
 
-	tlsPorts := map[int32]bool{}
+	r.tlsPorts = map[int32]bool{}
 	for _, srv := range r.gw.HTTPServers {
 		if srv.TLS != nil {
-			tlsPorts[srv.Port] = true
+			r.tlsPorts[srv.Port] = true
 		}
 	}
 	r.sniListenerMaps()
-	longestName := 0
 	for i := range r.gw.HTTPServers {
-		srv := &r.gw.HTTPServers[i]
-		sv, err := r.server(srv, tlsPorts[srv.Port])
-		if err != nil {
-			return nil, err
-		}
-		v.Servers = append(v.Servers, sv)
-		longestName = max(longestName, len(srv.Hostname))
+		v.Servers = append(v.Servers, &r.gw.HTTPServers[i])
 	}
 	v.NoEndpointsPort = dataplane.NoEndpointsPort
 	v.StatusListen = "unix:" + dataplane.SocketPath + "/" + dataplane.NginxStatusSocket
 	v.StatusURI = dataplane.NginxStatusURI
+	return v, nil
+}
+
+// finish completes v once servers.conf is written: the maps and splits
+// its locations added, the upstreams, the stream context (which comes
+// after the servers, as its variables are numbered after theirs), and the
+// hash sizes that must hold them.
+func (r *renderer) finish(v *view) error {
 	v.Upstreams = upstreamBlock("ngo_upstreams", 32, dataplane.EndpointsSRVService, r.gw.Upstreams, r.httpUpstream)
 	v.Maps, v.Splits = r.maps, r.splits
 	stream, err := r.stream()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	v.Stream = stream
 
 	// Hash sizes that always fit: nginx refuses to start when a hash cannot
 	// be built, and a bucket must hold the longest name.
+	longestName := 0
+	for _, srv := range r.gw.HTTPServers {
+		longestName = max(longestName, len(srv.Hostname))
+	}
 	v.HTTP.ServerNamesHashBucket = roundUp(4*(longestName+16), 64, 128)
 	v.HTTP.ServerNamesHashMaxSize = roundUp(8*len(r.gw.HTTPServers), 1024, 1024)
 	v.HTTP.VariablesHashMaxSize = roundUp(4*(len(r.maps)+len(r.splits)+64), 1024, 1024)
 	v.HTTP.MapHashMaxSize = 2048
-	return v, nil
+	return nil
 }
 
 func orDefault(s, def string) string {
@@ -189,9 +199,9 @@ func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstr
 	// predicts, where upstreams in the model's order made it guess wrong at
 	// every seventh or so (callgrind's branch simulation at 3,000 routes:
 	// 1.9 M mispredicted branches in ngx_http_upstream_add against 0.03 M).
-	// (Sorted as a copy, each nginx name computed once and kept beside its
-	// upstream for the function upstreams: the model's order is the
-	// model's.)
+	// (Sorted as pointers into the model, each nginx name computed once
+	// and kept beside its upstream for the function upstreams: the model's
+	// order is the model's.)
 	refs := make([]string, len(ups))
 	order := make([]int, len(ups))
 	for i := range ups {
@@ -200,9 +210,9 @@ func upstreamBlock(zone string, keepalive int, service string, ups []model.Upstr
 	slices.SortStableFunc(order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(len(refs[a]), len(refs[b])), strings.Compare(refs[a], refs[b]))
 	})
-	v.Upstreams, v.refs = make([]model.Upstream, len(ups)), make([]string, len(ups))
+	v.Upstreams, v.refs = make([]*model.Upstream, len(ups)), make([]string, len(ups))
 	for i, j := range order {
-		v.Upstreams[i], v.refs[i] = ups[j], refs[j]
+		v.Upstreams[i], v.refs[i] = &ups[j], refs[j]
 	}
 	// One shared memory zone for all upstreams (nginx allows groups to
 	// share a zone). The resolved peers live in it, so it must hold every
@@ -284,7 +294,9 @@ func (r *renderer) httpUpstream(name string) string {
 	return upstreamRef(name)
 }
 
-// serverCtx collects the internal locations of one server block.
+// serverCtx is the server block whose locations are being built: the
+// internal locations of the model location being built, and the paths of
+// all its internal locations so far.
 type serverCtx struct {
 	srv       *model.HTTPServer
 	tls       bool
@@ -302,8 +314,10 @@ func (sc *serverCtx) addInternal(lv *locationView) bool {
 	return true
 }
 
-func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, error) {
-	sc := &serverCtx{srv: srv, tls: tlsPort, seen: map[string]bool{}}
+// server is the view of srv's server block, without its locations: they
+// are built and written one at a time (serverLocations).
+func (r *renderer) server(srv *model.HTTPServer) (*serverView, error) {
+	tlsPort := r.tlsPorts[srv.Port]
 	listen := itoa(srv.Port)
 	behindStream := tlsPort && r.httpsBehindStream[srv.Port]
 	if behindStream {
@@ -321,6 +335,7 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 		Comment: comment(serverComment(srv)),
 		Listen:  listen,
 		RealIP:  behindStream,
+		srv:     srv,
 	}
 	switch {
 	case srv.Hostname == "" && !srv.Default:
@@ -351,7 +366,72 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 			}
 		}
 	}
+	return sv, nil
+}
 
+// blockID tells nginx locations apart: an exact match and a prefix of the
+// same quoted path are two.
+type blockID struct {
+	exact bool
+	path  string
+}
+
+// mayRepeat says which of a server's locations may give an nginx location
+// that another of them gives too, which must then be written once: those
+// whose paths are the same without their slashes (each of a location's
+// blocks has its path so, see location), and a few more whose paths share
+// a hash. Only their blocks are checked against each other, so that a
+// server of thousands of locations needs no set of all their blocks (its
+// largest transient allocation while servers.conf is written).
+func mayRepeat(locs []model.Location) []bool {
+	bits := uint64(64)
+	for bits < uint64(16*len(locs)) {
+		bits *= 2
+	}
+	once, twice := make([]uint64, bits/64), make([]uint64, bits/64)
+	bit := func(loc *model.Location) (int, uint64) {
+		h := pathHash(strings.Trim(loc.Path, "/")) & (bits - 1)
+		return int(h / 64), 1 << (h % 64)
+	}
+	for i := range locs {
+		w, m := bit(&locs[i])
+		if once[w]&m != 0 {
+			twice[w] |= m
+		}
+		once[w] |= m
+	}
+	out := make([]bool, len(locs))
+	for i := range locs {
+		w, m := bit(&locs[i])
+		out[i] = twice[w]&m != 0
+	}
+	return out
+}
+
+// pathHash is FNV-1a of s.
+func pathHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
+}
+
+// serverLocations builds the location blocks of sv's server in the order
+// they are written, and hands each to emit as soon as it is complete:
+// sv's own blocks, those of each model location in turn, the 404 for "/"
+// when no route has it, then the internal locations the others jump to
+// (internal true: emitted once the model location that added them is
+// complete, written after all others). No block is kept once emitted, so
+// the views of a server's thousands of locations never exist at once.
+func (r *renderer) serverLocations(sv *serverView, emit func(lv *locationView, internal bool) error) error {
+	srv := sv.srv
+	for _, lv := range sv.Locations {
+		if err := emit(lv, false); err != nil {
+			return err
+		}
+	}
+	sc := &serverCtx{srv: srv, tls: r.tlsPorts[srv.Port], seen: map[string]bool{}}
 	exact := map[string]bool{}
 	for _, loc := range srv.Locations {
 		if loc.Match == model.PathExact {
@@ -359,31 +439,44 @@ func (r *renderer) server(srv *model.HTTPServer, tlsPort bool) (*serverView, err
 		}
 	}
 	hasRoot := false
-	seenBlock := map[string]bool{}
+	repeated := mayRepeat(srv.Locations)
+	seenBlock := map[blockID]bool{}
 	for i := range srv.Locations {
 		loc := &srv.Locations[i]
 		blocks, err := r.location(sc, loc, exact)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, b := range blocks {
-			id := b.Match + b.Path
-			if seenBlock[id] {
-				continue // the translation step gave the same nginx location twice
+			if repeated[i] {
+				id := blockID{exact: b.Match != "", path: b.Path}
+				if seenBlock[id] {
+					continue // the translation step gave the same nginx location twice
+				}
+				seenBlock[id] = true
 			}
-			seenBlock[id] = true
-			if id == `"/"` {
+			if b.Match == "" && b.Path == `"/"` {
 				hasRoot = true
 			}
-			sv.Locations = append(sv.Locations, b)
+			if err := emit(b, false); err != nil {
+				return err
+			}
 		}
+		for _, in := range sc.internals {
+			if err := emit(in, true); err != nil {
+				return err
+			}
+		}
+		clear(sc.internals)
+		sc.internals = sc.internals[:0]
 	}
 	if !hasRoot {
 		// Without it nginx would serve files from its html folder.
-		sv.Locations = append(sv.Locations, &locationView{Comment: "no route matches", Path: `"/"`, Script: []string{"return 404;"}})
+		if err := emit(&locationView{Comment: "no route matches", Path: `"/"`, Script: []string{"return 404;"}}, false); err != nil {
+			return err
+		}
 	}
-	sv.Locations = append(sv.Locations, sc.internals...)
-	return sv, nil
+	return nil
 }
 
 func serverComment(srv *model.HTTPServer) string {

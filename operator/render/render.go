@@ -40,7 +40,9 @@ const (
 	FileStream = "stream.conf"
 )
 
-// configFiles maps each config file to the template that renders it.
+// configFiles are the config files, each with the template that renders
+// it, in the order Files lists them (servers.conf is written first:
+// RenderAfter).
 var configFiles = []struct{ file, tmpl string }{
 	{FileMain, "nginx.conf.tmpl"},
 	{FileHTTP, "http.conf.tmpl"},
@@ -49,6 +51,15 @@ var configFiles = []struct{ file, tmpl string }{
 	{FileServers, "servers.conf.tmpl"},
 	{FileStream, "stream.conf.tmpl"},
 }
+
+// templateOf is configFiles as a map.
+var templateOf = func() map[string]string {
+	m := map[string]string{}
+	for _, f := range configFiles {
+		m[f.file] = f.tmpl
+	}
+	return m
+}()
 
 var parsedTemplates = template.Must(template.New("").
 	Funcs(templateFuncs()).
@@ -65,6 +76,7 @@ func templateFuncs() template.FuncMap {
 	funcs["q"] = quote
 	funcs["qv"] = quoteValue
 	funcs["comment"] = comment
+	funcs["server"] = server
 	funcs["locations"] = locations
 	funcs["upstreams"] = upstreams
 	return funcs
@@ -140,15 +152,20 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 	if err != nil {
 		return Files{}, Fragments{}, err
 	}
+	v.r = r
+	v.fragments = newFragmentCache(prev)
+	// servers.conf first: its locations add the maps, splits and refusals
+	// the other files depend on while it is written (finish).
+	servers, serverRanges, err := v.execute(FileServers, prev)
+	if err != nil {
+		return Files{}, Fragments{}, err
+	}
+	if err := r.finish(v); err != nil {
+		return Files{}, Fragments{}, err
+	}
 	if err := r.refusedError(); err != nil {
 		return Files{}, Fragments{}, err
 	}
-	v.fragments = newFragmentCache(prev)
-	locations := 0
-	for _, s := range v.Servers {
-		locations += len(s.Locations)
-	}
-	v.rec.marks = make([]sourceMark, 0, 2*locations) // a begin and an end each
 	v.Upstreams.fragments = v.fragments
 	if v.Stream != nil {
 		v.Stream.Upstreams.fragments = v.fragments
@@ -158,19 +175,17 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 		if f.file == FileStream && v.Stream == nil {
 			continue
 		}
-		var buf bytes.Buffer
-		buf.Grow(v.sizeHint(f.file, prev.sizes[f.file]))
-		v.rec.start(&buf)
-		v.fragments.start(&buf)
-		if err := parsedTemplates.ExecuteTemplate(&buf, f.tmpl, v); err != nil {
-			return Files{}, Fragments{}, fmt.Errorf("render %s: %w", f.file, err)
+		data, ranges := servers, serverRanges
+		if f.file != FileServers {
+			if data, ranges, err = v.execute(f.file, prev); err != nil {
+				return Files{}, Fragments{}, err
+			}
 		}
-		if err := checkTokens(f.file, buf.Bytes()); err != nil {
+		if err := checkTokens(f.file, data); err != nil {
 			return Files{}, Fragments{}, err
 		}
-		files.Config[f.file] = trimmed(buf.Bytes())
-		v.fragments.settle(f.file, files.Config[f.file])
-		if ranges := v.rec.ranges(); len(ranges) > 0 {
+		files.Config[f.file] = data
+		if len(ranges) > 0 {
 			files.Sources[f.file] = ranges
 		}
 	}
@@ -190,6 +205,27 @@ func RenderAfter(gw *model.Gateway, prev Fragments) (Files, Fragments, error) {
 	return files, v.fragments.fragments(), nil
 }
 
+// execute writes file from its template, into a buffer grown once from
+// its size in the last render (prev), and returns its bytes and line
+// sources. The bytes must not change afterwards: the fragments
+// written into them are substrings of them (settle).
+func (v *view) execute(file string, prev Fragments) ([]byte, []LineRange, error) {
+	var buf bytes.Buffer
+	buf.Grow(v.sizeHint(file, prev.sizes[file]))
+	v.rec.start(&buf, prev.ranges[file])
+	v.fragments.start(file, &buf)
+	if err := parsedTemplates.ExecuteTemplate(&buf, templateOf[file], v); err != nil {
+		if v.err != nil {
+			return nil, nil, v.err // the model's, not the template's
+		}
+		return nil, nil, fmt.Errorf("render %s: %w", file, err)
+	}
+	data := trimmed(buf.Bytes())
+	ranges := v.rec.ranges()
+	v.fragments.settle(data, len(ranges))
+	return data, ranges, nil
+}
+
 // view is what the templates see. Every string in it is already quoted or
 // made of safe identifiers; the templates only lay it out.
 type view struct {
@@ -205,13 +241,19 @@ type view struct {
 	// (stub_status) on a unix socket, read by the sidecar's metrics
 	// (dataplane.NginxStatusSocket).
 	StatusListen, StatusURI string
-	Servers                 []*serverView
+	// Servers are the model's: the function server builds the view of
+	// each in turn while servers.conf is written.
+	Servers []*model.HTTPServer
 	// Stream is the `stream` context, nil without TCP, UDP and TLS
 	// listeners.
 	Stream *streamView
 
 	rec       sourceRecorder // see Begin and End
 	fragments *fragmentCache // see Fragments
+	r         *renderer      // builds the servers' blocks (server, locations)
+	// err is the error of building a server's blocks while its template
+	// ran, returned as it is rather than wrapped in the template's.
+	err error
 }
 
 type mainView struct {
@@ -263,7 +305,7 @@ type upstreamsView struct {
 	// Upstreams are the model's: the function upstreams writes them,
 	// building an upstream's view (upstreamViewOf) only when its text is
 	// not reused.
-	Upstreams []model.Upstream
+	Upstreams []*model.Upstream
 	// refs are their nginx names, in the same order.
 	refs []string
 	// fragments reuses the upstreams' texts (see upstreams).
@@ -291,7 +333,10 @@ type serverView struct {
 	// run before any location.
 	TLSDirectives []kv
 	Script        []string
-	Locations     []*locationView
+	// Locations are the server's own blocks, written before its routes'
+	// (serverLocations).
+	Locations []*locationView
+	srv       *model.HTTPServer
 }
 
 // locationView is one `location`. Script holds rewrite-module directives
@@ -342,7 +387,7 @@ func (v *view) sizeHint(file string, last int) int {
 	case FileServers:
 		n := 0
 		for _, s := range v.Servers {
-			n += 512 + 320*len(s.Locations)
+			n += 512 + 640*len(s.Locations) // ~2 blocks each
 		}
 		return n
 	case FileMaps:

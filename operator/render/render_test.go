@@ -9,6 +9,7 @@ import (
 	"text/template"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 )
 
@@ -118,4 +119,37 @@ func TestSafeNamesAreTheRegexps(t *testing.T) {
 			t.Errorf("isSafeFileName(%q) = %v, the regexp says %v", name, got, want)
 		}
 	}
+}
+
+// TestRepeatedLocationsWrittenOnce: model locations that give the same
+// nginx location (a prefix with and without its slash, the root twice)
+// write it once, the first one's, among
+// many locations that do not repeat (mayRepeat checks only some of them
+// against each other); nginx would refuse a duplicate location.
+func TestRepeatedLocationsWrittenOnce(t *testing.T) {
+	up := upstream("default_web_80")
+	first, later := proxyRule("r0", "first", up.Name), proxyRule("r1", "later", up.Name)
+	locs := []model.Location{prefix("/a", always(first)), exact("/b", always(first)), prefix("/", always(first))}
+	for i := range 3000 {
+		locs = append(locs, prefix(fmt.Sprintf("/other-%d", i), always(first)))
+	}
+	locs = append(locs, prefix("/a/", always(later)), exact("/a", always(later)), prefix("/b/", always(later)), prefix("//", always(later)))
+	files, err := Render(gateway(80, map[string][]model.Location{"example.com": locs}, up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, conf, _ := strings.Cut(string(files.Config[FileServers]), `host "example.com"`)
+	for _, loc := range []string{`location = "/a" {`, `location "/a/" {`, `location = "/b" {`, `location "/b/" {`, `location "/" {`, `location "/other-2999/" {`} {
+		if n := strings.Count(conf, loc+"\n"); n != 1 {
+			t.Errorf("%s written %d times, want once", loc, n)
+		}
+	}
+	// The later rule's own are "= /a" (an exact match's block is the
+	// exact match's) and "/b/"; the repeated ones are the first's.
+	if n := strings.Count(conf, "/later/0/"); n != 2 {
+		t.Errorf("the later rule serves %d locations, want 2 (\"= /a\", \"/b/\")", n)
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, merged(files))
+	testenv.RequireNginxTest(t, dir)
 }

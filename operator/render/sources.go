@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -33,17 +34,19 @@ func (s Sources) At(file string, line int) (model.RouteRef, bool) {
 }
 
 // sourceRecorder notes, while a template executes, where each block of a
-// route starts and ends in the file being written. The templates call
-// view.Begin and view.End, which write nothing, so the rendered bytes are
-// the same with or without the recorder.
+// route starts and ends in the file being written, as line ranges built
+// as the blocks end (lines counted once through the file). The templates
+// call view.Begin and view.End, which write nothing, so the rendered
+// bytes are the same with or without the recorder.
 type sourceRecorder struct {
-	buf   *bytes.Buffer
-	marks []sourceMark
-}
-
-type sourceMark struct {
-	offset int
-	route  *model.RouteRef // nil: end of a block
+	buf *bytes.Buffer
+	out []LineRange
+	// open is the route of the block begun at openAt and not ended (nil:
+	// none); last the route of out's last range, which ended at lastEnd.
+	open, last      *model.RouteRef
+	openAt, lastEnd int
+	// line is the line number at byte pos of buf.
+	line, pos int
 }
 
 // Begin marks the start of a block written for route (nil: ours).
@@ -58,50 +61,62 @@ func (v *view) Begin(route *model.RouteRef) string {
 // offset.
 func (v *view) beginAt(route *model.RouteRef, offset int) {
 	if route != nil && v.rec.buf != nil {
-		v.rec.marks = append(v.rec.marks, sourceMark{offset: offset, route: route})
+		v.rec.open, v.rec.openAt = route, offset
 	}
 }
 
 // End marks the end of the block last begun (its closing line).
 func (v *view) End() string {
 	if v.rec.buf != nil {
-		v.endAt(v.rec.buf.Len())
+		v.rec.end(v.rec.buf.Len())
 	}
 	return ""
 }
 
-// endAt marks the end of the block last begun at offset.
-func (v *view) endAt(offset int) {
-	if n := len(v.rec.marks); n > 0 && v.rec.marks[n-1].route != nil {
-		v.rec.marks = append(v.rec.marks, sourceMark{offset: offset})
+// end ends the open block at offset. Blocks of one rule with only blank
+// lines between them (the exact and the prefix location of a path prefix,
+// a rule's internal locations) make one range: a blank line is nobody's
+// error, and a Gateway's thousands of routes keep half the ranges (the
+// operator keeps the sources of its last configs).
+func (r *sourceRecorder) end(offset int) {
+	route := r.open
+	if route == nil {
+		return
 	}
-}
-
-// start begins recording for a file written into buf.
-func (r *sourceRecorder) start(buf *bytes.Buffer) {
-	r.buf, r.marks = buf, r.marks[:0]
-}
-
-// ranges turns the marks of the file just written into line ranges,
-// counting newlines once through the file.
-func (r *sourceRecorder) ranges() []LineRange {
+	r.open = nil
 	data := r.buf.Bytes()
-	out := make([]LineRange, 0, len(r.marks)/2)
-	line, pos := 1, 0
-	lineAt := func(offset int) int {
-		line += bytes.Count(data[pos:offset], []byte{'\n'})
-		pos = offset
-		return line
+	if r.last != nil && *r.last == *route && r.lastEnd <= r.openAt && len(bytes.Trim(data[r.lastEnd:r.openAt], " \n")) == 0 {
+		r.out[len(r.out)-1].To = r.lineAt(data, offset)
+	} else {
+		from := r.lineAt(data, r.openAt)
+		r.out = append(r.out, LineRange{From: from, To: r.lineAt(data, offset), Route: *route})
 	}
-	for i := 0; i+1 < len(r.marks); i++ {
-		begin, end := r.marks[i], r.marks[i+1]
-		if begin.route == nil || end.route != nil {
-			continue
-		}
-		from := lineAt(begin.offset)
-		out = append(out, LineRange{From: from, To: lineAt(end.offset), Route: *begin.route})
-		i++
+	r.last, r.lastEnd = route, offset
+}
+
+// lineAt is the line of data[offset], offset at or after the last asked.
+func (r *sourceRecorder) lineAt(data []byte, offset int) int {
+	r.line += bytes.Count(data[r.pos:offset], []byte{'\n'})
+	r.pos = offset
+	return r.line
+}
+
+// start begins recording for a file written into buf, whose last render
+// had lastRanges ranges.
+func (r *sourceRecorder) start(buf *bytes.Buffer, lastRanges int) {
+	*r = sourceRecorder{buf: buf, line: 1}
+	if lastRanges > 0 {
+		r.out = make([]LineRange, 0, lastRanges+lastRanges/32+16)
 	}
-	r.buf = nil
+}
+
+// ranges are the line ranges of the file just written, without spare
+// capacity worth a copy (the operator keeps them).
+func (r *sourceRecorder) ranges() []LineRange {
+	out := r.out
+	if cap(out)-len(out) > len(out)/8+16 {
+		out = slices.Clone(out)
+	}
+	*r = sourceRecorder{}
 	return out
 }

@@ -10,8 +10,8 @@ import (
 var logRootLine = regexp.MustCompile(`^\s*root "/ngo/`)
 
 // TestSources: in every golden case, Files.Sources gives sorted,
-// disjoint ranges, each a whole block (its comment line to its closing
-// brace); every location root naming a route for the access log
+// disjoint ranges, each whole blocks (a comment line to a closing brace),
+// consecutive blocks of one rule in one range; every location root naming a route for the access log
 // (accesslog.go) lies in a range of that route; the lines of server blocks and settings are nobody's; and
 // rendering twice gives the same sources.
 func TestSources(t *testing.T) {
@@ -40,6 +40,9 @@ func TestSources(t *testing.T) {
 					}
 					if i > 0 && ranges[i-1].To >= r.From {
 						t.Errorf("%s: ranges %+v and %+v overlap or are unsorted", name, ranges[i-1], r)
+					}
+					if i > 0 && ranges[i-1].Route == r.Route && strings.TrimSpace(strings.Join(lines[ranges[i-1].To:r.From-1], "")) == "" {
+						t.Errorf("%s: ranges %+v and %+v of one rule with only blank lines between are not one", name, ranges[i-1], r)
 					}
 					if first := strings.TrimSpace(lines[r.From-1]); !strings.HasPrefix(first, "#") {
 						t.Errorf("%s:%d: range starts at %q, not a block's comment", name, r.From, first)
