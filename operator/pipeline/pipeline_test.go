@@ -262,4 +262,15 @@ func TestRerunGivesWhatRunGives(t *testing.T) {
 	if &a[0] != &b[0] {
 		t.Errorf("an endpoint change rendered the config again")
 	}
+
+	// The reconciler's run: the same, without the models.
+	path = "/changed-again"
+	in.HTTPRoutes[7].Spec.Rules[0].Matches[0].Path.Value = &path
+	lean, want := RerunWithoutModels(in, afterEndpoints.Memo), Run(in)
+	if !reflect.DeepEqual(lean.Files, want.Files) || !reflect.DeepEqual(lean.Encoded, want.Encoded) {
+		t.Fatalf("RerunWithoutModels' files or encoding differ from Run's")
+	}
+	if gw := lean.Output.Gateways[0]; gw.Model != nil || !lean.Served(gw.NamespacedName) {
+		t.Errorf("RerunWithoutModels kept the model (%v) or lost that the Gateway was served", gw.Model != nil)
+	}
 }
