@@ -147,6 +147,13 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 			// what is closest to its render: this round's files when it
 			// made any, else what is left of the earlier run's.
 			delete(earlier, nn)
+			// Of the earlier source document only its size is read (it
+			// sizes the new one's buffer): a changed model changes it, so
+			// it is compared with nothing and let go before the render.
+			lastSource := len(before.files.Config[dataplane.SourceFile])
+			prevConfig := maps.Clone(before.files.Config)
+			delete(prevConfig, dataplane.SourceFile)
+			before.files = render.Files{}
 			files, fragments, err := render.RenderAfter(m, before.fragments)
 			before.fragments = render.Fragments{} // rendered again
 			var re *render.RefusedError
@@ -164,7 +171,7 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 				res.Errors[nn] = err
 				earlier[nn] = before
 			default:
-				encoded := encode(m, files, before)
+				encoded := encode(m, files, lastSource, prevConfig, before.encoded)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
 					earlier[nn] = memoGateway{files: files, encoded: encoded, fragments: fragments}
 					newest := newestRoutes(in, res.Output, nn, refused)
@@ -202,19 +209,14 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 	}
 }
 
-// encode writes the source document of model into files (it travels with
-// the files it describes: same ConfigMap, same hash, same staged tree) and
+// encode writes the source document of m into files (it travels with the
+// files it describes: same ConfigMap, same hash, same staged tree) and
 // encodes the config files for their ConfigMap, keeping the compressed
-// bytes of each file that before's files have byte for byte. before's
-// source document is let go before the new one is written: a changed
-// model changes it, so it is compared with nothing.
-func encode(m *model.Gateway, files render.Files, before memoGateway) resources.EncodedConfig {
-	lastSize := len(before.files.Config[dataplane.SourceFile])
-	prevConfig := maps.Clone(before.files.Config)
-	delete(prevConfig, dataplane.SourceFile)
-	before.files = render.Files{}
-	files.Config[dataplane.SourceFile] = configsource.Encode(m, files.Sources, lastSize)
-	encoded := resources.EncodeConfigAfter(files.Config, prevConfig, before.encoded)
+// bytes (in prev) of each file that prevConfig has byte for byte.
+// lastSource is the size of the last source document of the Gateway.
+func encode(m *model.Gateway, files render.Files, lastSource int, prevConfig map[string][]byte, prev resources.EncodedConfig) resources.EncodedConfig {
+	files.Config[dataplane.SourceFile] = configsource.Encode(m, files.Sources, lastSource)
+	encoded := resources.EncodeConfigAfter(files.Config, prevConfig, prev)
 	encoded.Hash = resources.ConfigHash(files)
 	return encoded
 }
