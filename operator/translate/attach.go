@@ -158,7 +158,10 @@ func (b *translator) attach(rs *routeState, ref gatewayv1.ParentReference, gs *g
 		found = kept
 	}
 	for _, a := range found {
-		a.listener.attached[rs.key] = true
+		if l := a.listener; l.attachedRoutes == 0 || l.lastAttached != rs.key {
+			l.attachedRoutes++
+			l.lastAttached = rs.key
+		}
 		gs.attachments = append(gs.attachments, a)
 	}
 	return true, gatewayv1.RouteReasonAccepted, "route is accepted"

@@ -208,7 +208,7 @@ func Translate(in Input) Output {
 		for _, gs := range ordered {
 			gs.attachments = nil
 			for _, l := range gs.listeners {
-				l.attached = map[RouteKey]bool{}
+				l.attachedRoutes, l.lastAttached = 0, RouteKey{}
 			}
 		}
 		clear(out.Routes)
