@@ -80,10 +80,10 @@ type Reconciler struct {
 	lastRunKey   translate.Key
 	lastRunValid bool
 	// routeStatusWritten holds, per route whose status this process wrote,
-	// the resourceVersion the write was based on and what it wrote: while
-	// the cache still shows that version it has not seen the write yet, and
-	// comparing with it would write the same status again (a second write,
-	// or a conflict).
+	// the resourceVersion the write was based on and the translation's
+	// entries it wrote: while the cache still shows that version it has not
+	// seen the write yet, and comparing with it would write the same status
+	// again (a second write, or a conflict).
 	routeStatusWritten map[translate.RouteKey]writtenStatus
 	// digests are those of the config ConfigMaps' data the reconciler
 	// compared with the cache's (sameConfigMap).
@@ -303,11 +303,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		gw := &in.Gateways[i]
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
-	generations := routeGenerations(in)
+	generations := changedRouteGenerations(&in)
 	if _, err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
 		return reconcile.Result{}, err
 	}
-	for route, msg := range r.mem.refusedRoutes(generations) {
+	for route, msg := range r.mem.refusedRoutes(&in) {
 		if in.Refused == nil {
 			in.Refused = map[translate.RouteKey]string{}
 		}
