@@ -108,8 +108,10 @@ func routeObjects(in *translate.Input) []routeObject {
 // writtenStatus is a route status this process wrote (see
 // Reconciler.routeStatusWritten).
 type writtenStatus struct {
-	base    string // the resourceVersion the write was based on
-	parents []gatewayv1.RouteParentStatus
+	base string // the resourceVersion the write was based on
+	// ours are the translation's entries the write was composed from (no
+	// copy: Output.Routes' own, which the last run keeps anyway).
+	ours []gatewayv1.RouteParentStatus
 }
 
 // writeRouteStatuses replaces, in each route's status.parents, the entries
@@ -124,12 +126,18 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 	for _, route := range routes {
 		seen[route.key] = true
 		base := route.obj.GetResourceVersion()
-		current := *route.parents
 		if w, ok := r.routeStatusWritten[route.key]; ok && w.base == base {
-			current = w.parents // the cache has not caught up with our last write
+			// The cache has not seen our last write yet: the status is
+			// what it wrote while the translation says the same. Else a
+			// write based on this version conflicts, and the reconcile
+			// runs again once the cache has caught up.
+			if sameRouteParents(w.ours, ours[route.key]) {
+				continue
+			}
 		} else {
 			delete(r.routeStatusWritten, route.key)
 		}
+		current := *route.parents
 		parents := mergeRouteParents(current, ours[route.key], now)
 		if sameRouteParents(parents, current) {
 			continue
@@ -148,7 +156,7 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			errs = append(errs, fmt.Errorf("writing status of %s %s: %w", route.key.Kind, route.key.NamespacedName, err))
 			continue
 		}
-		r.routeStatusWritten[route.key] = writtenStatus{base: base, parents: parents}
+		r.routeStatusWritten[route.key] = writtenStatus{base: base, ours: ours[route.key]}
 		r.recordRefusals(route.obj, parentRefusalEvents("spec.parentRefs", current, parents, routeParentEntry))
 	}
 	for key := range r.routeStatusWritten {
