@@ -95,13 +95,15 @@ type Reconciler struct {
 // not hold every pod or Deployment of the cluster. Services and Secrets stay
 // unfiltered: routes and listeners reference any of them; so do
 // ConfigMaps, which BackendTLSPolicies reference (keepConfigMapDataWeUse).
+// The routes, the most numerous objects, share the strings they repeat
+// (shareRouteStrings).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
 	gatewayPods := labels.NewSelector()
 	if req, err := labels.NewRequirement(dataplane.LabelGatewayNamespace, selection.Exists, nil); err == nil {
 		gatewayPods = gatewayPods.Add(*req)
 	}
-	return cache.Options{
+	opts := cache.Options{
 		DefaultTransform: stripUnread,
 		ByObject: map[client.Object]cache.ByObject{
 			// Every ConfigMap: a BackendTLSPolicy may reference any;
@@ -115,6 +117,10 @@ func CacheOptions() cache.Options {
 			&corev1.Secret{}:         {Transform: keepSecretDataWeUse},
 		},
 	}
+	for _, k := range routeKinds {
+		opts.ByObject[k.object] = cache.ByObject{Transform: k.cacheTransform}
+	}
+	return opts
 }
 
 // stripUnread is the cache's transform of every object (the others call

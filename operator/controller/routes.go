@@ -34,6 +34,9 @@ type routeKind struct {
 	read func(ctx context.Context, c client.Reader, in *translate.Input) error
 	// objects are the input's routes of the kind, for status writes.
 	objects func(in *translate.Input) []routeObject
+	// cacheTransform is the cache's transform of the kind: stripUnread,
+	// and the strings its routes repeat shared (shareRouteStrings).
+	cacheTransform func(obj any) (any, error)
 }
 
 var routeKinds = []routeKind{
@@ -92,6 +95,12 @@ func listedRouteKind[R any, PR interface {
 				})
 			}
 			return out
+		},
+		cacheTransform: func(obj any) (any, error) {
+			if r, ok := obj.(PR); ok {
+				shareRouteStrings(r, *parents(r))
+			}
+			return stripUnread(obj)
 		},
 	}
 }
