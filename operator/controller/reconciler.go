@@ -309,11 +309,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		gw := &in.Gateways[i]
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
-	generations := changedRouteGenerations(&in)
+	// The routes of every kind, as the status writer sees them (listed
+	// once: 80 bytes a route, on every reconcile).
+	routes := routeObjects(&in)
+	generations := changedRouteGenerations(routes)
 	if _, err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
 		return reconcile.Result{}, err
 	}
-	for route, msg := range r.mem.refusedRoutes(&in) {
+	for route, msg := range r.mem.refusedRoutes(routes) {
 		if in.Refused == nil {
 			in.Refused = map[translate.RouteKey]string{}
 		}
@@ -408,7 +411,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 	routeStatusStart := time.Now()
-	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
+	if err := r.writeRouteStatuses(ctx, routes, statuses.Routes, now); err != nil {
 		errs = append(errs, err)
 	}
 	timeStep("route statuses", routeStatusStart)

@@ -148,13 +148,13 @@ func (m *dataPlaneMemory) noteRejections(gw types.NamespacedName, reports map[st
 
 // refusedRoutes drops the refusals of routes gone or changed (another
 // generation) and returns the others, for translate.Input.Refused.
-func (m *dataPlaneMemory) refusedRoutes(in *translate.Input) map[translate.RouteKey]string {
+func (m *dataPlaneMemory) refusedRoutes(routes []routeObject) map[translate.RouteKey]string {
 	out := map[translate.RouteKey]string{}
 	if len(m.refused) == 0 {
 		return out
 	}
 	generations := map[translate.RouteKey]int64{}
-	for _, r := range routeObjects(in) {
+	for _, r := range routes {
 		generations[r.key] = r.obj.GetGeneration()
 	}
 	for key, msg := range m.refused {
@@ -167,14 +167,14 @@ func (m *dataPlaneMemory) refusedRoutes(in *translate.Input) map[translate.Route
 	return out
 }
 
-// changedRouteGenerations maps each route of the input whose
+// changedRouteGenerations maps each of the routes whose
 // metadata.generation is not 1 to it; the others (generationOf) were
 // created and never changed, most routes of a cluster. Every route's took
 // ~0.5 MiB at 5,000 routes, for the reconcile in flight and again for
 // each config remembered (renderedConfig).
-func changedRouteGenerations(in *translate.Input) map[translate.RouteKey]int64 {
+func changedRouteGenerations(routes []routeObject) map[translate.RouteKey]int64 {
 	out := map[translate.RouteKey]int64{}
-	for _, r := range routeObjects(in) {
+	for _, r := range routes {
 		if gen := r.obj.GetGeneration(); gen != 1 {
 			out[r.key] = gen
 		}

@@ -23,8 +23,8 @@ func TestDataPlaneMemory(t *testing.T) {
 	poison := translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: "ns", Name: "poison"}}
 	sources := render.Sources{"servers.conf": {{From: 10, To: 20, Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "ns", Name: "poison"}}}}
 	m := newDataPlaneMemory()
-	at := func(generation int64) *translate.Input {
-		return &translate.Input{HTTPRoutes: []gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "poison", Generation: generation}}}}
+	at := func(generation int64) []routeObject {
+		return routeObjects(&translate.Input{HTTPRoutes: []gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "poison", Generation: generation}}}})
 	}
 	m.remember(gw, renderedConfig{hash: "h1", sources: sources, generations: changedRouteGenerations(at(3))})
 	rejected := func(hash, msg string) map[string]dataplane.PodReport {
@@ -65,7 +65,7 @@ func TestDataPlaneMemory(t *testing.T) {
 	if refused := m.refusedRoutes(at(1)); len(refused) != 1 {
 		t.Errorf("the route at generation 1 is not refused: %v", refused)
 	}
-	if refused := m.refusedRoutes(&translate.Input{}); len(refused) != 0 || len(m.refused) != 0 {
+	if refused := m.refusedRoutes(nil); len(refused) != 0 || len(m.refused) != 0 {
 		t.Errorf("a deleted route is still refused: %v", m.refused)
 	}
 	// Only the latest configs are remembered.

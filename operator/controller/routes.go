@@ -32,8 +32,9 @@ type routeKind struct {
 	object client.Object
 	// read lists the kind from the cache into in.
 	read func(ctx context.Context, c client.Reader, in *translate.Input) error
-	// objects are the input's routes of the kind, for status writes.
-	objects func(in *translate.Input) []routeObject
+	// appendObjects appends the input's routes of the kind to out, for
+	// status writes.
+	appendObjects func(out []routeObject, in *translate.Input) []routeObject
 	// cacheTransform is the cache's transform of the kind: stripUnread,
 	// and the strings its routes repeat shared (shareRouteStrings).
 	cacheTransform func(obj any) (any, error)
@@ -81,9 +82,8 @@ func listedRouteKind[R any, PR interface {
 			*field(in) = items(list)
 			return err
 		},
-		objects: func(in *translate.Input) []routeObject {
+		appendObjects: func(out []routeObject, in *translate.Input) []routeObject {
 			routes := *field(in)
-			out := make([]routeObject, 0, len(routes))
 			parentsOf := func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) }
 			for i := range routes {
 				r := PR(&routes[i])
@@ -107,9 +107,10 @@ func listedRouteKind[R any, PR interface {
 
 // routeObjects lists the routes of every kind in the input.
 func routeObjects(in *translate.Input) []routeObject {
-	var out []routeObject
+	n := len(in.HTTPRoutes) + len(in.GRPCRoutes) + len(in.TCPRoutes) + len(in.UDPRoutes) + len(in.TLSRoutes)
+	out := make([]routeObject, 0, n)
 	for _, k := range routeKinds {
-		out = append(out, k.objects(in)...)
+		out = k.appendObjects(out, in)
 	}
 	return out
 }
@@ -147,6 +148,9 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			delete(r.routeStatusWritten, route.key)
 		}
 		current := *route.parents
+		if oursAlreadyIn(current, ours[route.key]) {
+			continue
+		}
 		parents := mergeRouteParents(current, ours[route.key], now)
 		if sameRouteParents(parents, current) {
 			continue
