@@ -348,13 +348,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		// Of the last run only its memo is read from here on: its
 		// translation (every route's status) is let go before this one is
 		// built rather than kept alive beside it. Nothing here reads a
-		// model: each is let go once its files are written (at 5,000
-		// routes ~3 MiB, and with GOGC=50 every MiB kept raises the heap's
-		// goal by half as much); Result.Served says which Gateways had one,
-		// translate.Reendpoint needs only the endpoints.
+		// model or the plain source document (RerunLean): the models are
+		// let go once their files are written (at 5,000 routes ~3 MiB, and
+		// with GOGC=50 every MiB kept raises the heap's goal by half as
+		// much), the document once compressed; Result.Served says which
+		// Gateways had a model, translate.Reendpoint needs only the
+		// endpoints.
 		memo := r.lastRun.Memo
 		r.lastRun, r.lastRunValid = pipeline.Result{}, false
-		piped = pipeline.RerunWithoutModels(in, memo)
+		piped = pipeline.RerunLean(in, memo)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}
 	timeStep("pipeline", pipeStart)

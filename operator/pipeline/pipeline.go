@@ -81,6 +81,10 @@ type memoGateway struct {
 	encoded resources.EncodedConfig
 	// fragments are the location texts of its render (render.Fragments).
 	fragments render.Fragments
+	// sourceSize is the size of its source document, which sizes the
+	// next one's buffer; lean: files do not hold the document (RerunLean).
+	sourceSize int
+	lean       bool
 }
 
 // Run translates in, renders every accepted Gateway and refuses the routes
@@ -91,21 +95,24 @@ func Run(in translate.Input) Result {
 
 // Rerun is Run reusing what an earlier run rendered (its Result.Memo).
 func Rerun(in translate.Input, prev Memo) Result {
-	return rerun(in, prev, true)
-}
-
-// RerunWithoutModels is Rerun for a caller that reads no model (the
-// reconciler): each Gateway's model is let go as soon as its source
-// document is written, rather than kept alive beside its files, that
-// document and their compression while those are made (at 5,000 routes
-// the model is ~3 MiB, and with GOGC=50 every MiB live in the middle of a
-// run raises the heap's goal by half as much). Result.Served still says
-// which Gateways had one; everything else is Rerun's.
-func RerunWithoutModels(in translate.Input, prev Memo) Result {
 	return rerun(in, prev, false)
 }
 
-func rerun(in translate.Input, prev Memo, keepModels bool) Result {
+// RerunLean is Rerun for a caller that reads neither the models nor the
+// plain source document (the reconciler: it writes Encoded). Each
+// Gateway's model is let go as soon as its source document is written,
+// rather than kept alive beside its files, that document and their
+// compression while those are made (at 5,000 routes the model is ~3 MiB,
+// and with GOGC=50 every MiB live in the middle of a run raises the heap's
+// goal by half as much); Result.Served still says which Gateways had one.
+// Files hold no dataplane.SourceFile (Encoded does), nor does the Memo:
+// the document (~2 MiB) is not kept from one run to the next. Everything
+// else is Rerun's, and a Memo of either serves the other.
+func RerunLean(in translate.Input, prev Memo) Result {
+	return rerun(in, prev, true)
+}
+
+func rerun(in translate.Input, prev Memo, lean bool) Result {
 	memo := Memo{gateways: map[types.NamespacedName]memoGateway{}}
 	// What the earlier run rendered of a Gateway is let go as this run no
 	// longer needs it (its location texts once rendered again, its source
@@ -131,13 +138,13 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 			if m == nil {
 				continue
 			}
-			if !keepModels {
+			if lean {
 				gw.Model = nil // Served still says it had one
 			}
 			nn := gw.NamespacedName
 			digest, digested := modelDigest(m)
 			before, known := earlier[nn]
-			if known && digested && before.model == digest {
+			if known && digested && before.model == digest && (lean || !before.lean) {
 				// Rendered, encoded and within budget before.
 				res.Files[nn], res.Encoded[nn] = before.files, before.encoded
 				memo.gateways[nn] = before
@@ -150,7 +157,7 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 			// Of the earlier source document only its size is read (it
 			// sizes the new one's buffer): a changed model changes it, so
 			// it is compared with nothing and let go before the render.
-			lastSource := len(before.files.Config[dataplane.SourceFile])
+			lastSource := before.sourceSize
 			prevConfig := maps.Clone(before.files.Config)
 			delete(prevConfig, dataplane.SourceFile)
 			before.files = render.Files{}
@@ -173,7 +180,7 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 			default:
 				encoded := encode(m, files, lastSource, prevConfig, before.encoded)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
-					earlier[nn] = memoGateway{files: files, encoded: encoded, fragments: fragments}
+					earlier[nn] = memoGateway{files: files, encoded: encoded, fragments: fragments, sourceSize: len(files.Config[dataplane.SourceFile])}
 					newest := newestRoutes(in, res.Output, nn, refused)
 					if len(newest) == 0 {
 						res.Errors[nn] = fmt.Errorf("the nginx config %s, and no route is left to refuse", msg)
@@ -189,10 +196,14 @@ func rerun(in translate.Input, prev Memo, keepModels bool) Result {
 					res.Errors[nn] = fmt.Errorf("the nginx config %s", msg)
 					continue
 				}
+				sourceSize := len(files.Config[dataplane.SourceFile])
+				if lean {
+					delete(files.Config, dataplane.SourceFile) // a map of this run's render
+				}
 				res.Files[nn] = files
 				res.Encoded[nn] = encoded
 				if digested {
-					memo.gateways[nn] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments}
+					memo.gateways[nn] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments, sourceSize: sourceSize, lean: lean}
 					earlier[nn] = memo.gateways[nn]
 				}
 			}
