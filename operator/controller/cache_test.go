@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"encoding/json"
 	"maps"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -121,7 +124,8 @@ func TestCacheStripsWhatNothingReads(t *testing.T) {
 		obj       client.Object
 		transform func(any) (any, error)
 	}{
-		"HTTPRoute": {&gatewayv1.HTTPRoute{ObjectMeta: objectMeta()}, CacheOptions().DefaultTransform},
+		"HTTPRoute": {&gatewayv1.HTTPRoute{ObjectMeta: objectMeta()}, CacheOptions().ByObject[routeKinds[0].object].Transform},
+		"Gateway":   {&gatewayv1.Gateway{ObjectMeta: objectMeta()}, CacheOptions().DefaultTransform},
 		"Secret":    {&corev1.Secret{ObjectMeta: objectMeta(), Type: corev1.SecretTypeTLS}, keepSecretDataWeUse},
 		"ConfigMap": {&corev1.ConfigMap{ObjectMeta: objectMeta()}, keepConfigMapDataWeUse},
 	} {
@@ -137,6 +141,49 @@ func TestCacheStripsWhatNothingReads(t *testing.T) {
 			t.Errorf("%s lost its other annotations: %v", name, got.GetAnnotations())
 		}
 	}
+}
+
+// TestCacheSharesRouteStrings: two routes decoded apart, with the same
+// namespace and status entries, hold one copy of those strings once
+// cached, and are what they were.
+func TestCacheSharesRouteStrings(t *testing.T) {
+	decoded := func(name string) *gatewayv1.HTTPRoute {
+		raw := `{"metadata":{"namespace":"ns","name":"` + name + `"},"status":{"parents":[{"parentRef":{"group":"gateway.networking.k8s.io","name":"gw"},
+			"controllerName":"nginx-operator.dev/gateway-controller","conditions":[{"type":"Accepted","status":"True",
+			"reason":"Accepted","message":"route is accepted","lastTransitionTime":"2026-01-01T00:00:00Z"}]}]}}`
+		r := &gatewayv1.HTTPRoute{}
+		if err := json.Unmarshal([]byte(raw), r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	transform := CacheOptions().ByObject[routeKinds[0].object].Transform
+	var cached []*gatewayv1.HTTPRoute
+	for _, name := range []string{"a", "b"} {
+		out, err := transform(decoded(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached = append(cached, out.(*gatewayv1.HTTPRoute))
+		if want := decoded(name); !equality.Semantic.DeepEqual(out, want) {
+			t.Errorf("route %s cached as %+v, want %+v", name, out, want)
+		}
+	}
+	a, b := cached[0], cached[1]
+	same := func(what, x, y string) {
+		if unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: two copies", what)
+		}
+	}
+	same("namespace", a.Namespace, b.Namespace)
+	same("controllerName", string(a.Status.Parents[0].ControllerName), string(b.Status.Parents[0].ControllerName))
+	same("parentRef name", string(a.Status.Parents[0].ParentRef.Name), string(b.Status.Parents[0].ParentRef.Name))
+	same("parentRef group", string(*a.Status.Parents[0].ParentRef.Group), string(*b.Status.Parents[0].ParentRef.Group))
+	ca, cb := a.Status.Parents[0].Conditions[0], b.Status.Parents[0].Conditions[0]
+	same("condition type", ca.Type, cb.Type)
+	same("condition status", string(ca.Status), string(cb.Status))
+	same("condition reason", ca.Reason, cb.Reason)
+	same("condition message", ca.Message, cb.Message)
 }
 
 // TestCacheDigestsConfigConfigMaps: of a Gateway's config and last-good

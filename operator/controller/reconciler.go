@@ -80,10 +80,10 @@ type Reconciler struct {
 	lastRunKey   translate.Key
 	lastRunValid bool
 	// routeStatusWritten holds, per route whose status this process wrote,
-	// the resourceVersion the write was based on and what it wrote: while
-	// the cache still shows that version it has not seen the write yet, and
-	// comparing with it would write the same status again (a second write,
-	// or a conflict).
+	// the resourceVersion the write was based on and the translation's
+	// entries it wrote: while the cache still shows that version it has not
+	// seen the write yet, and comparing with it would write the same status
+	// again (a second write, or a conflict).
 	routeStatusWritten map[translate.RouteKey]writtenStatus
 	// digests are those of the config ConfigMaps' data the reconciler
 	// compared with the cache's (sameConfigMap).
@@ -95,13 +95,15 @@ type Reconciler struct {
 // not hold every pod or Deployment of the cluster. Services and Secrets stay
 // unfiltered: routes and listeners reference any of them; so do
 // ConfigMaps, which BackendTLSPolicies reference (keepConfigMapDataWeUse).
+// The routes, the most numerous objects, share the strings they repeat
+// (shareRouteStrings).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
 	gatewayPods := labels.NewSelector()
 	if req, err := labels.NewRequirement(dataplane.LabelGatewayNamespace, selection.Exists, nil); err == nil {
 		gatewayPods = gatewayPods.Add(*req)
 	}
-	return cache.Options{
+	opts := cache.Options{
 		DefaultTransform: stripUnread,
 		ByObject: map[client.Object]cache.ByObject{
 			// Every ConfigMap: a BackendTLSPolicy may reference any;
@@ -115,6 +117,10 @@ func CacheOptions() cache.Options {
 			&corev1.Secret{}:         {Transform: keepSecretDataWeUse},
 		},
 	}
+	for _, k := range routeKinds {
+		opts.ByObject[k.object] = cache.ByObject{Transform: k.cacheTransform}
+	}
+	return opts
 }
 
 // stripUnread is the cache's transform of every object (the others call
@@ -303,11 +309,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		gw := &in.Gateways[i]
 		gateways[client.ObjectKeyFromObject(gw)] = gw
 	}
-	generations := routeGenerations(in)
+	// The routes of every kind, as the status writer sees them (listed
+	// once: 80 bytes a route, on every reconcile).
+	routes := routeObjects(&in)
+	generations := changedRouteGenerations(routes)
 	if _, err := r.refuseRejectedRoutes(ctx, gateways); err != nil {
 		return reconcile.Result{}, err
 	}
-	for route, msg := range r.mem.refusedRoutes(generations) {
+	for route, msg := range r.mem.refusedRoutes(routes) {
 		if in.Refused == nil {
 			in.Refused = map[translate.RouteKey]string{}
 		}
@@ -337,12 +346,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		r.lastRun, r.lastRunKey = piped, key
 	default:
 		// Of the last run only its memo is read from here on: its
-		// translation (every route's model and status) is let go before
-		// this one is built rather than kept alive beside it.
+		// translation (every route's status) is let go before this one is
+		// built rather than kept alive beside it. Nothing here reads a
+		// model or the plain source document (RerunLean): the models are
+		// let go once their files are written (at 5,000 routes ~3 MiB, and
+		// with GOGC=50 every MiB kept raises the heap's goal by half as
+		// much), the document once compressed; Result.Served says which
+		// Gateways had a model, translate.Reendpoint needs only the
+		// endpoints.
 		memo := r.lastRun.Memo
 		r.lastRun, r.lastRunValid = pipeline.Result{}, false
-		piped = pipeline.Rerun(in, memo)
-		releaseModels(&piped)
+		piped = pipeline.RerunLean(in, memo)
 		r.lastRun, r.lastRunKey, r.lastRunValid = piped, key, keyed
 	}
 	timeStep("pipeline", pipeStart)
@@ -399,7 +413,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		errs = append(errs, err)
 	}
 	routeStatusStart := time.Now()
-	if err := r.writeRouteStatuses(ctx, routeObjects(&in), statuses.Routes, now); err != nil {
+	if err := r.writeRouteStatuses(ctx, routes, statuses.Routes, now); err != nil {
 		errs = append(errs, err)
 	}
 	timeStep("route statuses", routeStatusStart)
@@ -608,19 +622,6 @@ func (r *Reconciler) writeLastGood(ctx context.Context, owner resources.Owner, r
 		return nil
 	}
 	return r.replaceConfigMap(ctx, owner, resources.LastGoodConfigMap(owner, result.Infrastructure, cfg.hash, cfg.encoded))
-}
-
-// releaseModels lets go of the Gateways' models once they are rendered:
-// nothing after the pipeline reads them (pipeline.Result.Served says which
-// Gateways had one, translate.Reendpoint needs only the endpoints), and the
-// reconciler keeps its last Result until the next change. At 5,000 routes
-// the model is ~9 MiB, three times the files rendered from it, and with
-// GOGC=50 every MiB kept between changes raises the heap's goal during the
-// next one by half as much.
-func releaseModels(res *pipeline.Result) {
-	for i := range res.Output.Gateways {
-		res.Output.Gateways[i].Model = nil
-	}
 }
 
 // patchConfigHash writes the wanted config hash, and since when it is

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -21,7 +23,10 @@ func TestDataPlaneMemory(t *testing.T) {
 	poison := translate.RouteKey{Kind: "HTTPRoute", NamespacedName: types.NamespacedName{Namespace: "ns", Name: "poison"}}
 	sources := render.Sources{"servers.conf": {{From: 10, To: 20, Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "ns", Name: "poison"}}}}
 	m := newDataPlaneMemory()
-	m.remember(gw, renderedConfig{hash: "h1", sources: sources, generations: map[translate.RouteKey]int64{poison: 3}})
+	at := func(generation int64) []routeObject {
+		return routeObjects(&translate.Input{HTTPRoutes: []gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "poison", Generation: generation}}}})
+	}
+	m.remember(gw, renderedConfig{hash: "h1", sources: sources, generations: changedRouteGenerations(at(3))})
 	rejected := func(hash, msg string) map[string]dataplane.PodReport {
 		return map[string]dataplane.PodReport{"p": {RejectedHash: hash, RejectedMessage: msg}}
 	}
@@ -38,18 +43,30 @@ func TestDataPlaneMemory(t *testing.T) {
 	if got := m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:15")); len(got) != 0 {
 		t.Errorf("refused again: %v", got)
 	}
-	refused := m.refusedRoutes(map[translate.RouteKey]int64{poison: 3})
+	refused := m.refusedRoutes(at(3))
 	if msg := refused[poison]; !strings.Contains(msg, "[emerg] bad in servers.conf:15") || !strings.Contains(msg, "rule 0") {
 		t.Errorf("refusal message %q", msg)
 	}
 	// The route changed: its refusal goes, and the old rejection (still on
 	// the pod) does not refuse the new generation.
-	if refused := m.refusedRoutes(map[translate.RouteKey]int64{poison: 4}); len(refused) != 0 {
+	if refused := m.refusedRoutes(at(4)); len(refused) != 0 {
 		t.Errorf("generation 4 refused: %v", refused)
 	}
 	m.noteRejections(gw, rejected("h1", "[emerg] bad in servers.conf:15"))
-	if refused := m.refusedRoutes(map[translate.RouteKey]int64{poison: 4}); len(refused) != 0 {
+	if refused := m.refusedRoutes(at(4)); len(refused) != 0 {
 		t.Errorf("generation 4 refused by generation 3's rejection: %v", refused)
+	}
+	// A route never changed (generation 1, not kept in generations) is
+	// refused at that generation; deleted, its refusal goes.
+	m.remember(gw, renderedConfig{hash: "h5", sources: sources, generations: changedRouteGenerations(at(1))})
+	if got := m.noteRejections(gw, rejected("h5", "[emerg] bad in servers.conf:15")); len(got) != 1 {
+		t.Fatalf("a route at generation 1 refused %v", got)
+	}
+	if refused := m.refusedRoutes(at(1)); len(refused) != 1 {
+		t.Errorf("the route at generation 1 is not refused: %v", refused)
+	}
+	if refused := m.refusedRoutes(nil); len(refused) != 0 || len(m.refused) != 0 {
+		t.Errorf("a deleted route is still refused: %v", m.refused)
 	}
 	// Only the latest configs are remembered.
 	for _, h := range []string{"h2", "h3", "h4"} {

@@ -32,8 +32,12 @@ type routeKind struct {
 	object client.Object
 	// read lists the kind from the cache into in.
 	read func(ctx context.Context, c client.Reader, in *translate.Input) error
-	// objects are the input's routes of the kind, for status writes.
-	objects func(in *translate.Input) []routeObject
+	// appendObjects appends the input's routes of the kind to out, for
+	// status writes.
+	appendObjects func(out []routeObject, in *translate.Input) []routeObject
+	// cacheTransform is the cache's transform of the kind: stripUnread,
+	// and the strings its routes repeat shared (shareRouteStrings).
+	cacheTransform func(obj any) (any, error)
 }
 
 var routeKinds = []routeKind{
@@ -78,9 +82,8 @@ func listedRouteKind[R any, PR interface {
 			*field(in) = items(list)
 			return err
 		},
-		objects: func(in *translate.Input) []routeObject {
+		appendObjects: func(out []routeObject, in *translate.Input) []routeObject {
 			routes := *field(in)
-			out := make([]routeObject, 0, len(routes))
 			parentsOf := func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) }
 			for i := range routes {
 				r := PR(&routes[i])
@@ -93,14 +96,21 @@ func listedRouteKind[R any, PR interface {
 			}
 			return out
 		},
+		cacheTransform: func(obj any) (any, error) {
+			if r, ok := obj.(PR); ok {
+				shareRouteStrings(r, *parents(r))
+			}
+			return stripUnread(obj)
+		},
 	}
 }
 
 // routeObjects lists the routes of every kind in the input.
 func routeObjects(in *translate.Input) []routeObject {
-	var out []routeObject
+	n := len(in.HTTPRoutes) + len(in.GRPCRoutes) + len(in.TCPRoutes) + len(in.UDPRoutes) + len(in.TLSRoutes)
+	out := make([]routeObject, 0, n)
 	for _, k := range routeKinds {
-		out = append(out, k.objects(in)...)
+		out = k.appendObjects(out, in)
 	}
 	return out
 }
@@ -108,8 +118,10 @@ func routeObjects(in *translate.Input) []routeObject {
 // writtenStatus is a route status this process wrote (see
 // Reconciler.routeStatusWritten).
 type writtenStatus struct {
-	base    string // the resourceVersion the write was based on
-	parents []gatewayv1.RouteParentStatus
+	base string // the resourceVersion the write was based on
+	// ours are the translation's entries the write was composed from (no
+	// copy: Output.Routes' own, which the last run keeps anyway).
+	ours []gatewayv1.RouteParentStatus
 }
 
 // writeRouteStatuses replaces, in each route's status.parents, the entries
@@ -124,11 +136,20 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 	for _, route := range routes {
 		seen[route.key] = true
 		base := route.obj.GetResourceVersion()
-		current := *route.parents
 		if w, ok := r.routeStatusWritten[route.key]; ok && w.base == base {
-			current = w.parents // the cache has not caught up with our last write
+			// The cache has not seen our last write yet: the status is
+			// what it wrote while the translation says the same. Else a
+			// write based on this version conflicts, and the reconcile
+			// runs again once the cache has caught up.
+			if sameRouteParents(w.ours, ours[route.key]) {
+				continue
+			}
 		} else {
 			delete(r.routeStatusWritten, route.key)
+		}
+		current := *route.parents
+		if oursAlreadyIn(current, ours[route.key]) {
+			continue
 		}
 		parents := mergeRouteParents(current, ours[route.key], now)
 		if sameRouteParents(parents, current) {
@@ -148,7 +169,7 @@ func (r *Reconciler) writeRouteStatuses(ctx context.Context, routes []routeObjec
 			errs = append(errs, fmt.Errorf("writing status of %s %s: %w", route.key.Kind, route.key.NamespacedName, err))
 			continue
 		}
-		r.routeStatusWritten[route.key] = writtenStatus{base: base, parents: parents}
+		r.routeStatusWritten[route.key] = writtenStatus{base: base, ours: ours[route.key]}
 		r.recordRefusals(route.obj, parentRefusalEvents("spec.parentRefs", current, parents, routeParentEntry))
 	}
 	for key := range r.routeStatusWritten {

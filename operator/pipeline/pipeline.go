@@ -14,6 +14,7 @@ import (
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/configsource"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
@@ -80,6 +81,10 @@ type memoGateway struct {
 	encoded resources.EncodedConfig
 	// fragments are the location texts of its render (render.Fragments).
 	fragments render.Fragments
+	// sourceSize is the size of its source document, which sizes the
+	// next one's buffer; lean: files do not hold the document (RerunLean).
+	sourceSize int
+	lean       bool
 }
 
 // Run translates in, renders every accepted Gateway and refuses the routes
@@ -90,7 +95,34 @@ func Run(in translate.Input) Result {
 
 // Rerun is Run reusing what an earlier run rendered (its Result.Memo).
 func Rerun(in translate.Input, prev Memo) Result {
+	return rerun(in, prev, false)
+}
+
+// RerunLean is Rerun for a caller that reads neither the models nor the
+// plain source document (the reconciler: it writes Encoded). Each
+// Gateway's model is let go as soon as its source document is written,
+// rather than kept alive beside its files, that document and their
+// compression while those are made (at 5,000 routes the model is ~3 MiB,
+// and with GOGC=50 every MiB live in the middle of a run raises the heap's
+// goal by half as much); Result.Served still says which Gateways had one.
+// Files hold no dataplane.SourceFile (Encoded does), nor does the Memo:
+// the document (~2 MiB) is not kept from one run to the next. Everything
+// else is Rerun's, and a Memo of either serves the other.
+func RerunLean(in translate.Input, prev Memo) Result {
+	return rerun(in, prev, true)
+}
+
+func rerun(in translate.Input, prev Memo, lean bool) Result {
 	memo := Memo{gateways: map[types.NamespacedName]memoGateway{}}
+	// What the earlier run rendered of a Gateway is let go as this run no
+	// longer needs it (its location texts once rendered again, its source
+	// document before the new one is written, the rest once the new files
+	// are compressed) rather than kept alive beside the new files until
+	// the run ends: a copy of the map, the caller's Memo is not changed.
+	earlier := maps.Clone(prev.gateways)
+	if earlier == nil {
+		earlier = map[types.NamespacedName]memoGateway{}
+	}
 	refused := maps.Clone(in.Refused)
 	if refused == nil {
 		refused = map[translate.RouteKey]string{}
@@ -100,19 +132,37 @@ func Rerun(in translate.Input, prev Memo) Result {
 		res := Result{Output: translate.Translate(in), Files: map[types.NamespacedName]render.Files{}, Encoded: map[types.NamespacedName]resources.EncodedConfig{},
 			Errors: map[types.NamespacedName]error{}, Refused: refused, Memo: memo}
 		added := false
-		for _, gw := range res.Output.Gateways {
-			if gw.Model == nil {
+		for i := range res.Output.Gateways {
+			gw := &res.Output.Gateways[i]
+			m := gw.Model
+			if m == nil {
 				continue
 			}
-			digest, digested := modelDigest(gw.Model)
-			before, known := prev.gateways[gw.NamespacedName]
-			if known && digested && before.model == digest {
+			if lean {
+				gw.Model = nil // Served still says it had one
+			}
+			nn := gw.NamespacedName
+			digest, digested := modelDigest(m)
+			before, known := earlier[nn]
+			if known && digested && before.model == digest && (lean || !before.lean) {
 				// Rendered, encoded and within budget before.
-				res.Files[gw.NamespacedName], res.Encoded[gw.NamespacedName] = before.files, before.encoded
-				memo.gateways[gw.NamespacedName] = before
+				res.Files[nn], res.Encoded[nn] = before.files, before.encoded
+				memo.gateways[nn] = before
 				continue
 			}
-			files, fragments, err := render.RenderAfter(gw.Model, before.fragments)
+			// From here on, earlier holds for a later round (routes refused)
+			// what is closest to its render: this round's files when it
+			// made any, else what is left of the earlier run's.
+			delete(earlier, nn)
+			// Of the earlier source document only its size is read (it
+			// sizes the new one's buffer): a changed model changes it, so
+			// it is compared with nothing and let go before the render.
+			lastSource := before.sourceSize
+			prevConfig := maps.Clone(before.files.Config)
+			delete(prevConfig, dataplane.SourceFile)
+			before.files = render.Files{}
+			files, fragments, err := render.RenderAfter(m, before.fragments)
+			before.fragments = render.Fragments{} // rendered again
 			var re *render.RefusedError
 			switch {
 			case errors.As(err, &re):
@@ -122,35 +172,39 @@ func Rerun(in translate.Input, prev Memo) Result {
 						refused[key], added = r.Message, true
 					}
 				}
-				res.Errors[gw.NamespacedName] = err // replaced by the next round
+				res.Errors[nn] = err // replaced by the next round
+				earlier[nn] = before
 			case err != nil:
-				res.Errors[gw.NamespacedName] = err
+				res.Errors[nn] = err
+				earlier[nn] = before
 			default:
-				// The source document travels with the files it describes
-				// (same ConfigMap, same hash, same staged tree).
-				files.Config[dataplane.SourceFile] = configsource.Encode(gw.Model, files.Sources, len(before.files.Config[dataplane.SourceFile]))
-				encoded := resources.EncodeConfigAfter(files.Config, before.files.Config, before.encoded)
-				encoded.Hash = resources.ConfigHash(files)
+				encoded := encode(m, files, lastSource, prevConfig, before.encoded)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
-					newest := newestRoutes(in, res.Output, gw.NamespacedName, refused)
+					earlier[nn] = memoGateway{files: files, encoded: encoded, fragments: fragments, sourceSize: len(files.Config[dataplane.SourceFile])}
+					newest := newestRoutes(in, res.Output, nn, refused)
 					if len(newest) == 0 {
-						res.Errors[gw.NamespacedName] = fmt.Errorf("the nginx config %s, and no route is left to refuse", msg)
+						res.Errors[nn] = fmt.Errorf("the nginx config %s, and no route is left to refuse", msg)
 						continue
 					}
 					// Leave out the newest routes in proportion to the excess
 					// (at least one), so that a large excess takes few rounds.
 					n := min(len(newest), 1+int(int64(len(newest))*int64(size-budget)/int64(size)))
 					for _, key := range newest[:n] {
-						refused[key] = fmt.Sprintf("the nginx config of Gateway %s %s; the newest routes are left out, this one among them", gw.NamespacedName, msg)
+						refused[key] = fmt.Sprintf("the nginx config of Gateway %s %s; the newest routes are left out, this one among them", nn, msg)
 					}
 					added = true
-					res.Errors[gw.NamespacedName] = fmt.Errorf("the nginx config %s", msg)
+					res.Errors[nn] = fmt.Errorf("the nginx config %s", msg)
 					continue
 				}
-				res.Files[gw.NamespacedName] = files
-				res.Encoded[gw.NamespacedName] = encoded
+				sourceSize := len(files.Config[dataplane.SourceFile])
+				if lean {
+					delete(files.Config, dataplane.SourceFile) // a map of this run's render
+				}
+				res.Files[nn] = files
+				res.Encoded[nn] = encoded
 				if digested {
-					memo.gateways[gw.NamespacedName] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments}
+					memo.gateways[nn] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments, sourceSize: sourceSize, lean: lean}
+					earlier[nn] = memo.gateways[nn]
 				}
 			}
 		}
@@ -164,6 +218,18 @@ func Rerun(in translate.Input, prev Memo) Result {
 			return res
 		}
 	}
+}
+
+// encode writes the source document of m into files (it travels with the
+// files it describes: same ConfigMap, same hash, same staged tree) and
+// encodes the config files for their ConfigMap, keeping the compressed
+// bytes (in prev) of each file that prevConfig has byte for byte.
+// lastSource is the size of the last source document of the Gateway.
+func encode(m *model.Gateway, files render.Files, lastSource int, prevConfig map[string][]byte, prev resources.EncodedConfig) resources.EncodedConfig {
+	files.Config[dataplane.SourceFile] = configsource.Encode(m, files.Sources, lastSource)
+	encoded := resources.EncodeConfigAfter(files.Config, prevConfig, prev)
+	encoded.Hash = resources.ConfigHash(files)
+	return encoded
 }
 
 // overBudget says how the config files are over a size budget ("" when

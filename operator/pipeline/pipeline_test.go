@@ -262,4 +262,26 @@ func TestRerunGivesWhatRunGives(t *testing.T) {
 	if &a[0] != &b[0] {
 		t.Errorf("an endpoint change rendered the config again")
 	}
+
+	// The reconciler's run: the same, without the models and the plain
+	// source document; a full run after it renders what Run renders.
+	path = "/changed-again"
+	in.HTTPRoutes[7].Spec.Rules[0].Matches[0].Path.Value = &path
+	lean, want := RerunLean(in, afterEndpoints.Memo), Run(in)
+	source := want.Files[gwKey].Config[dataplane.SourceFile]
+	delete(want.Files[gwKey].Config, dataplane.SourceFile)
+	if len(source) == 0 || !reflect.DeepEqual(lean.Files, want.Files) || !reflect.DeepEqual(lean.Encoded, want.Encoded) {
+		t.Fatalf("RerunLean's files or encoding differ from Run's (the source document aside)")
+	}
+	if gw := lean.Output.Gateways[0]; gw.Model != nil || !lean.Served(gw.NamespacedName) {
+		t.Errorf("RerunLean kept the model (%v) or lost that the Gateway was served", gw.Model != nil)
+	}
+	full := Rerun(in, lean.Memo)
+	want = Run(in)
+	if !reflect.DeepEqual(full.Files, want.Files) || !reflect.DeepEqual(full.Encoded, want.Encoded) {
+		t.Fatalf("Rerun after RerunLean differs from Run")
+	}
+	if again := RerunLean(in, lean.Memo); &again.Files[gwKey].Config["servers.conf"][0] != &lean.Files[gwKey].Config["servers.conf"][0] {
+		t.Errorf("RerunLean after RerunLean rendered an unchanged model again")
+	}
 }

@@ -32,3 +32,17 @@ func TestSupportedFeatures(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachedRoutesCountsEachRouteOnce: a listener's attachedRoutes
+// counts routes, not the parentRefs that select it: a route naming the
+// Gateway twice (once by sectionName) counts once, beside a second route.
+func TestAttachedRoutesCountsEachRouteOnce(t *testing.T) {
+	in := baseInput()
+	in.HTTPRoutes = append(in.HTTPRoutes,
+		route(testNS, "twice", parent("", "gw", ""), parent("", "gw", "http"), simpleRule("svc", prefix("/a"))),
+		route(testNS, "once", parent("", "gw", ""), simpleRule("svc", prefix("/b"))))
+	gw := gatewayResult(t, Translate(in), testNS, "gw")
+	if got := gw.Status.Listeners[0].AttachedRoutes; got != 2 {
+		t.Errorf("attachedRoutes = %d, want 2", got)
+	}
+}

@@ -72,7 +72,11 @@ func InputKey(in *Input) (key Key, ok bool) {
 			}
 			// Every object's entry goes into one buffer, then the entries
 			// are sorted (the order of a cache list is not stable).
-			arena, spans = arena[:0], spans[:0]
+			// Sized for the field's objects (about 100 bytes each: name,
+			// UID, version) rather than grown by doubling: thousands of
+			// routes on every reconcile, and what a reconcile allocates
+			// while a collection runs counts as live in it.
+			arena, spans = slices.Grow(arena[:0], f.Len()*100), slices.Grow(spans[:0], f.Len())
 			for j := range f.Len() {
 				obj, isObject := f.Index(j).Addr().Interface().(metav1.Object)
 				if !isObject {
@@ -86,6 +90,7 @@ func InputKey(in *Input) (key Key, ok bool) {
 				spans = append(spans, [2]int{start, len(arena)})
 			}
 			slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(arena[a[0]:a[1]], arena[b[0]:b[1]]) })
+			buf = slices.Grow(buf, len(arena)+binary.MaxVarintLen64*(len(spans)+1))
 			buf = binary.AppendUvarint(buf, uint64(len(spans)))
 			for _, sp := range spans {
 				buf = binary.AppendUvarint(buf, uint64(sp[1]-sp[0]))

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
@@ -75,7 +76,9 @@ type Output struct {
 	// Routes holds, per route of any kind that names at least one of our
 	// Gateways, the status.parents entries this controller owns
 	// (controllerName == ControllerName), sorted; the reconciler merges
-	// them with entries of other controllers.
+	// them with entries of other controllers. Entries with the same
+	// conditions share one Conditions slice: nothing may change it in
+	// place.
 	Routes map[RouteKey][]gatewayv1.RouteParentStatus
 	// BackendTLSPolicies holds, per BackendTLSPolicy, the ancestors this
 	// controller owns (one per Gateway of ours that routes to a Service
@@ -139,6 +142,9 @@ type translator struct {
 	// streamUpstreams are the endpoints of the Service ports stream routes
 	// resolved so far.
 	streamUpstreams map[streamUpstreamKey][]model.Endpoint
+	// routeConditions are the route status entries' conditions made so
+	// far, one slice per distinct list (routeConditionList).
+	routeConditions map[[2]metav1.Condition][]metav1.Condition
 }
 
 // Translate resolves and validates every input object and returns the model of
@@ -148,9 +154,12 @@ type translator struct {
 func Translate(in Input) Output {
 	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}, streamUpstreams: map[streamUpstreamKey][]model.Endpoint{}}
 	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies)
+	routes := len(in.HTTPRoutes) + len(in.GRPCRoutes) + len(in.TCPRoutes) + len(in.UDPRoutes) + len(in.TLSRoutes)
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
-		Routes:         map[RouteKey][]gatewayv1.RouteParentStatus{},
+		// Sized for every route (most name a Gateway of ours), so that
+		// it does not grow step by step through thousands.
+		Routes: make(map[RouteKey][]gatewayv1.RouteParentStatus, routes),
 	}
 
 	classes := map[string]classResult{}
@@ -199,10 +208,10 @@ func Translate(in Input) Output {
 		for _, gs := range ordered {
 			gs.attachments = nil
 			for _, l := range gs.listeners {
-				l.attached = map[RouteKey]bool{}
+				l.attachedRoutes, l.lastAttached = 0, RouteKey{}
 			}
 		}
-		out.Routes = map[RouteKey][]gatewayv1.RouteParentStatus{}
+		clear(out.Routes)
 		attachAll()
 	}
 
