@@ -60,6 +60,13 @@ func TestEncodeKeepsNoKeyAndRoundTrips(t *testing.T) {
 	if !reflect.DeepEqual(doc.Sources, sources) {
 		t.Errorf("sources after a round trip: %+v", doc.Sources)
 	}
+	// The same bytes as before rules were written once as the document
+	// is encoded: then from a copy of the servers made beforehand.
+	copied := Document{Version: Version, Gateway: want, Sources: sources}
+	copied.Gateway.HTTPServers = rulesOnce(gw.HTTPServers)
+	if before, _ := appendLean(&encodeState{rulesWritten: map[string]bool{}}, nil, reflect.ValueOf(&copied).Elem()); !bytes.Equal(b, before) {
+		t.Errorf("the document differs from the one written from a copy with each later rule cut to its ID:\n%s\n%s", b, before)
+	}
 	if _, err := Decode([]byte(`{"Version":99}`)); err == nil {
 		t.Error("a document of another version was read")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/model"
@@ -84,6 +85,36 @@ func oldEncode(t *testing.T, gw *model.Gateway, sources render.Sources) []byte {
 		t.Fatal("json.Marshal wrote no zero field")
 	}
 	return b
+}
+
+// rulesOnce is the copy of the servers Encode wrote before it wrote each
+// rule once as it went (ruleOnceEncoder): each rule in full only at its
+// first candidate, later candidates carrying only its ID.
+func rulesOnce(servers []model.HTTPServer) []model.HTTPServer {
+	if servers == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	out := make([]model.HTTPServer, len(servers))
+	for i, s := range servers {
+		s.Locations = slices.Clone(s.Locations)
+		for j := range s.Locations {
+			loc := &s.Locations[j]
+			loc.Candidates = slices.Clone(loc.Candidates)
+			for k := range loc.Candidates {
+				c := &loc.Candidates[k]
+				if c.Rule == nil {
+					continue
+				}
+				if seen[c.Rule.ID] {
+					c.Rule = &model.Rule{ID: c.Rule.ID}
+				}
+				seen[c.Rule.ID] = true
+			}
+		}
+		out[i] = s
+	}
+	return out
 }
 
 type fillMode int
