@@ -80,22 +80,46 @@ func EncodeConfig(files map[string][]byte) EncodedConfig {
 // EncodeConfig's). Most route changes leave every file but one or two as
 // they were, and compressing is a tenth of the operator's work per change.
 func EncodeConfigAfter(files, prevFiles map[string][]byte, prev EncodedConfig) EncodedConfig {
+	return EncodeConfigKeeping(files, SameFiles(files, prevFiles), prev)
+}
+
+// SameFiles names the files of files byte-identical to their namesakes in
+// prevFiles, for EncodeConfigKeeping: a caller compares first and lets
+// prevFiles go before it adds a file made after the render (the pipeline:
+// the source document, the largest file).
+func SameFiles(files, prevFiles map[string][]byte) map[string]bool {
+	same := map[string]bool{}
+	for name, content := range files {
+		if old, ok := prevFiles[name]; ok && bytes.Equal(old, content) {
+			same[name] = true
+		}
+	}
+	return same
+}
+
+// EncodeConfigKeeping is EncodeConfigAfter with the files compared
+// beforehand (SameFiles): a file named in same keeps its compressed bytes
+// from prev. Each file compressed again gets a buffer sized from its
+// compressed size in prev (a route change changes it little).
+func EncodeConfigKeeping(files map[string][]byte, same map[string]bool, prev EncodedConfig) EncodedConfig {
 	if !mustCompress(files) {
 		return EncodedConfig{Data: textFiles(files), Binary: binaryFiles(files)}
 	}
+	var last map[string][]byte // compressed files of prev, when it was compressed
+	if prev.Data == nil {
+		last = prev.Binary
+	}
 	binary := make(map[string][]byte, len(files))
 	var changed []string
-	for name, content := range files {
+	for name := range files {
 		key := name + dataplane.GzipSuffix
-		if old, ok := prevFiles[name]; ok && bytes.Equal(old, content) {
-			if gz, ok := prev.Binary[key]; ok && prev.Data == nil {
-				binary[key] = gz
-				continue
-			}
+		if gz, ok := last[key]; ok && same[name] {
+			binary[key] = gz
+			continue
 		}
 		changed = append(changed, name)
 	}
-	for i, gz := range gzipEach(files, changed) {
+	for i, gz := range gzipEach(files, changed, last) {
 		binary[changed[i]+dataplane.GzipSuffix] = gz
 	}
 	return EncodedConfig{Binary: nonEmpty(binary)}
@@ -105,13 +129,14 @@ func EncodeConfigAfter(files, prevFiles map[string][]byte, prev EncodedConfig) E
 // there are (up to one per file): a route change compresses the servers,
 // the upstreams and the source document again, and the wait for the
 // ConfigMap write is the longest of them rather than their sum. Each
-// result is gzipBytes', whatever the order they finish in.
-func gzipEach(files map[string][]byte, names []string) [][]byte {
+// result is gzipBytes', whatever the order they finish in; last holds the
+// earlier compressed files ("<name>.gz") that size the buffers.
+func gzipEach(files map[string][]byte, names []string, last map[string][]byte) [][]byte {
 	out := make([][]byte, len(names))
 	workers := min(len(names), runtime.GOMAXPROCS(0))
 	if workers <= 1 {
 		for i, name := range names {
-			out[i] = gzipBytes(files[name])
+			out[i] = gzipBytes(files[name], len(last[name+dataplane.GzipSuffix]))
 		}
 		return out
 	}
@@ -130,7 +155,7 @@ func gzipEach(files map[string][]byte, names []string) [][]byte {
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				out[i] = gzipBytes(files[names[i]])
+				out[i] = gzipBytes(files[names[i]], len(last[names[i]+dataplane.GzipSuffix]))
 			}
 		})
 	}
@@ -150,20 +175,30 @@ func mustCompress(files map[string][]byte) bool {
 }
 
 // gzipBytes is the deterministic gzip of data: the zero gzip.Header
-// (mtime 0, no name or comment, OS "unknown") and gzipLevel.
-func gzipBytes(data []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(data)/8 + 64)
+// (mtime 0, no name or comment, OS "unknown") and gzipLevel. lastSize is
+// the size of the file's last compression (0: none), which sizes the
+// buffer: the result is then kept as written, not copied out (the
+// pipeline's memo keeps these bytes until the file changes, so a buffer
+// far larger than its content, as the first guess or a doubling leaves
+// it, is copied out exactly; each copy is garbage in the middle of a run).
+func gzipBytes(data []byte, lastSize int) []byte {
+	size := len(data)/8 + 64
+	if lastSize > 0 {
+		size = lastSize + lastSize/16 + 512
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
 	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&buf)
+	zw.Reset(buf)
 	// Writes to a bytes.Buffer do not fail.
 	_, _ = zw.Write(data)
 	_ = zw.Close()
 	zw.Reset(nil)
 	gzipWriters.Put(zw)
-	// Exactly as long as the output: the buffer grows by doubling, and
-	// the pipeline's memo keeps these bytes until the file changes.
-	return bytes.Clone(buf.Bytes())
+	out := buf.Bytes()
+	if spare := cap(out) - len(out); spare > len(out)/16+512 {
+		return bytes.Clone(out)
+	}
+	return out[:len(out):len(out)]
 }
 
 // gzipWriters are reused: a gzip.Writer allocates about 1 MB of
