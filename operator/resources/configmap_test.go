@@ -109,6 +109,31 @@ func TestLargeConfigMapFits(t *testing.T) {
 	}
 }
 
+// TestEncodeConfigKeepingReusesOnlyTheSameFiles: after a change of one file,
+// the unchanged file keeps the earlier compressed bytes (the same slice),
+// and the result is EncodeConfig's, byte for byte, whatever the earlier
+// compressed sizes that size the buffers.
+func TestEncodeConfigKeepingReusesOnlyTheSameFiles(t *testing.T) {
+	files, err := render.Render(largeModel(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := EncodeConfig(files.Config)
+	changed := maps.Clone(files.Config)
+	changed["servers.conf"] = append(slices.Clone(changed["servers.conf"]), "# changed\n"...)
+	same := SameFiles(changed, files.Config)
+	if same["servers.conf"] || !same["upstreams.conf"] {
+		t.Fatalf("SameFiles named %v", slices.Sorted(maps.Keys(same)))
+	}
+	got := EncodeConfigKeeping(changed, same, first)
+	if want := EncodeConfig(changed); !maps.EqualFunc(got.Binary, want.Binary, bytes.Equal) || got.Data != nil {
+		t.Error("EncodeConfigKeeping differs from EncodeConfig")
+	}
+	if &got.Binary["upstreams.conf.gz"][0] != &first.Binary["upstreams.conf.gz"][0] {
+		t.Error("an unchanged file was compressed again")
+	}
+}
+
 func BenchmarkConfigMap5000Routes(b *testing.B) {
 	files, err := render.Render(largeModel(5000))
 	if err != nil {
