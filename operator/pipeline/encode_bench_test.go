@@ -1,13 +1,17 @@
 package pipeline
 
 import (
+	"bytes"
 	"fmt"
+	"runtime/debug"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/configsource"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/render"
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/resources"
+	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
 // BenchmarkEncodeSource is the source document's share of a change with
@@ -38,5 +42,54 @@ func BenchmarkEncodeSource(b *testing.B) {
 				b.ReportMetric(float64(len(enc.Binary[dataplane.SourceFile+dataplane.GzipSuffix]))/1000, "gz-KB")
 			})
 		}
+	}
+}
+
+// BenchmarkEncodeLiveHeap is the encode step of a route change with n
+// routes (RerunLean's: the source document written, the files compressed
+// against the last run's, hashed) watched by the garbage collector, as
+// render's BenchmarkRenderAfterLiveHeap: peak-live-MB is the largest live
+// heap a collection found during the step, less what was live before it
+// (the model, the new files, and the last run's files and encoding, which
+// the step is the last to hold: it may let them go as it goes). GOGC is 5
+// so that collections run often within the step.
+func BenchmarkEncodeLiveHeap(b *testing.B) {
+	for _, n := range []int{3000, 5000} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			in := manyRoutes(n)
+			last := Run(in)
+			path := "/r0-changed"
+			in.HTTPRoutes[0].Spec.Rules[0].Matches[0].Path.Value = &path
+			gw := translate.Translate(in).Gateways[0]
+			lastFiles, lastEncoded := last.Files[gw.NamespacedName], last.Encoded[gw.NamespacedName]
+			lastSource := len(lastFiles.Config[dataplane.SourceFile])
+			defer debug.SetGCPercent(debug.SetGCPercent(5))
+			var peak, collections uint64
+			for b.Loop() {
+				b.StopTimer()
+				files, _, err := render.RenderAfter(gw.Model, render.Fragments{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				// The step's own copy of the last files, as rerun's.
+				prevConfig := map[string][]byte{}
+				for name, content := range lastFiles.Config {
+					if name != dataplane.SourceFile {
+						prevConfig[name] = bytes.Clone(content)
+					}
+				}
+				before := testenv.LiveHeap()
+				b.StartTimer()
+				watch := testenv.WatchLiveHeap()
+				encode(gw.Model, files, lastSource, prevConfig, lastEncoded)
+				largest, seen := watch.Stop()
+				if largest > before {
+					peak = max(peak, largest-before)
+				}
+				collections += uint64(seen)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-live-MB")
+			b.ReportMetric(float64(collections)/float64(b.N), "collections/op")
+		})
 	}
 }
