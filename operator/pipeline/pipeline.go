@@ -82,9 +82,10 @@ type memoGateway struct {
 	// fragments are the location texts of its render (render.Fragments).
 	fragments render.Fragments
 	// sourceSize is the size of its source document, which sizes the
-	// next one's buffer; lean: files do not hold the document (RerunLean).
-	sourceSize int
-	lean       bool
+	// next one's buffer (per location of the model, sourceLocations);
+	// lean: files do not hold the document (RerunLean).
+	sourceSize, sourceLocations int
+	lean                        bool
 }
 
 // Run translates in, renders every accepted Gateway and refuses the routes
@@ -157,7 +158,8 @@ func rerun(in translate.Input, prev Memo, lean bool) Result {
 			// Of the earlier source document only its size is read (it
 			// sizes the new one's buffer): a changed model changes it, so
 			// it is compared with nothing and let go before the render.
-			lastSource := before.sourceSize
+			locs := locations(m) // not m itself: let go once its document is written
+			lastSource := scaledSourceSize(before, locs)
 			prevConfig := maps.Clone(before.files.Config)
 			delete(prevConfig, dataplane.SourceFile)
 			before.files = render.Files{}
@@ -180,7 +182,7 @@ func rerun(in translate.Input, prev Memo, lean bool) Result {
 			default:
 				encoded := encode(m, files, lastSource, prevConfig, before.encoded)
 				if msg, size, budget := overBudget(files, encoded); msg != "" {
-					earlier[nn] = memoGateway{files: files, encoded: encoded, fragments: fragments, sourceSize: len(files.Config[dataplane.SourceFile])}
+					earlier[nn] = memoGateway{files: files, encoded: encoded, fragments: fragments, sourceSize: len(files.Config[dataplane.SourceFile]), sourceLocations: locs}
 					newest := newestRoutes(in, res.Output, nn, refused)
 					if len(newest) == 0 {
 						res.Errors[nn] = fmt.Errorf("the nginx config %s, and no route is left to refuse", msg)
@@ -203,7 +205,7 @@ func rerun(in translate.Input, prev Memo, lean bool) Result {
 				res.Files[nn] = files
 				res.Encoded[nn] = encoded
 				if digested {
-					memo.gateways[nn] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments, sourceSize: sourceSize, lean: lean}
+					memo.gateways[nn] = memoGateway{model: digest, files: files, encoded: encoded, fragments: fragments, sourceSize: sourceSize, sourceLocations: locs, lean: lean}
 					earlier[nn] = memo.gateways[nn]
 				}
 			}
@@ -235,6 +237,28 @@ func encode(m *model.Gateway, files render.Files, lastSource int, prevConfig map
 	encoded := resources.EncodeConfigKeeping(files.Config, same, prev)
 	encoded.Hash = resources.ConfigHash(files)
 	return encoded
+}
+
+// scaledSourceSize is the size the source document of a model with that
+// many locations is expected to take: the last one's (before), grown or
+// shrunk with the number of locations. While routes arrive a run may have hundreds more than the
+// last, and a buffer sized from the last document alone then grows while
+// the document is written (a second, larger buffer beside the first at
+// the run's largest moment).
+func scaledSourceSize(before memoGateway, locations int) int {
+	if before.sourceLocations == 0 {
+		return before.sourceSize
+	}
+	return int(int64(before.sourceSize) * int64(locations) / int64(before.sourceLocations))
+}
+
+// locations counts the locations of m's HTTP servers.
+func locations(m *model.Gateway) int {
+	n := 0
+	for _, s := range m.HTTPServers {
+		n += len(s.Locations)
+	}
+	return n
 }
 
 // overBudget says how the config files are over a size budget ("" when

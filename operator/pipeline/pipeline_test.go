@@ -285,3 +285,18 @@ func TestRerunGivesWhatRunGives(t *testing.T) {
 		t.Errorf("RerunLean after RerunLean rendered an unchanged model again")
 	}
 }
+
+// TestSourceBufferFollowsTheLocations: the source document's buffer is
+// sized from the last document per location, so that a run with more
+// routes than the last does not grow it while it is written.
+func TestSourceBufferFollowsTheLocations(t *testing.T) {
+	last := memoGateway{sourceSize: 2000, sourceLocations: 10}
+	for locations, want := range map[int]int{10: 2000, 15: 3000, 5: 1000} {
+		if got := scaledSourceSize(last, locations); got != want {
+			t.Errorf("%d locations: %d bytes, want %d", locations, got, want)
+		}
+	}
+	if got := scaledSourceSize(memoGateway{sourceSize: 2000}, 7); got != 2000 {
+		t.Errorf("a memo without its locations: %d bytes, want the last document's 2000", got)
+	}
+}

@@ -184,7 +184,7 @@ func mustCompress(files map[string][]byte) bool {
 func gzipBytes(data []byte, lastSize int) []byte {
 	size := len(data)/8 + 64
 	if lastSize > 0 {
-		size = lastSize + lastSize/16 + 512
+		size = lastSize + lastSize/8 + 4096
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	zw := gzipWriters.Get().(*gzip.Writer)
@@ -195,7 +195,7 @@ func gzipBytes(data []byte, lastSize int) []byte {
 	zw.Reset(nil)
 	gzipWriters.Put(zw)
 	out := buf.Bytes()
-	if spare := cap(out) - len(out); spare > len(out)/16+512 {
+	if spare := cap(out) - len(out); spare > len(out)/8+4096 {
 		return bytes.Clone(out)
 	}
 	return out[:len(out):len(out)]
