@@ -53,6 +53,15 @@ func Encode(gw *model.Gateway, sources render.Sources, lastSize int) []byte {
 // candidates made beforehand (~1 MB at 5,000 routes).
 var ruleType = reflect.TypeFor[*model.Rule]()
 
+// encodeState is what one document's encoding remembers as it goes.
+type encodeState struct {
+	// rulesWritten are the IDs of the rules written in full so far.
+	rulesWritten map[string]bool
+	// idOnly is the rule written for a rule written before: its ID alone
+	// (one for the document, not one per candidate).
+	idOnly model.Rule
+}
+
 func ruleOnceEncoder(rule encoderFunc) encoderFunc {
 	return func(s *encodeState, b []byte, v reflect.Value) ([]byte, error) {
 		if v.IsNil() {
@@ -63,7 +72,8 @@ func ruleOnceEncoder(rule encoderFunc) encoderFunc {
 			s.rulesWritten[r.ID] = true
 			return rule(s, b, v.Elem())
 		}
-		return rule(s, b, reflect.ValueOf(&model.Rule{ID: r.ID}).Elem())
+		s.idOnly.ID = r.ID
+		return rule(s, b, reflect.ValueOf(&s.idOnly).Elem())
 	}
 }
 

@@ -28,13 +28,6 @@ func appendLean(s *encodeState, b []byte, v reflect.Value) ([]byte, error) {
 	return encoderOf(v.Type())(s, b, v)
 }
 
-// encodeState is what one document's encoding remembers as it goes.
-type encodeState struct {
-	// rulesWritten are the IDs of the rules written in full so far
-	// (ruleOnceEncoder).
-	rulesWritten map[string]bool
-}
-
 type encoderFunc func(s *encodeState, b []byte, v reflect.Value) ([]byte, error)
 
 var (
