@@ -55,10 +55,14 @@ type Options struct {
 
 // Reconciler rebuilds every Gateway of our GatewayClasses on any change.
 type Reconciler struct {
-	client   client.Client
-	reader   client.Reader // uncached, to see objects the cache filters out
-	recorder events.EventRecorder
-	opts     Options
+	client client.Client
+	reader client.Reader // uncached, to see objects the cache filters out
+	// informers is the cache client reads from: readInputs takes the
+	// routes from its stores as they are (routeKind.read); nil, they are
+	// listed through client.
+	informers cache.Informers
+	recorder  events.EventRecorder
+	opts      Options
 	// refs are the Services and Secrets the last translation looked up;
 	// nil until the first one.
 	refs atomic.Pointer[translate.References]
@@ -163,11 +167,12 @@ func keepSecretDataWeUse(obj any) (any, error) {
 // must be created with CacheOptions.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r := &Reconciler{
-		client:   mgr.GetClient(),
-		reader:   mgr.GetAPIReader(),
-		recorder: mgr.GetEventRecorder(FieldManager),
-		opts:     opts,
-		mem:      newDataPlaneMemory(),
+		client:    mgr.GetClient(),
+		reader:    mgr.GetAPIReader(),
+		informers: mgr.GetCache(),
+		recorder:  mgr.GetEventRecorder(FieldManager),
+		opts:      opts,
+		mem:       newDataPlaneMemory(),
 	}
 	toGlobal := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{globalKey}
@@ -676,7 +681,7 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 	in.Secrets = secrets.Items
 	in.Parameters = parameters.Items
 	for _, k := range routeKinds {
-		if err := k.read(ctx, r.client, &in); err != nil {
+		if err := k.read(ctx, r.client, r.informers, &in); err != nil {
 			return in, fmt.Errorf("listing %T: %w", k.object, err)
 		}
 	}
