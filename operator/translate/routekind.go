@@ -128,7 +128,8 @@ func routeObjectsOf[T any, P interface {
 	GetNamespace() string
 	GetName() string
 }](kind gatewayv1.Kind, routes []P, parentRefs func(P) []gatewayv1.ParentReference, compile func(P) *routeState) []routeObject {
-	sorted := slices.SortedFunc(slices.Values(routes), func(a, b P) int { return compareObjects(a, b) })
+	sorted := slices.Clone(routes) // the input is not changed, not even its order
+	slices.SortFunc(sorted, func(a, b P) int { return compareObjects(a, b) })
 	out := make([]routeObject, len(sorted))
 	for i, r := range sorted {
 		out[i] = routeObject{
