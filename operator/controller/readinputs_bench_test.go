@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkReadInputs is what reading a reconcile's input costs with
-// BENCH_ROUTES (default 1,000) more HTTPRoutes in the cache: "store" takes
+// BENCH_ROUTES (default 1,000) more HTTPRoutes in the cache, each with its
+// own Service: "store" takes
 // the cache's own route objects (routeKind.read, what the reconciler does),
 // "list" lists them through the client without deep copies, which still
 // copies each route's struct into the list's items (what it did before
@@ -38,8 +39,15 @@ func BenchmarkReadInputs(b *testing.B) {
 				Rules:           []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "backend", Port: new(gatewayv1.PortNumber(8080))}}}}}},
 			},
 		}
-		if err := k8s.Create(ctx, route); err != nil {
-			b.Fatal(err)
+		// A Service per route, as where each route has its own backend
+		// (headless: envtest has few service IPs).
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("s%d", i)},
+			Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": fmt.Sprintf("s%d", i)},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+		for _, obj := range []client.Object{route, svc} {
+			if err := k8s.Create(ctx, obj); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	for {

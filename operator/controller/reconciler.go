@@ -667,8 +667,18 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		secrets    corev1.SecretList
 		parameters v1alpha1.GatewayParametersList
 	)
-	for _, list := range []client.ObjectList{&classes, &gateways, &grants, &namespaces, &services, &slices, &secrets, &parameters} {
+	// GatewayClasses and Gateways are copied: their status writers change
+	// the listed objects. The others only the translation reads, which
+	// changes nothing (TestTranslateLeavesItsInputAsItIs): they share their
+	// fields with the cache's objects rather than being deep copied on
+	// every reconcile (a Service per route is thousands of them).
+	for _, list := range []client.ObjectList{&classes, &gateways} {
 		if err := r.client.List(ctx, list); err != nil {
+			return in, fmt.Errorf("listing %T: %w", list, err)
+		}
+	}
+	for _, list := range []client.ObjectList{&grants, &namespaces, &services, &slices, &secrets, &parameters} {
+		if err := r.client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return in, fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
