@@ -65,7 +65,7 @@ func TestExplainCommand(t *testing.T) {
 		TLS:      &gatewayv1.ListenerTLSConfig{CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "secure-cert"}}}})
 	objects = append(objects, &gw)
 	for i := range in.HTTPRoutes {
-		objects = append(objects, &in.HTTPRoutes[i])
+		objects = append(objects, in.HTTPRoutes[i])
 	}
 	secure := in.HTTPRoutes[0].DeepCopy()
 	secure.ObjectMeta = metav1.ObjectMeta{Namespace: "shop", Name: "secure"}

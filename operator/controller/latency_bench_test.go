@@ -25,6 +25,15 @@ import (
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/operator/translate"
 )
 
+// benchRoutes is BENCH_ROUTES, the number of routes a benchmark creates
+// (default 1,000).
+func benchRoutes() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUTES")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
+
 // BenchmarkRouteToConfigMap is the operator's share of a route change on a
 // real API server: with BENCH_ROUTES (default 1,000) HTTPRoutes on one
 // Gateway (PathPrefix /bg<i>, one Service: e2e/bench's shape), the time
@@ -35,10 +44,7 @@ import (
 // (<step>-ms, the p50 over the changes; see stepObserver). Run it alone: it
 // creates thousands of objects.
 func BenchmarkRouteToConfigMap(b *testing.B) {
-	routes := 1000
-	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUTES")); err == nil && n > 0 {
-		routes = n
-	}
+	routes := benchRoutes()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	ns := fmt.Sprintf("bench-%d", time.Now().UnixNano())

@@ -55,10 +55,14 @@ type Options struct {
 
 // Reconciler rebuilds every Gateway of our GatewayClasses on any change.
 type Reconciler struct {
-	client   client.Client
-	reader   client.Reader // uncached, to see objects the cache filters out
-	recorder events.EventRecorder
-	opts     Options
+	client client.Client
+	reader client.Reader // uncached, to see objects the cache filters out
+	// informers is the cache client reads from: readInputs takes the
+	// routes from its stores as they are (routeKind.read); nil, they are
+	// listed through client.
+	informers cache.Informers
+	recorder  events.EventRecorder
+	opts      Options
 	// refs are the Services and Secrets the last translation looked up;
 	// nil until the first one.
 	refs atomic.Pointer[translate.References]
@@ -163,11 +167,12 @@ func keepSecretDataWeUse(obj any) (any, error) {
 // must be created with CacheOptions.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r := &Reconciler{
-		client:   mgr.GetClient(),
-		reader:   mgr.GetAPIReader(),
-		recorder: mgr.GetEventRecorder(FieldManager),
-		opts:     opts,
-		mem:      newDataPlaneMemory(),
+		client:    mgr.GetClient(),
+		reader:    mgr.GetAPIReader(),
+		informers: mgr.GetCache(),
+		recorder:  mgr.GetEventRecorder(FieldManager),
+		opts:      opts,
+		mem:       newDataPlaneMemory(),
 	}
 	toGlobal := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{globalKey}
@@ -662,8 +667,18 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 		secrets    corev1.SecretList
 		parameters v1alpha1.GatewayParametersList
 	)
-	for _, list := range []client.ObjectList{&classes, &gateways, &grants, &namespaces, &services, &slices, &secrets, &parameters} {
+	// GatewayClasses and Gateways are copied: their status writers change
+	// the listed objects. The others only the translation reads, which
+	// changes nothing (TestTranslateLeavesItsInputAsItIs): they share their
+	// fields with the cache's objects rather than being deep copied on
+	// every reconcile (a Service per route is thousands of them).
+	for _, list := range []client.ObjectList{&classes, &gateways} {
 		if err := r.client.List(ctx, list); err != nil {
+			return in, fmt.Errorf("listing %T: %w", list, err)
+		}
+	}
+	for _, list := range []client.ObjectList{&grants, &namespaces, &services, &slices, &secrets, &parameters} {
+		if err := r.client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return in, fmt.Errorf("listing %T: %w", list, err)
 		}
 	}
@@ -676,7 +691,7 @@ func (r *Reconciler) readInputs(ctx context.Context) (translate.Input, error) {
 	in.Secrets = secrets.Items
 	in.Parameters = parameters.Items
 	for _, k := range routeKinds {
-		if err := k.read(ctx, r.client, &in); err != nil {
+		if err := k.read(ctx, r.client, r.informers, &in); err != nil {
 			return in, fmt.Errorf("listing %T: %w", k.object, err)
 		}
 	}

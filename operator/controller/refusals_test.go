@@ -24,7 +24,7 @@ func TestDataPlaneMemory(t *testing.T) {
 	sources := render.Sources{"servers.conf": {{From: 10, To: 20, Route: model.RouteRef{Kind: "HTTPRoute", Namespace: "ns", Name: "poison"}}}}
 	m := newDataPlaneMemory()
 	at := func(generation int64) []routeObject {
-		return routeObjects(&translate.Input{HTTPRoutes: []gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "poison", Generation: generation}}}})
+		return routeObjects(&translate.Input{HTTPRoutes: []*gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "poison", Generation: generation}}}})
 	}
 	m.remember(gw, renderedConfig{hash: "h1", sources: sources, generations: changedRouteGenerations(at(3))})
 	rejected := func(hash, msg string) map[string]dataplane.PodReport {

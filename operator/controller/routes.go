@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -30,8 +32,9 @@ type routeObject struct {
 type routeKind struct {
 	// object is an empty object of the kind, to watch.
 	object client.Object
-	// read lists the kind from the cache into in.
-	read func(ctx context.Context, c client.Reader, in *translate.Input) error
+	// read puts the kind's objects of informers' store into in (listed
+	// through c when informers is nil or holds no store).
+	read func(ctx context.Context, c client.Reader, informers cache.Informers, in *translate.Input) error
 	// appendObjects appends the input's routes of the kind to out, for
 	// status writes.
 	appendObjects func(out []routeObject, in *translate.Input) []routeObject
@@ -42,19 +45,19 @@ type routeKind struct {
 
 var routeKinds = []routeKind{
 	listedRouteKind(&gatewayv1.HTTPRoute{}, "HTTPRoute", func(l *gatewayv1.HTTPRouteList) []gatewayv1.HTTPRoute { return l.Items },
-		func(in *translate.Input) *[]gatewayv1.HTTPRoute { return &in.HTTPRoutes },
+		func(in *translate.Input) *[]*gatewayv1.HTTPRoute { return &in.HTTPRoutes },
 		func(r *gatewayv1.HTTPRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
 	listedRouteKind(&gatewayv1.GRPCRoute{}, "GRPCRoute", func(l *gatewayv1.GRPCRouteList) []gatewayv1.GRPCRoute { return l.Items },
-		func(in *translate.Input) *[]gatewayv1.GRPCRoute { return &in.GRPCRoutes },
+		func(in *translate.Input) *[]*gatewayv1.GRPCRoute { return &in.GRPCRoutes },
 		func(r *gatewayv1.GRPCRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
 	listedRouteKind(&gatewayv1.TCPRoute{}, "TCPRoute", func(l *gatewayv1.TCPRouteList) []gatewayv1.TCPRoute { return l.Items },
-		func(in *translate.Input) *[]gatewayv1.TCPRoute { return &in.TCPRoutes },
+		func(in *translate.Input) *[]*gatewayv1.TCPRoute { return &in.TCPRoutes },
 		func(r *gatewayv1.TCPRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
 	listedRouteKind(&gatewayv1.UDPRoute{}, "UDPRoute", func(l *gatewayv1.UDPRouteList) []gatewayv1.UDPRoute { return l.Items },
-		func(in *translate.Input) *[]gatewayv1.UDPRoute { return &in.UDPRoutes },
+		func(in *translate.Input) *[]*gatewayv1.UDPRoute { return &in.UDPRoutes },
 		func(r *gatewayv1.UDPRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
 	listedRouteKind(&gatewayv1.TLSRoute{}, "TLSRoute", func(l *gatewayv1.TLSRouteList) []gatewayv1.TLSRoute { return l.Items },
-		func(in *translate.Input) *[]gatewayv1.TLSRoute { return &in.TLSRoutes },
+		func(in *translate.Input) *[]*gatewayv1.TLSRoute { return &in.TLSRoutes },
 		func(r *gatewayv1.TLSRoute) *[]gatewayv1.RouteParentStatus { return &r.Status.Parents }),
 }
 
@@ -67,26 +70,46 @@ func listedRouteKind[R any, PR interface {
 }, L any, PL interface {
 	*L
 	client.ObjectList
-}](object PR, kind gatewayv1.Kind, items func(PL) []R, field func(*translate.Input) *[]R, parents func(PR) *[]gatewayv1.RouteParentStatus) routeKind {
+}](object PR, kind gatewayv1.Kind, items func(PL) []R, field func(*translate.Input) *[]*R, parents func(PR) *[]gatewayv1.RouteParentStatus) routeKind {
 	return routeKind{
 		object: object,
-		read: func(ctx context.Context, c client.Reader, in *translate.Input) error {
-			// Not copied out of the cache: the routes are most of the
-			// objects a reconcile lists (thousands, each copied on every
-			// event otherwise). The items share their fields with the
-			// cache's objects, so nothing may change them: translation
-			// does not (TestTranslateLeavesItsInputAsItIs), the status
-			// writer changes a copy (writeRouteStatuses).
+		read: func(ctx context.Context, c client.Reader, informers cache.Informers, in *translate.Input) error {
+			// The cache's own objects, not copies: the routes are most of
+			// the objects a reconcile reads (thousands, each copied on
+			// every event otherwise; even a list without deep copies
+			// copies each route's struct into its items). Nothing may
+			// change them: translation does not
+			// (TestTranslateLeavesItsInputAsItIs), the status writer
+			// changes a copy (writeRouteStatuses).
+			if informers != nil {
+				informer, err := informers.GetInformer(ctx, object)
+				if err != nil {
+					return err
+				}
+				if stored, ok := informer.(interface{ GetStore() toolscache.Store }); ok {
+					objects := stored.GetStore().List()
+					routes := make([]*R, 0, len(objects))
+					for _, o := range objects {
+						if r, ok := o.(PR); ok {
+							routes = append(routes, (*R)(r))
+						}
+					}
+					*field(in) = routes
+					return nil
+				}
+			}
 			list := PL(new(L))
-			err := c.List(ctx, list, client.UnsafeDisableDeepCopy)
-			*field(in) = items(list)
-			return err
+			if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+				return err
+			}
+			*field(in) = translate.Pointers(items(list))
+			return nil
 		},
 		appendObjects: func(out []routeObject, in *translate.Input) []routeObject {
 			routes := *field(in)
 			parentsOf := func(o client.Object) *[]gatewayv1.RouteParentStatus { return parents(o.(PR)) }
-			for i := range routes {
-				r := PR(&routes[i])
+			for _, route := range routes {
+				r := PR(route)
 				out = append(out, routeObject{
 					key:       translate.RouteKey{Kind: kind, NamespacedName: client.ObjectKeyFromObject(r)},
 					obj:       r,

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -31,9 +32,13 @@ import (
 // manager running in-process against it, for the whole package. Each test
 // works in its own namespace and GatewayClass.
 var (
-	k8s     client.Client
-	restCfg *rest.Config
-	testEnv *envtest.Environment
+	k8s client.Client
+	// mgrCache and cached are the suite's manager's cache and the client
+	// that reads from it, for BenchmarkReadInputs.
+	mgrCache cache.Cache
+	cached   client.Client
+	restCfg  *rest.Config
+	testEnv  *envtest.Environment
 )
 
 const testImage = "registry.example/gateway:test"
@@ -74,6 +79,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	mgrCache, cached = mgr.GetCache(), mgr.GetClient()
 	if err := SetupWithManager(mgr, Options{Resources: resources.Options{DefaultImage: testImage}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

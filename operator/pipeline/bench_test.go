@@ -35,7 +35,7 @@ func manyRoutes(n int) translate.Input {
 			},
 		})
 		path := fmt.Sprintf("/r%d", i)
-		in.HTTPRoutes = append(in.HTTPRoutes, gatewayv1.HTTPRoute{
+		in.HTTPRoutes = append(in.HTTPRoutes, &gatewayv1.HTTPRoute{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("route-%d", i), Generation: 1},
 			Spec: gatewayv1.HTTPRouteSpec{
 				CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},

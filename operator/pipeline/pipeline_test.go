@@ -35,11 +35,11 @@ func input(poison gatewayv1.HTTPRouteRule) translate.Input {
 	backend := []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
 		Name: "echo", Port: ptr(gatewayv1.PortNumber(80))}}}}
 	poison.BackendRefs = backend
-	route := func(name string, age int, path string, rule gatewayv1.HTTPRouteRule) gatewayv1.HTTPRoute {
+	route := func(name string, age int, path string, rule gatewayv1.HTTPRouteRule) *gatewayv1.HTTPRoute {
 		if rule.Matches == nil {
 			rule.Matches = []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: ptr(gatewayv1.PathMatchPathPrefix), Value: ptr(path)}}}
 		}
-		return gatewayv1.HTTPRoute{ObjectMeta: meta(name, age), Spec: gatewayv1.HTTPRouteSpec{
+		return &gatewayv1.HTTPRoute{ObjectMeta: meta(name, age), Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
 			Rules:           []gatewayv1.HTTPRouteRule{rule}}}
 	}
@@ -56,7 +56,7 @@ func input(poison gatewayv1.HTTPRouteRule) translate.Input {
 			Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8080)), Protocol: ptr(corev1.ProtocolTCP)}},
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.1"}}},
 		}},
-		HTTPRoutes: []gatewayv1.HTTPRoute{
+		HTTPRoutes: []*gatewayv1.HTTPRoute{
 			route("good", 1, "/good", gatewayv1.HTTPRouteRule{BackendRefs: backend}),
 			route("poison", 2, "/poison", poison),
 		},

@@ -57,7 +57,7 @@ func misdirectedGateway(t testing.TB, port int32, certPEM, keyPEM []byte, backen
 		if l.routeHost != "" {
 			hosts = []gatewayv1.Hostname{gatewayv1.Hostname(l.routeHost)}
 		}
-		in.HTTPRoutes = append(in.HTTPRoutes, gatewayv1.HTTPRoute{ObjectMeta: meta(l.name), Spec: gatewayv1.HTTPRouteSpec{
+		in.HTTPRoutes = append(in.HTTPRoutes, &gatewayv1.HTTPRoute{ObjectMeta: meta(l.name), Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{
 				{Name: "gw", SectionName: (*gatewayv1.SectionName)(p(l.name))}}},
 			Hostnames: hosts,

@@ -206,16 +206,16 @@ func pipelineInput(v routeValues) translate.Input {
 			Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8080)), Protocol: ptr(corev1.ProtocolTCP)}},
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.1"}}},
 		}},
-		HTTPRoutes: []gatewayv1.HTTPRoute{{ObjectMeta: meta("route"), Spec: gatewayv1.HTTPRouteSpec{
+		HTTPRoutes: []*gatewayv1.HTTPRoute{{ObjectMeta: meta("route"), Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
 			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(v.Hostname)},
 			Rules:           rules,
 		}}},
-		TCPRoutes: []gatewayv1.TCPRoute{{ObjectMeta: meta("tcp"), Spec: gatewayv1.TCPRouteSpec{
+		TCPRoutes: []*gatewayv1.TCPRoute{{ObjectMeta: meta("tcp"), Spec: gatewayv1.TCPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
 			Rules:           []gatewayv1.TCPRouteRule{{Name: ptr(gatewayv1.SectionName(v.RuleName)), BackendRefs: streamBackends}},
 		}}},
-		TLSRoutes: []gatewayv1.TLSRoute{{ObjectMeta: meta("tls"), Spec: gatewayv1.TLSRouteSpec{
+		TLSRoutes: []*gatewayv1.TLSRoute{{ObjectMeta: meta("tls"), Spec: gatewayv1.TLSRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
 			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(v.Hostname)},
 			Rules:           []gatewayv1.TLSRouteRule{{Name: ptr(gatewayv1.SectionName(v.RuleName)), BackendRefs: streamBackends}},

@@ -30,8 +30,8 @@ func sharedPortGateway(t testing.TB) *model.Gateway {
 		}
 		return l
 	}
-	httpRoute := func(name, section, path string, hosts ...gatewayv1.Hostname) gatewayv1.HTTPRoute {
-		return gatewayv1.HTTPRoute{ObjectMeta: meta(name), Spec: gatewayv1.HTTPRouteSpec{
+	httpRoute := func(name, section, path string, hosts ...gatewayv1.Hostname) *gatewayv1.HTTPRoute {
+		return &gatewayv1.HTTPRoute{ObjectMeta: meta(name), Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{
 				{Name: "gw", SectionName: (*gatewayv1.SectionName)(p(section))}}},
 			Hostnames: hosts,
@@ -58,7 +58,7 @@ func sharedPortGateway(t testing.TB) *model.Gateway {
 			Ports:       []discoveryv1.EndpointPort{{Name: p("http"), Port: int32p(18081)}},
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.1"}}},
 		}},
-		HTTPRoutes: []gatewayv1.HTTPRoute{
+		HTTPRoutes: []*gatewayv1.HTTPRoute{
 			httpRoute("every-host", "any", "/any"),
 			httpRoute("one-host", "any", "/one", "one.example.com"),
 			httpRoute("named", "named", "/named"),

@@ -110,15 +110,15 @@ func add(in *translate.Input, obj runtime.Object) bool {
 	case *gatewayv1.Gateway:
 		in.Gateways = append(in.Gateways, *o)
 	case *gatewayv1.HTTPRoute:
-		in.HTTPRoutes = append(in.HTTPRoutes, *o)
+		in.HTTPRoutes = append(in.HTTPRoutes, o)
 	case *gatewayv1.GRPCRoute:
-		in.GRPCRoutes = append(in.GRPCRoutes, *o)
+		in.GRPCRoutes = append(in.GRPCRoutes, o)
 	case *gatewayv1.TCPRoute:
-		in.TCPRoutes = append(in.TCPRoutes, *o)
+		in.TCPRoutes = append(in.TCPRoutes, o)
 	case *gatewayv1.UDPRoute:
-		in.UDPRoutes = append(in.UDPRoutes, *o)
+		in.UDPRoutes = append(in.UDPRoutes, o)
 	case *gatewayv1.TLSRoute:
-		in.TLSRoutes = append(in.TLSRoutes, *o)
+		in.TLSRoutes = append(in.TLSRoutes, o)
 	case *gatewayv1.ListenerSet:
 		in.ListenerSets = append(in.ListenerSets, *o)
 	case *gatewayv1beta1.ReferenceGrant:

@@ -89,7 +89,7 @@ func richInput(t testing.TB) Input {
 				}},
 			},
 		}
-		in.GRPCRoutes = append(in.GRPCRoutes, r)
+		in.GRPCRoutes = append(in.GRPCRoutes, &r)
 	}
 	return in
 }
@@ -213,10 +213,10 @@ func deepCopyInput(in Input) Input {
 		out.Gateways = append(out.Gateways, *x.DeepCopy())
 	}
 	for _, x := range in.HTTPRoutes {
-		out.HTTPRoutes = append(out.HTTPRoutes, *x.DeepCopy())
+		out.HTTPRoutes = append(out.HTTPRoutes, x.DeepCopy())
 	}
 	for _, x := range in.GRPCRoutes {
-		out.GRPCRoutes = append(out.GRPCRoutes, *x.DeepCopy())
+		out.GRPCRoutes = append(out.GRPCRoutes, x.DeepCopy())
 	}
 	for _, x := range in.ReferenceGrants {
 		out.ReferenceGrants = append(out.ReferenceGrants, *x.DeepCopy())

@@ -37,7 +37,7 @@ func TestHostnameIntersection(t *testing.T) {
 // nothing, while the other routes of its Gateway are served as before.
 func TestRefusedRouteIsLeftOut(t *testing.T) {
 	in := baseInput()
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{
+	in.HTTPRoutes = []*gatewayv1.HTTPRoute{
 		route(testNS, "good", parent("", "gw", ""), simpleRule("svc", prefix("/good"))),
 		route(testNS, "poison", parent("", "gw", ""), simpleRule("svc", prefix("/poison"))),
 	}
@@ -76,7 +76,7 @@ func TestReferencesRecordLookups(t *testing.T) {
 	in := baseInput()
 	in.Gateways[0].Spec.Listeners = append(in.Gateways[0].Spec.Listeners,
 		httpsListener("https", 443, "", secretRef("", "missing-cert")))
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{
+	in.HTTPRoutes = []*gatewayv1.HTTPRoute{
 		route(testNS, "r", parent("", "gw", ""), simpleRule("svc"), simpleRule("not-yet")),
 		route(testNS, "cross", parent("", "gw", ""), rule(gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("other", "svc", 80, nil)}})),
 	}

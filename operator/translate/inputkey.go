@@ -77,14 +77,22 @@ func InputKey(in *Input) (key Key, ok bool) {
 			// routes on every reconcile, and what a reconcile allocates
 			// while a collection runs counts as live in it.
 			arena, spans = slices.Grow(arena[:0], f.Len()*100), slices.Grow(spans[:0], f.Len())
+			elem, byPointer := f.Type().Elem(), f.Type().Elem().Kind() == reflect.Pointer
+			if byPointer {
+				elem = elem.Elem()
+			}
 			for j := range f.Len() {
-				obj, isObject := f.Index(j).Addr().Interface().(metav1.Object)
-				if !isObject {
+				item := f.Index(j)
+				if !byPointer {
+					item = item.Addr()
+				}
+				obj, isObject := item.Interface().(metav1.Object)
+				if !isObject || item.IsNil() {
 					return key, false
 				}
 				start := len(arena)
 				var known bool
-				if arena, known = appendObjectVersion(arena, obj, statusKinds[f.Type().Elem()]); !known {
+				if arena, known = appendObjectVersion(arena, obj, statusKinds[elem]); !known {
 					return key, false
 				}
 				spans = append(spans, [2]int{start, len(arena)})

@@ -51,11 +51,20 @@ func eachObject(in *translate.Input, fn func(metav1.Object)) {
 			continue
 		}
 		for j := range f.Len() {
-			if obj, ok := f.Index(j).Addr().Interface().(metav1.Object); ok {
+			if obj, ok := objectAt(f, j).Interface().(metav1.Object); ok {
 				fn(obj)
 			}
 		}
 	}
+}
+
+// objectAt is a pointer to the j-th object of an Input list, whether the
+// list holds objects (most kinds) or pointers to them (the routes).
+func objectAt(list reflect.Value, j int) reflect.Value {
+	if list.Type().Elem().Kind() == reflect.Pointer {
+		return list.Index(j)
+	}
+	return list.Index(j).Addr()
 }
 
 // statusOf is the Status field of an object, invalid when it has none.
@@ -183,7 +192,7 @@ func TestInputKeyChangesWithEveryInput(t *testing.T) {
 				}
 				for j := range v.Field(i).Len() {
 					at := func(in *translate.Input) metav1.Object {
-						return reflect.ValueOf(in).Elem().Field(i).Index(j).Addr().Interface().(metav1.Object)
+						return objectAt(reflect.ValueOf(in).Elem().Field(i), j).Interface().(metav1.Object)
 					}
 					label := fmt.Sprintf("%s[%d]", f.Name, j)
 					if isStatusKind(at(&in)) {
@@ -225,7 +234,11 @@ func deepCopyInput(in translate.Input) translate.Input {
 		}
 		c := reflect.MakeSlice(f.Type(), f.Len(), f.Len())
 		for j := range f.Len() {
-			c.Index(j).Set(f.Index(j).Addr().MethodByName("DeepCopy").Call(nil)[0].Elem())
+			copied := objectAt(f, j).MethodByName("DeepCopy").Call(nil)[0]
+			if f.Type().Elem().Kind() != reflect.Pointer {
+				copied = copied.Elem()
+			}
+			c.Index(j).Set(copied)
 		}
 		f.Set(c)
 	}

@@ -128,7 +128,7 @@ func TestConformanceListenerHostnameMatching(t *testing.T) {
 		httpListener("listener-3", 80, "*.bar.com"),
 		httpListener("listener-4", 80, "*.foo.com"),
 	}
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{
+	in.HTTPRoutes = []*gatewayv1.HTTPRoute{
 		route(testNS, "backend-v1", parent("", "gw", "listener-1"), simpleRule("svc")),
 		route(testNS, "backend-v2", parent("", "gw", "listener-2"), simpleRule("svc")),
 		route(testNS, "backend-v3", parent("", "gw", "listener-3"), parent("", "gw", "listener-4"), simpleRule("svc")),

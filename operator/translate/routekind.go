@@ -127,8 +127,9 @@ func routeObjectsOf[T any, P interface {
 	*T
 	GetNamespace() string
 	GetName() string
-}](kind gatewayv1.Kind, routes []T, parentRefs func(P) []gatewayv1.ParentReference, compile func(P) *routeState) []routeObject {
-	sorted := sortedByNamespacedName[T, P](routes)
+}](kind gatewayv1.Kind, routes []P, parentRefs func(P) []gatewayv1.ParentReference, compile func(P) *routeState) []routeObject {
+	sorted := slices.Clone(routes) // the input is not changed, not even its order
+	slices.SortFunc(sorted, func(a, b P) int { return compareObjects(a, b) })
 	out := make([]routeObject, len(sorted))
 	for i, r := range sorted {
 		out[i] = routeObject{

@@ -63,7 +63,7 @@ func fuzzInput(host, path, name, value string) Input {
 	re := withHeader(regex(value), name, value)
 	re.Headers[0].Type = ptr(gatewayv1.HeaderMatchRegularExpression)
 	mod := &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: gatewayv1.HTTPHeaderName(name), Value: value}}, Remove: []string{name}}
-	in.HTTPRoutes = []gatewayv1.HTTPRoute{
+	in.HTTPRoutes = []*gatewayv1.HTTPRoute{
 		route(testNS, "named", parent("", "gw", ""), rule(gatewayv1.HTTPRouteRule{
 			Name:        ptr(gatewayv1.SectionName(name)),
 			BackendRefs: []gatewayv1.HTTPBackendRef{backend("", "svc", 80, nil)},

@@ -43,7 +43,7 @@ var (
 		list: func(in *Input) []streamSource {
 			out := make([]streamSource, len(in.TCPRoutes))
 			for i := range in.TCPRoutes {
-				r := &in.TCPRoutes[i]
+				r := in.TCPRoutes[i]
 				out[i] = streamSource{meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs}
 				for _, rule := range r.Spec.Rules {
 					out[i].rules = append(out[i].rules, streamSourceRule{name: rule.Name, backendRefs: rule.BackendRefs})
@@ -58,7 +58,7 @@ var (
 		list: func(in *Input) []streamSource {
 			out := make([]streamSource, len(in.UDPRoutes))
 			for i := range in.UDPRoutes {
-				r := &in.UDPRoutes[i]
+				r := in.UDPRoutes[i]
 				out[i] = streamSource{meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs}
 				for _, rule := range r.Spec.Rules {
 					out[i].rules = append(out[i].rules, streamSourceRule{name: rule.Name, backendRefs: rule.BackendRefs})
@@ -73,7 +73,7 @@ var (
 		list: func(in *Input) []streamSource {
 			out := make([]streamSource, len(in.TLSRoutes))
 			for i := range in.TLSRoutes {
-				r := &in.TLSRoutes[i]
+				r := in.TLSRoutes[i]
 				out[i] = streamSource{meta: &r.ObjectMeta, parentRefs: r.Spec.ParentRefs, hostnames: r.Spec.Hostnames}
 				for _, rule := range r.Spec.Rules {
 					out[i].rules = append(out[i].rules, streamSourceRule{name: rule.Name, backendRefs: rule.BackendRefs})

@@ -73,10 +73,10 @@ func allNamespaces(l gatewayv1.Listener) gatewayv1.Listener {
 
 type routeOpt func(*gatewayv1.HTTPRoute)
 
-func route(ns, name string, opts ...routeOpt) gatewayv1.HTTPRoute {
-	r := gatewayv1.HTTPRoute{ObjectMeta: meta(ns, name)}
+func route(ns, name string, opts ...routeOpt) *gatewayv1.HTTPRoute {
+	r := &gatewayv1.HTTPRoute{ObjectMeta: meta(ns, name)}
 	for _, o := range opts {
-		o(&r)
+		o(r)
 	}
 	return r
 }

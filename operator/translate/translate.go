@@ -23,14 +23,19 @@ const ControllerName gatewayv1.GatewayController = "nginx-operator.dev/gateway-c
 // Input is every object the translation step looks at. The reconciler fills it
 // from its cache; the render command fills it from YAML files. Order does
 // not matter: the translation step sorts what it needs.
+//
+// The routes, by far the most numerous objects, are held by pointer: the
+// reconciler hands over its cache's own objects rather than a copy of
+// thousands of route structs on every reconcile (~380 bytes each). Nothing
+// reading an Input may change what they point to.
 type Input struct {
 	GatewayClasses []gatewayv1.GatewayClass
 	Gateways       []gatewayv1.Gateway
-	HTTPRoutes     []gatewayv1.HTTPRoute
-	GRPCRoutes     []gatewayv1.GRPCRoute
-	TCPRoutes      []gatewayv1.TCPRoute
-	UDPRoutes      []gatewayv1.UDPRoute
-	TLSRoutes      []gatewayv1.TLSRoute
+	HTTPRoutes     []*gatewayv1.HTTPRoute
+	GRPCRoutes     []*gatewayv1.GRPCRoute
+	TCPRoutes      []*gatewayv1.TCPRoute
+	UDPRoutes      []*gatewayv1.UDPRoute
+	TLSRoutes      []*gatewayv1.TLSRoute
 	// ListenerSets add listeners to the Gateways that allow them.
 	ListenerSets    []gatewayv1.ListenerSet
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
@@ -315,6 +320,16 @@ func Reendpoint(prev Output, in *Input) Output {
 			}
 		}
 		g.Endpoints = eps
+	}
+	return out
+}
+
+// Pointers points at each of items, for an Input's routes read from a list
+// (the pointers share the list's items).
+func Pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
 	}
 	return out
 }

@@ -98,8 +98,8 @@ func readLive(ctx context.Context, cfg *rest.Config, nn types.NamespacedName) (t
 			return in, nil, err
 		}
 	}
-	in.TLSRoutes, in.TCPRoutes, in.UDPRoutes = tlsRoutes.Items, tcpRoutes.Items, udpRoutes.Items
-	in.HTTPRoutes, in.GRPCRoutes, in.ReferenceGrants, in.Services, in.EndpointSlices, in.Parameters = routes.Items, grpcRoutes.Items, grants.Items, services.Items, slices.Items, params.Items
+	in.TLSRoutes, in.TCPRoutes, in.UDPRoutes = translate.Pointers(tlsRoutes.Items), translate.Pointers(tcpRoutes.Items), translate.Pointers(udpRoutes.Items)
+	in.HTTPRoutes, in.GRPCRoutes, in.ReferenceGrants, in.Services, in.EndpointSlices, in.Parameters = translate.Pointers(routes.Items), translate.Pointers(grpcRoutes.Items), grants.Items, services.Items, slices.Items, params.Items
 	in.ListenerSets = listenerSets.Items
 	switch err := c.List(ctx, &namespaces); {
 	case err == nil:
