@@ -124,7 +124,7 @@ func TestCacheStripsWhatNothingReads(t *testing.T) {
 		obj       client.Object
 		transform func(any) (any, error)
 	}{
-		"HTTPRoute": {&gatewayv1.HTTPRoute{ObjectMeta: objectMeta()}, CacheOptions().ByObject[routeKinds[0].object].Transform},
+		"HTTPRoute": {&gatewayv1.HTTPRoute{ObjectMeta: objectMeta()}, CacheOptions().DefaultTransform},
 		"Gateway":   {&gatewayv1.Gateway{ObjectMeta: objectMeta()}, CacheOptions().DefaultTransform},
 		"Secret":    {&corev1.Secret{ObjectMeta: objectMeta(), Type: corev1.SecretTypeTLS}, keepSecretDataWeUse},
 		"ConfigMap": {&corev1.ConfigMap{ObjectMeta: objectMeta()}, keepConfigMapDataWeUse},
@@ -157,7 +157,7 @@ func TestCacheSharesRouteStrings(t *testing.T) {
 		}
 		return r
 	}
-	transform := CacheOptions().ByObject[routeKinds[0].object].Transform
+	transform := CacheOptions().DefaultTransform
 	var cached []*gatewayv1.HTTPRoute
 	for _, name := range []string{"a", "b"} {
 		out, err := transform(decoded(name))

@@ -100,15 +100,15 @@ type Reconciler struct {
 // unfiltered: routes and listeners reference any of them; so do
 // ConfigMaps, which BackendTLSPolicies reference (keepConfigMapDataWeUse).
 // The routes, the most numerous objects, share the strings they repeat
-// (shareRouteStrings).
+// (cacheTransform).
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{dataplane.LabelManagedBy: dataplane.ManagedByValue})
 	gatewayPods := labels.NewSelector()
 	if req, err := labels.NewRequirement(dataplane.LabelGatewayNamespace, selection.Exists, nil); err == nil {
 		gatewayPods = gatewayPods.Add(*req)
 	}
-	opts := cache.Options{
-		DefaultTransform: stripUnread,
+	return cache.Options{
+		DefaultTransform: cacheTransform,
 		ByObject: map[client.Object]cache.ByObject{
 			// Every ConfigMap: a BackendTLSPolicy may reference any;
 			// only ours keep more than their CA bundle.
@@ -121,10 +121,21 @@ func CacheOptions() cache.Options {
 			&corev1.Secret{}:         {Transform: keepSecretDataWeUse},
 		},
 	}
+}
+
+// cacheTransform is the cache's transform of every object but those ByObject
+// gives their own: stripUnread, and the strings a route repeats shared
+// (shareRouteStrings). Not a ByObject entry per route kind: the manager
+// resolves those against the API server when it is created, which fails
+// while the Gateway API CRDs are missing, and the operator must start and
+// say which are (TestManagerWaitsForCRDs).
+func cacheTransform(obj any) (any, error) {
 	for _, k := range routeKinds {
-		opts.ByObject[k.object] = cache.ByObject{Transform: k.cacheTransform}
+		if k.shareStrings(obj) {
+			break
+		}
 	}
-	return opts
+	return stripUnread(obj)
 }
 
 // stripUnread is the cache's transform of every object (the others call

@@ -38,9 +38,9 @@ type routeKind struct {
 	// appendObjects appends the input's routes of the kind to out, for
 	// status writes.
 	appendObjects func(out []routeObject, in *translate.Input) []routeObject
-	// cacheTransform is the cache's transform of the kind: stripUnread,
-	// and the strings its routes repeat shared (shareRouteStrings).
-	cacheTransform func(obj any) (any, error)
+	// shareStrings shares the strings obj repeats (shareRouteStrings) when
+	// it is a route of the kind, and says whether it was.
+	shareStrings func(obj any) bool
 }
 
 var routeKinds = []routeKind{
@@ -119,11 +119,12 @@ func listedRouteKind[R any, PR interface {
 			}
 			return out
 		},
-		cacheTransform: func(obj any) (any, error) {
-			if r, ok := obj.(PR); ok {
+		shareStrings: func(obj any) bool {
+			r, ok := obj.(PR)
+			if ok {
 				shareRouteStrings(r, *parents(r))
 			}
-			return stripUnread(obj)
+			return ok
 		},
 	}
 }
