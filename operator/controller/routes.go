@@ -131,8 +131,7 @@ func listedRouteKind[R any, PR interface {
 
 // routeObjects lists the routes of every kind in the input.
 func routeObjects(in *translate.Input) []routeObject {
-	n := len(in.HTTPRoutes) + len(in.GRPCRoutes) + len(in.TCPRoutes) + len(in.UDPRoutes) + len(in.TLSRoutes)
-	out := make([]routeObject, 0, n)
+	out := make([]routeObject, 0, in.RouteCount())
 	for _, k := range routeKinds {
 		out = k.appendObjects(out, in)
 	}

@@ -159,12 +159,11 @@ type translator struct {
 func Translate(in Input) Output {
 	b := &translator{ix: newIndex(&in), refused: in.Refused, upstreams: map[upstreamKey]*resolvedUpstream{}, streamUpstreams: map[streamUpstreamKey][]model.Endpoint{}}
 	b.tlsPolicies = resolveBackendTLSPolicies(b.ix, in.BackendTLSPolicies)
-	routes := len(in.HTTPRoutes) + len(in.GRPCRoutes) + len(in.TCPRoutes) + len(in.UDPRoutes) + len(in.TLSRoutes)
 	out := Output{
 		GatewayClasses: map[string]gatewayv1.GatewayClassStatus{},
 		// Sized for every route (most name a Gateway of ours), so that
 		// it does not grow step by step through thousands.
-		Routes: make(map[RouteKey][]gatewayv1.RouteParentStatus, routes),
+		Routes: make(map[RouteKey][]gatewayv1.RouteParentStatus, in.RouteCount()),
 	}
 
 	classes := map[string]classResult{}
@@ -322,6 +321,11 @@ func Reendpoint(prev Output, in *Input) Output {
 		g.Endpoints = eps
 	}
 	return out
+}
+
+// RouteCount is the number of routes of every kind in the input.
+func (in *Input) RouteCount() int {
+	return len(in.HTTPRoutes) + len(in.GRPCRoutes) + len(in.TCPRoutes) + len(in.UDPRoutes) + len(in.TLSRoutes)
 }
 
 // Pointers points at each of items, for an Input's routes read from a list
