@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"testing"
 )
 
 // LiveHeapWatch records the live heap the garbage collector marks at each
@@ -72,4 +74,39 @@ func LiveHeap() uint64 {
 	s := []metrics.Sample{{Name: liveHeapMetric}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// LiveHeapPeak is, over a benchmark's runs of one step, the largest live
+// heap a collection found during the step less what was live before it,
+// and the collections per run. NewLiveHeapPeak sets GOGC to 5 until the
+// benchmark ends, so that collections run often within a step.
+type LiveHeapPeak struct {
+	peak, collections uint64
+	runs              int
+}
+
+// NewLiveHeapPeak starts measuring for b.
+func NewLiveHeapPeak(b *testing.B) *LiveHeapPeak {
+	old := debug.SetGCPercent(5)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
+	return &LiveHeapPeak{}
+}
+
+// Measure runs step once, watched.
+func (p *LiveHeapPeak) Measure(step func()) {
+	before := LiveHeap()
+	watch := WatchLiveHeap()
+	step()
+	largest, seen := watch.Stop()
+	if largest > before {
+		p.peak = max(p.peak, largest-before)
+	}
+	p.collections += uint64(seen)
+	p.runs++
+}
+
+// Report reports peak-live-MB and collections/op.
+func (p *LiveHeapPeak) Report(b *testing.B) {
+	b.ReportMetric(float64(p.peak)/(1<<20), "peak-live-MB")
+	b.ReportMetric(float64(p.collections)/float64(max(p.runs, 1)), "collections/op")
 }

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"fmt"
-	"runtime/debug"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/dataplane"
@@ -63,8 +62,7 @@ func BenchmarkEncodeLiveHeap(b *testing.B) {
 			gw := translate.Translate(in).Gateways[0]
 			lastFiles, lastEncoded := last.Files[gw.NamespacedName], last.Encoded[gw.NamespacedName]
 			lastSource := len(lastFiles.Config[dataplane.SourceFile])
-			defer debug.SetGCPercent(debug.SetGCPercent(5))
-			var peak, collections uint64
+			peak := testenv.NewLiveHeapPeak(b)
 			for b.Loop() {
 				b.StopTimer()
 				files, _, err := render.RenderAfter(gw.Model, render.Fragments{})
@@ -78,18 +76,10 @@ func BenchmarkEncodeLiveHeap(b *testing.B) {
 						prevConfig[name] = bytes.Clone(content)
 					}
 				}
-				before := testenv.LiveHeap()
 				b.StartTimer()
-				watch := testenv.WatchLiveHeap()
-				encode(gw.Model, files, lastSource, prevConfig, lastEncoded)
-				largest, seen := watch.Stop()
-				if largest > before {
-					peak = max(peak, largest-before)
-				}
-				collections += uint64(seen)
+				peak.Measure(func() { encode(gw.Model, files, lastSource, prevConfig, lastEncoded) })
 			}
-			b.ReportMetric(float64(peak)/(1<<20), "peak-live-MB")
-			b.ReportMetric(float64(collections)/float64(b.N), "collections/op")
+			peak.Report(b)
 		})
 	}
 }

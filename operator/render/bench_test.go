@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"testing"
 
 	"github.com/nginx-gateway-operator/nginx-gateway-operator/internal/testenv"
@@ -101,28 +100,21 @@ func BenchmarkRenderAfterLiveHeap(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer debug.SetGCPercent(debug.SetGCPercent(5))
-			var peak, collections uint64
+			peak := testenv.NewLiveHeapPeak(b)
 			i := 0
 			for b.Loop() {
 				i++
 				gw.HTTPServers[0].Locations[0].Path = fmt.Sprintf("/r0-%d", i%2)
-				before := testenv.LiveHeap()
-				watch := testenv.WatchLiveHeap()
-				next, nextFrags, err := RenderAfter(gw, frags)
-				largest, seen := watch.Stop()
+				var next Files
+				var nextFrags Fragments
+				peak.Measure(func() { next, nextFrags, err = RenderAfter(gw, frags) })
 				if err != nil {
 					b.Fatal(err)
 				}
-				if largest > before {
-					peak = max(peak, largest-before)
-				}
-				collections += uint64(seen)
 				runtime.KeepAlive(files)
 				files, frags = next, nextFrags
 			}
-			b.ReportMetric(float64(peak)/(1<<20), "peak-live-MB")
-			b.ReportMetric(float64(collections)/float64(b.N), "collections/op")
+			peak.Report(b)
 		})
 	}
 }
